@@ -1,0 +1,125 @@
+"""config.yaml → a validated :class:`~digest.models.Config`, passed explicitly to every stage."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+from .errors import DigestError, Problem
+from .loading import Node, parse, read_text
+from .models import Author, Config, EmailSettings, Image, Theme
+from .validate import Checker
+
+CONFIG_FILE = "config.yaml"
+KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate ``root/config.yaml``; raise DigestError listing every problem."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise DigestError([Problem(CONFIG_FILE, None, f"not found in {root}: is this a newsletter folder? (see --root)")])
+    text, problems = read_text(path, CONFIG_FILE)
+    node = None
+    if text is not None:
+        node, problems = parse(text, CONFIG_FILE)
+        if node is None and not problems:
+            problems = [Problem(CONFIG_FILE, 1, "is empty: it needs at least title and url")]
+    if problems:
+        raise DigestError(problems)
+    assert node is not None
+    c = Checker(CONFIG_FILE)
+    config = _config(c, node, root)
+    if c.problems or config is None:
+        raise DigestError(c.problems)
+    return config
+
+
+def _config(c: Checker, node: Node, root: Path) -> Config | None:
+    top = c.mapping(node, "", KEYS, required=("title", "url"))
+    if top is None:
+        return None
+    title = c.get(top, "title", "", c.line_text)
+    url = c.get(top, "url", "", c.url)
+    if url is not None and not url.endswith("/"):
+        url += "/"
+    kwargs: dict[str, object] = {}
+    if (v := c.get(top, "description", "", c.line_text)) is not None:
+        kwargs["description"] = v
+    if (lang_node := top.get("language")) is not None and (lang := c.line_text(lang_node, "language")):
+        direction = _direction(lang)
+        if direction is None:
+            c.error(lang_node.line, "language", f"unknown language {lang!r}: use a BCP 47 tag such as en, ar, fa, sq or pt-BR")
+        else:
+            kwargs["language"], kwargs["direction"] = lang, direction
+    if (tz_node := top.get("timezone")) is not None and (tz := c.line_text(tz_node, "timezone")):
+        if _valid_timezone(tz):
+            kwargs["timezone"] = tz
+        else:
+            c.error(tz_node.line, "timezone", f"unknown time zone {tz!r}: use an IANA name such as Europe/Berlin")
+    if (fmt_node := top.get("issue_title")) is not None and (fmt := c.line_text(fmt_node, "issue_title")):
+        why = _format_problem(fmt)
+        if why:
+            c.error(fmt_node.line, "issue_title", why)
+        else:
+            kwargs["issue_title"] = fmt
+    if (a := c.mapping(top.get("author"), "author", ("name", "email"))) is not None:
+        kwargs["author"] = Author(name=c.get(a, "name", "author", c.line_text), email=c.get(a, "email", "author", c.line_text))
+    if (e := c.mapping(top.get("email"), "email", ("from", "reply_to", "unsubscribe_url"))) is not None:
+        kwargs["email"] = EmailSettings(
+            from_=c.get(e, "from", "email", c.line_text),
+            reply_to=c.get(e, "reply_to", "email", c.line_text),
+            unsubscribe_url=c.get(e, "unsubscribe_url", "email", c.line_text),
+        )
+    if (f := c.mapping(top.get("feed"), "feed", ("items",))) is not None:
+        if (n := c.get(f, "items", "feed", c.positive)) is not None:
+            kwargs["feed_items"] = n
+    if (t := c.mapping(top.get("theme"), "theme", ("brand_color", "text_color", "background_color", "logo"))) is not None:
+        theme: dict[str, object] = {}
+        for key in ("brand_color", "text_color", "background_color"):
+            if (color := c.get(t, key, "theme", c.line_text)) is not None:
+                if _COLOR.fullmatch(color):
+                    theme[key] = color.lower()
+                else:
+                    c.error(t[key].line, f"theme.{key}", f"must be a colour like #1f5fa8, got {color!r}")
+        if (logo := c.mapping(t.get("logo"), "theme.logo", ("src", "alt"), required=("src", "alt"))) is not None:
+            src = c.get(logo, "src", "theme.logo", c.url)
+            alt = c.get(logo, "alt", "theme.logo", c.line_text)
+            if src and alt:
+                theme["logo"] = Image(src=src, alt=alt)
+        kwargs["theme"] = Theme(**theme)  # type: ignore[arg-type]
+    if c.problems or title is None or url is None:
+        return None
+    return Config(root=root, title=title, url=url, **kwargs)  # type: ignore[arg-type]
+
+
+def _direction(language: str) -> str | None:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(language, sep="-").text_direction
+    except (ValueError, UnknownLocaleError):
+        return None
+
+
+def _valid_timezone(name: str) -> bool:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _format_problem(fmt: str) -> str | None:
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(fmt) if f is not None]
+    except ValueError as e:
+        return f"is not a valid format string: {e}"
+    unknown = [f for f in fields if f not in ("title", "number")]
+    if unknown:
+        return f"may use only {{title}} and {{number}}, got {{{unknown[0]}}}"
+    return None

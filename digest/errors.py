@@ -1,0 +1,31 @@
+"""User-facing problems: every one names a file, a line when there is one, and a key path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str  # relative to the newsletter root where possible
+    line: int | None  # 1-based; None where no line exists (a file that is not text)
+    message: str
+    key: str = ""  # key path such as "sections[1].items[2].url"
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        prefix = "warning: " if self.warning else ""
+        return f"{where}: {prefix}{self.key + ': ' if self.key else ''}{self.message}"
+
+
+class DigestError(Exception):
+    """One or more problems in the user's input; the CLI prints them and exits 1."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=_order)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _order(p: Problem) -> tuple[str, int, str]:
+    return (p.path, p.line or 0, p.key)

@@ -1,0 +1,206 @@
+"""CommonMark for intros, summaries and outros, rendered safely to HTML and to text.
+
+Rules:
+- Raw HTML is never live: markdown-it runs with ``html: False`` so tags show as text.
+- Links and images may point only to http(s) and mailto URLs.  Validation reports any
+  other target as an error at its line (:func:`bad_links`); rendering never emits one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from markupsafe import Markup
+
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def url_problem(url: str, *, allow_mailto: bool = True) -> str | None:
+    """Why ``url`` is not an acceptable absolute link target, or None if it is."""
+    if _CONTROL.search(url):
+        return f"must be an http(s) URL without spaces or control characters, got {url!r}"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"must be an http(s) URL, got {url!r}"
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.netloc or not parts.hostname:
+            return f"must be an absolute http(s) URL with a host, got {url!r}"
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            return f"has an invalid port, got {url!r}"
+        return None
+    if allow_mailto and scheme == "mailto" and len(url) > len("mailto:"):
+        return None
+    kind = "an http(s) or mailto URL" if allow_mailto else "an http(s) URL"
+    return f"must be {kind}, got {url!r}"
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    # Every link is checked by bad_links() during validation and by the renderers;
+    # markdown-it's own silent filter would hide a bad link instead of reporting it.
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md
+
+
+@dataclass(frozen=True)
+class BadLink:
+    line_offset: int  # lines after the first line of the markdown text
+    message: str
+
+
+def _inline_tokens(src: str) -> list[tuple[int, Token]]:
+    """Every inline token with its line offset in ``src``."""
+    out: list[tuple[int, Token]] = []
+    for block in _parser().parse(src):
+        if block.type != "inline" or not block.children:
+            continue
+        line = block.map[0] if block.map else 0
+        for child in block.children:
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            out.append((line, child))
+    return out
+
+
+def bad_links(src: str) -> list[BadLink]:
+    """Links and images in ``src`` whose target is not http(s)/mailto."""
+    problems = []
+    for line, tok in _inline_tokens(src):
+        if tok.type == "link_open":
+            url = str(tok.attrs.get("href", ""))
+            what = "link"
+        elif tok.type == "image":
+            url = str(tok.attrs.get("src", ""))
+            what = "image"
+        else:
+            continue
+        why = url_problem(url, allow_mailto=(what == "link"))
+        if why:
+            problems.append(BadLink(line, f"markdown {what} target {why}"))
+    return problems
+
+
+def _safe_tokens(src: str) -> list[Token]:
+    tokens = _parser().parse(src)
+    for block in tokens:
+        for tok in block.children or ():
+            if tok.type == "link_open" and url_problem(str(tok.attrs.get("href", ""))):
+                tok.attrs["href"] = "#"  # unreachable after validation; defence in depth
+            if tok.type == "image" and url_problem(str(tok.attrs.get("src", "")), allow_mailto=False):
+                tok.attrs["src"] = ""
+    return tokens
+
+
+@lru_cache(maxsize=4096)
+def to_html(src: str) -> Markup:
+    """Render markdown to safe HTML (raw HTML in ``src`` appears as text)."""
+    md = _parser()
+    return Markup(md.renderer.render(_safe_tokens(src), md.options, {}).strip())
+
+
+@lru_cache(maxsize=4096)
+def to_inline_html(src: str) -> Markup:
+    """Like :func:`to_html` for a one-paragraph text, without the ``<p>`` wrapper."""
+    html = str(to_html(src))
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return Markup(html)
+
+
+def _inline_text(children: list[Token]) -> str:
+    out: list[str] = []
+    link_stack: list[tuple[str, int]] = []
+    for tok in children:
+        t = tok.type
+        if t in ("text", "code_inline", "html_inline"):
+            out.append(tok.content)
+        elif t == "softbreak":
+            out.append("\n")
+        elif t == "hardbreak":
+            out.append("\n")
+        elif t == "link_open":
+            link_stack.append((str(tok.attrs.get("href", "")), len(out)))
+        elif t == "link_close" and link_stack:
+            href, start = link_stack.pop()
+            label = "".join(out[start:])
+            target = href[len("mailto:"):] if href.lower().startswith("mailto:") else href
+            # Autolinks (<https://…>) already show their URL as the label.
+            if href != "#" and label.strip() not in (target, href):
+                out.append(f" ({target})" if label.strip() else target)
+        elif t == "image":
+            alt = "".join(c.content for c in tok.children or ())
+            src = str(tok.attrs.get("src", ""))
+            out.append(f"[{alt or 'image'}: {src}]" if src else f"[{alt}]")
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def to_text(src: str) -> str:
+    """Render markdown to plain text: no markup characters, every link's URL written out."""
+    lines: list[str] = []
+    prefix_stack: list[str] = []
+    counters: list[int] = []
+    pending_marker: str | None = None
+    blank_needed = False
+
+    def emit(text: str) -> None:
+        nonlocal pending_marker, blank_needed
+        if blank_needed and lines:
+            lines.append("")
+        blank_needed = False
+        indent = "".join(prefix_stack)
+        for i, line in enumerate(text.split("\n")):
+            if i == 0 and pending_marker is not None:
+                lines.append((indent[: -len(pending_marker)] + pending_marker + line).rstrip())
+            else:
+                lines.append((indent + line).rstrip())
+        pending_marker = None
+
+    for tok in _safe_tokens(src):
+        t = tok.type
+        if t == "paragraph_open" or t == "heading_open":
+            pass
+        elif t == "inline":
+            emit(_inline_text(tok.children or []))
+        elif t in ("paragraph_close", "heading_close"):
+            if not tok.hidden:
+                blank_needed = True
+        elif t == "bullet_list_open":
+            counters.append(0)
+        elif t == "ordered_list_open":
+            counters.append(int(tok.attrs.get("start", 1) or 1) - 1 + 1000000)
+        elif t in ("bullet_list_close", "ordered_list_close"):
+            counters.pop()
+            blank_needed = not counters
+        elif t == "list_item_open":
+            if counters and counters[-1] >= 1000000:
+                counters[-1] += 1
+                marker = f"{counters[-1] - 1000000}. "
+            else:
+                marker = "- "
+            prefix_stack.append(" " * len(marker))
+            pending_marker = marker
+        elif t == "list_item_close":
+            prefix_stack.pop()
+        elif t == "blockquote_open":
+            prefix_stack.append("> ")
+        elif t == "blockquote_close":
+            prefix_stack.pop()
+            blank_needed = True
+        elif t in ("fence", "code_block"):
+            emit(tok.content.rstrip("\n"))
+            blank_needed = True
+        elif t == "hr":
+            emit("----")
+            blank_needed = True
+    return "\n".join(lines).strip("\n")

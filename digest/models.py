@@ -1,0 +1,101 @@
+"""The validated, immutable model of a newsletter: config settings and issues.
+
+Everything downstream of validation (render, text, feeds, archive) reads only
+these objects, never raw YAML.  Markdown fields hold the markdown *source*; the
+render stages convert it with :mod:`digest.markdown`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Image:
+    src: str  # absolute http(s) URL
+    alt: str  # required: an image without alt text fails the accessibility rule
+
+
+@dataclass(frozen=True)
+class Item:
+    title: str | None
+    url: str | None
+    summary: str | None  # markdown source
+    source: str | None
+    author: str | None
+    image: Image | None
+    date: dt.date | None
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str | None
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    date: dt.date
+    title: str
+    subject: str
+    preheader: str
+    draft: bool
+    intro: str | None  # markdown source
+    sections: tuple[Section, ...]
+    outro: str | None  # markdown source
+    source: str  # the issue file, relative to the newsletter root (for messages)
+    url: str  # absolute URL of the web version: <config.url>issues/<number>/
+
+    @property
+    def slug(self) -> str:
+        """The folder name of this issue under site/issues/."""
+        return str(self.number)
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        return tuple(item for section in self.sections for item in section.items)
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    from_: str | None = None
+    reply_to: str | None = None
+    # Passed through untouched: it may be a mailing service's merge tag such as
+    # *|UNSUB|* or {{ UnsubscribeURL }}.
+    unsubscribe_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Theme:
+    brand_color: str = "#1f5fa8"
+    text_color: str = "#1d1d1f"
+    background_color: str = "#f4f4f5"
+    logo: Image | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path  # the newsletter folder
+    title: str
+    url: str  # absolute, always ends with "/"
+    description: str = ""
+    language: str = "en"  # BCP 47
+    direction: str = "ltr"  # "rtl" for Arabic, Persian, Hebrew, Urdu... (from the language)
+    timezone: str = "UTC"  # IANA name
+    author: Author = field(default_factory=Author)
+    issue_title: str = "{title} – {number}"
+    email: EmailSettings = field(default_factory=EmailSettings)
+    feed_items: int = 20
+    theme: Theme = field(default_factory=Theme)
+
+    def issue_url(self, number: int) -> str:
+        return f"{self.url}issues/{number}/"
