@@ -98,4 +98,18 @@ def render_site(config: Config, issues: list[Issue]) -> Iterator[tuple[str, byte
     yield from feeds.render_feeds(config, feed_issues, contents).items()
 
 
+def render_issue_email(root: Path, number: int) -> tuple[Config, Issue, str, str]:
+    """One issue's email as (config, issue, html, text), for sending a test."""
+    from . import render, text
+
+    config = load_config(root)
+    issues, _ = load_issues(config)
+    issue = next((i for i in issues if i.number == number), None)
+    if issue is None:
+        raise DigestError([Problem("issues", None, f"there is no issue {number}")])
+    env = render.make_env(config)
+    with render.template_errors():
+        return config, issue, render.render_email(env, config, issue), text.render_text(env, config, issue)
+
+
 __all__ = ["build", "check", "load_issues", "published", "render_site", "Report", "DigestError"]

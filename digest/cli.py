@@ -98,3 +98,85 @@ def check(root: Path) -> None:
     report = run_check(root)
     _print_problems(report.warnings)
     click.echo(f"checked {report.issues:,} issue{'s' if report.issues != 1 else ''}: no errors")
+
+
+@main.command()
+@click.option("--date", "date_", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Issue date (default: a week after the last issue).")
+@_common
+def new(root: Path, date_: Any) -> None:
+    """Start the next issue as a draft: issues/<next number>.yaml.
+
+    \b
+    Example:
+      digest new --date 2026-12-04
+    """
+    from .compose import new_issue
+
+    path = new_issue(root, date_.date() if date_ else None)
+    click.echo(f"created {path}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; the default keeps the preview on this machine.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0 picks a free one).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (default: ROOT/site).")
+@click.option("--watch/--no-watch", default=True, show_default=True, help="Rebuild when config.yaml, issues/ or templates/ change.")
+@_common
+def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> None:
+    """Build, then preview the site, email HTML and drafts in a browser.
+
+    Open /issues/<number>/email.html for the email as sent.
+
+    \b
+    Example:
+      digest serve --port 8001
+    """
+    import threading
+
+    from .build import build as run_build
+    from .server import make_server
+    from .server import watch as watch_sources
+
+    site = out or root / "site"
+    report = run_build(root, out)
+    _print_problems(report.warnings)
+    server = make_server(site, host, port)
+    click.echo(f"serving {site} at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
+    stop = threading.Event()
+
+    def rebuild() -> None:
+        try:
+            r = run_build(root, out)
+            click.echo(f"rebuilt {r.issues:,} issues in {r.seconds:.1f} s")
+        except DigestError as e:
+            _print_problems(e.problems)
+            click.echo("build failed; still serving the last good site", err=True)
+
+    if watch:
+        threading.Thread(target=watch_sources, args=(root, rebuild, stop), daemon=True).start()
+    try:
+        server.serve_forever()
+    finally:
+        stop.set()
+        server.server_close()
+
+
+@main.command()
+@click.argument("number", type=int)
+@click.option("--to", required=True, help="Recipient of the test email.")
+@_common
+def send(root: Path, number: int, to: str) -> None:
+    """Send issue NUMBER as a test email through SMTP (settings from DIGEST_SMTP_* variables).
+
+    \b
+    Example:
+      DIGEST_SMTP_HOST=smtp.example.org DIGEST_SMTP_USER=me DIGEST_SMTP_PASSWORD=… \\
+        digest send 263 --to me@example.org
+    """
+    from . import mail
+    from .build import render_issue_email
+
+    settings = mail.smtp_from_environment()
+    config, issue, html, text = render_issue_email(root, number)
+    mail.send(mail.build_message(config, issue, html, text, to), settings)
+    click.echo(f"sent issue {number} to {to} via {settings.host}:{settings.port}")

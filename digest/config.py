@@ -27,10 +27,10 @@ def load_config(root: Path) -> Config:
         node, problems = parse(text, CONFIG_FILE)
         if node is None and not problems:
             problems = [Problem(CONFIG_FILE, 1, "is empty: it needs at least title and url")]
-    if problems:
+    if node is None:
         raise DigestError(problems)
-    assert node is not None
     c = Checker(CONFIG_FILE)
+    c.problems.extend(problems)
     config = _config(c, node, root)
     if c.problems or config is None:
         raise DigestError(c.problems)

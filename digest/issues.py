@@ -68,11 +68,10 @@ def load_issue(config: Config, number: int, path: Path, rel: str) -> tuple[Issue
     if text is None:
         return None, problems
     node, problems = parse(text, rel)
-    if problems:
-        return None, problems
     if node is None:
-        return None, [Problem(rel, 1, "is empty: an issue needs at least date and sections")]
+        return None, problems or [Problem(rel, 1, "is empty: an issue needs at least date and sections")]
     c = Checker(rel)
+    c.problems.extend(problems)
     issue = issue_from_node(c, config, number, node)
     return (None if any(not p.warning for p in c.problems) else issue), c.problems
 
@@ -151,7 +150,7 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
         return None
     title = c.get(i, "title", path, c.line_text)
     summary = c.get(i, "summary", path, c.markdown)
-    if all(i.get(k) is None or i[k].value is None for k in ("title", "summary")):
+    if all(k not in i or i[k].value is None for k in ("title", "summary")):
         c.error(node.line, path, "an item needs a title or a summary")
     image = None
     if (im := c.mapping(i.get("image"), f"{path}.image", ("src", "alt"), required=("src", "alt"))) is not None:

@@ -32,6 +32,15 @@ _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "times
 # Characters XML 1.0 cannot carry; they would break the feeds and the HTML.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
+class _Invalid:
+    """Stands in for a value already reported as a problem, so validation can go on quietly."""
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID = _Invalid()
+
 Scalar = Union[str, int, float, bool, None, dt.date, dt.datetime]
 
 
@@ -95,9 +104,8 @@ def parse(text: str, rel: str) -> tuple[Node | None, list[Problem]]:
         return None, []
     walker = _Walker(rel)
     node = walker.convert(root, "", 0)
-    if walker.problems:
-        return None, walker.problems
-    return node, []
+    # Problems inside values come back with the tree, so validation can report the rest of the file too.
+    return node, walker.problems
 
 
 def _too_deep(text: str) -> bool:
@@ -127,17 +135,17 @@ class _Walker:
         try:
             return self._convert(ynode, key, depth)
         except _TooBig:
-            self.problems = [Problem(self.rel, None, f"document too large once its aliases are expanded (over {MAX_NODES} values)")]
+            self.problems.append(Problem(self.rel, None, f"document too large once its aliases are expanded (over {MAX_NODES} values)"))
             return None
 
-    def _convert(self, ynode: yaml.Node, path: str, depth: int) -> Node | None:
+    def _convert(self, ynode: yaml.Node, path: str, depth: int) -> Node:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooBig
         line = ynode.start_mark.line + 1
         if depth > MAX_DEPTH:
             self.problems.append(Problem(self.rel, line, f"nesting deeper than {MAX_DEPTH} levels", path))
-            return None
+            return Node(INVALID, line)
         if isinstance(ynode, yaml.MappingNode):
             if ynode.tag != _TAG + "map":
                 return self._bad_tag(ynode, line, path)
@@ -157,15 +165,12 @@ class _Walker:
                     self.problems.append(Problem(self.rel, kline, f"duplicate key (first at line {key_lines[key]})", keypath))
                     continue
                 key_lines[key] = kline
-                child = self._convert(vnode, keypath, depth + 1)
-                if child is not None:
-                    out[key] = child
+                out[key] = self._convert(vnode, keypath, depth + 1)
             return Node(out, line, key_lines=key_lines)
         if isinstance(ynode, yaml.SequenceNode):
             if ynode.tag != _TAG + "seq":
                 return self._bad_tag(ynode, line, path)
-            items = [self._convert(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(ynode.value, 1)]
-            return Node([i for i in items if i is not None], line)
+            return Node([self._convert(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(ynode.value, 1)], line)
         if ynode.tag not in _SCALAR_TAGS:
             return self._bad_tag(ynode, line, path)
         try:
@@ -174,14 +179,14 @@ class _Walker:
             kind = ynode.tag.removeprefix(_TAG)
             word = {"timestamp": "date"}.get(kind, kind)
             self.problems.append(Problem(self.rel, line, f"{ynode.value!r} is not a valid {word}", path))
-            return None
+            return Node(INVALID, line)
         if isinstance(value, str) and (m := _NOT_XML.search(value)):
             self.problems.append(Problem(self.rel, line, f"contains the control character U+{ord(m.group()):04X}, which cannot appear in HTML or XML", path))
-            return None
+            return Node(INVALID, line)
         block = ynode.style in ("|", ">")
         return Node(value, line + 1 if block else line, block=block)
 
-    def _bad_tag(self, ynode: yaml.Node, line: int, path: str) -> None:
+    def _bad_tag(self, ynode: yaml.Node, line: int, path: str) -> Node:
         tag = ynode.tag.replace(_TAG, "!!", 1) if ynode.tag.startswith(_TAG) else ynode.tag
         self.problems.append(Problem(self.rel, line, f"YAML tag {tag} is not allowed: only text, numbers, booleans, dates, lists and mappings", path))
-        return None
+        return Node(INVALID, line)

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from . import markdown
 from .errors import Problem
-from .loading import Node
+from .loading import INVALID, Node
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ class Checker:
 
     def mapping(self, node: Node | None, path: str, known: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Node] | None:
         """The mapping's entries after checking its keys, or None (with a problem) if it is not a mapping."""
-        if node is None:
+        if node is None or node.value is INVALID:
             return None
         if not node.is_map:
             self.error(node.line, path, f"must be a mapping of keys ({', '.join(known)}), got {_kind(node.value)}")
@@ -55,13 +55,15 @@ class Checker:
     def get(self, entries: dict[str, Node], key: str, path: str, read: Callable[[Node, str], T | None]) -> T | None:
         """Read ``entries[key]`` with ``read``; a missing key or an explicit null gives None."""
         node = entries.get(key)
-        if node is None or node.value is None:
+        if node is None or node.value is None or node.value is INVALID:
             return None
         return read(node, _join(path, key))
 
     # Readers: each returns the typed value, or None after recording a problem.
 
     def text(self, node: Node, path: str) -> str | None:
+        if node.value is INVALID:
+            return None
         if not isinstance(node.value, str):
             hint = " (put it in quotes)" if isinstance(node.value, (int, float, bool, dt.date)) else ""
             self.error(node.line, path, f"must be text, got {_kind(node.value)}{hint}")
@@ -95,6 +97,8 @@ class Checker:
         return value
 
     def date(self, node: Node, path: str) -> dt.date | None:
+        if node.value is INVALID:
+            return None
         value = node.value
         if isinstance(value, dt.datetime):
             self.error(node.line, path, f"must be a date like 2019-11-08 without a time, got {str(node.value)!r}")
@@ -113,12 +117,16 @@ class Checker:
         return None
 
     def boolean(self, node: Node, path: str) -> bool | None:
+        if node.value is INVALID:
+            return None
         if not isinstance(node.value, bool):
             self.error(node.line, path, f"must be true or false, got {_kind(node.value)}")
             return None
         return node.value
 
     def integer(self, node: Node, path: str) -> int | None:
+        if node.value is INVALID:
+            return None
         if isinstance(node.value, bool) or not isinstance(node.value, int):
             self.error(node.line, path, f"must be a whole number, got {_kind(node.value)}")
             return None
@@ -133,6 +141,8 @@ class Checker:
 
     def items(self, node: Node, path: str) -> list[tuple[Node, str]] | None:
         """The elements of a list with their key paths (counted from 1, as an editor counts)."""
+        if node.value is INVALID:
+            return None
         if not node.is_list:
             self.error(node.line, path, f"must be a list, got {_kind(node.value)}")
             return None

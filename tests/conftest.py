@@ -1,0 +1,82 @@
+"""Shared fixtures: newsletter folders on disk and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from digest.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GOLDEN_SRC = FIXTURES / "golden"
+
+MINIMAL_CONFIG = """\
+title: Test Weekly
+url: https://test.example.org/
+"""
+
+MINIMAL_ISSUE = """\
+date: 2024-01-05
+sections:
+  - title: News
+    items:
+      - title: First item
+        url: https://example.com/1
+        summary: A *short* blurb.
+"""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--regen-golden", action="store_true", help="Rewrite tests/golden/ from the current output.")
+
+
+@pytest.fixture
+def regen(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--regen-golden"))
+
+
+@pytest.fixture
+def newsletter(tmp_path: Path) -> Callable[..., Path]:
+    """Write a newsletter folder: newsletter(config=..., issues={"0001.yaml": "..."})."""
+
+    def make(config: str = MINIMAL_CONFIG, issues: dict[str, str | bytes] | None = None, templates: dict[str, str] | None = None) -> Path:
+        root = tmp_path / "news"
+        root.mkdir()
+        (root / "config.yaml").write_text(textwrap.dedent(config), encoding="utf-8")
+        (root / "issues").mkdir()
+        for name, body in (issues if issues is not None else {"0001.yaml": MINIMAL_ISSUE}).items():
+            path = root / "issues" / name
+            if isinstance(body, bytes):
+                path.write_bytes(body)
+            else:
+                path.write_text(textwrap.dedent(body), encoding="utf-8")
+        if templates:
+            (root / "templates").mkdir()
+            for name, body in templates.items():
+                (root / "templates" / name).write_text(body, encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def golden_root(tmp_path: Path) -> Path:
+    """A private copy of tests/fixtures/golden (tests may build into it)."""
+    root = tmp_path / "golden"
+    shutil.copytree(GOLDEN_SRC, root)
+    return root
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -1,0 +1,164 @@
+"""The command line: exact messages, exit codes, help with examples."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import run, tree
+
+
+def test_bad_url_is_reported_at_its_file_line_and_key_path(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(issues={"0263.yaml": """\
+        date: 2019-11-08
+        sections:
+          - title: In English
+            items:
+              - title: One
+                url: https://example.com/1
+              - title: Two
+                url: ftp://example.com/file
+        """})
+    result = run("check", "--root", str(root))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "issues/0263.yaml:8: sections[1].items[2].url: must be an http(s) URL, got 'ftp://example.com/file'\n"
+        "1 error; nothing was written\n"
+    )
+    assert result.stdout == ""
+
+
+def test_all_problems_are_collected_across_files_before_exiting(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(issues={
+        "0001.yaml": """\
+            date: 2024-01-05
+            sections:
+              - items:
+                  - title: A
+                    summmary: typo
+            """,
+        "0002.yaml": """\
+            date: 2024-02-30
+            sections:
+              - items:
+                  - url: https://example.com/
+            """,
+    })
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "issues/0001.yaml:5: sections[1].items[1].summmary: unknown key; did you mean 'summary'?\n"
+        "issues/0002.yaml:1: date: '2024-02-30' is not a valid date\n"
+        "issues/0002.yaml:4: sections[1].items[1]: an item needs a title or a summary\n"
+        "3 errors; nothing was written\n"
+    )
+    assert not (root / "site").exists()
+
+
+def test_markdown_link_error_points_at_the_line_inside_a_block_scalar(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(issues={"0001.yaml": """\
+        date: 2024-01-05
+        intro: |
+          Welcome.
+
+          Read [this](javascript:alert(1)) now.
+        sections:
+          - items:
+              - title: A
+        """})
+    result = run("check", "--root", str(root))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "issues/0001.yaml:5: intro: markdown link target must be an http(s) or mailto URL, got 'javascript:alert(1)'"
+    )
+
+
+def test_missing_required_key_is_reported_at_the_mapping_that_lacks_it(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(issues={"0001.yaml": """\
+        title: No date
+        sections:
+          - title: S
+            items:
+              - image: {src: "https://example.com/a.png"}
+        """})
+    result = run("check", "--root", str(root))
+    assert result.stderr == (
+        "issues/0001.yaml:1: missing required key 'date'\n"
+        "issues/0001.yaml:5: sections[1].items[1]: an item needs a title or a summary\n"
+        "issues/0001.yaml:5: sections[1].items[1].image: missing required key 'alt'\n"
+        "3 errors; nothing was written\n"
+    )
+
+
+def test_draft_without_items_builds_with_a_warning(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(issues={"0001.yaml": "date: 2024-01-05\n", "0002.yaml": "date: 2024-01-12\ndraft: true\nsections: []\n"})
+    result = run("check", "--root", str(root))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "issues/0001.yaml:1: missing required key 'sections'\n"
+        "issues/0002.yaml:3: warning: sections: has no sections (fine for a draft; it must have some before publishing)\n"
+        "1 error; nothing was written\n"
+    )
+    (root / "issues" / "0001.yaml").unlink()
+    result = run("check", "--root", str(root))
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "issues/0002.yaml:3: warning: sections: has no sections (fine for a draft; it must have some before publishing)\n"
+    )
+    assert result.stdout == "checked 1 issue: no errors\n"
+
+
+def test_build_prints_one_summary_line(newsletter: Callable[..., Path]) -> None:
+    root = newsletter()
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"built 1 issue (1 published) into {root / 'site'} in " + result.stdout.split(" in ")[-1]
+    assert result.stdout.endswith(" s\n")
+    assert (root / "site" / "issues" / "1" / "email.html").is_file()
+
+
+def test_missing_config_names_the_folder(tmp_path: Path) -> None:
+    result = run("check", "--root", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"config.yaml: not found in {tmp_path}: is this a newsletter folder? (see --root)\n1 error; nothing was written\n"
+    )
+
+
+@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["check", "--help"]])
+def test_every_help_has_an_example(args: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+    assert "digest " in result.stdout.split("Example:")[1]
+
+
+def test_python_dash_m_works() -> None:
+    out = subprocess.run([sys.executable, "-m", "digest", "--help"], capture_output=True, text=True, check=True)
+    assert "Usage: digest" in out.stdout
+
+
+def test_no_traceback_without_debug_but_with_it(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(issues={"0001.yaml": "date: [\n"})
+    plain = subprocess.run([sys.executable, "-m", "digest", "check", "--root", str(root)], capture_output=True, text=True)
+    assert plain.returncode == 1
+    assert "Traceback" not in plain.stderr
+    debug = subprocess.run([sys.executable, "-m", "digest", "check", "--debug", "--root", str(root)], capture_output=True, text=True)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+
+
+def test_failed_build_leaves_previous_site_untouched(newsletter: Callable[..., Path]) -> None:
+    root = newsletter()
+    assert run("build", "--root", str(root)).exit_code == 0
+    before = tree(root / "site")
+    (root / "issues" / "0002.yaml").write_text("date: 2024-01-12\nsections: [{items: [{title: X, url: 'javascript:x'}]}]\n")
+    (root / "issues" / "0001.yaml").write_text(Path(root / "issues" / "0001.yaml").read_text().replace("First item", "Changed"))
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 1
+    assert tree(root / "site") == before
+    assert [p.name for p in root.iterdir() if p.name.startswith(".site")] == [".site.lock"]
