@@ -4,15 +4,20 @@ Rules:
 - Only plain data: maps, lists, strings, numbers, booleans, nulls and dates.  Any other
   tag (``!!python/object`` and friends) is an error, never constructed.
 - Duplicate keys in one mapping are errors (YAML would silently keep the last one).
-- Aliases are allowed, but the expanded document is bounded so an alias bomb
-  ("billion laughs") is refused instead of exhausting memory.
+- Aliases are allowed, but the expanded document is bounded (in values and in
+  characters) so an alias bomb ("billion laughs") is refused instead of exhausting memory.
+- Nesting is bounded, and checked on the parser's events before any tree is built, so
+  ``[[[[…`` cannot exhaust the stack.
 - Files must be UTF-8 text of bounded size.
+- Every problem is worded for the editor of the file, not for a YAML expert: syntax
+  errors say what to change, at the line where the change is needed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -23,14 +28,17 @@ from .errors import Problem
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 100_000  # expanded nodes per document, aliases counted every time they are used
+MAX_CHARS = MAX_FILE_BYTES  # expanded text per document: only aliases can go beyond the file's size
 MAX_DEPTH = 64
+SHORT = 60  # longest user value quoted in a message
+_TOO_DEEP = f"lists and mappings are nested more than {MAX_DEPTH} levels deep"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_constructor = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 # Characters XML 1.0 cannot carry; they would break the feeds and the HTML.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
 
 class _Invalid:
     """Stands in for a value already reported as a problem, so validation can go on quietly."""
@@ -52,6 +60,10 @@ class Node:
     line: int
     block: bool = False  # a block scalar (| or >): its text starts on the next line
     key_lines: dict[str, int] = field(default_factory=dict)  # for mappings: line of each key
+    # For text: the last line it spans, and the whole file's lines (shared, not copied),
+    # so that a problem inside a long text can be reported at its own line.
+    last_line: int = 0
+    source: Sequence[str] = ()
 
     @property
     def is_map(self) -> bool:
@@ -62,6 +74,18 @@ class Node:
         return isinstance(self.value, list)
 
 
+def short(value: object, limit: int = SHORT) -> str:
+    """``repr`` of a user value, cut short so one long value cannot flood the output."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[: limit - 1]) + "…"
+    return repr(value)
+
+
+def cut(text: str, limit: int = SHORT) -> str:
+    """``text`` cut short to ``limit`` characters, for keys and tags quoted in a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
     """The file's text, or the problems that make it unreadable as UTF-8 text."""
     try:
@@ -70,8 +94,10 @@ def read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
         data = path.read_bytes()
     except OSError as e:
         return None, [Problem(rel, None, f"cannot read file: {e.strerror or e}")]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, [Problem(rel, None, "is saved as UTF-16 text; save it as UTF-8")]
     if b"\x00" in data[:8192]:
-        return None, [Problem(rel, None, "not a text file (it contains NUL bytes)")]
+        return None, [Problem(rel, None, "is not a text file (it contains NUL bytes, like an image or an archive); it must be YAML text saved as UTF-8")]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -82,43 +108,110 @@ def read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
 
 def parse(text: str, rel: str) -> tuple[Node | None, list[Problem]]:
     """Parse one YAML document into a Node tree, or report why it cannot be."""
-    if _too_deep(text):
-        return None, [Problem(rel, None, f"nesting deeper than {MAX_DEPTH} levels")]
     try:
+        # A first pass over the parser's events bounds nesting and size before the
+        # composer (which recurses once per level) builds anything.
+        if (problem := _check_shape(text, rel)) is not None:
+            return None, [problem]
         loader = _Loader(text)
         try:
             root = loader.get_single_node()
         finally:
             loader.dispose()
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        return None, [Problem(rel, line, f"contains the invisible control character U+{e.character:04X}, which YAML files cannot hold: delete it")]
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        msg = " ".join(str(x) for x in (e.context, e.problem) if x)
-        lines = text.splitlines()
-        if line and line <= len(lines) and "\t" in lines[line - 1]:
-            msg += " (tabs cannot indent YAML: use spaces)"
-        return None, [Problem(rel, line, f"YAML syntax error: {msg}")]
+        line, message = _syntax_problem(e, text)
+        return None, [Problem(rel, line, message)]
     except yaml.YAMLError as e:
         return None, [Problem(rel, None, f"YAML error: {e}")]
     if root is None:
         return None, []
-    walker = _Walker(rel)
-    node = walker.convert(root, "", 0)
+    walker = _Walker(rel, text.splitlines())
+    node = walker.convert(root)
     # Problems inside values come back with the tree, so validation can report the rest of the file too.
     return node, walker.problems
 
 
-def _too_deep(text: str) -> bool:
-    """A cheap over-estimate of flow nesting: the YAML composer recurses once per level."""
-    depth = 0
-    for ch in text:
-        if ch in "[{":
+def _check_shape(text: str, rel: str) -> Problem | None:
+    depth = count = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                return True
-        elif ch in "]}":
-            depth = max(0, depth - 1)
-    return False
+                return Problem(rel, event.start_mark.line + 1, _TOO_DEEP)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            count += 1
+            if count > MAX_NODES:
+                return Problem(rel, event.start_mark.line + 1, f"has more than {MAX_NODES:,} values; split it up")
+    return None
+
+
+# Syntax errors: what the parser says → what the editor should do.  The parser's own
+# wording differs between libyaml and pure-Python PyYAML; both are matched.
+_CLOSERS = {"[": "]", "{": "}", '"': '"', "'": "'"}
+
+
+def _syntax_problem(e: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str]:
+    """The line to fix and what to do there, for a YAML syntax error."""
+    lines = text.splitlines()
+    context, problem = e.context or "", e.problem or ""
+    at = e.problem_mark or e.context_mark
+    line = at.line + 1 if at else None
+    start = e.context_mark.line + 1 if e.context_mark else line  # where the broken construct began
+    if "maximum nesting depth" in problem:  # libyaml's own limit, met while looking ahead
+        return line, _TOO_DEEP
+    source_line = lines[line - 1] if line and line <= len(lines) else ""
+    indent = source_line[: len(source_line) - len(source_line.lstrip(" \t"))]
+    found = _char_at(lines, e.problem_mark)
+
+    def syntax(where: int | None, message: str) -> tuple[int | None, str]:
+        return where, f"YAML syntax error: {message}"
+
+    if re.search(r"\btab\b", problem) or found == "\t" or "\t" in indent:
+        return syntax(line, "a tab is used for indentation or spacing here; YAML needs spaces")
+    if "quoted scalar" in context and "end of stream" in problem:
+        quote = _char_at(lines, e.context_mark) or '"'
+        return syntax(start, f"the text in quotes that starts on this line never ends: add the closing {quote}")
+    if "quoted scalar" in context and "escape" in problem:
+        return syntax(line, r'a backslash in "double quotes" starts an escape such as \n; write \\ for a backslash, or use single quotes')
+    if "cannot start any token" in problem and found in ("@", "`"):
+        return syntax(line, f"text cannot start with {found} unless it is in quotes: put the whole text in quotes")
+    if "scanning an alias" in context or "undefined alias" in problem:
+        return syntax(line, "text that starts with * is read as an alias (a reference to an &anchor): put the whole text in quotes")
+    if "flow sequence" in context or "flow mapping" in context:
+        opener = _char_at(lines, e.context_mark) or ("[" if "sequence" in context else "{")
+        return syntax(start, f"the {opener} that starts here is never closed with {_CLOSERS.get(opener, ']')}: put the whole text in quotes if it is text")
+    if "single document" in context:
+        return syntax(line, "a second YAML document starts here (after ---): keep one document per file")
+    if "mapping values are not allowed" in problem:
+        return syntax(line, "a colon and space (': ') cannot appear here: put the whole text in quotes, or indent this line like the ones around it")
+    if "simple key" in context:
+        return syntax(start, "this line has no 'key: value' where one is expected: check its indentation, or put text in quotes")
+    if "block mapping" in context or "block collection" in context or "expected <block end>" in problem:
+        value = _value_of(source_line)
+        if value[:1] in _CLOSERS:
+            return syntax(line, f"a value that starts with {value[0]} ends at the matching {_CLOSERS[value[0]]}, and more follows it: put the whole text in quotes")
+        return syntax(line, "this line is not indented like the lines around it: check its spaces")
+    return syntax(line, " ".join(x for x in (context, problem) if x))
+
+
+def _char_at(lines: list[str], mark: yaml.Mark | None) -> str:
+    if mark is None or mark.line >= len(lines) or mark.column >= len(lines[mark.line]):
+        return ""
+    return lines[mark.line][mark.column]
+
+
+def _value_of(line: str) -> str:
+    """What follows the key (and any list dashes) on a line of YAML."""
+    rest = line.strip()
+    while rest.startswith("- "):
+        rest = rest[2:].lstrip()
+    m = re.match(r"[^\s:\[\]{}\"'][^:]*:\s+", rest)
+    return rest[m.end():] if m else rest
 
 
 class _TooBig(Exception):
@@ -126,67 +219,114 @@ class _TooBig(Exception):
 
 
 class _Walker:
-    def __init__(self, rel: str) -> None:
+    def __init__(self, rel: str, lines: list[str]) -> None:
         self.rel = rel
+        self.lines = lines
         self.count = 0
+        self.chars = 0
+        self.top: tuple[int, str] = (1, "")  # the top-level entry being read: (line, key)
+        self.open: set[int] = set()  # the lists and mappings being read, to catch an alias to its own container
         self.problems: list[Problem] = []
+        # A fresh constructor per document: it caches every value it builds.
+        self.constructor = yaml.constructor.SafeConstructor()
 
-    def convert(self, ynode: yaml.Node, key: str, depth: int) -> Node | None:
+    def convert(self, ynode: yaml.Node) -> Node | None:
         try:
-            return self._convert(ynode, key, depth)
-        except _TooBig:
-            self.problems.append(Problem(self.rel, None, f"document too large once its aliases are expanded (over {MAX_NODES} values)"))
+            return self._convert(ynode, "", 0)
+        except _TooBig as e:
+            line, key = self.top
+            self.problems.append(Problem(self.rel, line, f"uses aliases (*name) that repeat it to more than {e}; write the values out instead", key))
             return None
 
     def _convert(self, ynode: yaml.Node, path: str, depth: int) -> Node:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _TooBig
+            raise _TooBig(f"{MAX_NODES:,} values")
         line = ynode.start_mark.line + 1
-        if depth > MAX_DEPTH:
-            self.problems.append(Problem(self.rel, line, f"nesting deeper than {MAX_DEPTH} levels", path))
+        if depth > MAX_DEPTH:  # unreachable after _check_shape, unless aliases nest deeper
+            self.problems.append(Problem(self.rel, line, _TOO_DEEP, path))
             return Node(INVALID, line)
+        if isinstance(ynode, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(ynode) in self.open:
+                self.problems.append(Problem(self.rel, line, "an alias (*name) here repeats a list or mapping inside itself, endlessly", path))
+                return Node(INVALID, line)
+            self.open.add(id(ynode))
+            try:
+                return self._collection(ynode, line, path, depth)
+            finally:
+                self.open.discard(id(ynode))
+        return self._scalar(ynode, line, path)
+
+    def _collection(self, ynode: yaml.Node, line: int, path: str, depth: int) -> Node:
         if isinstance(ynode, yaml.MappingNode):
             if ynode.tag != _TAG + "map":
                 return self._bad_tag(ynode, line, path)
+            if ynode.flow_style and any(isinstance(k, yaml.MappingNode) and k.flow_style for k, _ in ynode.value):
+                return self._template_braces(ynode, line, path)
             out: dict[str, Node] = {}
             key_lines: dict[str, int] = {}
             for knode, vnode in ynode.value:
                 kline = knode.start_mark.line + 1
                 if knode.tag == _TAG + "merge":
-                    self.problems.append(Problem(self.rel, kline, "YAML merge keys (<<) are not supported", path))
+                    self.problems.append(Problem(self.rel, kline, "YAML merge keys (<<) are not supported: write the keys out", path))
                     continue
                 if not isinstance(knode, yaml.ScalarNode) or knode.tag not in _SCALAR_TAGS:
                     self.problems.append(Problem(self.rel, kline, "keys must be plain text", path))
                     continue
                 key = str(knode.value)
-                keypath = f"{path}.{key}" if path else key
+                keypath = _join(path, key)
+                if depth == 0:
+                    self.top = (kline, keypath)
                 if key in key_lines:
-                    self.problems.append(Problem(self.rel, kline, f"duplicate key (first at line {key_lines[key]})", keypath))
+                    self.problems.append(Problem(self.rel, kline, f"duplicate key (first at line {key_lines[key]}): keep only one", keypath))
                     continue
                 key_lines[key] = kline
                 out[key] = self._convert(vnode, keypath, depth + 1)
             return Node(out, line, key_lines=key_lines)
-        if isinstance(ynode, yaml.SequenceNode):
-            if ynode.tag != _TAG + "seq":
-                return self._bad_tag(ynode, line, path)
-            return Node([self._convert(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(ynode.value, 1)], line)
+        if ynode.tag != _TAG + "seq":
+            return self._bad_tag(ynode, line, path)
+        return Node([self._convert(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(ynode.value, 1)], line)
+
+    def _scalar(self, ynode: yaml.Node, line: int, path: str) -> Node:
         if ynode.tag not in _SCALAR_TAGS:
             return self._bad_tag(ynode, line, path)
+        self.chars += len(ynode.value)
+        if self.chars > MAX_CHARS:
+            raise _TooBig(f"{MAX_CHARS // 1024 // 1024} MiB of text")
         try:
-            value = _constructor.construct_object(ynode)
+            value = self.constructor.construct_object(ynode)
         except (ValueError, OverflowError, yaml.YAMLError):
             kind = ynode.tag.removeprefix(_TAG)
             word = {"timestamp": "date"}.get(kind, kind)
-            self.problems.append(Problem(self.rel, line, f"{ynode.value!r} is not a valid {word}", path))
+            self.problems.append(Problem(self.rel, line, f"{short(ynode.value)} is not a valid {word}", path))
             return Node(INVALID, line)
         if isinstance(value, str) and (m := _NOT_XML.search(value)):
             self.problems.append(Problem(self.rel, line, f"contains the control character U+{ord(m.group()):04X}, which cannot appear in HTML or XML", path))
             return Node(INVALID, line)
         block = ynode.style in ("|", ">")
-        return Node(value, line + 1 if block else line, block=block)
+        first = line + 1 if block else line
+        if not isinstance(value, str):
+            return Node(value, first, block=block)
+        end = ynode.end_mark
+        # A block scalar ends at the start of the next line; any other scalar just after its last character.
+        last = max(first, end.line if (block and end.column == 0) else end.line + 1)
+        return Node(value, first, block=block, last_line=last, source=self.lines)
 
     def _bad_tag(self, ynode: yaml.Node, line: int, path: str) -> Node:
         tag = ynode.tag.replace(_TAG, "!!", 1) if ynode.tag.startswith(_TAG) else ynode.tag
-        self.problems.append(Problem(self.rel, line, f"YAML tag {tag} is not allowed: only text, numbers, booleans, dates, lists and mappings", path))
+        self.problems.append(Problem(self.rel, line, f"YAML tag {cut(tag)} is not allowed: only text, numbers, booleans, dates, lists and mappings", path))
         return Node(INVALID, line)
+
+    def _template_braces(self, ynode: yaml.Node, line: int, path: str) -> Node:
+        """``key: {{ name }}`` reads as a mapping inside a mapping; it is meant as text."""
+        start, end = ynode.start_mark, ynode.end_mark
+        written = self.lines[start.line][start.column : end.column] if start.line == end.line and start.line < len(self.lines) else ""
+        example = f": write {short(written)}" if written else ""
+        self.problems.append(Problem(self.rel, line, f"text with {{{{ … }}}} must be put in quotes{example}", path))
+        return Node(INVALID, line)
+
+
+def _join(path: str, key: str) -> str:
+    """A key path such as ``sections[1].items[2].url``; an absurdly long key is cut short."""
+    key = cut(key)
+    return f"{path}.{key}" if path else key

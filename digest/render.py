@@ -15,17 +15,28 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
+from digest.errors import DigestError, Problem
+from digest.i18n import strings_for
 from digest.markdown import to_html, to_inline_html, to_text
 from digest.models import Config, Issue
 
 if TYPE_CHECKING:
+    import logging
+
     import jinja2
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 # The email template links "unsubscribe" to this token; render_email swaps it for the
 # configured URL only in the final HTML string.  The real value may be a mailing
@@ -36,80 +47,23 @@ UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.digest.invalid/"
 # Feed file names, relative to config.url (feeds.py writes them, pages link to them).
 FEED_FILES = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
 
-# Interface words of the built-in templates, by primary language subtag.  Anything
-# missing falls back to English; a newsletter can override any template instead.
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "view_in_browser": "View in your browser",
-        "unsubscribe": "Unsubscribe",
-        "why": "You are receiving this email because you subscribed to {title}.",
-        "archive": "All issues",
-        "issues": "Issues",
-        "no_issues": "No issues yet.",
-        "skip": "Skip to content",
-        "feeds": "Feeds",
-    },
-    "ar": {
-        "view_in_browser": "عرض في المتصفح",
-        "unsubscribe": "إلغاء الاشتراك",
-        "why": "تصلك هذه الرسالة لأنك مشترك في {title}.",
-        "archive": "جميع الأعداد",
-        "issues": "الأعداد",
-        "no_issues": "لا توجد أعداد بعد.",
-        "skip": "انتقل إلى المحتوى",
-        "feeds": "الخلاصات",
-    },
-    "fa": {
-        "view_in_browser": "مشاهده در مرورگر",
-        "unsubscribe": "لغو اشتراک",
-        "why": "این ایمیل را دریافت می‌کنید چون مشترک {title} هستید.",
-        "archive": "همه شماره‌ها",
-        "issues": "شماره‌ها",
-        "no_issues": "هنوز شماره‌ای منتشر نشده است.",
-        "skip": "رفتن به محتوا",
-        "feeds": "خوراک‌ها",
-    },
-    "de": {
-        "view_in_browser": "Im Browser ansehen",
-        "unsubscribe": "Abmelden",
-        "why": "Sie erhalten diese E-Mail, weil Sie {title} abonniert haben.",
-        "archive": "Alle Ausgaben",
-        "issues": "Ausgaben",
-        "no_issues": "Noch keine Ausgaben.",
-        "skip": "Zum Inhalt springen",
-        "feeds": "Feeds",
-    },
-    "fr": {
-        "view_in_browser": "Voir dans le navigateur",
-        "unsubscribe": "Se désabonner",
-        "why": "Vous recevez cet e-mail car vous êtes abonné à {title}.",
-        "archive": "Tous les numéros",
-        "issues": "Numéros",
-        "no_issues": "Aucun numéro pour l’instant.",
-        "skip": "Aller au contenu",
-        "feeds": "Flux",
-    },
-    "es": {
-        "view_in_browser": "Ver en el navegador",
-        "unsubscribe": "Darse de baja",
-        "why": "Recibes este correo porque estás suscrito a {title}.",
-        "archive": "Todos los números",
-        "issues": "Números",
-        "no_issues": "Todavía no hay números.",
-        "skip": "Saltar al contenido",
-        "feeds": "Feeds",
-    },
-}
-
-# premailer adds this handler to cssutils' logger on every Premailer(); logging skips a
-# handler that is already attached, so one shared instance never piles up.
-_NULL_HANDLER = logging.NullHandler()
+# Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates,
+# U+FFFE/U+FFFF).  A stray vertical tab pasted from a word processor would otherwise make
+# MJML and lxml refuse the whole issue; in every output they are invisible garbage.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def strings_for(language: str) -> dict[str, str]:
-    """The interface words for a BCP 47 language tag (English for unknown languages)."""
-    primary = language.split("-")[0].lower()
-    return {**STRINGS["en"], **STRINGS.get(primary, {})}
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML forbids (keeps Markup as Markup)."""
+    if not _XML_INVALID.search(text):
+        return text
+    cleaned = _XML_INVALID.sub("", text)
+    return Markup(cleaned) if isinstance(text, Markup) else cleaned
+
+
+def _finalize(value: object) -> object:
+    # Runs on every {{ expression }} before autoescaping.
+    return xml_safe(value) if isinstance(value, str) else value
 
 
 def text_width(text: str) -> int:
@@ -146,6 +100,7 @@ def make_env(config: Config) -> jinja2.Environment:
         ),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        finalize=_finalize,
     )
 
     try:
@@ -180,7 +135,7 @@ def make_env(config: Config) -> jinja2.Environment:
 
 def render_content(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     """The issue body as an HTML fragment: used in the web page and as feed content."""
-    return env.get_template("_content.html").render(issue=issue)
+    return env.get_template("_content.html").render(issue=issue).strip() + "\n"
 
 
 def render_web(env: jinja2.Environment, config: Config, issue: Issue) -> str:
@@ -191,7 +146,11 @@ def render_web(env: jinja2.Environment, config: Config, issue: Issue) -> str:
 def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     """The email HTML: Jinja2 → MJML → HTML → CSS inlined, unsubscribe URL restored."""
     mjml_src = email_mjml(env, config, issue)
-    html = mjml_to_html(mjml_src)
+    try:
+        html = mjml_to_html(mjml_src)
+    except MjmlError as e:
+        where = template_path(env.get_template("email.mjml").filename)
+        raise DigestError([Problem(where, None, f"MJML cannot convert the email of {issue.source}: {e}")]) from e
     html = inline_css(html)
     return finish_email(html, config)
 
@@ -204,16 +163,42 @@ def email_mjml(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     return env.get_template("email.mjml").render(issue=issue, unsubscribe_url=placeholder)
 
 
+# MRML (the Rust MJML inside mjml-python 1.4) writes some characters of attribute values
+# as Rust escapes: the alt text "ومارّة" comes out as "ومار\u{651}ة", a Persian
+# zero-width non-joiner as "\u{200c}" (also in the aria-label MJML makes from the
+# title).  Affected: combining marks, format characters (ZWNJ, ZWJ in emoji, bidi
+# controls), non-ASCII spaces (NBSP, U+202F) and a few fillers.  Written as numeric
+# character references they pass through MRML untouched, and lxml (inline_css) turns
+# them back into the characters.
+_MRML_FILLERS = "\u115f\u1160\u3164\uffa0\uff9e\uff9f"
+_MRML_CANDIDATE = re.compile(f"[^\\x00-\\x7f\\w]|[{_MRML_FILLERS}]")  # letters and digits are safe
+
+
+def _mrml_safe(mjml_src: str) -> str:
+    def encode(match: re.Match[str]) -> str:
+        ch = match.group()
+        if unicodedata.category(ch)[0] in "MCZ" or ch in _MRML_FILLERS:
+            return f"&#x{ord(ch):x};"
+        return ch
+
+    return _MRML_CANDIDATE.sub(encode, mjml_src)
+
+
 def mjml_to_html(mjml_src: str) -> str:
     import mjml
 
     # fonts={} stops MJML from linking Google Fonts; comments stay because Outlook's
     # layout lives in <!--[if mso]> conditional comments.
-    return mjml.mjml2html(mjml_src, disable_comments=False, fonts={})
+    try:
+        return mjml.mjml2html(_mrml_safe(mjml_src), disable_comments=False, fonts={})
+    except Exception as e:  # mjml-python raises bare ValueErrors from the Rust parser
+        raise MjmlError(str(e)) from e
 
 
 def inline_css(html: str) -> str:
     """Move <style> rules into style="" attributes; media queries stay in <style>."""
+    import logging
+
     import premailer
 
     doctype = "<!doctype html>"
@@ -235,10 +220,20 @@ def inline_css(html: str) -> str:
         disable_basic_attributes=["width", "height"],
         disable_validation=True,  # mso-* properties are not CSS 2.1, but needed
         cssutils_logging_level=logging.CRITICAL,
-        cssutils_logging_handler=_NULL_HANDLER,
+        cssutils_logging_handler=_null_handler(),
     )
     # pretty_print would add whitespace between MJML's inline-block columns.
-    return doctype + inliner.transform(pretty_print=False)
+    inlined: str = inliner.transform(pretty_print=False)
+    return doctype + inlined
+
+
+@lru_cache(maxsize=1)
+def _null_handler() -> logging.Handler:
+    """One shared handler: premailer adds it to cssutils' logger on every Premailer(),
+    and logging skips a handler that is already attached, so they never pile up."""
+    import logging
+
+    return logging.NullHandler()
 
 
 def finish_email(html: str, config: Config) -> str:
@@ -248,3 +243,48 @@ def finish_email(html: str, config: Config) -> str:
         # service character for character.
         html = html.replace(UNSUBSCRIBE_PLACEHOLDER, str(escape(url)))
     return html
+
+
+# Template mistakes as user errors (build.py wraps rendering in template_errors()).
+
+
+class MjmlError(Exception):
+    """MJML rejected the markup the email template produced."""
+
+
+def template_path(filename: str | None) -> str:
+    """How a problem names a template: templates/NAME, or the built-in file."""
+    if not filename:
+        return "templates"
+    path = Path(filename).resolve()
+    if path.is_relative_to(BUILTIN_TEMPLATES):
+        return f"digest/templates/{path.name} (built-in)"
+    return f"templates/{path.name}"
+
+
+@contextmanager
+def template_errors() -> Iterator[None]:
+    """Turn a template mistake (syntax, unknown variable, missing include) into a
+    DigestError naming the template file and line, like any other user error."""
+    import jinja2
+
+    try:
+        yield
+    except jinja2.TemplateSyntaxError as e:
+        raise DigestError([Problem(template_path(e.filename), e.lineno, f"template error: {e.message}")]) from e
+    except jinja2.TemplateError as e:
+        # Jinja rewrites tracebacks so that frames inside a template carry its file
+        # name and line: the innermost such frame is where the mistake is.
+        filename, line = _innermost_template_frame(e.__traceback__)
+        message = f"template {e.name!r} not found" if isinstance(e, jinja2.TemplateNotFound) else str(e.message or e)
+        raise DigestError([Problem(template_path(filename), line, f"template error: {message}")]) from e
+
+
+def _innermost_template_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
+    found: tuple[str | None, int | None] = (None, None)
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".mjml", ".txt", ".css", ".xml")):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,132 @@
+"""Render the RSS 2.0, Atom 1.0 and JSON Feed 1.1 feeds.
+
+Rules:
+- Entry id (Atom id, RSS guid with isPermaLink="true", JSON id) is the issue's URL: it
+  stays the same across rebuilds and when the title or date of an issue is edited.
+- Dates are the issue date at 00:00 in config.timezone.
+- Deterministic: the feed's updated/lastBuildDate is the newest issue's date (the Unix
+  epoch for an empty feed), never "now"; the generator is plain "digest".
+- User text is escaped by lxml (XML) and json.dumps (JSON).  RSS <description> is
+  HTML by convention, so the plain-text preheader is HTML-escaped before it goes there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from markupsafe import escape
+
+from digest.models import Config, Issue
+from digest.render import FEED_FILES, xml_safe
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _published(config: Config, issue: Issue) -> dt.datetime:
+    return dt.datetime.combine(issue.date, dt.time(0), tzinfo=ZoneInfo(config.timezone))
+
+
+def _updated(config: Config, issues: Sequence[Issue]) -> dt.datetime:
+    return max((_published(config, issue) for issue in issues), default=_EPOCH)
+
+
+def render_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, str]) -> dict[str, bytes]:
+    """{"feed.xml": RSS, "atom.xml": Atom, "feed.json": JSON Feed} as UTF-8 bytes.
+
+    ``issues`` are the published issues to list, newest first, already limited to
+    config.feed_items; ``contents[issue.number]`` is the issue's HTML fragment.
+    """
+    rss, atom = _xml_feeds(config, issues, contents)
+    return {
+        FEED_FILES["rss"]: rss,
+        FEED_FILES["atom"]: atom,
+        FEED_FILES["json"]: _json_feed(config, issues, contents),
+    }
+
+
+def _xml_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, str]) -> tuple[bytes, bytes]:
+    from feedgen.feed import FeedGenerator
+
+    fg = FeedGenerator()
+    fg.id(config.url)
+    fg.title(xml_safe(config.title))
+    # RSS requires a description; Atom takes it as the subtitle.
+    fg.description(xml_safe(config.description or config.title))
+    fg.language(config.language)
+    fg.generator("digest")
+    fg.updated(_updated(config, issues))  # also sets RSS lastBuildDate
+    author = config.author
+    # Atom requires an author on the feed or on every entry: the newsletter stands in.
+    atom_author = {"name": author.name or author.email or config.title}
+    if author.email:
+        atom_author["email"] = author.email
+        # RSS has no feed-level author, only the editor's address ("email (name)").
+        fg.managingEditor(f"{author.email} ({author.name})" if author.name else author.email)
+    fg.author(atom_author)
+    if config.theme.logo:
+        fg.logo(config.theme.logo.src)
+
+    for issue in issues:  # newest first, as given
+        published = _published(config, issue)
+        fe = fg.add_entry(order="append")
+        fe.guid(issue.url, permalink=True)  # also the Atom id
+        fe.title(xml_safe(issue.title))
+        fe.link(href=issue.url, rel="alternate", type="text/html")
+        fe.content(xml_safe(contents[issue.number]), type="html")
+        if issue.preheader:
+            fe.summary(str(escape(xml_safe(issue.preheader))), type="html")
+        fe.published(published)
+        fe.updated(published)
+
+    # feedgen keeps one link list for both formats, and each format's self link differs.
+    # RSS <link> takes the href of the *last* link, so the home page goes last.
+    def links(kind: str, media_type: str) -> list[dict[str, str]]:
+        return [
+            {"href": config.url + FEED_FILES[kind], "rel": "self", "type": media_type},
+            {"href": config.url, "rel": "alternate", "type": "text/html"},
+        ]
+
+    fg.link(links("atom", "application/atom+xml"), replace=True)
+    atom = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    fg.link(links("rss", "application/rss+xml"), replace=True)
+    rss = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return rss, atom
+
+
+def _json_feed(config: Config, issues: Sequence[Issue], contents: Mapping[int, str]) -> bytes:
+    # Keys are inserted in the order the JSON Feed 1.1 spec lists them.
+    feed: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": config.title,
+        "home_page_url": config.url,
+        "feed_url": config.url + FEED_FILES["json"],
+    }
+    if config.description:
+        feed["description"] = config.description
+    if config.theme.logo:
+        feed["icon"] = config.theme.logo.src
+    author = config.author
+    if author.name or author.email:
+        person: dict[str, str] = {"name": author.name or author.email or ""}
+        if author.email:
+            person["url"] = f"mailto:{author.email}"
+        feed["authors"] = [person]
+    feed["language"] = config.language
+    items = []
+    for issue in issues:
+        item: dict[str, object] = {
+            "id": issue.url,
+            "url": issue.url,
+            "title": issue.title,
+            "content_html": contents[issue.number],
+        }
+        if issue.preheader:
+            item["summary"] = issue.preheader
+        item["date_published"] = _published(config, issue).isoformat()
+        items.append(item)
+    feed["items"] = items
+    text = json.dumps(feed, ensure_ascii=False, indent=2, sort_keys=False)
+    return (text + "\n").encode("utf-8")

@@ -1,0 +1,29 @@
+"""Render the plain-text email of an issue.
+
+Rules: markdown becomes text with every link's URL written out (``markdown_text``);
+nothing is wrapped, so long URLs stay whole and clickable; the result has no trailing
+spaces, no runs of blank lines, and ends with exactly one newline.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from digest.models import Config, Issue
+
+if TYPE_CHECKING:
+    import jinja2
+
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
+_BLANK_RUN = re.compile(r"\n{3,}")
+
+
+def render_text(env: jinja2.Environment, config: Config, issue: Issue) -> str:
+    """The text/plain part of the email, from the ``email.txt`` template."""
+    text = env.get_template("email.txt").render(issue=issue)
+    # Templates (including a newsletter's own) need not manage blank lines exactly:
+    # the layout is normalised here instead.
+    text = _TRAILING_SPACE.sub("", text.replace("\r\n", "\n"))
+    text = _BLANK_RUN.sub("\n\n", text)
+    return text.strip("\n") + "\n"
