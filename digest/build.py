@@ -25,6 +25,7 @@ class Report:
     issues: int = 0
     published: int = 0
     files: int = 0
+    changed: int = 0  # issues rendered afresh (the others came from the build cache)
     seconds: float = 0.0
     warnings: list[Problem] = field(default_factory=list)
 
@@ -34,7 +35,7 @@ def build(root: Path, out: Path | None = None) -> Report:
     started = time.perf_counter()
     config = load_config(root)
     issues, warnings = load_issues(config)
-    report = Report(issues=len(issues), published=len(published(issues)), warnings=warnings)
+    report = Report(issues=len(issues), published=len(published(issues)), changed=len(issues), warnings=warnings)
     from . import writer
 
     with writer.staging(out or root / SITE_DIR) as stage:
