@@ -33,7 +33,7 @@ def _words(seed: int, n: int) -> str:
 
 
 def issue_yaml(number: int, date: dt.date) -> str:
-    lines = [f"number: {number}", f"date: {date.isoformat()}", f"title: Issue {number}: {_words(number, 4)}"]
+    lines = [f"number: {number}", f"date: {date.isoformat()}", f"title: \"Issue {number}: {_words(number, 4)}\""]
     lines += ["intro: |", f"  This week: *{_words(number + 1, 6)}* and [more](https://example.org/{number}/intro)."]
     lines.append("sections:")
     item = 0

@@ -62,13 +62,46 @@ def main() -> None:
     """
 
 
+_JOBS = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: one per core).")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' if n != 1 else ''}"
+
+
+def _progress() -> Callable[[int, int], None] | None:
+    """A progress bar on a terminal once a build has run for a second; nothing in pipes and CI."""
+    import os
+    import time
+
+    if not sys.stdout.isatty() or os.environ.get("CI"):
+        return None
+    started = time.monotonic()
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            if time.monotonic() - started < 1.0:
+                return
+            bar = click.progressbar(length=total, label="rendering", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return update
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (default: ROOT/site).")
+@_JOBS
 @_common
-def build(root: Path, out: Path | None) -> None:
+def build(root: Path, out: Path | None, jobs: int | None) -> None:
     """Build every issue, the archive and the feeds into site/.
 
-    The previous site is replaced only when the whole build succeeds.
+    The previous site is replaced only when the whole build succeeds. Issues that
+    have not changed since the last build come from the cache in ROOT/.digest-cache.
 
     \b
     Example:
@@ -76,15 +109,15 @@ def build(root: Path, out: Path | None) -> None:
     """
     from .build import build as run_build
 
-    report = run_build(root, out)
+    report = run_build(root, out, jobs=jobs, progress=_progress())
     _print_problems(report.warnings)
-    target = out if out is not None else root / "site"
-    click.echo(f"built {report.issues:,} issue{'s' if report.issues != 1 else ''} ({report.published:,} published) into {target} in {report.seconds:.1f} s")
+    click.echo(f"built {_plural(report.issues, 'issue')} ({report.changed:,} changed) in {report.seconds:.1f} s")
 
 
 @main.command()
+@_JOBS
 @_common
-def check(root: Path) -> None:
+def check(root: Path, jobs: int | None) -> None:
     """Validate and render every issue without writing anything.
 
     Exits 1 and lists every problem as path:line: message.
@@ -95,9 +128,9 @@ def check(root: Path) -> None:
     """
     from .build import check as run_check
 
-    report = run_check(root)
+    report = run_check(root, jobs=jobs)
     _print_problems(report.warnings)
-    click.echo(f"checked {report.issues:,} issue{'s' if report.issues != 1 else ''}: no errors")
+    click.echo(f"checked {_plural(report.issues, 'issue')}: no errors")
 
 
 @main.command()
@@ -147,7 +180,7 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
     def rebuild() -> None:
         try:
             r = run_build(root, out)
-            click.echo(f"rebuilt {r.issues:,} issues in {r.seconds:.1f} s")
+            click.echo(f"rebuilt {_plural(r.issues, 'issue')} ({r.changed:,} changed) in {r.seconds:.1f} s")
         except DigestError as e:
             _print_problems(e.problems)
             click.echo("build failed; still serving the last good site", err=True)

@@ -26,6 +26,10 @@ class DigestError(Exception):
         self.problems = sorted(problems, key=_order)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type, tuple[list[Problem]]]:
+        # Raised inside build worker processes, so it must survive pickling whole.
+        return (DigestError, (self.problems,))
+
 
 def _order(p: Problem) -> tuple[str, int, str]:
     return (p.path, p.line or 0, p.key)
