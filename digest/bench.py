@@ -21,6 +21,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from digest.models import Config, Issue
 
 WORDS = (
     "open data civic budget transparency council archive rights privacy audit survey "
@@ -96,12 +100,12 @@ def timed_build(root: Path, *extra: str) -> dict[str, float]:
 def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     """Milliseconds per issue for each pipeline stage, measured in this process on ``sample`` issues."""
     from digest import feeds, render, text
-    from digest.build import load_issues, published
+    from digest.build import published
     from digest.config import load_config
 
     config = load_config(root)
     t = time.perf_counter()
-    issues, _ = load_issues(config)
+    issues = _load(config)
     load_ms = (time.perf_counter() - t) * 1000 / len(issues)
     env = render.make_env(config)
     chosen = issues[:sample]
@@ -143,6 +147,19 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     return per
 
 
+def _load(config: Config) -> list[Issue]:
+    from digest.build import read_sources
+    from digest.cache import salt
+    from digest.issues import load_issue
+
+    issues = []
+    for s in read_sources(config, salt(config.root)):
+        issue, problems = load_issue(config, s.number, s.path, s.rel, s.data)
+        assert issue is not None, problems
+        issues.append(issue)
+    return issues
+
+
 NODE_SCRIPT = """
 const mjml2html = require('mjml');
 const fs = require('fs');
@@ -164,11 +181,10 @@ def node_reference(root: Path, workdir: Path) -> dict[str, object] | None:
     if not (shutil.which("node") and shutil.which("npm")):
         return None
     from digest import render
-    from digest.build import load_issues
     from digest.config import load_config
 
     config = load_config(root)
-    issues, _ = load_issues(config)
+    issues = _load(config)
     env = render.make_env(config)
     src = workdir / "issue.mjml"
     src.write_text(render.email_mjml(env, config, issues[0]), encoding="utf-8")

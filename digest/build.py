@@ -14,15 +14,16 @@ Speed rules:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from .cache import BuildCache, Entry, key, salt
+from .cache import BuildCache, Entry, build_key, key, salt
 from .config import load_config
 from .errors import DigestError, Problem
 from .issues import discover, load_issue
@@ -70,11 +71,23 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     started = time.perf_counter()
     config = load_config(root)
     cache = BuildCache(root)
-    sources = read_sources(config)
+    s = salt(root)
+    sources = read_sources(config, s)
+    target = out or root / SITE_DIR
+    site_key = build_key([s.key for s in sources])
+    with writer.locked(target.absolute()):
+        # Nothing changed and the site is exactly as last written: there is nothing to do.
+        if (summary := cache.up_to_date(site_key, target)) is not None:
+            report = Report(summary["issues"], summary["published"], 0, summary["files"], warnings=[Problem(**w) for w in summary["warnings"]])
+            report.seconds = time.perf_counter() - started
+            return report
     with _Workers(jobs) as pool:
         issues, cached, report = load_all(config, sources, cache, pool)
-        with writer.staging(out or root / SITE_DIR) as stage:
-            render_all(config, issues, cached, {s.number: s.key for s in sources}, cache, pool, stage, report, progress)
+        cache.forget_site()
+        with writer.staging(target) as stage:
+            render_all(config, s, issues, cached, {src.number: src.key for src in sources}, cache, pool, stage, report, progress)
+    summary = {"issues": report.issues, "published": report.published, "files": report.files, "warnings": [asdict(w) for w in report.warnings]}
+    cache.record_site(site_key, target, stage.sums, summary)
     cache.prune()
     report.seconds = time.perf_counter() - started
     return report
@@ -85,20 +98,20 @@ def check(root: Path, *, jobs: int | None = None) -> Report:
     started = time.perf_counter()
     config = load_config(root)
     cache = BuildCache(root)
-    sources = read_sources(config)
+    s = salt(root)
+    sources = read_sources(config, s)
     with _Workers(jobs) as pool:
         issues, cached, report = load_all(config, sources, cache, pool)
-        render_all(config, issues, cached, {}, None, pool, None, report, None)
+        render_all(config, s, issues, cached, {}, None, pool, None, report, None)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def read_sources(config: Config) -> list[Source]:
-    """Every issue file's bytes and cache key; naming problems (duplicates, symlinks) are errors."""
+def read_sources(config: Config, s: bytes) -> list[Source]:
+    """Every issue file's bytes and cache key (under salt ``s``); naming problems are errors."""
     files, problems = discover(config.root)
     if any(not p.warning for p in problems):
         raise DigestError(problems)
-    s = salt(config.root)
     sources = []
     for number, path, rel in files:
         try:
@@ -141,6 +154,7 @@ def load_all(config: Config, sources: list[Source], cache: BuildCache, pool: _Wo
 
 def render_all(
     config: Config,
+    templates_salt: bytes,
     issues: list[Issue],
     cached: dict[int, Entry],
     keys: dict[int, str],
@@ -158,14 +172,14 @@ def render_all(
     in_feeds = {i.number for i in feed_issues}
     contents = {n: e.content for n, e in cached.items() if n in in_feeds}
     fresh = [i for i in issues if i.number not in cached]
-    for done, (issue, outputs, content) in enumerate(pool.map(_render, [(config, i) for i in fresh]), 1):
+    for done, (issue, outputs, content) in enumerate(pool.map(_render, [(config, templates_salt, i) for i in fresh]), 1):
         if issue.number in in_feeds:
             contents[issue.number] = content
         if stage is not None:
             stored = cache.put(keys[issue.number], issue, _warnings_of(report, issue), content, outputs) if cache else None
             for name, data in outputs.items():
                 if stored:
-                    stage.link(f"issues/{issue.slug}/{name}", stored[name])
+                    stage.link(f"issues/{issue.slug}/{name}", stored[name], hashlib.sha256(data).hexdigest())
                 else:
                     stage.write(f"issues/{issue.slug}/{name}", data)
         report.files += len(outputs)
@@ -174,9 +188,9 @@ def render_all(
     for entry in cached.values():
         if stage is not None:
             for name, path in entry.files.items():
-                stage.link(f"issues/{entry.issue.slug}/{name}", path)
+                stage.link(f"issues/{entry.issue.slug}/{name}", path, entry.sums[name])
         report.files += len(entry.files)
-    env = _env(config)
+    env = _env(config, templates_salt)
     with render.template_errors():
         site_files = {"index.html": archive.render_archive(env, config, newest).encode()}
     site_files.update(feeds.render_feeds(config, feed_issues, contents))
@@ -198,13 +212,14 @@ def render_site(config: Config, issues: list[Issue]) -> Iterator[tuple[str, byte
     newest = published(issues)
     feed_issues = newest[: config.feed_items]
     contents: dict[int, str] = {}
+    s = salt(config.root)
     for issue in issues:
-        _, outputs, content = _render((config, issue))
+        _, outputs, content = _render((config, s, issue))
         for name, data in outputs.items():
             yield f"issues/{issue.slug}/{name}", data
         contents[issue.number] = content
     with render.template_errors():
-        yield "index.html", archive.render_archive(_env(config), config, newest).encode()
+        yield "index.html", archive.render_archive(_env(config, s), config, newest).encode()
     yield from feeds.render_feeds(config, feed_issues, {i.number: contents[i.number] for i in feed_issues}).items()
 
 
@@ -213,13 +228,14 @@ def render_issue_email(root: Path, number: int) -> tuple[Config, Issue, str, str
     from . import render, text
 
     config = load_config(root)
-    sources = [s for s in read_sources(config) if s.number == number]
+    s = salt(root)
+    sources = [src for src in read_sources(config, s) if src.number == number]
     if not sources:
         raise DigestError([Problem("issues", None, f"there is no issue {number}")])
     issue, problems = load_issue(config, number, sources[0].path, sources[0].rel, sources[0].data)
     if issue is None:
         raise DigestError(problems)
-    env = _env(config)
+    env = _env(config, s)
     with render.template_errors():
         return config, issue, render.render_email(env, config, issue), text.render_text(env, config, issue)
 
@@ -232,8 +248,8 @@ def _warnings_of(report: Report, issue: Issue) -> list[Problem]:
 
 
 @lru_cache(maxsize=2)
-def _env(config: Config) -> jinja2.Environment:
-    """One Jinja2 environment per newsletter per process (templates compile once)."""
+def _env(config: Config, templates_salt: bytes) -> jinja2.Environment:
+    """One Jinja2 environment per newsletter, per process, per state of its templates."""
     from . import render
 
     return render.make_env(config)
@@ -244,11 +260,11 @@ def _load(args: tuple[Config, int, Path, str, bytes]) -> tuple[Issue | None, lis
     return load_issue(config, number, path, rel, data)
 
 
-def _render(args: tuple[Config, Issue]) -> tuple[Issue, dict[str, bytes], str]:
+def _render(args: tuple[Config, bytes, Issue]) -> tuple[Issue, dict[str, bytes], str]:
     from . import render, text
 
-    config, issue = args
-    env = _env(config)
+    config, templates_salt, issue = args
+    env = _env(config, templates_salt)
     with render.template_errors():
         outputs = {
             "email.html": render.render_email(env, config, issue).encode(),

@@ -40,17 +40,19 @@ class Entry:
     warnings: tuple[Problem, ...]
     content: str  # the issue's HTML fragment, for the feeds
     files: dict[str, Path]  # output name (email.html...) → the cached file
+    sums: dict[str, str]  # output name → sha256 of its bytes
 
 
 def salt(root: Path) -> bytes:
     """What every issue's output depends on besides its own file."""
     h = hashlib.sha256(f"digest {__version__} cache {_FORMAT}\n".encode())
     sources = [root / "config.yaml"]
-    for folder in (root / "templates", _PACKAGE / "templates", _PACKAGE):
+    for folder in (root / "templates", _PACKAGE / "templates"):
         if folder.is_dir():
-            sources += sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+            sources += sorted(p for p in folder.rglob("*") if p.is_file())
+    sources += sorted(_PACKAGE.glob("*.py"))  # digest's own code: an upgrade re-renders everything
     for path in sources:
-        h.update(f"\0{path.name}\0".encode())
+        h.update(f"\0{path}\0".encode())
         try:
             h.update(path.read_bytes())
         except OSError:
@@ -62,10 +64,60 @@ def key(salt_bytes: bytes, issue_file: bytes, name: str) -> str:
     return hashlib.sha256(salt_bytes + name.encode() + b"\0" + issue_file).hexdigest()
 
 
+def build_key(issue_keys: list[str]) -> str:
+    """The whole site is a function of its issues' keys (each of which covers config and templates)."""
+    return hashlib.sha256("\n".join(issue_keys).encode()).hexdigest()
+
+
 class BuildCache:
     def __init__(self, root: Path) -> None:
         self.dir = root / CACHE_DIR / "objects"
+        self.manifest = root / CACHE_DIR / "site.json"
         self.used: set[str] = set()
+
+    def up_to_date(self, build_key: str, out: Path) -> dict[str, Any] | None:
+        """The summary of the last build if ``out`` is exactly what it wrote for ``build_key``.
+
+        Every file of the site is checked against the checksums recorded when it was
+        written, and no file may be missing or extra: an edited site is rebuilt."""
+        try:
+            meta = json.loads(self.manifest.read_bytes())
+            if meta["build_key"] != build_key or meta["out"] != str(out.resolve()):
+                return None
+            sums: dict[str, str] = meta["files"]
+            seen = 0
+            for folder, _dirs, names in os.walk(out):
+                for name in names:
+                    path = os.path.join(folder, name)
+                    rel = os.path.relpath(path, out).replace(os.sep, "/")
+                    with open(path, "rb") as f:
+                        if sums.get(rel) != hashlib.sha256(f.read()).hexdigest():
+                            return None
+                    seen += 1
+            if seen != len(sums):
+                return None
+            summary: dict[str, Any] = meta["summary"]
+            return summary
+        except Exception:  # noqa: BLE001 - an unreadable manifest just means "build it"
+            return None
+
+    def record_site(self, build_key: str, out: Path, files: dict[str, str], summary: dict[str, Any]) -> None:
+        """Remember what was just written to ``out`` (called after the swap)."""
+        meta = {"build_key": build_key, "out": str(out.resolve()), "files": files, "summary": summary}
+        tmp = self.manifest.with_name(f"site.json.tmp-{os.getpid()}")
+        try:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(meta), encoding="utf-8")
+            os.replace(tmp, self.manifest)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+    def forget_site(self) -> None:
+        """Called before a build replaces the site: until it finishes, nothing is known about it."""
+        try:
+            self.manifest.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def get(self, k: str) -> Entry | None:
         """The entry for ``k`` if present and intact, else None."""
@@ -84,10 +136,10 @@ class BuildCache:
         except Exception:  # noqa: BLE001 - any damage at all means "not cached"
             return None
         self.used.add(k)
-        return Entry(issue, tuple(warnings), content, files)
+        return Entry(issue, tuple(warnings), content, files, sums)
 
     def put(self, k: str, issue: Issue, warnings: list[Problem], content: str, outputs: dict[str, bytes]) -> dict[str, Path] | None:
-        """Store an entry; returns the cached files, or None if the cache cannot be written."""
+        """Store an entry; returns its files, or None if the cache cannot be written."""
         folder = self.dir / k
         tmp = self.dir / f"{k}.tmp-{os.getpid()}"
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import DigestError, Problem
 from .loading import Node, parse, read_text
 from .models import Author, Config, EmailSettings, Image, Theme
-from .validate import Checker
+from .validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
 KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme")
@@ -33,7 +33,7 @@ def load_config(root: Path) -> Config:
     c.problems.extend(problems)
     config = _config(c, node, root)
     if c.problems or config is None:
-        raise DigestError(c.problems)
+        raise DigestError(capped(c.problems))
     return config
 
 
@@ -79,6 +79,9 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if (t := c.mapping(top.get("theme"), "theme", ("brand_color", "text_color", "background_color", "logo"))) is not None:
         theme: dict[str, object] = {}
         for key in ("brand_color", "text_color", "background_color"):
+            if key in t and t[key].value is None:  # `brand_color: #1f5fa8` unquoted: YAML reads a comment
+                c.error(t[key].line, f"theme.{key}", 'is empty: in YAML a # starts a comment, so put the colour in quotes, like "#1f5fa8"')
+                continue
             if (color := c.get(t, key, "theme", c.line_text)) is not None:
                 if _COLOR.fullmatch(color):
                     theme[key] = color.lower()

@@ -7,6 +7,7 @@ Rules:
 - A published issue needs at least one section with at least one item; a draft may
   be empty (a warning), because drafts are built for preview only.
 - Issue files that are symlinks to somewhere outside the newsletter folder are refused.
+- Issue files larger than MAX_FILE_BYTES are refused here, before anything reads them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 
 from . import markdown
 from .errors import Problem
-from .loading import Node, parse, read_text
+from .loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from .models import Config, Image, Issue, Item, Section
-from .validate import Checker
+from .validate import Checker, capped
 
 ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
@@ -51,6 +52,9 @@ def discover(root: Path) -> tuple[list[tuple[int, Path, str]], list[Problem]]:
         if not path.is_file():
             problems.append(Problem(rel, None, "is not a regular file"))
             continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            problems.append(Problem(rel, None, TOO_LARGE))
+            continue
         found.setdefault(int(m.group(1)), []).append((path, rel))
     files = []
     for number, paths in sorted(found.items()):
@@ -62,9 +66,9 @@ def discover(root: Path) -> tuple[list[tuple[int, Path, str]], list[Problem]]:
     return files, problems
 
 
-def load_issue(config: Config, number: int, path: Path, rel: str) -> tuple[Issue | None, list[Problem]]:
-    """Read, parse and validate one issue file."""
-    text, problems = read_text(path, rel)
+def load_issue(config: Config, number: int, path: Path, rel: str, data: bytes | None = None) -> tuple[Issue | None, list[Problem]]:
+    """Read (unless its bytes are given), parse and validate one issue file."""
+    text, problems = read_text(path, rel) if data is None else decode(data, rel)
     if text is None:
         return None, problems
     node, problems = parse(text, rel)
@@ -73,7 +77,7 @@ def load_issue(config: Config, number: int, path: Path, rel: str) -> tuple[Issue
     c = Checker(rel)
     c.problems.extend(problems)
     issue = issue_from_node(c, config, number, node)
-    return (None if any(not p.warning for p in c.problems) else issue), c.problems
+    return (None if any(not p.warning for p in c.problems) else issue), capped(c.problems)
 
 
 def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issue | None:
@@ -81,7 +85,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     if top is None:
         return None
     if (n := c.get(top, "number", "", c.integer)) is not None and n != number:
-        c.error(top["number"].line, "number", f"is {n} but the file name says {number}")
+        c.error(top["number"].line, "number", f"is {cut(str(n), 20)} but the file name {c.rel.rsplit('/', 1)[-1]} says {number}: make them agree")
     date = c.get(top, "date", "", c.date)
     draft = c.get(top, "draft", "", c.boolean) or False
     title = c.get(top, "title", "", c.line_text) or config.issue_title.format(title=config.title, number=number)

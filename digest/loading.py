@@ -32,6 +32,7 @@ MAX_CHARS = MAX_FILE_BYTES  # expanded text per document: only aliases can go be
 MAX_DEPTH = 64
 SHORT = 60  # longest user value quoted in a message
 _TOO_DEEP = f"lists and mappings are nested more than {MAX_DEPTH} levels deep"
+TOO_LARGE = f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, too large for a newsletter's YAML file: is it the right file?"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
@@ -90,10 +91,17 @@ def read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
     """The file's text, or the problems that make it unreadable as UTF-8 text."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            return None, [Problem(rel, None, f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB")]
+            return None, [Problem(rel, None, TOO_LARGE)]
         data = path.read_bytes()
     except OSError as e:
         return None, [Problem(rel, None, f"cannot read file: {e.strerror or e}")]
+    return decode(data, rel)
+
+
+def decode(data: bytes, rel: str) -> tuple[str | None, list[Problem]]:
+    """The text of a file's bytes, or the problems that make it unreadable as UTF-8 text."""
+    if len(data) > MAX_FILE_BYTES:
+        return None, [Problem(rel, None, TOO_LARGE)]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None, [Problem(rel, None, "is saved as UTF-16 text; save it as UTF-8")]
     if b"\x00" in data[:8192]:

@@ -22,25 +22,33 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 def url_problem(url: str, *, allow_mailto: bool = True) -> str | None:
     """Why ``url`` is not an acceptable absolute link target, or None if it is."""
+    got = _short(url)
     if _CONTROL.search(url):
-        return f"must be an http(s) URL without spaces or control characters, got {url!r}"
+        return f"must be an http(s) URL without spaces or control characters, got {got}"
     try:
         parts = urlsplit(url)
     except ValueError:
-        return f"must be an http(s) URL, got {url!r}"
+        return f"must be an http(s) URL, got {got}"
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         if not parts.netloc or not parts.hostname:
-            return f"must be an absolute http(s) URL with a host, got {url!r}"
+            return f"must be an absolute http(s) URL with a host, got {got}"
         try:
             parts.port  # noqa: B018 - raises ValueError for a bad port
         except ValueError:
-            return f"has an invalid port, got {url!r}"
+            return f"has an invalid port, got {got}"
         return None
     if allow_mailto and scheme == "mailto" and len(url) > len("mailto:"):
         return None
     kind = "an http(s) or mailto URL" if allow_mailto else "an http(s) URL"
-    return f"must be {kind}, got {url!r}"
+    if not scheme:  # relative, or a bare host name: say what a full address looks like
+        return f"must be {kind} with its scheme, like https://example.com/page, got {got}"
+    return f"must be {kind}, got {got}"
+
+
+def _short(url: str, limit: int = 60) -> str:
+    """``repr`` of a URL cut short, so one long value cannot flood the output."""
+    return repr(url) if len(url) <= limit else repr(url[: limit - 1]) + "…"
 
 
 @lru_cache(maxsize=1)
@@ -52,16 +60,30 @@ def _parser() -> MarkdownIt:
     return md
 
 
+@lru_cache(maxsize=1)
+def _checking_parser() -> MarkdownIt:
+    """The parser for validation: link targets as written, not percent-encoded.
+
+    Rendering normalizes ``<https://a b>`` to ``https://a%20b``; validation must see
+    the space the editor wrote, and the text it can find again in the file.
+    """
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    return md
+
+
 @dataclass(frozen=True)
 class BadLink:
     line_offset: int  # lines after the first line of the markdown text
     message: str
+    url: str = ""  # the target as written (after markdown's own unescaping)
 
 
 def _inline_tokens(src: str) -> list[tuple[int, Token]]:
     """Every inline token with its line offset in ``src``."""
     out: list[tuple[int, Token]] = []
-    for block in _parser().parse(src):
+    for block in _checking_parser().parse(src):
         if block.type != "inline" or not block.children:
             continue
         line = block.map[0] if block.map else 0
@@ -72,8 +94,9 @@ def _inline_tokens(src: str) -> list[tuple[int, Token]]:
     return out
 
 
-def bad_links(src: str) -> list[BadLink]:
-    """Links and images in ``src`` whose target is not http(s)/mailto."""
+@lru_cache(maxsize=256)
+def bad_links(src: str) -> tuple[BadLink, ...]:
+    """Links and images in ``src`` whose target is not http(s)/mailto (cached: an alias repeats a text)."""
     problems = []
     for line, tok in _inline_tokens(src):
         if tok.type == "link_open":
@@ -86,8 +109,8 @@ def bad_links(src: str) -> list[BadLink]:
             continue
         why = url_problem(url, allow_mailto=(what == "link"))
         if why:
-            problems.append(BadLink(line, f"markdown {what} target {why}"))
-    return problems
+            problems.append(BadLink(line, f"markdown {what} target {why}", url))
+    return tuple(problems)
 
 
 def _safe_tokens(src: str) -> list[Token]:

@@ -3,22 +3,30 @@
 Rules:
 - Unknown keys are errors that suggest the nearest known key: a typo such as
   ``summmary`` must never drop a blurb silently.
-- Every field has one type; numbers, lists or nulls where text belongs are errors.
+- Every field has one type; numbers, lists or nulls where text belongs are errors.  A key
+  written with no value (``title:``) is an error too, not a silent default.
 - URLs are absolute http(s) (mailto too inside markdown); anything else is an error.
+- A problem inside a multi-line text (a bad markdown link) is reported at its own line.
+- A file reports at most MAX_PROBLEMS problems, then how many more it has: one broken
+  pattern repeated a thousand times must not bury the first message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
 from . import markdown
 from .errors import Problem
-from .loading import INVALID, Node
+from .loading import INVALID, Node, cut, short
 
 T = TypeVar("T")
+
+MAX_PROBLEMS = 20  # per file
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Checker:
@@ -27,6 +35,7 @@ class Checker:
     def __init__(self, rel: str) -> None:
         self.rel = rel
         self.problems: list[Problem] = []
+        self.required: set[str] = set()  # key paths of required keys seen, for the wording of "is empty"
 
     def error(self, line: int | None, key: str, message: str) -> None:
         self.problems.append(Problem(self.rel, line, message, key))
@@ -38,31 +47,48 @@ class Checker:
         """The mapping's entries after checking its keys, or None (with a problem) if it is not a mapping."""
         if node is None or node.value is INVALID:
             return None
+        if node.value is None:
+            self.error(node.line, path, f"is empty: write its keys ({', '.join(known)}) on the lines below it, or delete the line")
+            return None
         if not node.is_map:
-            self.error(node.line, path, f"must be a mapping of keys ({', '.join(known)}), got {_kind(node.value)}")
+            self.error(node.line, path, f"must be a group of 'key: value' lines ({', '.join(known)}), got {_kind(node.value)}")
             return None
         entries: dict[str, Node] = node.value  # type: ignore[assignment]
+        suggested = set()
         for key in entries:
             if key not in known:
-                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                close = [k for k in known if k == key.lower()] or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
                 hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+                suggested.update(close)
                 self.error(node.key_lines.get(key, node.line), _join(path, key), f"unknown key{hint}")
         for key in required:
-            if key not in entries and key not in node.key_lines:
+            self.required.add(_join(path, key))
+            # A misspelt required key is one mistake: "did you mean 'title'?" says it all.
+            if key not in entries and key not in node.key_lines and key not in suggested:
                 self.error(node.line, path or "", f"missing required key {key!r}")
         return entries
 
     def get(self, entries: dict[str, Node], key: str, path: str, read: Callable[[Node, str], T | None]) -> T | None:
-        """Read ``entries[key]`` with ``read``; a missing key or an explicit null gives None."""
+        """Read ``entries[key]`` with ``read``; a missing key gives None (an empty one is the reader's error)."""
         node = entries.get(key)
-        if node is None or node.value is None or node.value is INVALID:
+        if node is None or node.value is INVALID:
             return None
         return read(node, _join(path, key))
+
+    def _absent(self, node: Node, path: str) -> bool:
+        """True, after reporting it unless it is already reported, if ``node`` holds no usable value."""
+        if node.value is None:
+            if path in self.required:
+                self.error(node.line, path, "is empty, but it is required: write a value after the colon")
+            else:
+                self.error(node.line, path, "is empty: write a value after the colon, or delete the line")
+            return True
+        return node.value is INVALID
 
     # Readers: each returns the typed value, or None after recording a problem.
 
     def text(self, node: Node, path: str) -> str | None:
-        if node.value is INVALID:
+        if self._absent(node, path):
             return None
         if not isinstance(node.value, str):
             hint = " (put it in quotes)" if isinstance(node.value, (int, float, bool, dt.date)) else ""
@@ -70,7 +96,7 @@ class Checker:
             return None
         value = node.value.strip()
         if not value:
-            self.error(node.line, path, "must not be empty")
+            self.error(node.line, path, "is empty: write some text, or delete the line")
             return None
         return value
 
@@ -82,8 +108,10 @@ class Checker:
         value = self.text(node, path)
         if value is None:
             return None
+        cursor = (0, 0)
         for bad in markdown.bad_links(value):
-            self.error(node.line + bad.line_offset, path, bad.message)
+            line, cursor = _locate(node, bad.url, cursor)
+            self.error(line or node.line + bad.line_offset, path, bad.message)
         return value
 
     def url(self, node: Node, path: str) -> str | None:
@@ -97,7 +125,7 @@ class Checker:
         return value
 
     def date(self, node: Node, path: str) -> dt.date | None:
-        if node.value is INVALID:
+        if self._absent(node, path):
             return None
         value = node.value
         if isinstance(value, dt.datetime):
@@ -106,18 +134,19 @@ class Checker:
         if isinstance(value, dt.date):
             return value
         if isinstance(value, str):
-            try:
-                if len(value.strip()) == 10:
+            if _ISO_DATE.fullmatch(value.strip()):
+                try:
                     return dt.date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-            self.error(node.line, path, f"must be a date like 2019-11-08, got {value!r}")
+                except ValueError:  # the same words as for an unquoted impossible date
+                    self.error(node.line, path, f"{short(value.strip())} is not a valid date")
+                    return None
+            self.error(node.line, path, f"must be a date like 2019-11-08, got {short(value)}")
             return None
         self.error(node.line, path, f"must be a date like 2019-11-08, got {_kind(value)}")
         return None
 
     def boolean(self, node: Node, path: str) -> bool | None:
-        if node.value is INVALID:
+        if self._absent(node, path):
             return None
         if not isinstance(node.value, bool):
             self.error(node.line, path, f"must be true or false, got {_kind(node.value)}")
@@ -125,32 +154,70 @@ class Checker:
         return node.value
 
     def integer(self, node: Node, path: str) -> int | None:
-        if node.value is INVALID:
+        if self._absent(node, path):
             return None
         if isinstance(node.value, bool) or not isinstance(node.value, int):
-            self.error(node.line, path, f"must be a whole number, got {_kind(node.value)}")
+            quoted = isinstance(node.value, str) and node.value.strip().isdigit()
+            self.error(node.line, path, f"must be a whole number, got {_kind(node.value)}{' (remove the quotes)' if quoted else ''}")
             return None
         return node.value
 
     def positive(self, node: Node, path: str) -> int | None:
         value = self.integer(node, path)
         if value is not None and value < 1:
-            self.error(node.line, path, f"must be at least 1, got {value}")
+            self.error(node.line, path, f"must be at least 1, got {_kind(value)}")
             return None
         return value
 
     def items(self, node: Node, path: str) -> list[tuple[Node, str]] | None:
         """The elements of a list with their key paths (counted from 1, as an editor counts)."""
-        if node.value is INVALID:
+        if self._absent(node, path):
             return None
         if not node.is_list:
-            self.error(node.line, path, f"must be a list, got {_kind(node.value)}")
+            self.error(node.line, path, f"must be a list (each entry on its own line, starting with '- '), got {_kind(node.value)}")
             return None
         return [(child, f"{path}[{i}]") for i, child in enumerate(node.value, 1)]  # type: ignore[arg-type]
 
 
+def capped(problems: list[Problem]) -> list[Problem]:
+    """At most MAX_PROBLEMS of one file's problems (whole lines kept together), then a count of the rest."""
+    ordered = sorted(problems, key=lambda p: (p.line or 0, p.key))
+    if len(ordered) <= MAX_PROBLEMS:
+        return ordered
+    keep = MAX_PROBLEMS
+    while keep < len(ordered) and ordered[keep].line == ordered[keep - 1].line:
+        keep += 1
+    rest = ordered[keep:]
+    if not rest:
+        return ordered
+    first = rest[0]
+    errors = sum(1 for p in rest if not p.warning)
+    what = f"{errors} more errors" if errors == len(rest) else f"{len(rest)} more problems ({errors} errors)"
+    message = f"{what} from this line on are not shown: fix the ones above, then check again"
+    return [*ordered[:keep], Problem(first.path, first.line, message, warning=errors == 0)]
+
+
+def _locate(node: Node, url: str, after: tuple[int, int]) -> tuple[int | None, tuple[int, int]]:
+    """The source line of ``url`` inside the text of ``node``, searching on from ``after``.
+
+    The value YAML hands over has lost its line structure (``>`` and plain text fold
+    their lines), so the link is looked up in the file's own lines.  Links come in the
+    order of the text; ``after`` moves past each one found, so a URL used twice is
+    reported at each of its lines.  None when the URL is not written out (an entity, an
+    escape): the caller falls back to an estimate.
+    """
+    if not url or not node.source:
+        return None, after
+    start, col = after
+    for index in range(max(start, node.line - 1), min(node.last_line, len(node.source))):
+        found = node.source[index].find(url, col if index == start else 0)
+        if found >= 0:
+            return index + 1, (index, found + 1)
+    return None, after
+
+
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    return f"{path}.{cut(key)}" if path else cut(key)
 
 
 def _kind(value: object) -> str:
@@ -159,7 +226,7 @@ def _kind(value: object) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, (int, float)):
-        return f"a number ({value})"
+        return f"a number ({cut(str(value), 40)})"
     if isinstance(value, dt.datetime):
         return f"a date and time ({value.isoformat()})"
     if isinstance(value, dt.date):
@@ -169,9 +236,5 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, str):
-        return f"text ({_short(value)!r})"
+        return f"text ({short(value, 40)})"
     return type(value).__name__
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

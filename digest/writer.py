@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -34,17 +35,25 @@ class Staging:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
+        self.sums: dict[str, str] = {}  # path under the site → sha256, for the build cache's site record
+        self._dirs: set[Path] = {path}
+
+    def _target(self, rel: str) -> Path:
+        target = self.path / rel
+        if target.parent not in self._dirs:  # one mkdir per folder: metadata calls dominate no-op builds
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(target.parent)
+        return target
 
     def write(self, rel: str, data: bytes) -> None:
-        target = self.path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        self._target(rel).write_bytes(data)
+        self.sums[rel] = hashlib.sha256(data).hexdigest()
         self.count += 1
 
-    def link(self, rel: str, source: Path) -> None:
-        """Reuse an unchanged file (from the build cache) without copying it."""
-        target = self.path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def link(self, rel: str, source: Path, sha256: str) -> None:
+        """Reuse an unchanged file (from the build cache, whose checksum is known) without copying it."""
+        target = self._target(rel)
+        self.sums[rel] = sha256
         try:
             os.link(source, target)
         except OSError:

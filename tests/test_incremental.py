@@ -1,0 +1,122 @@
+"""Incremental and parallel builds (issue 3): same bytes, less work, never a stale or corrupt result."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import tree
+
+from digest.bench import add_issue, make_newsletter
+from digest.build import build
+from digest.cache import CACHE_DIR
+
+
+def _newsletter(tmp_path: Path, n: int = 12) -> Path:
+    root = tmp_path / "news"
+    make_newsletter(root, n)
+    return root
+
+
+def test_process_pool_output_is_byte_identical_to_a_single_process_build(tmp_path: Path) -> None:
+    root = _newsletter(tmp_path)
+    one = build(root, tmp_path / "one", jobs=1)
+    shutil.rmtree(root / CACHE_DIR)
+    many = build(root, tmp_path / "many", jobs=2)
+    assert one.changed == many.changed == 12
+    assert tree(tmp_path / "one") == tree(tmp_path / "many")
+
+
+def test_no_op_rebuild_renders_nothing_and_changes_nothing(tmp_path: Path) -> None:
+    root = _newsletter(tmp_path)
+    first = build(root)
+    before = tree(root / "site")
+    again = build(root)
+    assert (first.changed, again.changed) == (12, 0)
+    assert (again.issues, again.published, again.files) == (first.issues, first.published, first.files)
+    assert tree(root / "site") == before
+
+
+def test_adding_an_issue_renders_only_it_and_updates_archive_and_feeds(tmp_path: Path) -> None:
+    root = _newsletter(tmp_path)
+    build(root)
+    add_issue(root, 13)
+    report = build(root)
+    assert report.changed == 1
+    assert (root / "site/issues/13/email.html").is_file()
+    assert "https://bench.example.org/issues/13/" in (root / "site/index.html").read_text()
+    feed = json.loads((root / "site/feed.json").read_text())
+    assert feed["items"][0]["id"] == "https://bench.example.org/issues/13/"
+    # The incremental result is exactly what a clean build produces.
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
+    build(clean, jobs=1)
+    assert tree(root / "site") == tree(clean / "site")
+
+
+def test_editing_a_template_or_config_re_renders_everything(tmp_path: Path) -> None:
+    root = _newsletter(tmp_path, 3)
+    build(root)
+    (root / "templates").mkdir()
+    (root / "templates" / "email.txt").write_text("{{ issue.title }} — custom\n")
+    assert build(root).changed == 3
+    assert (root / "site/issues/2/email.txt").read_text().endswith("— custom\n")
+    config = root / "config.yaml"
+    config.write_text(config.read_text().replace("Bench Weekly", "Bench Monthly"))
+    assert build(root).changed == 3
+    assert "Bench Monthly" in (root / "site/issues/2/index.html").read_text()
+
+
+def test_a_corrupt_cache_is_detected_and_ignored(tmp_path: Path) -> None:
+    root = _newsletter(tmp_path, 3)
+    build(root)
+    good = tree(root / "site")
+    objects = root / CACHE_DIR / "objects"
+    entries = sorted(objects.iterdir())
+    # Damage one entry's rendered file (the site shares it via a hard link), and another's metadata.
+    victim = entries[0] / "email.html"
+    data = victim.read_bytes()
+    victim.write_bytes(data.replace(b"Bench", b"Bxnch", 1))
+    (entries[1] / "meta.json").write_text("{not json")
+    report = build(root)
+    assert report.changed == 2
+    assert tree(root / "site") == good
+
+
+def test_an_edited_site_is_rebuilt_not_trusted(tmp_path: Path) -> None:
+    root = _newsletter(tmp_path, 3)
+    build(root)
+    good = tree(root / "site")
+    (root / "site/index.html").write_text("defaced")
+    (root / "site/extra.html").write_text("extra")
+    build(root)
+    assert tree(root / "site") == good
+
+
+def test_cache_entries_are_json_not_pickle(tmp_path: Path) -> None:
+    """A cache folder from elsewhere must never be able to run code on load."""
+    root = _newsletter(tmp_path, 1)
+    build(root)
+    files = {p.name for p in (root / CACHE_DIR).rglob("*") if p.is_file()}
+    assert files == {"email.html", "email.txt", "index.html", "meta.json", "site.json"}
+
+
+def test_help_and_no_op_build_do_not_import_heavy_libraries(tmp_path: Path) -> None:
+    root = _newsletter(tmp_path, 2)
+    build(root)
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from digest.cli import main\n"
+        "assert CliRunner().invoke(main, ['--help']).exit_code == 0\n"
+        "after_help = set(sys.modules)\n"
+        "r = CliRunner().invoke(main, ['build', '--root', sys.argv[1]])\n"
+        "assert r.exit_code == 0 and '(0 changed)' in r.output, r.output\n"
+        "heavy = {'premailer', 'feedgen', 'lxml', 'mjml', 'cssutils'}\n"
+        "print(sorted({m.split('.')[0] for m in after_help} & heavy), sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []"
