@@ -75,7 +75,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     sources = read_sources(config, s)
     target = out or root / SITE_DIR
     site_key = build_key([s.key for s in sources])
-    with writer.locked(target.absolute()):
+    with writer.locked(cache.work):
         # Nothing changed and the site is exactly as last written: there is nothing to do.
         if (summary := cache.up_to_date(site_key, target)) is not None:
             report = Report(summary["issues"], summary["published"], 0, summary["files"], warnings=[Problem(**w) for w in summary["warnings"]])
@@ -84,7 +84,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     with _Workers(jobs) as pool:
         issues, cached, report = load_all(config, sources, cache, pool)
         cache.forget_site()
-        with writer.staging(target) as stage:
+        with writer.staging(target, cache.work) as stage:
             render_all(config, s, issues, cached, {src.number: src.key for src in sources}, cache, pool, stage, report, progress)
     summary = {"issues": report.issues, "published": report.published, "files": report.files, "warnings": [asdict(w) for w in report.warnings]}
     cache.record_site(site_key, target, stage.sums, summary)

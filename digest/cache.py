@@ -71,7 +71,8 @@ def build_key(issue_keys: list[str]) -> str:
 
 class BuildCache:
     def __init__(self, root: Path) -> None:
-        self.dir = root / CACHE_DIR / "objects"
+        self.work = root / CACHE_DIR  # also holds the build lock and staging folders
+        self.dir = self.work / "objects"
         self.manifest = root / CACHE_DIR / "site.json"
         self.used: set[str] = set()
 

@@ -113,7 +113,9 @@ def bad_links(src: str) -> tuple[BadLink, ...]:
     return tuple(problems)
 
 
+@lru_cache(maxsize=512)
 def _safe_tokens(src: str) -> list[Token]:
+    """Parsed once for both to_html and to_text; the renderers only read the tokens."""
     tokens = _parser().parse(src)
     for block in tokens:
         for tok in block.children or ():

@@ -5,8 +5,9 @@ Rules:
   in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames).
 - One build at a time per output folder: a second one is told and exits, rather than
   racing the first.
-- Staging folders and the lock live beside the output (``.site.tmp-*``, ``.site.lock``),
-  on the same filesystem so the swap is a rename.
+- The lock and the staging folder live in the newsletter's work folder (``.digest-cache``);
+  the staging folder goes beside the output only when the output is on another
+  filesystem, because the swap must be a rename.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import DigestError, Problem
 
@@ -62,34 +65,41 @@ class Staging:
 
 
 @contextlib.contextmanager
-def locked(out: Path) -> Iterator[None]:
-    """Hold the output folder's build lock, or fail at once with a clear message."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = out.parent / f".{out.name}.lock"
+def locked(work: Path) -> Iterator[None]:
+    """Hold the newsletter's build lock (in its work folder), or fail at once with a clear message."""
+    lock_path = work / "build.lock"
     try:
+        work.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise DigestError([Problem(str(out), None, f"cannot create the build lock {lock_path}: {e.strerror}")]) from e
+        raise DigestError([Problem(str(work), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DigestError([Problem(str(out), None, "another digest build is writing this folder; try again when it has finished")]) from None
+            raise DigestError([Problem(str(work.parent), None, "another digest build of this newsletter is running; try again when it has finished")]) from None
         yield
     finally:
         os.close(fd)
 
 
 @contextlib.contextmanager
-def staging(out: Path) -> Iterator[Staging]:
-    """Yield a staging folder; on success swap it in for ``out``, on any failure delete it."""
+def staging(out: Path, work: Path) -> Iterator[Staging]:
+    """Yield a staging folder; on success swap it in for ``out``, on any failure delete it.
+
+    The staging folder lives in ``work`` (the newsletter's own work folder) when that is on
+    the same filesystem as ``out``, so nothing is written beside an output folder elsewhere;
+    otherwise beside ``out``, because the swap must be a rename.
+    """
     out = out.absolute()
-    with locked(out):
-        _remove_leftovers(out)
+    with locked(work):
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            home = work if os.stat(work).st_dev == os.stat(out.parent).st_dev else out.parent
+            _recover(home, out)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=home))
         except OSError as e:
-            raise DigestError([Problem(str(out), None, f"cannot write beside the output folder: {e.strerror}")]) from e
+            raise DigestError([Problem(str(out), None, f"cannot write the output folder: {e.strerror or e}; the previous site is unchanged")]) from e
         stage = Staging(tmp)
         try:
             yield stage
@@ -117,12 +127,16 @@ def _swap(new: Path, out: Path) -> None:
     os.rename(old, new)
 
 
-def _exchange(a: Path, b: Path) -> bool:
+@functools.lru_cache(maxsize=1)
+def _renameat2() -> Any:
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+        return None
+    return getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    renameat2 = _renameat2()
     if renameat2 is None:
         return False
     if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
@@ -133,8 +147,16 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _remove_leftovers(out: Path) -> None:
-    """Staging folders of builds that were killed; safe to delete while we hold the lock."""
-    for leftover in out.parent.glob(f".{out.name}.tmp-*"):
-        if leftover.is_dir() and not leftover.is_symlink():
+def _recover(home: Path, out: Path) -> None:
+    """Tidy up after killed builds; safe while we hold the lock.
+
+    A staging folder left behind is deleted.  If the two-rename fallback was cut between
+    its renames, the previous site is still whole under its ``-old`` name: put it back.
+    """
+    for leftover in sorted(home.glob(f".{out.name}.tmp-*")):
+        if leftover.is_symlink() or not leftover.is_dir():
+            continue
+        if leftover.name.endswith("-old") and not out.exists():
+            os.rename(leftover, out)
+        else:
             shutil.rmtree(leftover, ignore_errors=True)

@@ -163,4 +163,5 @@ def test_failed_build_leaves_previous_site_untouched(newsletter: Callable[..., P
     result = run("build", "--root", str(root))
     assert result.exit_code == 1
     assert tree(root / "site") == before
-    assert [p.name for p in root.iterdir() if p.name.startswith(".site")] == [".site.lock"]
+    assert sorted(p.name for p in root.iterdir()) == [".digest-cache", "config.yaml", "issues", "site"]
+    assert sorted(p.name for p in (root / ".digest-cache").iterdir()) == ["build.lock", "objects", "site.json"]

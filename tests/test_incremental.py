@@ -101,7 +101,7 @@ def test_cache_entries_are_json_not_pickle(tmp_path: Path) -> None:
     root = _newsletter(tmp_path, 1)
     build(root)
     files = {p.name for p in (root / CACHE_DIR).rglob("*") if p.is_file()}
-    assert files == {"email.html", "email.txt", "index.html", "meta.json", "site.json"}
+    assert files == {"email.html", "email.txt", "index.html", "meta.json", "site.json", "build.lock"}
 
 
 def test_help_and_no_op_build_do_not_import_heavy_libraries(tmp_path: Path) -> None:
