@@ -275,6 +275,20 @@ def _render(args: tuple[Config, bytes, Issue]) -> tuple[Issue, dict[str, bytes],
     return issue, outputs, content
 
 
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a build that was killed (it would hold the terminal's pipes)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG, Linux only
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 class _Workers:
     """map() over a process pool, one worker per core, started only when there is enough work."""
 
@@ -288,7 +302,7 @@ class _Workers:
         if self._pool is None:
             from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(self.jobs)
+            self._pool = ProcessPoolExecutor(self.jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
         chunk = max(1, min(16, len(items) // (self.jobs * 4)))
         return self._pool.map(func, items, chunksize=chunk)
 
