@@ -165,18 +165,25 @@ def render_all(
     progress: Progress | None,
 ) -> None:
     """Render what changed, reuse what did not, then the archive and feeds; write into ``stage``."""
-    from . import archive, feeds, render
+    from . import archive, feeds, lint, render
 
     newest = published(issues)
     feed_issues = newest[: config.feed_items]
     in_feeds = {i.number for i in feed_issues}
     contents = {n: e.content for n, e in cached.items() if n in in_feeds}
     fresh = [i for i in issues if i.number not in cached]
+    clipped: list[Problem] = []
     for done, (issue, outputs, content) in enumerate(pool.map(_render, [(config, templates_salt, i) for i in fresh]), 1):
+        clip = lint.clip_message(len(outputs["email.html"]))
+        if clip is not None:
+            problem = Problem(issue.source, None, clip[1], warning=not clip[0])
+            (clipped if clip[0] else report.warnings).append(problem)
         if issue.number in in_feeds:
             contents[issue.number] = content
         if stage is not None:
-            stored = cache.put(keys[issue.number], issue, _warnings_of(report, issue), content, outputs) if cache else None
+            # An issue that fails the clip gate is never cached: the next build must fail too.
+            gated = clip is not None and clip[0]
+            stored = None if cache is None or gated else cache.put(keys[issue.number], issue, _warnings_of(report, issue), content, outputs)
             for name, data in outputs.items():
                 if stored:
                     stage.link(f"issues/{issue.slug}/{name}", stored[name], hashlib.sha256(data).hexdigest())
@@ -185,6 +192,8 @@ def render_all(
         report.files += len(outputs)
         if progress:
             progress(done, len(fresh))
+    if clipped:  # the clip gate: the staging folder is discarded, the site stays as it was
+        raise DigestError(clipped + report.warnings)
     for entry in cached.values():
         if stage is not None:
             for name, path in entry.files.items():
