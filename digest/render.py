@@ -151,7 +151,8 @@ def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     except MjmlError as e:
         where = template_path(env.get_template("email.mjml").filename)
         raise DigestError([Problem(where, None, f"MJML cannot convert the email of {issue.source}: {e}")]) from e
-    html = inline_css(html)
+    html, urls = _protect_urls(html)
+    html = _restore_urls(inline_css(html), urls)
     return finish_email(html, config)
 
 
@@ -167,11 +168,18 @@ def email_mjml(env: jinja2.Environment, config: Config, issue: Issue) -> str:
 # as Rust escapes: the alt text "ومارّة" comes out as "ومار\u{651}ة", a Persian
 # zero-width non-joiner as "\u{200c}" (also in the aria-label MJML makes from the
 # title).  Affected: combining marks, format characters (ZWNJ, ZWJ in emoji, bidi
-# controls), non-ASCII spaces (NBSP, U+202F) and a few fillers.  Written as numeric
+# controls, DEL), non-ASCII spaces (NBSP, U+202F) and a few fillers.  Written as numeric
 # character references they pass through MRML untouched, and lxml (inline_css) turns
-# them back into the characters.
+# them back into the characters.  Except C1 controls (U+0080-U+009F): an HTML parser,
+# lxml's included, reads &#x80;-&#x9f; as the Windows-1252 characters (&#x86; is "†",
+# &#x93; is "“"), so the email would show a character that the web page and the feeds
+# do not have.  Once MRML is done they go back in as the characters themselves.
+# MRML also doubles a backslash in an attribute value (alt="a\\b" for a\b, and in the
+# aria-label it copies from <mj-title>), so a backslash is written as a reference too,
+# except in <mj-style>, whose CSS would not read a reference (and keeps its own escapes).
 _MRML_FILLERS = "\u115f\u1160\u3164\uffa0\uff9e\uff9f"
-_MRML_CANDIDATE = re.compile(f"[^\\x00-\\x7f\\w]|[{_MRML_FILLERS}]")  # letters and digits are safe
+_MRML_CANDIDATE = re.compile(f"[^\\x00-\\x7e\\w]|[{_MRML_FILLERS}]")  # letters and digits are safe; DEL is not
+_MJ_STYLE = re.compile(r"(<mj-style\b.*?</mj-style>)", re.DOTALL)
 
 
 def _mrml_safe(mjml_src: str) -> str:
@@ -181,7 +189,15 @@ def _mrml_safe(mjml_src: str) -> str:
             return f"&#x{ord(ch):x};"
         return ch
 
-    return _MRML_CANDIDATE.sub(encode, mjml_src)
+    parts = _MJ_STYLE.split(_MRML_CANDIDATE.sub(encode, mjml_src))  # odd parts are <mj-style> blocks
+    return "".join(part if i % 2 else part.replace("\\", "&#x5c;") for i, part in enumerate(parts))
+
+
+_C1_REFERENCE = re.compile("&#x([89][0-9a-f]);")  # as _mrml_safe writes them: user text's own "&" is "&amp;"
+
+
+def _c1_raw(html: str) -> str:
+    return _C1_REFERENCE.sub(lambda m: chr(int(m.group(1), 16)), html)
 
 
 def mjml_to_html(mjml_src: str) -> str:
@@ -190,9 +206,35 @@ def mjml_to_html(mjml_src: str) -> str:
     # fonts={} stops MJML from linking Google Fonts; comments stay because Outlook's
     # layout lives in <!--[if mso]> conditional comments.
     try:
-        return mjml.mjml2html(_mrml_safe(mjml_src), disable_comments=False, fonts={})
+        html: str = mjml.mjml2html(_mrml_safe(mjml_src), disable_comments=False, fonts={})
     except Exception as e:  # mjml-python raises bare ValueErrors from the Rust parser
         raise MjmlError(str(e)) from e
+    return _c1_raw(html)
+
+
+# lxml's HTML serializer (which premailer uses) percent-encodes href and src values:
+# non-ASCII characters and spaces, and older libxml2 versions more.  So a link to
+# https://éxample.com/ünï would reach the reader as https://%C3%A9xample.com/%C3%BCn%C3%AF
+# (a host that is no longer the editor's), and a merge tag in a URL could be mangled.
+# Links and images must reach the reader exactly as MJML wrote them, like in the web
+# page and the feeds: every href/src value crosses premailer as an ASCII token and is
+# put back afterwards.  MJML always writes these attributes double-quoted.
+_URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+_URL_TOKEN = re.compile(r'(\s(?:href|src)=")https://url-(\d+)\.digest\.invalid/(")')
+
+
+def _protect_urls(html: str) -> tuple[str, list[str]]:
+    urls: list[str] = []
+
+    def token(match: re.Match[str]) -> str:
+        urls.append(match.group(2))
+        return f"{match.group(1)}https://url-{len(urls) - 1}.digest.invalid/{match.group(3)}"
+
+    return _URL_ATTR.sub(token, html), urls
+
+
+def _restore_urls(html: str, urls: list[str]) -> str:
+    return _URL_TOKEN.sub(lambda m: m.group(1) + urls[int(m.group(2))] + m.group(3), html)
 
 
 def inline_css(html: str) -> str:
