@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 import traceback
@@ -171,9 +172,19 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
     from .server import watch as watch_sources
 
     site = out or root / "site"
-    report = run_build(root, out)
+    # Take the address before building: a busy port or unknown host is the user's to fix
+    # (exit 1, not an internal error), and is better told before a long build than after.
+    try:
+        server = make_server(site, host, port)
+    except OSError as e:
+        hint = "; --port 0 picks a free port" if e.errno == errno.EADDRINUSE else ""
+        raise DigestError([Problem(f"{host}:{port}", None, f"cannot listen there: {e.strerror or e}{hint}")]) from e
+    try:
+        report = run_build(root, out)
+    except BaseException:
+        server.server_close()
+        raise
     _print_problems(report.warnings)
-    server = make_server(site, host, port)
     click.echo(f"serving {site} at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
     stop = threading.Event()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from .config import load_config
 from .errors import DigestError, Problem
 from .issues import ISSUES_DIR, discover
 
@@ -30,9 +31,15 @@ sections:
 
 def new_issue(root: Path, date: dt.date | None = None) -> Path:
     """Write ``issues/<next>.yaml`` as a draft and return its path; never overwrite a file."""
+    # Only in a newsletter folder (a mistyped --root must not sprout an issues/ folder),
+    # and only when issues/ is in order: a file the numbering cannot see (a duplicate
+    # number, a misnamed file) would make the next number wrong.
+    load_config(root)
+    if not (root / ISSUES_DIR).exists():
+        (root / ISSUES_DIR).mkdir()
     files, problems = discover(root)
-    if problems and not files and not (root / ISSUES_DIR).is_dir():
-        (root / ISSUES_DIR).mkdir(parents=True)
+    if any(not p.warning for p in problems):
+        raise DigestError(problems)
     numbers = [n for n, _, _ in files]
     number = max(numbers, default=0) + 1
     width = max((len(p.stem) for _, p, _ in files), default=4)

@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import getaddresses, make_msgid, parseaddr
 
 from .errors import DigestError, Problem
 from .models import Config, Issue
@@ -44,6 +44,10 @@ class SmtpSettings:
 
 
 def build_message(config: Config, issue: Issue, html: str, text: str, to: str) -> EmailMessage:
+    # --to is one address as typed: a line break would start a header of its own
+    # ("Bcc: ..."), a comma a second recipient; either is a user error, not a crash.
+    if "\r" in to or "\n" in to or len(getaddresses([to])) != 1 or "@" not in parseaddr(to)[1]:
+        raise DigestError([Problem("--to", None, f"must be one email address, got {to!r}")])
     msg = EmailMessage()
     msg["Subject"] = issue.subject
     sender = config.email.from_ or (f"{config.author.name} <{config.author.email}>" if config.author.email else None)

@@ -25,7 +25,10 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
     def translate_path(self, path: str) -> str:
         site = Path(self.directory).resolve()
-        raw = urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0], errors="strict")
+        try:
+            raw = urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0], errors="strict")
+        except UnicodeDecodeError:  # percent-escapes that are not UTF-8 name no file of ours
+            return ""
         # Any ".." segment or backslash is refused outright rather than normalised away.
         parts = [p for p in raw.split("/") if p not in ("", ".")]
         if any(p == ".." or "\\" in p or "\x00" in p for p in parts):
@@ -43,9 +46,13 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         if not path:
             self.send_error(404, "Not found")
             return None
-        if path.endswith("/") and not Path(path, "index.html").is_file():
-            self.send_error(404, "Not found")  # no directory listings
-            return None
+        if path.endswith("/"):
+            # A folder is served only as its index.html (no directory listings), and that
+            # file, too, must resolve inside the site: a symlinked index.html pointing out is refused.
+            index = Path(path, "index.html").resolve()
+            if not index.is_file() or not index.is_relative_to(Path(self.directory).resolve()):
+                self.send_error(404, "Not found")
+                return None
         return super().send_head()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature

@@ -1,0 +1,420 @@
+"""The built pages in a real browser (Debian's Chromium driven by Playwright).
+
+Three editions are built and served with digest's own preview server on 127.0.0.1: the
+example newsletter at the repository root, the right-to-left examples/arabic, and the
+golden fixture (the issue with every field, hostile text and mixed scripts).  Every
+archive page, issue web page and email.html is opened at 375 px and 1024 px.
+
+Without /usr/bin/chromium these tests skip, unless DIGEST_REQUIRE_BROWSER=1 (CI) makes
+them fail instead.  Screenshots go to each test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import GOLDEN_SRC, REPO, run
+from digest.build import render_issue_email
+from digest.config import load_config
+from digest.i18n import strings_for
+from digest.models import Config, Issue
+from digest.server import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+NARROW, WIDE = 375, 1024
+HEIGHT = 800
+TIMEOUT_MS = 20_000  # a hang guard, not a performance requirement
+
+# A 1x1 PNG: what every external content image is answered with.
+PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+
+# edition -> the folder holding its config.yaml and issues/ (and templates/, if any)
+SOURCES = {
+    "example": REPO,
+    "arabic": REPO / "examples" / "arabic",
+    "golden": GOLDEN_SRC,
+}
+
+
+def _issue_numbers(source: Path) -> list[int]:
+    return sorted(int(p.stem) for p in (source / "issues").glob("*.yaml"))
+
+
+def _pages() -> list[tuple[str, str]]:
+    """(edition, page) for every page: "archive", "web-<n>", "email-<n>"."""
+    pages = []
+    for name, source in SOURCES.items():
+        pages.append((name, "archive"))
+        for n in _issue_numbers(source):
+            pages += [(name, f"web-{n}"), (name, f"email-{n}")]
+    return pages
+
+
+PAGES = _pages()
+EMAILS = [(e, p) for e, p in PAGES if p.startswith("email-")]
+
+
+# --- the browser ------------------------------------------------------------------------
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("DIGEST_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, but DIGEST_REQUIRE_BROWSER=1 requires the browser tests to run")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_available() -> None:
+    """Skip (or, under DIGEST_REQUIRE_BROWSER=1, fail) before any site is built."""
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is not installed")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _unavailable("playwright is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# --- the sites --------------------------------------------------------------------------
+
+
+@dataclass
+class Edition:
+    name: str
+    config: Config
+    issues: dict[int, Issue]
+    site: Path
+    base: str  # http://127.0.0.1:PORT/
+    # The https images the newsletter's own sources name (items and the logo): the only
+    # requests a page may make beyond the local server.
+    images: set[str] = field(default_factory=set)
+
+    def local(self, page: str) -> str:
+        """The served URL of a page id."""
+        if page == "archive":
+            return self.base
+        kind, n = page.split("-")
+        slug = self.issues[int(n)].slug
+        return self.base + (f"issues/{slug}/" if kind == "web" else f"issues/{slug}/email.html")
+
+    def served(self, public_url: str) -> str:
+        """The local URL of a published URL under config.url."""
+        assert public_url.startswith(self.config.url), public_url
+        return self.base + public_url[len(self.config.url) :]
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Edition]]:
+    """Build each edition from a private copy and serve its site/ on 127.0.0.1."""
+    servers = []
+    found: dict[str, Edition] = {}
+    try:
+        for name, source in SOURCES.items():
+            root = tmp_path_factory.mktemp(name)
+            shutil.copy2(source / "config.yaml", root / "config.yaml")
+            for sub in ("issues", "templates"):
+                if (source / sub).is_dir():
+                    shutil.copytree(source / sub, root / sub)
+            result = run("build", "--root", str(root))
+            assert result.exit_code == 0, result.output
+            config = load_config(root)
+            issues = [render_issue_email(root, n)[1] for n in _issue_numbers(root)]
+            server = make_server(root / "site", "127.0.0.1", 0)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            servers.append(server)
+            images = {i.image.src for issue in issues for s in issue.sections for i in s.items if i.image}
+            if config.theme.logo:
+                images.add(config.theme.logo.src)
+            assert all(src.startswith("https://") for src in images), images
+            found[name] = Edition(name, config, {i.number: i for i in issues}, root / "site", f"http://127.0.0.1:{server.server_address[1]}/", images)
+        yield found
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@dataclass
+class Visit:
+    page: Any
+    external: list[str] = field(default_factory=list)  # requests that were blocked
+    pixels: list[str] = field(default_factory=list)  # content images answered locally
+    failed: list[str] = field(default_factory=list)
+    bad_status: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+
+def _router(state: dict[str, Any]) -> Any:
+    def route(r: Any) -> None:
+        v, ed = state["visit"], state["edition"]
+        url = r.request.url
+        if ed is not None and url.startswith(ed.base):
+            r.continue_()
+        elif ed is not None and r.request.resource_type == "image" and url in ed.images:
+            v.pixels.append(url)
+            r.fulfill(status=200, content_type="image/png", body=PIXEL)
+        else:
+            if v is not None:
+                v.external.append(f"{r.request.resource_type} {url}")
+            r.abort("blockedbyclient")
+
+    return route
+
+
+def _listen(page: Any, state: dict[str, Any]) -> None:
+    """Record failures, error statuses and console errors into the current visit."""
+
+    def record(kind: str, text: str) -> None:
+        if state["visit"] is not None:
+            getattr(state["visit"], kind).append(text)
+
+    page.on("requestfailed", lambda r: record("failed", f"{r.url}: {r.failure}"))
+    page.on("response", lambda r: r.status >= 400 and record("bad_status", f"{r.status} {r.url}"))
+    page.on("console", lambda m: m.type == "error" and record("console_errors", m.text))
+    page.on("pageerror", lambda e: record("console_errors", f"uncaught: {e}"))
+
+
+@pytest.fixture(scope="module")
+def tabs(browser: Any) -> Iterator[dict[int, tuple[Any, dict[str, Any]]]]:
+    """One tab per viewport width, reused by every test (a new tab costs a renderer process).
+
+    Each tab's context routes every request: to the local server it goes through; to one of
+    the edition's own https content images it gets PIXEL; anything else is blocked and recorded.
+    """
+    tabs: dict[int, tuple[Any, dict[str, Any]]] = {}
+    for width in (NARROW, WIDE):
+        context = browser.new_context(viewport={"width": width, "height": HEIGHT}, service_workers="block")
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        state: dict[str, Any] = {"visit": None, "edition": None}
+        context.route("**/*", _router(state))
+        _listen(page, state)
+        tabs[width] = (page, state)
+    yield tabs
+    for page, _ in tabs.values():
+        page.context.close()
+
+
+@pytest.fixture
+def visit(tabs: dict[int, tuple[Any, dict[str, Any]]]) -> Iterator[Any]:
+    """visit(edition, url, width) -> Visit: the page loaded, with lazy images loaded too."""
+    used = []
+
+    def open_page(edition: Edition, url: str, width: int) -> Visit:
+        page, state = tabs[width]
+        used.append(state)
+        v = Visit(page)
+        state["visit"], state["edition"] = v, edition
+        response = page.goto(url, wait_until="load")
+        assert response is not None and response.status == 200, url
+        # Bring each (lazy) image into view in turn and wait until it has loaded or failed,
+        # so that every request the page would make is made.
+        for i in range(page.evaluate("document.images.length")):
+            page.evaluate("i => document.images[i].scrollIntoView({block: 'center'})", i)
+            page.wait_for_function("i => document.images[i].complete", arg=i)
+        page.evaluate("window.scrollTo(0, 0)")
+        return v
+
+    yield open_page
+    for state in used:
+        state["visit"] = state["edition"] = None
+    for page, _ in tabs.values():
+        page.goto("about:blank")
+
+
+# --- every page -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [NARROW, WIDE])
+@pytest.mark.parametrize(("edition", "page_id"), PAGES)
+def test_page_is_self_contained_clean_and_fits(
+    editions: dict[str, Edition], visit: Any, edition: str, page_id: str, width: int, tmp_path: Path
+) -> None:
+    ed = editions[edition]
+    v = visit(ed, ed.local(page_id), width)
+    v.page.screenshot(path=str(tmp_path / f"{edition}-{page_id}-{width}.png"), full_page=True)
+
+    assert v.external == [], "the page loads something other than the local server and its content images"
+    assert v.failed == []
+    assert v.bad_status == []
+    assert v.console_errors == []
+    # Every image arrived (the content images as our 1x1 pixel): none is broken.
+    broken = v.page.evaluate("Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)")
+    assert broken == []
+
+    without_alt = v.page.evaluate("Array.from(document.images).filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.outerHTML)")
+    assert without_alt == []
+
+    scroll_width = v.page.evaluate("document.scrollingElement.scrollWidth")
+    assert scroll_width <= width, f"{page_id} scrolls sideways at {width} px: content is {scroll_width} px wide"
+
+
+def test_content_images_are_answered_locally(editions: dict[str, Edition], visit: Any) -> None:
+    """The routing above works: the golden issue's image is requested and gets the pixel."""
+    ed = editions["golden"]
+    for page_id in ("web-7", "email-7"):
+        v = visit(ed, ed.local(page_id), WIDE)
+        assert "https://example.com/img/leap.png" in v.pixels
+        sizes = v.page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src'), i.naturalWidth])")
+        assert ["https://example.com/img/leap.png", 1] in sizes
+
+
+# --- structure --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("edition", "page_id"), PAGES)
+def test_headings_do_not_skip_levels(editions: dict[str, Edition], visit: Any, edition: str, page_id: str) -> None:
+    ed = editions[edition]
+    v = visit(ed, ed.local(page_id), WIDE)
+    levels = v.page.evaluate("Array.from(document.querySelectorAll('h1,h2,h3,h4,h5,h6')).map(h => +h.tagName[1])")
+    assert levels and levels[0] == 1, levels
+    assert levels.count(1) == 1, levels
+    skips = [(a, b) for a, b in zip(levels, levels[1:], strict=False) if b > a + 1]
+    assert skips == [], f"heading levels {levels}"
+
+
+# --- the email --------------------------------------------------------------------------
+
+_HIDDEN_PREHEADER = """pre => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.data.trim().startsWith(pre)) {
+      const el = n.parentElement;
+      return {
+        visible: el.checkVisibility({opacityProperty: true, visibilityProperty: true}),
+        box: [el.getBoundingClientRect().width, el.getBoundingClientRect().height],
+        inInnerText: document.body.innerText.includes(pre),
+      };
+    }
+  }
+  return null;
+}"""
+
+
+@pytest.mark.parametrize("width", [NARROW, WIDE])
+@pytest.mark.parametrize(("edition", "page_id"), EMAILS)
+def test_email_preheader_is_hidden(editions: dict[str, Edition], visit: Any, edition: str, page_id: str, width: int) -> None:
+    ed = editions[edition]
+    issue = ed.issues[int(page_id.split("-")[1])]
+    assert issue.preheader
+    v = visit(ed, ed.local(page_id), width)
+    found = v.page.evaluate(_HIDDEN_PREHEADER, issue.preheader)
+    assert found is not None, "the preheader is not in the email"
+    assert found["visible"] is False
+    assert found["box"][0] * found["box"][1] == 0
+    # A preheader written for the inbox only (not also the intro's opening words, as a
+    # derived one is) must not show up in the reading text at all.
+    plain_text = " ".join((ed.site / "issues" / issue.slug / "email.txt").read_text(encoding="utf-8").split())
+    if issue.preheader not in plain_text:
+        assert found["inInnerText"] is False
+
+
+@pytest.mark.parametrize(("edition", "page_id"), EMAILS)
+def test_email_links_to_its_web_version(editions: dict[str, Edition], visit: Any, edition: str, page_id: str) -> None:
+    ed = editions[edition]
+    issue = ed.issues[int(page_id.split("-")[1])]
+    v = visit(ed, ed.local(page_id), NARROW)
+    label = strings_for(ed.config.language)["view_in_browser"]
+    hrefs = v.page.evaluate("label => Array.from(document.links).filter(a => a.textContent.trim() === label).map(a => a.href)", label)
+    assert hrefs == [issue.url]
+    assert issue.url == f"{ed.config.url}issues/{issue.slug}/"
+    # ... and that URL is this issue's web page in the built site.
+    web = v.page.goto(ed.served(issue.url))
+    assert web is not None and web.status == 200
+    assert v.page.evaluate("document.querySelector('link[rel=canonical]').href") == issue.url
+    assert v.page.evaluate("document.querySelector('h1').textContent.trim()") == issue.title
+
+
+# --- text direction ---------------------------------------------------------------------
+
+
+def _direction_of(text: str) -> str | None:
+    """What dir="auto" gives ``text``: the direction of its first strong character."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return None
+
+
+_DIRECTIONS = """text => Array.from(document.body.querySelectorAll('*'))
+  .filter(el => el.textContent.trim() === text)
+  .map(el => [el.tagName.toLowerCase(), getComputedStyle(el).direction])"""
+
+
+@pytest.mark.parametrize(("edition", "page_id"), PAGES)
+def test_text_runs_in_its_own_direction(editions: dict[str, Edition], visit: Any, edition: str, page_id: str) -> None:
+    ed = editions[edition]
+    v = visit(ed, ed.local(page_id), NARROW)
+    page = v.page
+    assert page.evaluate("document.documentElement.dir") == ed.config.direction
+    assert page.evaluate("document.documentElement.lang") == ed.config.language
+    assert page.evaluate("getComputedStyle(document.body).direction") == ed.config.direction
+
+    if page_id == "archive":
+        texts = [i.title for i in ed.issues.values() if not i.draft]
+    else:
+        issue = ed.issues[int(page_id.split("-")[1])]
+        texts = [issue.title] + [s.title for s in issue.sections if s.title]
+        texts += [i.title for s in issue.sections for i in s.items if i.title]
+    checked = 0
+    for text in texts:
+        expected = _direction_of(text)
+        if expected is None:
+            continue
+        found = page.evaluate(_DIRECTIONS, text)
+        assert found, f"{text!r} is not on the page"
+        assert all(d == expected for _, d in found), f"{text!r} should run {expected}: {found}"
+        checked += 1
+    assert checked
+
+
+def test_arabic_edition_is_rtl_with_english_titles_ltr(editions: dict[str, Edition], visit: Any) -> None:
+    """The case the edition exists for, spelled out: issue 263 in the Arabic edition."""
+    ed = editions["arabic"]
+    for page_id in ("web-263", "email-263"):
+        page = visit(ed, ed.local(page_id), NARROW).page
+        assert page.evaluate("document.documentElement.dir") == "rtl"
+        assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+        summary = "تحقيق إذاعي عن نحو ثلاثة آلاف عضو"
+        assert page.evaluate(
+            "t => getComputedStyle([...document.querySelectorAll('p')].find(p => p.textContent.includes(t))).direction", summary
+        ) == "rtl"
+        title = page.get_by_role("heading", name="Who are Albania’s Iranian guests?")
+        assert title.evaluate("h => getComputedStyle(h).direction") == "ltr"
+        assert title.evaluate("h => h.getAttribute('dir')") == "auto"
+
+
+def test_page_ids_cover_every_issue() -> None:
+    # Guards the parametrization itself: a renamed example folder must not silently test nothing.
+    assert {e for e, _ in PAGES} == set(SOURCES)
+    assert ("arabic", "email-263") in PAGES and ("golden", "web-7") in PAGES
+    assert all(re.fullmatch(r"archive|(web|email)-\d+", p) for _, p in PAGES)

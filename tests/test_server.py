@@ -1,0 +1,293 @@
+"""The preview server: only the site's own files, on loopback, rebuilt when sources change.
+
+Requests go out through http.client with raw, unnormalised paths, exactly as an attacker
+would send them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import inspect
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run
+from digest.cli import serve
+from digest.server import make_server
+
+HANG_GUARD = 60.0  # seconds: only so that a broken test ends, never a performance requirement
+
+
+def fetch(port: int, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_GUARD)
+    try:
+        conn.request(method, path)  # http.client sends the path as given: no normalisation
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def site(golden_root: Path) -> Path:
+    result = run("build", "--root", str(golden_root))
+    assert result.exit_code == 0, result.output
+    return golden_root / "site"
+
+
+@pytest.fixture
+def port(site: Path) -> Iterator[int]:
+    """make_server with its defaults (host) on a free port, serving in a thread."""
+    server = make_server(site, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(HANG_GUARD)
+
+
+@pytest.mark.parametrize(
+    ("path", "file", "type_"),
+    [
+        ("/", "index.html", "text/html"),
+        ("/issues/7/", "issues/7/index.html", "text/html"),
+        ("/issues/7/?utm_source=x", "issues/7/index.html", "text/html"),
+        ("/issues/7/email.html", "issues/7/email.html", "text/html"),
+        ("/issues/7/email.txt", "issues/7/email.txt", "text/plain"),
+        ("/feed.xml", "feed.xml", "application/xml"),
+        ("/feed.json", "feed.json", "application/json"),
+    ],
+)
+def test_site_files_are_served(site: Path, port: int, path: str, file: str, type_: str) -> None:
+    status, headers, body = fetch(port, path)
+    assert status == 200
+    assert headers["content-type"].startswith(type_)
+    assert body == (site / file).read_bytes()
+
+
+def test_folder_without_slash_redirects_to_the_same_server(port: int) -> None:
+    for path in ("/issues/7", "//issues/7"):
+        status, headers, _ = fetch(port, path)
+        assert status == 301
+        assert headers["location"] == "/issues/7/"  # a path on this server, never //host/...
+
+
+TRAVERSALS = [
+    "/../config.yaml",
+    "/..%2fconfig.yaml",
+    "/%2e%2e/config.yaml",
+    "/%2E%2E/config.yaml",
+    "/issues/..%2f..%2fconfig.yaml",
+    "/issues/../../config.yaml",
+    "/%2e%2e%2f%2e%2e%2fetc/passwd",
+    "//etc/passwd",
+    "/issues/7/..%5c..%5cconfig.yaml",
+    "/issues/7/..\\..\\..\\config.yaml",
+    "/%2e%2e%5cconfig.yaml",
+    "/..%252fconfig.yaml",
+    "/issues%2f..%2f..%2fconfig.yaml",
+    "/config.yaml%00.html",
+    "/%ff%fe/config.yaml",
+    "/%c0%ae%c0%ae/config.yaml",
+    "/./../config.yaml",
+    "/etc/passwd",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_traversal_attempts_get_404_and_never_the_file(golden_root: Path, port: int, path: str, method: str) -> None:
+    status, _, body = fetch(port, path, method)
+    assert status == 404
+    secret = (golden_root / "config.yaml").read_bytes()
+    assert secret not in body and b"unsubscribe_url" not in body
+    assert b"root:x:0:0" not in body
+
+
+def test_symlinks_out_of_the_site_are_not_followed(golden_root: Path, site: Path, port: int) -> None:
+    (site / "leak.yaml").symlink_to(golden_root / "config.yaml")
+    (site / "relative-leak.yaml").symlink_to(Path("..") / "config.yaml")
+    (site / "up").symlink_to(golden_root)
+    (site / "root").symlink_to("/")
+    (site / "sneaky").mkdir()
+    (site / "sneaky" / "index.html").symlink_to(golden_root / "config.yaml")
+    (site / "issues" / "7" / "more").symlink_to(golden_root / "issues")
+    secret = (golden_root / "config.yaml").read_bytes()
+    for path in ("/leak.yaml", "/relative-leak.yaml", "/up/config.yaml", "/up/", "/root/etc/passwd",
+                 "/sneaky/", "/sneaky", "/sneaky/index.html", "/issues/7/more/0007.yaml"):
+        for method in ("GET", "HEAD"):
+            status, _, body = fetch(port, path, method)
+            assert (path, method, status) == (path, method, 404)
+            assert secret not in body and b"root:x:0:0" not in body and b"number: 7" not in body
+
+
+def test_a_symlink_within_the_site_is_still_served(site: Path, port: int) -> None:
+    # The rule is "nothing outside the site", not "no symlinks".
+    (site / "latest").symlink_to(site / "issues" / "7")
+    status, _, body = fetch(port, "/latest/email.html")
+    assert status == 200
+    assert body == (site / "issues" / "7" / "email.html").read_bytes()
+
+
+@pytest.mark.parametrize("folder", ["/issues/", "/issues", "/empty/", "/issues/7/deeper/"])
+def test_no_directory_listings(site: Path, port: int, folder: str) -> None:
+    (site / "empty").mkdir()
+    (site / "issues" / "7" / "deeper").mkdir()
+    (site / "issues" / "7" / "deeper" / "secret-draft.txt").write_text("not linked from anywhere")
+    status, _, body = fetch(port, folder)
+    assert status == 404
+    assert b"Directory listing" not in body and b"secret-draft" not in body and b'href="7/"' not in body
+
+
+def test_binds_to_loopback_by_default(site: Path) -> None:
+    assert inspect.signature(make_server).parameters["host"].default == "127.0.0.1"
+    server = make_server(site, port=0)
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+    finally:
+        server.server_close()
+    host = next(p for p in serve.params if p.name == "host")
+    assert host.default == "127.0.0.1"
+    port = next(p for p in serve.params if p.name == "port")
+    assert port.default == 8000
+
+
+# --- `digest serve` as a user runs it ------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    """This checkout's digest for `python -m digest`, installed or not."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+
+
+class Serve:
+    """`python -m digest serve ...` in a subprocess, its output read line by line in threads."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        )
+        self.stdout: queue.Queue[str] = queue.Queue()
+        self.stderr: list[str] = []
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout.put), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr.append), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream: object, sink: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            sink(line.rstrip("\n"))  # type: ignore[operator]
+
+    def next_line(self) -> str:
+        try:
+            return self.stdout.get(timeout=HANG_GUARD)
+        except queue.Empty:
+            self.stop()
+            pytest.fail(f"digest serve printed nothing; stderr: {self.stderr}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            try:
+                self.proc.wait(HANG_GUARD)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def _serving_port(server: Serve, root: Path) -> int:
+    line = server.next_line()
+    m = re.fullmatch(rf"serving {re.escape(str(root / 'site'))} at http://127\.0\.0\.1:(\d+)/ \(Ctrl-C to stop\)", line)
+    assert m, line
+    return int(m.group(1))
+
+
+def test_serve_builds_and_serves_until_interrupted(golden_root: Path) -> None:
+    server = Serve("--root", str(golden_root), "--port", "0", "--no-watch")
+    try:
+        port = _serving_port(server, golden_root)
+        assert port != 0
+        status, _, body = fetch(port, "/issues/7/")
+        assert status == 200
+        assert b"Leap day" in body
+        assert fetch(port, "/../config.yaml")[0] == 404
+    finally:
+        server.stop()
+    assert server.proc.returncode is not None
+    assert not any("Traceback" in line for line in server.stderr), server.stderr
+
+
+def test_serve_on_a_busy_port_is_a_clear_error_before_building(golden_root: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", "serve", "--root", str(golden_root), "--port", str(port), "--no-watch"],
+            capture_output=True, text=True, timeout=HANG_GUARD, env=_env(),
+        )
+    assert result.returncode == 1  # a user error, not an internal one (2)
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"127.0.0.1:{port}: cannot listen there: Address already in use; --port 0 picks a free port\n"
+        "1 error; nothing was written\n"
+    )
+    assert not (golden_root / "site").exists()
+
+
+def _wait_for_page(port: int, path: str, wanted: bytes, touch: Path | None = None, text: str = "") -> bytes:
+    """Poll until the page contains ``wanted``.  ``touch`` is rewritten with ``text`` every two
+    seconds meanwhile: an edit made before the watcher has started would otherwise go unseen."""
+    deadline = time.monotonic() + HANG_GUARD
+    rewritten = time.monotonic()
+    while time.monotonic() < deadline:
+        status, _, body = fetch(port, path)
+        if status == 200 and wanted in body:
+            return body
+        if touch is not None and time.monotonic() - rewritten > 2:
+            touch.write_text(text, encoding="utf-8")
+            rewritten = time.monotonic()
+        time.sleep(0.1)
+    pytest.fail(f"{path} never showed {wanted!r}")
+
+
+def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golden_root: Path) -> None:
+    issue = golden_root / "issues" / "0007.yaml"
+    server = Serve("--root", str(golden_root), "--port", "0")
+    try:
+        port = _serving_port(server, golden_root)
+        assert b"<h1 dir=\"auto\">Leap day</h1>" in fetch(port, "/issues/7/")[2]
+
+        revised = issue.read_text(encoding="utf-8").replace("title: Leap day\n", "title: Leap day, revised\n")
+        issue.write_text(revised, encoding="utf-8")
+        _wait_for_page(port, "/issues/7/", b"<h1 dir=\"auto\">Leap day, revised</h1>", issue, revised)
+
+        # A broken edit: the error is reported and the last good site stays up.
+        issue.write_text(revised.replace("date: 2024-02-29", "date: 2024-02-30"), encoding="utf-8")
+        deadline = time.monotonic() + HANG_GUARD
+        while "build failed; still serving the last good site" not in server.stderr:
+            assert time.monotonic() < deadline, server.stderr
+            time.sleep(0.1)
+        assert "issues/0007.yaml:2: date: '2024-02-30' is not a valid date" in server.stderr
+        status, _, body = fetch(port, "/issues/7/")
+        assert status == 200 and b"Leap day, revised" in body
+
+        fixed = revised.replace("title: Leap day, revised\n", "title: Leap day, fixed\n")
+        issue.write_text(fixed, encoding="utf-8")
+        _wait_for_page(port, "/issues/7/", b"Leap day, fixed", issue, fixed)
+    finally:
+        server.stop()
+    assert not any("Traceback" in line for line in server.stderr), server.stderr
