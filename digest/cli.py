@@ -30,7 +30,8 @@ def _common(func: F) -> F:
         except DigestError as e:
             _print_problems(e.problems)
             errors = sum(1 for p in e.problems if not p.warning)
-            click.echo(f"{errors} error{'s' if errors != 1 else ''}; nothing was written", err=True)
+            outcome = "nothing was sent" if func.__name__ == "send" else "nothing was written"
+            click.echo(f"{errors} error{'s' if errors != 1 else ''}; {outcome}", err=True)
             if debug:
                 traceback.print_exc()
             sys.exit(1)
@@ -189,17 +190,23 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
     stop = threading.Event()
 
     def rebuild() -> None:
+        # The watcher must survive any failed rebuild: the server keeps the last good site.
         try:
             r = run_build(root, out)
+            _print_problems(r.warnings)
             click.echo(f"rebuilt {_plural(r.issues, 'issue')} ({r.changed:,} changed) in {r.seconds:.1f} s")
         except DigestError as e:
             _print_problems(e.problems)
             click.echo("build failed; still serving the last good site", err=True)
+        except Exception as e:  # noqa: BLE001 - a bug in digest must not stop the preview
+            click.echo(f"internal error: {type(e).__name__}: {e}; still serving the last good site", err=True)
 
     if watch:
         threading.Thread(target=watch_sources, args=(root, rebuild, stop), daemon=True).start()
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")  # Ctrl-C is how a preview ends, not an error
     finally:
         stop.set()
         server.server_close()

@@ -168,7 +168,7 @@ def test_rejected_credentials_are_a_clear_error_without_the_secret(golden_root: 
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"environment: could not send through 127.0.0.1:{port}: ")
     assert "535" in lines[0]  # the server's answer: authentication failed
-    assert lines[1:] == ["1 error; nothing was written"]
+    assert lines[1:] == ["1 error; nothing was sent"]
     assert "Traceback" not in result.output
     assert PASSWORD not in result.output
     assert inbox.envelopes == []
@@ -180,7 +180,7 @@ def test_missing_host_is_an_exact_error(golden_root: Path) -> None:
     assert result.stdout == ""
     assert result.stderr == (
         "environment: set DIGEST_SMTP_HOST (and DIGEST_SMTP_USER / DIGEST_SMTP_PASSWORD) to send email\n"
-        "1 error; nothing was written\n"
+        "1 error; nothing was sent\n"
     )
 
 
@@ -194,7 +194,7 @@ def test_missing_host_is_an_exact_error(golden_root: Path) -> None:
 def test_bad_smtp_settings_are_exact_errors(golden_root: Path, env: dict[str, str], message: str) -> None:
     result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PASSWORD=PASSWORD, **env)
     assert result.exit_code == 1
-    assert result.stderr == f"{message}\n1 error; nothing was written\n"
+    assert result.stderr == f"{message}\n1 error; nothing was sent\n"
     assert PASSWORD not in result.output
 
 
@@ -212,7 +212,7 @@ def test_closed_port_is_a_clear_error_without_traceback(golden_root: Path) -> No
     assert result.stdout == ""
     assert result.stderr == (
         f"environment: could not send through 127.0.0.1:{port}: [Errno 111] Connection refused\n"
-        "1 error; nothing was written\n"
+        "1 error; nothing was sent\n"
     )
     assert "Traceback" not in result.output
     assert PASSWORD not in result.output and USER not in result.output
@@ -222,7 +222,7 @@ def test_unknown_issue_is_an_error_and_nothing_is_sent(golden_root: Path, smtp: 
     inbox, port = smtp
     result = send(golden_root, 99, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none")
     assert result.exit_code == 1
-    assert result.stderr == "issues: there is no issue 99\n1 error; nothing was written\n"
+    assert result.stderr == "issues: there is no issue 99\n1 error; nothing was sent\n"
     assert inbox.envelopes == []
 
 
@@ -234,7 +234,7 @@ def test_to_must_be_one_address_and_cannot_inject_headers(golden_root: Path, smt
     inbox, port = smtp
     result = send(golden_root, 7, to, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none")
     assert result.exit_code == 1  # a user error, not an "internal error" (exit 2)
-    assert result.stderr == f"--to: must be one email address, got {to!r}\n1 error; nothing was written\n"
+    assert result.stderr == f"--to: must be one email address, got {to!r}\n1 error; nothing was sent\n"
     assert inbox.envelopes == []
 
 
