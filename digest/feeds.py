@@ -53,8 +53,10 @@ def _xml_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
     fg = FeedGenerator()
     fg.id(config.url)
     fg.title(xml_safe(config.title))
-    # RSS requires a description; Atom takes it as the subtitle.
-    fg.description(xml_safe(config.description or config.title))
+    # Atom takes the description as its optional subtitle: only a real one.  RSS requires
+    # a description, so it falls back to the title there (set just before rss_str).
+    if config.description:
+        fg.description(xml_safe(config.description))
     fg.language(config.language)
     fg.generator("digest")
     fg.updated(_updated(config, issues))  # also sets RSS lastBuildDate
@@ -92,6 +94,8 @@ def _xml_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
     fg.link(links("atom", "application/atom+xml"), replace=True)
     atom = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     fg.link(links("rss", "application/rss+xml"), replace=True)
+    if not config.description:
+        fg.description(xml_safe(config.title))
     rss = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return rss, atom
 

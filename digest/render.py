@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -76,6 +76,23 @@ def text_width(text: str) -> int:
     return width
 
 
+def text_direction(texts: str | Iterable[str | None] | None, default: str = "ltr") -> str:
+    """The direction dir="auto" gives the first of ``texts`` (a string or a list of
+    strings, None skipped) that has a strong character: "rtl" or "ltr", else ``default``.
+
+    Templates use it where a line mixes isolated parts (each ``dir="auto"``), which a
+    browser's own dir="auto" would skip: an item's meta line runs like its title.
+    """
+    for text in [texts] if isinstance(texts, str) else texts or ():
+        for ch in text or "":
+            kind = unicodedata.bidirectional(ch)
+            if kind == "L":
+                return "ltr"
+            if kind in ("R", "AL"):
+                return "rtl"
+    return default
+
+
 def make_env(config: Config) -> jinja2.Environment:
     """The Jinja2 environment for one newsletter (its templates first, then built-ins)."""
     import jinja2
@@ -120,6 +137,7 @@ def make_env(config: Config) -> jinja2.Environment:
     env.filters["markdown_text"] = lambda src: to_text(src) if src else ""
     env.filters["format_date"] = format_date
     env.filters["underline"] = underline
+    env.filters["direction"] = text_direction
 
     rtl = config.direction == "rtl"
     env.globals.update(
