@@ -7,13 +7,14 @@ import string
 from pathlib import Path
 
 from .errors import DigestError, Problem
-from .loading import Node, parse, read_text
+from .loading import Node, cut, parse, read_text, short
 from .models import Author, Config, EmailSettings, Image, Theme
 from .validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
 KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
 
 
 def load_config(root: Path) -> Config:
@@ -51,14 +52,14 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if (lang_node := top.get("language")) is not None and (lang := c.line_text(lang_node, "language")):
         direction = _direction(lang)
         if direction is None:
-            c.error(lang_node.line, "language", f"unknown language {lang!r}: use a BCP 47 tag such as en, ar, fa, sq or pt-BR")
+            c.error(lang_node.line, "language", f"unknown language {short(lang)}: use a BCP 47 tag such as en, ar, fa, sq or pt-BR")
         else:
             kwargs["language"], kwargs["direction"] = lang, direction
     if (tz_node := top.get("timezone")) is not None and (tz := c.line_text(tz_node, "timezone")):
         if _valid_timezone(tz):
             kwargs["timezone"] = tz
         else:
-            c.error(tz_node.line, "timezone", f"unknown time zone {tz!r}: use an IANA name such as Europe/Berlin")
+            c.error(tz_node.line, "timezone", f"unknown time zone {short(tz)}: use an IANA name such as Europe/Berlin")
     if (fmt_node := top.get("issue_title")) is not None and (fmt := c.line_text(fmt_node, "issue_title")):
         why = _format_problem(fmt)
         if why:
@@ -86,7 +87,7 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
                 if _COLOR.fullmatch(color):
                     theme[key] = color.lower()
                 else:
-                    c.error(t[key].line, f"theme.{key}", f"must be a colour like #1f5fa8, got {color!r}")
+                    c.error(t[key].line, f"theme.{key}", f"must be a colour like #1f5fa8, got {short(color)}")
         if (logo := c.mapping(t.get("logo"), "theme.logo", ("src", "alt"), required=("src", "alt"))) is not None:
             src = c.get(logo, "src", "theme.logo", c.url)
             alt = c.get(logo, "alt", "theme.logo", c.line_text)
@@ -112,17 +113,29 @@ def _valid_timezone(name: str) -> bool:
 
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         return False
     return True
 
 
 def _format_problem(fmt: str) -> str | None:
+    """Why ``fmt`` is not a safe issue_title, or None.
+
+    Only {title} and {number} may appear, and only {number} may carry a format: a
+    zero-padded width of one digit ({number:03}).  Anything else could fail on every
+    issue ({title:d}), reach into objects ({title.__class__}), or build a gigabyte
+    string ({number:>999999999}).
+    """
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(fmt) if f is not None]
-    except ValueError as e:
-        return f"is not a valid format string: {e}"
-    unknown = [f for f in fields if f not in ("title", "number")]
-    if unknown:
-        return f"may use only {{title}} and {{number}}, got {{{unknown[0]}}}"
+        parsed = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return "has a { or } without its partner: write {title} and {number} whole, and {{ or }} for a brace itself"
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if name not in ("title", "number"):
+            return f"may use only {{title}} and {{number}}, got {cut(written)}"
+        if conversion or (spec and not (name == "number" and _NUMBER_SPEC.fullmatch(spec))):
+            return f"may format only the number, and only with a width such as {{number:03}}, got {cut(written)}"
     return None

@@ -20,7 +20,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 import yaml
 
@@ -50,7 +49,7 @@ class _Invalid:
 
 INVALID = _Invalid()
 
-Scalar = Union[str, int, float, bool, None, dt.date, dt.datetime]
+Scalar = str | int | float | bool | None | dt.date | dt.datetime
 
 
 @dataclass

@@ -36,13 +36,13 @@ def url_problem(url: str, *, allow_mailto: bool = True) -> str | None:
         try:
             parts.port  # noqa: B018 - raises ValueError for a bad port
         except ValueError:
-            return f"has an invalid port, got {got}"
+            return f"has an impossible port number (the most is 65535), got {got}"
         return None
     if allow_mailto and scheme == "mailto" and len(url) > len("mailto:"):
         return None
     kind = "an http(s) or mailto URL" if allow_mailto else "an http(s) URL"
     if not scheme:  # relative, or a bare host name: say what a full address looks like
-        return f"must be {kind} with its scheme, like https://example.com/page, got {got}"
+        return f"must be a full {kind.removeprefix('an ')} (like https://example.com/page), got {got}"
     return f"must be {kind}, got {got}"
 
 
