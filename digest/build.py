@@ -147,7 +147,7 @@ def load_all(config: Config, sources: list[Source], cache: BuildCache, pool: _Wo
     if any(not p.warning for p in problems):
         raise DigestError(problems)
     issues.sort(key=lambda i: i.number)
-    report = Report(issues=len(issues), published=len(published(issues)), changed=len(todo), warnings=problems)
+    report = Report(issues=len(issues), published=len(published(issues)), changed=len(todo), warnings=[*config.warnings, *problems])
     report.warnings.sort(key=lambda p: (p.path, p.line or 0))
     return issues, cached, report
 

@@ -29,7 +29,7 @@ def _common(func: F) -> F:
             return func(*args, root=root, **kwargs)
         except DigestError as e:
             _print_problems(e.problems)
-            errors = sum(1 for p in e.problems if not p.warning)
+            errors = sum(p.errors for p in e.problems)
             outcome = "nothing was sent" if func.__name__ == "send" else "nothing was written"
             click.echo(f"{errors} error{'s' if errors != 1 else ''}; {outcome}", err=True)
             if debug:

@@ -6,6 +6,7 @@ import re
 import string
 from pathlib import Path
 
+from . import lint
 from .errors import DigestError, Problem
 from .loading import Node, cut, parse, read_text, short
 from .models import Author, Config, EmailSettings, Image, Theme
@@ -33,7 +34,7 @@ def load_config(root: Path) -> Config:
     c = Checker(CONFIG_FILE)
     c.problems.extend(problems)
     config = _config(c, node, root)
-    if c.problems or config is None:
+    if config is None or any(not p.warning for p in c.problems):
         raise DigestError(capped(c.problems))
     return config
 
@@ -86,17 +87,19 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             if (color := c.get(t, key, "theme", c.line_text)) is not None:
                 if _COLOR.fullmatch(color):
                     theme[key] = color.lower()
+                    if key != "background_color" and (ratio := lint.contrast(color, lint.CARD_COLOR)) < lint.MIN_CONTRAST:
+                        c.warn(t[key].line, f"theme.{key}", f"{color} on the white email card has a contrast of {ratio:.1f}:1; readable text needs at least {lint.MIN_CONTRAST}:1 (WCAG AA)")
                 else:
                     c.error(t[key].line, f"theme.{key}", f"must be a colour like #1f5fa8, got {short(color)}")
         if (logo := c.mapping(t.get("logo"), "theme.logo", ("src", "alt"), required=("src", "alt"))) is not None:
             src = c.get(logo, "src", "theme.logo", c.url)
-            alt = c.get(logo, "alt", "theme.logo", c.line_text)
+            alt = c.get(logo, "alt", "theme.logo", c.alt_text)
             if src and alt:
                 theme["logo"] = Image(src=src, alt=alt)
         kwargs["theme"] = Theme(**theme)  # type: ignore[arg-type]
-    if c.problems or title is None or url is None:
+    if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
-    return Config(root=root, title=title, url=url, **kwargs)  # type: ignore[arg-type]
+    return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]
 
 
 def _direction(language: str) -> str | None:

@@ -12,6 +12,12 @@ class Problem:
     message: str
     key: str = ""  # key path such as "sections[1].items[2].url"
     warning: bool = False
+    hidden: int = 0  # for a "N more errors are not shown" line: the N errors it stands for
+
+    @property
+    def errors(self) -> int:
+        """How many errors this line reports (0 for a warning)."""
+        return 0 if self.warning else max(1, self.hidden)
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"

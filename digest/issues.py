@@ -159,7 +159,7 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
     image = None
     if (im := c.mapping(i.get("image"), f"{path}.image", ("src", "alt"), required=("src", "alt"))) is not None:
         src = c.get(im, "src", f"{path}.image", c.url)
-        alt = c.get(im, "alt", f"{path}.image", c.line_text)
+        alt = c.get(im, "alt", f"{path}.image", c.alt_text)
         image = Image(src=src, alt=alt) if src and alt else None
     return Item(
         title=title,

@@ -16,6 +16,7 @@ import re
 CLIP_BYTES = 102_000
 CLIP_WARN_BYTES = int(CLIP_BYTES * 0.8)
 MIN_CONTRAST = 4.5
+CARD_COLOR = "#ffffff"  # the email's and the web page's content background
 VAGUE_LINK_TEXT = frozenset(
     {"here", "click here", "click", "this", "this link", "link", "read more", "more", "learn more", "continue", "go", "see here"}
 )
@@ -31,8 +32,22 @@ def clip_message(size: int) -> tuple[bool, str] | None:
     return None
 
 
-def vague_link_text(text: str) -> bool:
-    return " ".join(text.lower().strip(" .…:!→»>").split()) in VAGUE_LINK_TEXT
+_FILE_NAME = re.compile(r"\S+\.(?:jpe?g|png|gif|webp|svg|avif)", re.IGNORECASE)
+VAGUE_ALT_TEXT = frozenset({"image", "photo", "picture", "img", "graphic", "logo", "icon", "screenshot"})
+
+
+def link_text_problem(text: str) -> str | None:
+    """Why a link's text fails a screen-reader user who lists the links, or None."""
+    if " ".join(text.lower().strip(" .…:!→»>").split()) in VAGUE_LINK_TEXT:
+        return f"link text {text.strip()!r} does not say where it goes; describe the destination (screen readers list links by their text)"
+    return None
+
+
+def alt_text_problem(alt: str) -> str | None:
+    """Why an image's alt text tells a screen-reader user nothing, or None."""
+    if _FILE_NAME.fullmatch(alt.strip()) or alt.strip().lower() in VAGUE_ALT_TEXT:
+        return f"alt text {alt.strip()!r} does not describe the image; say what it shows"
+    return None
 
 
 def _luminance(color: str) -> float:

@@ -94,6 +94,31 @@ def _inline_tokens(src: str) -> list[tuple[int, Token]]:
     return out
 
 
+@dataclass(frozen=True)
+class Link:
+    line_offset: int
+    kind: str  # "link" or "image"
+    text: str  # the visible text, or the image's alt text
+    target: str
+
+
+def links(src: str) -> list[Link]:
+    """Every link and image in ``src``, with its text as a reader (or screen reader) gets it."""
+    out: list[Link] = []
+    current: tuple[int, str, list[str]] | None = None
+    for line, tok in _inline_tokens(src):
+        if tok.type == "link_open":
+            current = (line, str(tok.attrs.get("href", "")), [])
+        elif tok.type == "link_close" and current is not None:
+            out.append(Link(current[0], "link", "".join(current[2]), current[1]))
+            current = None
+        elif tok.type == "image":
+            out.append(Link(line, "image", "".join(c.content for c in tok.children or ()), str(tok.attrs.get("src", ""))))
+        elif current is not None and tok.type in ("text", "code_inline"):
+            current[2].append(tok.content)
+    return out
+
+
 @lru_cache(maxsize=256)
 def bad_links(src: str) -> tuple[BadLink, ...]:
     """Links and images in ``src`` whose target is not http(s)/mailto (cached: an alias repeats a text)."""

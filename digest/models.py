@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import Problem
+
 
 @dataclass(frozen=True)
 class Image:
@@ -96,6 +98,7 @@ class Config:
     email: EmailSettings = field(default_factory=EmailSettings)
     feed_items: int = 20
     theme: Theme = field(default_factory=Theme)
+    warnings: tuple[Problem, ...] = ()  # config.yaml's own warnings (e.g. low-contrast colours)
 
     def issue_url(self, number: int) -> str:
         return f"{self.url}issues/{number}/"

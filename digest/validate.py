@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from . import markdown
+from . import lint, markdown
 from .errors import Problem
 from .loading import INVALID, Node, cut, short
 
@@ -112,6 +112,18 @@ class Checker:
         for bad in markdown.bad_links(value):
             line, cursor = _locate(node, bad.url, cursor)
             self.error(line or node.line + bad.line_offset, path, bad.message)
+        cursor = (0, 0)
+        for link in markdown.links(value):
+            line, cursor = _locate(node, link.target, cursor)
+            why = lint.alt_text_problem(link.text) if link.kind == "image" else lint.link_text_problem(link.text)
+            if why:
+                self.warn(line or node.line + link.line_offset, path, why)
+        return value
+
+    def alt_text(self, node: Node, path: str) -> str | None:
+        value = self.line_text(node, path)
+        if value is not None and (why := lint.alt_text_problem(value)):
+            self.warn(node.line, path, why)
         return value
 
     def url(self, node: Node, path: str) -> str | None:
@@ -194,7 +206,7 @@ def capped(problems: list[Problem]) -> list[Problem]:
     errors = sum(1 for p in rest if not p.warning)
     what = f"{errors} more errors" if errors == len(rest) else f"{len(rest)} more problems ({errors} errors)"
     message = f"{what} from this line on are not shown: fix the ones above, then check again"
-    return [*ordered[:keep], Problem(first.path, first.line, message, warning=errors == 0)]
+    return [*ordered[:keep], Problem(first.path, first.line, message, warning=errors == 0, hidden=errors)]
 
 
 def _locate(node: Node, url: str, after: tuple[int, int]) -> tuple[int | None, tuple[int, int]]:

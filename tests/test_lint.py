@@ -44,3 +44,39 @@ def test_an_email_close_to_the_clip_limit_warns(newsletter: Callable[..., Path])
     again = run("build", "--root", str(root))
     assert "(0 changed)" in again.stdout
     assert again.stderr == result.stderr
+
+
+def test_vague_link_text_and_alt_text_warn_at_their_lines(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(issues={"0001.yaml": """\
+        date: 2024-01-05
+        intro: |
+          Welcome.
+          To subscribe, click [here](https://example.com/subscribe).
+        sections:
+          - items:
+              - title: A
+                summary: "![IMG_2041.jpg](https://example.com/a.jpg) and [the annual report](https://example.com/r)"
+                image: {src: "https://example.com/b.png", alt: photo}
+        """})
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "issues/0001.yaml:4: warning: intro: link text 'here' does not say where it goes; describe the destination (screen readers list links by their text)\n"
+        "issues/0001.yaml:8: warning: sections[1].items[1].summary: alt text 'IMG_2041.jpg' does not describe the image; say what it shows\n"
+        "issues/0001.yaml:9: warning: sections[1].items[1].image.alt: alt text 'photo' does not describe the image; say what it shows\n"
+    )
+
+
+def test_low_contrast_theme_colours_warn(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(config="""\
+        title: Pale
+        url: https://pale.example.org/
+        theme:
+          brand_color: "#ffcc00"
+          text_color: "#1d1d1f"
+        """)
+    result = run("check", "--root", str(root))
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "config.yaml:4: warning: theme.brand_color: #ffcc00 on the white email card has a contrast of 1.5:1; readable text needs at least 4.5:1 (WCAG AA)\n"
+    )
