@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import GOLDEN_SRC, REPO, run
+
 from digest.build import render_issue_email
 from digest.config import load_config
 from digest.i18n import strings_for

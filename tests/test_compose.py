@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import MINIMAL_CONFIG, MINIMAL_ISSUE, REPO, run, tree
+
 from digest.compose import new_issue
 from digest.errors import DigestError
 

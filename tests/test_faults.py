@@ -61,7 +61,7 @@ def test_sigkill_at_any_moment_leaves_the_previous_site_whole(built: Path) -> No
 
 
 def test_a_second_build_at_the_same_time_is_refused_clearly(built: Path) -> None:
-    lock = root_lock = built / CACHE_DIR / "build.lock"
+    lock = built / CACHE_DIR / "build.lock"
     before = tree(built / "site")
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running build holds it
@@ -69,7 +69,7 @@ def test_a_second_build_at_the_same_time_is_refused_clearly(built: Path) -> None
     assert result.exit_code == 1
     assert result.stderr == f"{built}: another digest build of this newsletter is running; try again when it has finished\n1 error; nothing was written\n"
     assert tree(built / "site") == before
-    assert root_lock.exists()
+    assert lock.exists()
 
 
 def test_two_real_builds_at_once_never_corrupt_the_site(built: Path) -> None:
@@ -79,7 +79,7 @@ def test_two_real_builds_at_once_never_corrupt_the_site(built: Path) -> None:
     results = [p.communicate() + (p.returncode,) for p in procs]
     codes = sorted(r[2] for r in results)
     assert codes[0] == 0
-    for out, err, code in results:
+    for _out, err, code in results:
         assert "Traceback" not in err
         if code == 1:
             assert "another digest build of this newsletter is running" in err

@@ -19,7 +19,6 @@ import feedparser
 import lxml.etree
 import lxml.html
 import pytest
-
 from conftest import run
 
 URL = "https://feeds.example.org/weekly/"

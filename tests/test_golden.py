@@ -12,7 +12,6 @@ import difflib
 from pathlib import Path
 
 import pytest
-
 from conftest import run, tree
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

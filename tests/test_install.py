@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import GOLDEN_SRC, REPO, run, tree
 
 # What a source checkout may hold that is no part of a clean repository.

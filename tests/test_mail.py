@@ -16,8 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
-
 from conftest import REPO, run
+
 from digest.cli import main
 
 TO = "reader@example.com"

@@ -17,7 +17,6 @@ import feedparser
 import lxml.etree
 import lxml.html
 import pytest
-
 from conftest import REPO, run, tree
 
 URL = "https://out.example.org/"

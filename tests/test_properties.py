@@ -37,10 +37,9 @@ import feedparser
 import lxml.etree
 import lxml.html
 import yaml
+from conftest import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import run
 
 SITE_URL = "https://news.example.org/digest/"
 NUMBER = 41

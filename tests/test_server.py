@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run
+
 from digest.cli import serve
 from digest.server import make_server
 
