@@ -70,5 +70,10 @@ def watch(root: Path, rebuild: Callable[[], None], stop: threading.Event) -> Non
     from watchfiles import watch as watch_changes
 
     paths = [p for p in (root / "config.yaml", root / "issues", root / "templates") if p.exists()]
-    for _changes in watch_changes(*paths, stop_event=stop, debounce=200):
-        rebuild()
+    try:
+        for _changes in watch_changes(*paths, stop_event=stop, debounce=200):
+            rebuild()
+    except Exception:  # noqa: BLE001 - any failure of the native watcher (e.g. the inotify limit)
+        # Poll instead of going deaf: a preview that silently stops rebuilding is worse.
+        for _changes in watch_changes(*paths, stop_event=stop, debounce=200, force_polling=True, poll_delay_ms=300):
+            rebuild()

@@ -248,7 +248,7 @@ def test_serve_on_a_busy_port_is_a_clear_error_before_building(golden_root: Path
     assert not (golden_root / "site").exists()
 
 
-def _wait_for_page(port: int, path: str, wanted: bytes, touch: Path | None = None, text: str = "") -> bytes:
+def _wait_for_page(port: int, path: str, wanted: bytes, touch: Path | None = None, text: str = "", server: Serve | None = None) -> bytes:
     """Poll until the page contains ``wanted``.  ``touch`` is rewritten with ``text`` every two
     seconds meanwhile: an edit made before the watcher has started would otherwise go unseen."""
     deadline = time.monotonic() + HANG_GUARD
@@ -261,7 +261,7 @@ def _wait_for_page(port: int, path: str, wanted: bytes, touch: Path | None = Non
             touch.write_text(text, encoding="utf-8")
             rewritten = time.monotonic()
         time.sleep(0.1)
-    pytest.fail(f"{path} never showed {wanted!r}")
+    pytest.fail(f"{path} never showed {wanted!r}; server stderr: {server.stderr if server else '-'}")
 
 
 def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golden_root: Path) -> None:
@@ -273,7 +273,7 @@ def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golde
 
         revised = issue.read_text(encoding="utf-8").replace("title: Leap day\n", "title: Leap day, revised\n")
         issue.write_text(revised, encoding="utf-8")
-        _wait_for_page(port, "/issues/7/", b"<h1 dir=\"auto\">Leap day, revised</h1>", issue, revised)
+        _wait_for_page(port, "/issues/7/", b"<h1 dir=\"auto\">Leap day, revised</h1>", issue, revised, server)
 
         # A broken edit: the error is reported and the last good site stays up.
         issue.write_text(revised.replace("date: 2024-02-29", "date: 2024-02-30"), encoding="utf-8")
@@ -287,7 +287,7 @@ def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golde
 
         fixed = revised.replace("title: Leap day, revised\n", "title: Leap day, fixed\n")
         issue.write_text(fixed, encoding="utf-8")
-        _wait_for_page(port, "/issues/7/", b"Leap day, fixed", issue, fixed)
+        _wait_for_page(port, "/issues/7/", b"Leap day, fixed", issue, fixed, server)
     finally:
         server.stop()
     assert not any("Traceback" in line for line in server.stderr), server.stderr
