@@ -38,7 +38,7 @@ def _words(seed: int, n: int) -> str:
 
 def issue_yaml(number: int, date: dt.date) -> str:
     lines = [f"number: {number}", f"date: {date.isoformat()}", f"title: \"Issue {number}: {_words(number, 4)}\""]
-    lines += ["intro: |", f"  This week: *{_words(number + 1, 6)}* and [more](https://example.org/{number}/intro)."]
+    lines += ["intro: |", f"  This week: *{_words(number + 1, 6)}* and [the {_words(number + 2, 2)} roundup](https://example.org/{number}/intro)."]
     lines.append("sections:")
     item = 0
     for s in range(3):
@@ -53,7 +53,7 @@ def issue_yaml(number: int, date: dt.date) -> str:
                 f"        author: Author {seed % 23}",
                 "        summary: |",
                 f"          {_words(seed, 18).capitalize()}, with **{_words(seed + 1, 2)}** and a",
-                f"          [link](https://example.net/{number}/{item}) to `{_words(seed + 2, 1)}`. {_words(seed + 3, 20)}.",
+                f"          [the {_words(seed + 4, 2)} story](https://example.net/{number}/{item}) to `{_words(seed + 2, 1)}`. {_words(seed + 3, 20)}.",
             ]
     lines += ["outro: |", "  Thanks for reading. Reply to this email with tips."]
     return "\n".join(lines) + "\n"

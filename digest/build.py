@@ -88,7 +88,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
             render_all(config, s, issues, cached, {src.number: src.key for src in sources}, cache, pool, stage, report, progress)
     summary = {"issues": report.issues, "published": report.published, "files": report.files, "warnings": [asdict(w) for w in report.warnings]}
     cache.record_site(site_key, target, stage.sums, summary)
-    cache.prune()
+    cache.prune(keep={src.key for src in sources})
     report.seconds = time.perf_counter() - started
     return report
 
@@ -165,31 +165,33 @@ def render_all(
     progress: Progress | None,
 ) -> None:
     """Render what changed, reuse what did not, then the archive and feeds; write into ``stage``."""
-    from . import archive, feeds, lint, render
+    from . import archive, feeds, render
 
     newest = published(issues)
     feed_issues = newest[: config.feed_items]
     in_feeds = {i.number for i in feed_issues}
     contents = {n: e.content for n, e in cached.items() if n in in_feeds}
     fresh = [i for i in issues if i.number not in cached]
+    by_file: dict[str, list[Problem]] = {}
+    for p in report.warnings:
+        by_file.setdefault(p.path, []).append(p)
+    root = cache.work.parent if cache is not None and stage is not None else None
+    jobs = [_Job(config, templates_salt, i, tuple(by_file.get(i.source, ())), root, keys.get(i.number, "")) for i in fresh]
     clipped: list[Problem] = []
-    for done, (issue, outputs, content) in enumerate(pool.map(_render, [(config, templates_salt, i) for i in fresh]), 1):
-        clip = lint.clip_message(len(outputs["email.html"]))
-        if clip is not None:
-            problem = Problem(issue.source, None, clip[1], warning=not clip[0])
-            (clipped if clip[0] else report.warnings).append(problem)
-        if issue.number in in_feeds:
-            contents[issue.number] = content
+    for done, r in enumerate(pool.map(_render, jobs), 1):
+        if r.clip is not None:
+            (report.warnings if r.clip.warning else clipped).append(r.clip)
+        if r.issue.number in in_feeds:
+            contents[r.issue.number] = r.content
         if stage is not None:
-            # An issue that fails the clip gate is never cached: the next build must fail too.
-            gated = clip is not None and clip[0]
-            stored = None if cache is None or gated else cache.put(keys[issue.number], issue, _warnings_of(report, issue), content, outputs)
-            for name, data in outputs.items():
-                if stored:
-                    stage.link(f"issues/{issue.slug}/{name}", stored[name], hashlib.sha256(data).hexdigest())
+            for name, digest in r.sums.items():
+                rel = f"issues/{r.issue.slug}/{name}"
+                if r.files is not None:
+                    stage.link(rel, r.files[name], digest)
                 else:
-                    stage.write(f"issues/{issue.slug}/{name}", data)
-        report.files += len(outputs)
+                    assert r.outputs is not None
+                    stage.write(rel, r.outputs[name])
+        report.files += len(r.sums)
         if progress:
             progress(done, len(fresh))
     if clipped:  # the clip gate: the staging folder is discarded, the site stays as it was
@@ -214,24 +216,6 @@ def published(issues: Iterable[Issue]) -> list[Issue]:
     return sorted((i for i in issues if not i.draft), key=lambda i: i.number, reverse=True)
 
 
-def render_site(config: Config, issues: list[Issue]) -> Iterator[tuple[str, bytes]]:
-    """Every output file as (path under the site, bytes), in one process and without the cache."""
-    from . import archive, feeds, render
-
-    newest = published(issues)
-    feed_issues = newest[: config.feed_items]
-    contents: dict[int, str] = {}
-    s = salt(config.root)
-    for issue in issues:
-        _, outputs, content = _render((config, s, issue))
-        for name, data in outputs.items():
-            yield f"issues/{issue.slug}/{name}", data
-        contents[issue.number] = content
-    with render.template_errors():
-        yield "index.html", archive.render_archive(_env(config, s), config, newest).encode()
-    yield from feeds.render_feeds(config, feed_issues, {i.number: contents[i.number] for i in feed_issues}).items()
-
-
 def render_issue_email(root: Path, number: int) -> tuple[Config, Issue, str, str]:
     """One issue's email as (config, issue, html, text), for sending a test."""
     from . import render, text
@@ -247,10 +231,6 @@ def render_issue_email(root: Path, number: int) -> tuple[Config, Issue, str, str
     env = _env(config, s)
     with render.template_errors():
         return config, issue, render.render_email(env, config, issue), text.render_text(env, config, issue)
-
-
-def _warnings_of(report: Report, issue: Issue) -> list[Problem]:
-    return [p for p in report.warnings if p.path == issue.source]
 
 
 # Work units, run in worker processes or in-process; module-level so they pickle.
@@ -269,11 +249,32 @@ def _load(args: tuple[Config, int, Path, str, bytes]) -> tuple[Issue | None, lis
     return load_issue(config, number, path, rel, data)
 
 
-def _render(args: tuple[Config, bytes, Issue]) -> tuple[Issue, dict[str, bytes], str]:
-    from . import render, text
+@dataclass(frozen=True)
+class _Job:
+    config: Config
+    templates_salt: bytes
+    issue: Issue
+    warnings: tuple[Problem, ...]  # stored with the cache entry, to be shown again on cached builds
+    cache_root: Path | None  # None: store nothing (digest check)
+    cache_key: str
 
-    config, templates_salt, issue = args
-    env = _env(config, templates_salt)
+
+@dataclass(frozen=True)
+class _Rendered:
+    issue: Issue
+    content: str  # the HTML fragment for the feeds
+    clip: Problem | None  # the clip gate's verdict on email.html
+    sums: dict[str, str]  # output name → sha256
+    files: dict[str, Path] | None  # where the worker stored the outputs in the cache
+    outputs: dict[str, bytes] | None  # the outputs themselves when they were not stored
+
+
+def _render(job: _Job) -> _Rendered:
+    """Render one issue and, in the worker itself, store it in the cache (so writes run in parallel)."""
+    from . import lint, render, text
+
+    config, issue = job.config, job.issue
+    env = _env(config, job.templates_salt)
     with render.template_errors():
         outputs = {
             "email.html": render.render_email(env, config, issue).encode(),
@@ -281,7 +282,16 @@ def _render(args: tuple[Config, bytes, Issue]) -> tuple[Issue, dict[str, bytes],
             "index.html": render.render_web(env, config, issue).encode(),
         }
         content = render.render_content(env, config, issue)
-    return issue, outputs, content
+    clip = None
+    if (verdict := lint.clip_message(len(outputs["email.html"]))) is not None:
+        clip = Problem(issue.source, None, verdict[1], warning=not verdict[0])
+    sums = {name: hashlib.sha256(data).hexdigest() for name, data in outputs.items()}
+    files = None
+    # An issue that fails the clip gate is never cached: the next build must fail too.
+    if job.cache_root is not None and (clip is None or clip.warning):
+        warnings = [*job.warnings, *([clip] if clip else [])]
+        files = BuildCache(job.cache_root).put(job.cache_key, issue, warnings, content, outputs, sums)
+    return _Rendered(issue, content, clip, sums, files, None if files else outputs)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -323,4 +333,4 @@ class _Workers:
             self._pool.shutdown(cancel_futures=True)
 
 
-__all__ = ["build", "check", "published", "render_site", "render_issue_email", "Report", "DigestError"]
+__all__ = ["build", "check", "published", "render_issue_email", "Report", "DigestError"]

@@ -74,7 +74,6 @@ class BuildCache:
         self.work = root / CACHE_DIR  # also holds the build lock and staging folders
         self.dir = self.work / "objects"
         self.manifest = root / CACHE_DIR / "site.json"
-        self.used: set[str] = set()
 
     def up_to_date(self, build_key: str, out: Path) -> dict[str, Any] | None:
         """The summary of the last build if ``out`` is exactly what it wrote for ``build_key``.
@@ -136,11 +135,10 @@ class BuildCache:
                 files[name] = path
         except Exception:  # noqa: BLE001 - any damage at all means "not cached"
             return None
-        self.used.add(k)
         return Entry(issue, tuple(warnings), content, files, sums)
 
-    def put(self, k: str, issue: Issue, warnings: list[Problem], content: str, outputs: dict[str, bytes]) -> dict[str, Path] | None:
-        """Store an entry; returns its files, or None if the cache cannot be written."""
+    def put(self, k: str, issue: Issue, warnings: list[Problem], content: str, outputs: dict[str, bytes], sums: dict[str, str]) -> dict[str, Path] | None:
+        """Store an entry (``sums``: the sha256 of each output); returns its files, or None if the cache cannot be written."""
         folder = self.dir / k
         tmp = self.dir / f"{k}.tmp-{os.getpid()}"
         try:
@@ -148,7 +146,6 @@ class BuildCache:
             tmp.mkdir(parents=True)
             for name, data in outputs.items():
                 (tmp / name).write_bytes(data)
-            sums = {name: hashlib.sha256(data).hexdigest() for name, data in outputs.items()}
             meta = {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings], "content": content, "sums": sums}
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
             shutil.rmtree(folder, ignore_errors=True)
@@ -156,15 +153,14 @@ class BuildCache:
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
             return None  # a cache we cannot write only costs speed
-        self.used.add(k)
         return {name: folder / name for name in outputs}
 
-    def prune(self) -> None:
-        """Remove entries this build did not use (old versions of issues, killed writes)."""
+    def prune(self, keep: set[str]) -> None:
+        """Remove every entry but the current issues' (old versions of issues, killed writes)."""
         if not self.dir.is_dir():
             return
         for path in self.dir.iterdir():
-            if path.name not in self.used:
+            if path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
