@@ -80,9 +80,12 @@ class BadLink:
     url: str = ""  # the target as written (after markdown's own unescaping)
 
 
+@lru_cache(maxsize=256)
 def _inline_tokens(src: str) -> list[tuple[int, Token]]:
-    """Every inline token with its line offset in ``src``."""
+    """Link-bearing inline tokens with their line offsets in ``src`` (parsed once for bad_links() and links())."""
     out: list[tuple[int, Token]] = []
+    if "[" not in src and "<" not in src:
+        return out  # no link, image or autolink can exist without one of these
     for block in _checking_parser().parse(src):
         if block.type != "inline" or not block.children:
             continue

@@ -204,7 +204,10 @@ def capped(problems: list[Problem]) -> list[Problem]:
         return ordered
     first = rest[0]
     errors = sum(1 for p in rest if not p.warning)
-    what = f"{errors} more errors" if errors == len(rest) else f"{len(rest)} more problems ({errors} errors)"
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    what = f"{count(errors, 'more error')}" if errors == len(rest) else f"{count(len(rest), 'more problem')} ({count(errors, 'error')})"
     message = f"{what} from this line on are not shown: fix the ones above, then check again"
     return [*ordered[:keep], Problem(first.path, first.line, message, warning=errors == 0, hidden=errors)]
 
