@@ -71,10 +71,10 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     started = time.perf_counter()
     config = load_config(root)
     cache = BuildCache(root)
-    s = salt(root)
-    sources = read_sources(config, s)
+    templates_salt = salt(root)
+    sources = read_sources(config, templates_salt)
     target = out or root / SITE_DIR
-    site_key = build_key([s.key for s in sources])
+    site_key = build_key([src.key for src in sources])
     with writer.locked(cache.work):
         # Nothing changed and the site is exactly as last written: there is nothing to do.
         if (summary := cache.up_to_date(site_key, target)) is not None:
@@ -85,7 +85,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
         issues, cached, report = load_all(config, sources, cache, pool)
         cache.forget_site()
         with writer.staging(target, cache.work) as stage:
-            render_all(config, s, issues, cached, {src.number: src.key for src in sources}, cache, pool, stage, report, progress)
+            render_all(config, templates_salt, issues, cached, {src.number: src.key for src in sources}, cache, pool, stage, report, progress)
     summary = {"issues": report.issues, "published": report.published, "files": report.files, "warnings": [asdict(w) for w in report.warnings]}
     cache.record_site(site_key, target, stage.sums, summary)
     cache.prune(keep={src.key for src in sources})
@@ -98,11 +98,11 @@ def check(root: Path, *, jobs: int | None = None) -> Report:
     started = time.perf_counter()
     config = load_config(root)
     cache = BuildCache(root)
-    s = salt(root)
-    sources = read_sources(config, s)
+    templates_salt = salt(root)
+    sources = read_sources(config, templates_salt)
     with _Workers(jobs) as pool:
         issues, cached, report = load_all(config, sources, cache, pool)
-        render_all(config, s, issues, cached, {}, None, pool, None, report, None)
+        render_all(config, templates_salt, issues, cached, {}, None, pool, None, report, None)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -136,7 +136,7 @@ def load_all(config: Config, sources: list[Source], cache: BuildCache, pool: _Wo
         else:
             todo.append(src)
     issues: list[Issue] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(config.warnings)
     for entry in cached.values():
         issues.append(entry.issue)
         problems.extend(entry.warnings)
@@ -147,7 +147,7 @@ def load_all(config: Config, sources: list[Source], cache: BuildCache, pool: _Wo
     if any(not p.warning for p in problems):
         raise DigestError(problems)
     issues.sort(key=lambda i: i.number)
-    report = Report(issues=len(issues), published=len(published(issues)), changed=len(todo), warnings=[*config.warnings, *problems])
+    report = Report(issues=len(issues), published=len(published(issues)), changed=len(todo), warnings=problems)
     report.warnings.sort(key=lambda p: (p.path, p.line or 0))
     return issues, cached, report
 
