@@ -201,8 +201,14 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
         except Exception as e:  # noqa: BLE001 - a bug in digest must not stop the preview
             click.echo(f"internal error: {type(e).__name__}: {e}; still serving the last good site", err=True)
 
+    def watcher() -> None:
+        try:
+            watch_sources(root, rebuild, stop)
+        except Exception as e:  # noqa: BLE001 - say so rather than silently stop rebuilding
+            click.echo(f"cannot watch for changes ({type(e).__name__}: {e}); still serving, rebuild with digest build", err=True)
+
     if watch:
-        threading.Thread(target=watch_sources, args=(root, rebuild, stop), daemon=True).start()
+        threading.Thread(target=watcher, daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
