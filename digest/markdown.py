@@ -57,6 +57,8 @@ def _parser() -> MarkdownIt:
     # Every link is checked by bad_links() during validation and by the renderers;
     # markdown-it's own silent filter would hide a bad link instead of reporting it.
     md.validateLink = lambda url: True  # type: ignore[method-assign]
+    md.add_render_rule("heading_open", _heading)
+    md.add_render_rule("heading_close", _heading)
     return md
 
 
@@ -155,10 +157,20 @@ def _safe_tokens(src: str) -> list[Token]:
 
 
 @lru_cache(maxsize=4096)
-def to_html(src: str) -> Markup:
-    """Render markdown to safe HTML (raw HTML in ``src`` appears as text)."""
+def to_html(src: str, top: int = 1) -> Markup:
+    """Render markdown to safe HTML (raw HTML in ``src`` appears as text).
+
+    ``top`` is the level a ``#`` heading gets, so headings inside a blurb continue the
+    page's outline instead of restarting it at h1 (levels stop at h6).
+    """
     md = _parser()
-    return Markup(md.renderer.render(_safe_tokens(src), md.options, {}).strip())
+    return Markup(md.renderer.render(_safe_tokens(src), md.options, {"heading_top": top}).strip())
+
+
+def _heading(self: object, tokens: list[Token], idx: int, options: object, env: dict[str, int]) -> str:
+    tok = tokens[idx]
+    level = min(6, int(tok.tag[1]) + env.get("heading_top", 1) - 1)
+    return f"<h{level}>" if tok.nesting == 1 else f"</h{level}>\n"
 
 
 @lru_cache(maxsize=4096)

@@ -132,7 +132,7 @@ def make_env(config: Config) -> jinja2.Environment:
         return char * max(text_width(text), 3)
 
     # Markdown fields are optional: None renders as nothing rather than "None".
-    env.filters["markdown"] = lambda src: to_html(src) if src else Markup("")
+    env.filters["markdown"] = lambda src, top=1: to_html(src, top) if src else Markup("")
     env.filters["markdown_inline"] = lambda src: to_inline_html(src) if src else Markup("")
     env.filters["markdown_text"] = lambda src: to_text(src) if src else ""
     env.filters["format_date"] = format_date

@@ -386,3 +386,22 @@ def test_builds_are_byte_identical_across_runs_and_processes(many: Path, tmp_pat
         assert done.returncode == 0, done.stderr
         assert tree(root / "site") == first, f"PYTHONHASHSEED={seed} built different bytes"
     assert not re.search(rb"20(2[5-9]|[3-9]\d)-\d\d-\d\d", b"".join(first.values())), "a build date leaked into the output"
+
+
+def test_markdown_headings_continue_the_outline(newsletter: Callable[..., Path]) -> None:
+    """A `#` in a blurb must not restart the page's outline at h1."""
+    root = newsletter(issues={"0001.yaml": """\
+        date: 2024-01-05
+        intro: "# This week"
+        sections:
+          - title: News
+            items:
+              - title: First item
+                summary: "# Key findings\\n\\nText."
+        """})
+    assert run("build", "--root", str(root)).exit_code == 0
+    for page in ("index.html", "email.html"):
+        html = (root / "site/issues/1" / page).read_text(encoding="utf-8")
+        assert re.search(r"<h2[^>]*>This week</h2>", html), page
+        assert re.search(r"<h4[^>]*>Key findings</h4>", html), page
+        assert html.count("<h1") == 1, page
