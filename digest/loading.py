@@ -36,8 +36,9 @@ TOO_LARGE = f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, too large for
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
-# Characters XML 1.0 cannot carry; they would break the feeds and the HTML.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates,
+# U+FFFE/U+FFFF): they would break the feeds and the HTML, so validation refuses them.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 class _Invalid:
@@ -307,7 +308,7 @@ class _Walker:
             word = {"timestamp": "date"}.get(kind, kind)
             self.problems.append(Problem(self.rel, line, f"{short(ynode.value)} is not a valid {word}", path))
             return Node(INVALID, line)
-        if isinstance(value, str) and (m := _NOT_XML.search(value)):
+        if isinstance(value, str) and (m := NOT_XML.search(value)):
             self.problems.append(Problem(self.rel, line, f"contains the control character U+{ord(m.group()):04X}, which cannot appear in HTML or XML", path))
             return Node(INVALID, line)
         block = ynode.style in ("|", ">")

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 
 from digest.errors import DigestError, Problem
 from digest.i18n import strings_for
+from digest.loading import NOT_XML
 from digest.markdown import to_html, to_inline_html, to_text
 from digest.models import Config, Issue
 
@@ -47,17 +48,16 @@ UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.digest.invalid/"
 # Feed file names, relative to config.url (feeds.py writes them, pages link to them).
 FEED_FILES = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
 
-# Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates,
-# U+FFFE/U+FFFF).  A stray vertical tab pasted from a word processor would otherwise make
-# MJML and lxml refuse the whole issue; in every output they are invisible garbage.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Validation refuses the characters XML forbids; templates may still bring them in
+# (a stray vertical tab in a newsletter's own template), and MJML and lxml would refuse
+# the whole issue, so every {{ expression }} is cleaned as a last line of defence.
 
 
 def xml_safe(text: str) -> str:
     """``text`` without the characters XML forbids (keeps Markup as Markup)."""
-    if not _XML_INVALID.search(text):
+    if not NOT_XML.search(text):
         return text
-    cleaned = _XML_INVALID.sub("", text)
+    cleaned = NOT_XML.sub("", text)
     return Markup(cleaned) if isinstance(text, Markup) else cleaned
 
 
