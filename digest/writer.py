@@ -37,7 +37,6 @@ class Staging:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.count = 0
         self.sums: dict[str, str] = {}  # path under the site → sha256, for the build cache's site record
         self._dirs: set[Path] = {path}
 
@@ -51,7 +50,6 @@ class Staging:
     def write(self, rel: str, data: bytes) -> None:
         self._target(rel).write_bytes(data)
         self.sums[rel] = hashlib.sha256(data).hexdigest()
-        self.count += 1
 
     def link(self, rel: str, source: Path, sha256: str) -> None:
         """Reuse an unchanged file (from the build cache, whose checksum is known) without copying it."""
@@ -61,7 +59,6 @@ class Staging:
             os.link(source, target)
         except OSError:
             shutil.copyfile(source, target)
-        self.count += 1
 
 
 @contextlib.contextmanager
