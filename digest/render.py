@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import logging
 
     import jinja2
+    import premailer
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -259,7 +260,6 @@ def inline_css(html: str) -> str:
     """Move <style> rules into style="" attributes; media queries stay in <style>."""
     import logging
 
-    import premailer
 
     doctype = "<!doctype html>"
     # premailer keeps a doctype only if it matches lxml's spelling case-sensitively;
@@ -267,7 +267,7 @@ def inline_css(html: str) -> str:
     body = html.lstrip()
     if body[: len(doctype)].lower() == doctype:
         body = body[len(doctype) :]
-    inliner = premailer.Premailer(
+    inliner = _inliner_class()(
         body,
         allow_network=False,
         base_url=None,
@@ -285,6 +285,45 @@ def inline_css(html: str) -> str:
     # pretty_print would add whitespace between MJML's inline-block columns.
     inlined: str = inliner.transform(pretty_print=False)
     return doctype + inlined
+
+
+@lru_cache(maxsize=1)
+def _inliner_class() -> type[premailer.Premailer]:
+    """premailer, keeping what it makes of each stylesheet for the life of the process.
+
+    premailer turns every <style> block back and forth through cssutils on every call
+    (a third of a build's time).  An email's stylesheets are the same text for every
+    issue of a newsletter, and what premailer makes of a text depends only on the
+    text, its position and the options, which are fixed here; so each is made once.
+    transform() only reads the parsed rules; the leftover @media rules it turns into
+    text once more, which is kept too.
+    """
+    import premailer
+
+    Rules = tuple[list[tuple[tuple[int, ...], str, str]], list[Any]]
+    parsed: dict[tuple[str, int], Rules] = {}
+    leftover_text: dict[int, tuple[list[Any], str]] = {}
+
+    class Inliner(premailer.Premailer):  # type: ignore[misc]
+        def _parse_style_rules(self, css_body: str, ruleset_index: int) -> Rules:
+            key = (css_body or "", ruleset_index)
+            if key not in parsed:
+                if len(parsed) >= 64:  # a template that varies its CSS per issue
+                    parsed.clear()
+                    leftover_text.clear()
+                parsed[key] = super()._parse_style_rules(css_body, ruleset_index)
+            return parsed[key]
+
+        def _css_rules_to_string(self, rules: list[Any]) -> str:
+            known = leftover_text.get(id(rules))
+            if known is not None and known[0] is rules:
+                return known[1]
+            text: str = super()._css_rules_to_string(rules)
+            if any(rules is leftover for _, leftover in parsed.values()):
+                leftover_text[id(rules)] = (rules, text)
+            return text
+
+    return Inliner
 
 
 @lru_cache(maxsize=1)

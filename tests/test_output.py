@@ -405,3 +405,27 @@ def test_markdown_headings_continue_the_outline(newsletter: Callable[..., Path])
         assert re.search(r"<h2[^>]*>This week</h2>", html), page
         assert re.search(r"<h4[^>]*>Key findings</h4>", html), page
         assert html.count("<h1") == 1, page
+
+
+def test_css_inlining_keeps_nothing_from_one_stylesheet_to_the_next() -> None:
+    """inline_css keeps what premailer makes of each stylesheet for the process's life:
+    a second email with other CSS must come out as a fresh process would write it."""
+    from digest.render import inline_css
+
+    def email(colour: str, width: int) -> str:
+        return (
+            "<!doctype html><html><head><style>a { color: %s; } p { margin: 0 0 12px; }</style>"
+            "<style>@media only screen and (max-width: %dpx) { h1 { font-size: 22px; } }</style></head>"
+            '<body><h1>Hi</h1><p>Read <a href="https://example.com/">this</a>.</p></body></html>' % (colour, width)
+        )
+
+    docs = [email("#1f5fa8", 479), email("#ab1234", 600), email("#1f5fa8", 479)]
+    in_process = [inline_css(d) for d in docs]
+    code = "import sys; from digest.render import inline_css; sys.stdout.write(inline_css(sys.stdin.read()))"
+    fresh = [
+        subprocess.run([sys.executable, "-c", code], input=d, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+        for d in docs
+    ]
+    assert in_process == fresh
+    assert 'style="color:#ab1234"' in in_process[1] and "max-width: 600px" in in_process[1]
+    assert in_process[0] == in_process[2] and in_process[0].count("!important") == 1
