@@ -6,14 +6,14 @@ import re
 import string
 from pathlib import Path
 
-from . import lint
+from . import i18n, lint
 from .errors import DigestError, Problem
 from .loading import Node, cut, parse, read_text, short
 from .models import Author, Config, EmailSettings, Image, Theme
 from .validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
-KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme")
+KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
 
@@ -97,6 +97,16 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             if src and alt:
                 theme["logo"] = Image(src=src, alt=alt)
         kwargs["theme"] = Theme(**theme)  # type: ignore[arg-type]
+    if (w := c.mapping(top.get("words"), "words", i18n.WORDS)) is not None:
+        words = []
+        for key in i18n.WORDS:
+            if (text := c.get(w, key, "words", c.line_text)) is None:
+                continue
+            if key in i18n.FIELDS and (why := _format_problem(text, i18n.FIELDS[key])) is not None:
+                c.error(w[key].line, f"words.{key}", why)
+            else:
+                words.append((key, text))
+        kwargs["words"] = tuple(words)
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]
@@ -121,24 +131,27 @@ def _valid_timezone(name: str) -> bool:
     return True
 
 
-def _format_problem(fmt: str) -> str | None:
-    """Why ``fmt`` is not a safe issue_title, or None.
+def _format_problem(fmt: str, names: tuple[str, ...] = ("title", "number")) -> str | None:
+    """Why ``fmt`` is not a safe format string using only the fields ``names``, or None.
 
-    Only {title} and {number} may appear, and only {number} may carry a format: a
-    zero-padded width of one digit ({number:03}).  Anything else could fail on every
-    issue ({title:d}), reach into objects ({title.__class__}), or build a gigabyte
-    string ({number:>999999999}).
+    Only ``names`` may appear, and only {number} may carry a format: a zero-padded width
+    of one digit ({number:03}).  Anything else could fail on every issue ({title:d}),
+    reach into objects ({title.__class__}), or build a gigabyte string
+    ({number:>999999999}).
     """
+    fields = " and ".join("{" + n + "}" for n in names)
     try:
         parsed = list(string.Formatter().parse(fmt))
     except ValueError:
-        return "has a { or } without its partner: write {title} and {number} whole, and {{ or }} for a brace itself"
+        return f"has a {{ or }} without its partner: write {fields} whole, and {{{{ or }}}} for a brace itself"
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-        if name not in ("title", "number"):
-            return f"may use only {{title}} and {{number}}, got {cut(written)}"
+        if name not in names:
+            return f"may use only {fields}, got {cut(written)}"
         if conversion or (spec and not (name == "number" and _NUMBER_SPEC.fullmatch(spec))):
+            if "number" not in names:
+                return f"must use {fields} as it is, with no format after a colon, got {cut(written)}"
             return f"may format only the number, and only with a width such as {{number:03}}, got {cut(written)}"
     return None

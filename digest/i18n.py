@@ -1,8 +1,8 @@
 """Interface words of the built-in templates ("View in your browser", "Unsubscribe"...).
 
 Rules: keyed by the primary subtag of the BCP 47 language ("fa" for "fa-IR"); a missing
-language or word falls back to English.  A newsletter that needs other words overrides
-the template instead.
+language or word falls back to English.  A newsletter sets its own words (any language,
+or better ones) under ``words:`` in config.yaml, which win over these.
 """
 
 from __future__ import annotations
@@ -38,6 +38,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "skip": "رفتن به محتوا",
         "feeds": "خوراک‌ها",
     },
+    "sq": {
+        "view_in_browser": "Shikojeni në shfletues",
+        "unsubscribe": "Çregjistrohu",
+        "why": "E merrni këtë email sepse jeni abonuar në {title}.",
+        "archive": "Të gjithë numrat",
+        "issues": "Numrat",
+        "no_issues": "Ende nuk ka numra.",
+        "skip": "Kalo te përmbajtja",
+        "feeds": "Burimet RSS",
+    },
     "de": {
         "view_in_browser": "Im Browser ansehen",
         "unsubscribe": "Abmelden",
@@ -71,7 +81,13 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-def strings_for(language: str) -> dict[str, str]:
-    """The interface words for a BCP 47 language tag (English for unknown languages)."""
+WORDS = tuple(STRINGS["en"])  # the keys a newsletter may set under words:
+# The words that are formatted, and the fields they may use.
+FIELDS = {"why": ("title",)}
+
+
+def strings_for(language: str, words: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+    """The interface words for a BCP 47 language tag (English for unknown languages),
+    with the newsletter's own ``words`` over them."""
     primary = language.split("-")[0].lower()
-    return {**STRINGS["en"], **STRINGS.get(primary, {})}
+    return {**STRINGS["en"], **STRINGS.get(primary, {}), **dict(words)}

@@ -98,6 +98,9 @@ class Config:
     email: EmailSettings = field(default_factory=EmailSettings)
     feed_items: int = 20
     theme: Theme = field(default_factory=Theme)
+    # The templates' interface words set in config.yaml, over the built-in ones for the
+    # language: (key, text) pairs, a tuple so that the config stays hashable.
+    words: tuple[tuple[str, str], ...] = ()
     warnings: tuple[Problem, ...] = ()  # config.yaml's own warnings (e.g. low-contrast colours)
 
     def issue_url(self, number: int) -> str:

@@ -143,7 +143,7 @@ def make_env(config: Config) -> jinja2.Environment:
     rtl = config.direction == "rtl"
     env.globals.update(
         config=config,
-        t=strings_for(config.language),
+        t=strings_for(config.language, config.words),
         # Physical sides for MJML attributes and email CSS, which have no logical ones.
         start="right" if rtl else "left",
         end="left" if rtl else "right",

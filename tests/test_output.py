@@ -346,6 +346,30 @@ def test_rtl_edition_is_right_to_left_in_email_and_web(newsletter: Callable[...,
     assert "عرض في المتصفح" in email.text_content()  # the interface words are Arabic too
 
 
+def test_interface_words_come_from_the_language_and_from_config(newsletter: Callable[..., Path]) -> None:
+    config = f"""\
+        title: Buletini
+        url: {URL}
+        language: sq
+        email:
+          unsubscribe_url: "*|UNSUB|*"
+        words:
+          archive: Arkivi i plotë
+          why: "Ju vjen sepse jeni abonuar në {{title}} <dhe> {{{{kjo}}}}."
+        """
+    site = build(newsletter(config=config))
+    email = parse_html((site / "issues/1/email.html").read_bytes()).text_content()
+    text = (site / "issues/1/email.txt").read_text(encoding="utf-8")
+    web = parse_html((site / "issues/1/index.html").read_bytes()).text_content()
+    for out in (email, text):
+        assert "Shikojeni në shfletues" in out and "Çregjistrohu" in out  # Albanian, built in
+        assert "Ju vjen sepse jeni abonuar në Buletini <dhe> {kjo}." in out  # set in config, escaped in HTML
+        assert "View in your browser" not in out and "You are receiving" not in out
+    for out in (email, text, web):
+        assert "Arkivi i plotë" in out and "All issues" not in out
+    assert "Kalo te përmbajtja" in web  # the skip link
+
+
 def test_newsletter_template_overrides_the_built_in_one(newsletter: Callable[..., Path]) -> None:
     custom = '<!doctype html>\n<html lang="{{ config.language }}"><title>{{ issue.title }}</title>\n<p id="custom">Custom: {{ issue.title }}</p>\n'
     issue = "date: 2024-06-07\ntitle: Fish & <Chips>\nsections: [{items: [{title: One, url: 'https://example.com/1'}]}]\n"
