@@ -188,4 +188,4 @@ def _issue_from_json(d: dict[str, Any]) -> Issue:
         )
         for s in d["sections"]
     )
-    return Issue(**{**d, "date": _date(d["date"]), "sections": sections})
+    return Issue(**{**d, "date": _date(d["date"]), "updated": _date(d["updated"]), "sections": sections})

@@ -3,8 +3,9 @@
 Rules:
 - Entry id (Atom id, RSS guid with isPermaLink="true", JSON id) is the issue's URL: it
   stays the same across rebuilds and when the title or date of an issue is edited.
-- Dates are the issue date at 00:00 in config.timezone.
-- Deterministic: the feed's updated/lastBuildDate is the newest issue's date (the Unix
+- Dates are the issue date at 00:00 in config.timezone.  An entry is updated on the
+  issue's ``updated`` date (a correction), else on its date; RSS items have no such date.
+- Deterministic: the feed's updated/lastBuildDate is the newest entry's update (the Unix
   epoch for an empty feed), never "now"; the generator is plain "digest".
 - User text is escaped by lxml (XML) and json.dumps (JSON).  RSS <description> is
   HTML by convention, so the plain-text preheader is HTML-escaped before it goes there.
@@ -25,12 +26,20 @@ from digest.render import FEED_FILES, xml_safe
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+def _midnight(config: Config, date: dt.date) -> dt.datetime:
+    return dt.datetime.combine(date, dt.time(0), tzinfo=ZoneInfo(config.timezone))
+
+
 def _published(config: Config, issue: Issue) -> dt.datetime:
-    return dt.datetime.combine(issue.date, dt.time(0), tzinfo=ZoneInfo(config.timezone))
+    return _midnight(config, issue.date)
+
+
+def _entry_updated(config: Config, issue: Issue) -> dt.datetime:
+    return _midnight(config, issue.updated or issue.date)
 
 
 def _updated(config: Config, issues: Sequence[Issue]) -> dt.datetime:
-    return max((_published(config, issue) for issue in issues), default=_EPOCH)
+    return max((_entry_updated(config, issue) for issue in issues), default=_EPOCH)
 
 
 def render_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, str]) -> dict[str, bytes]:
@@ -81,7 +90,7 @@ def _xml_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
         if issue.preheader:
             fe.summary(str(escape(xml_safe(issue.preheader))), type="html")
         fe.published(published)
-        fe.updated(published)
+        fe.updated(_entry_updated(config, issue))
 
     # feedgen keeps one link list for both formats, and each format's self link differs.
     # RSS <link> takes the href of the *last* link, so the home page goes last.
@@ -130,6 +139,8 @@ def _json_feed(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
         if issue.preheader:
             item["summary"] = issue.preheader
         item["date_published"] = _published(config, issue).isoformat()
+        if issue.updated:
+            item["date_modified"] = _entry_updated(config, issue).isoformat()
         items.append(item)
     feed["items"] = items
     text = json.dumps(feed, ensure_ascii=False, indent=2, sort_keys=False)

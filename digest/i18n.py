@@ -17,6 +17,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_issues": "No issues yet.",
         "skip": "Skip to content",
         "feeds": "Feeds",
+        "updated": "Updated",
     },
     "ar": {
         "view_in_browser": "عرض في المتصفح",
@@ -27,6 +28,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_issues": "لا توجد أعداد بعد.",
         "skip": "انتقل إلى المحتوى",
         "feeds": "الخلاصات",
+        "updated": "آخر تحديث",
     },
     "fa": {
         "view_in_browser": "مشاهده در مرورگر",
@@ -37,6 +39,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_issues": "هنوز شماره‌ای منتشر نشده است.",
         "skip": "رفتن به محتوا",
         "feeds": "خوراک‌ها",
+        "updated": "آخرین به‌روزرسانی",
     },
     "sq": {
         "view_in_browser": "Shikojeni në shfletues",
@@ -47,6 +50,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_issues": "Ende nuk ka numra.",
         "skip": "Kalo te përmbajtja",
         "feeds": "Burimet RSS",
+        "updated": "Përditësuar më",
     },
     "de": {
         "view_in_browser": "Im Browser ansehen",
@@ -57,6 +61,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_issues": "Noch keine Ausgaben.",
         "skip": "Zum Inhalt springen",
         "feeds": "Feeds",
+        "updated": "Aktualisiert am",
     },
     "fr": {
         "view_in_browser": "Voir dans le navigateur",
@@ -67,6 +72,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_issues": "Aucun numéro pour l’instant.",
         "skip": "Aller au contenu",
         "feeds": "Flux",
+        "updated": "Mis à jour le",
     },
     "es": {
         "view_in_browser": "Ver en el navegador",
@@ -77,6 +83,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_issues": "Todavía no hay números.",
         "skip": "Saltar al contenido",
         "feeds": "Feeds",
+        "updated": "Actualizado el",
     },
 }
 

@@ -22,7 +22,7 @@ from .models import Config, Image, Issue, Item, Section
 from .validate import Checker, capped
 
 ISSUES_DIR = "issues"
-ISSUE_KEYS = ("number", "date", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
+ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
 SECTION_KEYS = ("title", "items")
 ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date")
 _NAME = re.compile(r"(\d{1,9})\.yaml")
@@ -87,6 +87,9 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     if (n := c.get(top, "number", "", c.integer)) is not None and n != number:
         c.error(top["number"].line, "number", f"is {cut(str(n), 20)} but the file name {c.rel.rsplit('/', 1)[-1]} says {number}: make them agree")
     date = c.get(top, "date", "", c.date)
+    updated = c.get(top, "updated", "", c.date)
+    if date is not None and updated is not None and updated < date:
+        c.error(top["updated"].line, "updated", f"{updated.isoformat()} is before the issue's date {date.isoformat()}: a correction comes after publication")
     draft = c.get(top, "draft", "", c.boolean) or False
     title = c.get(top, "title", "", c.line_text) or config.issue_title.format(title=config.title, number=number)
     subject = c.get(top, "subject", "", c.line_text) or title
@@ -108,6 +111,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
         outro=outro,
         source=c.rel,
         url=config.issue_url(number),
+        updated=updated,
     )
 
 

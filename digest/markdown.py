@@ -160,17 +160,36 @@ def _safe_tokens(src: str) -> list[Token]:
 def to_html(src: str, top: int = 1) -> Markup:
     """Render markdown to safe HTML (raw HTML in ``src`` appears as text).
 
-    ``top`` is the level a ``#`` heading gets, so headings inside a blurb continue the
-    page's outline instead of restarting it at h1 (levels stop at h6).
+    ``top`` is the level of the text's first heading level, so headings inside a blurb
+    continue the page's outline instead of restarting it at h1.  The outline never
+    skips a level (a screen reader's list of headings would show a gap): levels are
+    ranked, so "#" then "###" become top and top + 1, a text that uses only "##" starts
+    at top, and no heading is more than one level below the one before it.  Levels
+    stop at h6.
     """
     md = _parser()
-    return Markup(md.renderer.render(_safe_tokens(src), md.options, {"heading_top": top}).strip())
+    tokens = _safe_tokens(src)
+    return Markup(md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top)}).strip())
 
 
-def _heading(self: object, tokens: list[Token], idx: int, options: object, env: dict[str, int]) -> str:
+def _heading_levels(tokens: list[Token], top: int) -> dict[int, int]:
+    """The HTML level of each heading_open token (by index) under the rule of :func:`to_html`."""
+    opens = [(i, int(tok.tag[1])) for i, tok in enumerate(tokens) if tok.type == "heading_open"]
+    rank = {level: n for n, level in enumerate(sorted({level for _, level in opens}))}
+    levels: dict[int, int] = {}
+    previous = top - 1
+    for i, level in opens:
+        levels[i] = min(6, top + rank[level], previous + 1)
+        previous = levels[i]
+    return levels
+
+
+def _heading(self: object, tokens: list[Token], idx: int, options: object, env: dict[str, dict[int, int]]) -> str:
     tok = tokens[idx]
-    level = min(6, int(tok.tag[1]) + env.get("heading_top", 1) - 1)
-    return f"<h{level}>" if tok.nesting == 1 else f"</h{level}>\n"
+    if tok.nesting == 1:
+        return f"<h{env['heading_levels'][idx]}>"
+    opening = max(i for i in env["heading_levels"] if i < idx)  # headings cannot nest
+    return f"</h{env['heading_levels'][opening]}>\n"
 
 
 @lru_cache(maxsize=4096)

@@ -50,6 +50,9 @@ class Issue:
     outro: str | None  # markdown source
     source: str  # the issue file, relative to the newsletter root (for messages)
     url: str  # absolute URL of the web version: <config.url>issues/<number>/
+    # The date of the last correction to a published issue: the feeds show it as the
+    # entry's update, so feed readers show the change; None for an issue never corrected.
+    updated: dt.date | None = None
 
     @property
     def slug(self) -> str:

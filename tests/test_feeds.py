@@ -273,6 +273,38 @@ def test_entry_ids_are_stable_across_rebuilds_and_edits_to_title_and_date(site: 
     assert tuple(edited.published_parsed[:6]) == midnight_utc(2024, 2, 28)  # ...with its new date, under the same id
 
 
+def test_a_correction_shows_as_the_entrys_update_in_every_feed_and_on_the_page(site: Path) -> None:
+    root = site.parent
+    atom = parse(site / "atom.xml")
+    assert all(e.updated_parsed == e.published_parsed for e in atom.entries)  # never corrected: updated = published
+    assert "date_modified" not in json.loads((site / "feed.json").read_text(encoding="utf-8"))["items"][1]
+
+    body = issue(4).replace("date: 2024-03-04\n", "date: 2024-03-04\nupdated: 2024-03-20\n")
+    (root / "issues" / "0004.yaml").write_text(body, encoding="utf-8")
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 0, result.output
+
+    atom = parse(site / "atom.xml")
+    entry = next(e for e in atom.entries if e.id == issue_url(4))
+    assert tuple(entry.published_parsed[:6]) == midnight_utc(2024, 3, 4)
+    assert tuple(entry.updated_parsed[:6]) == midnight_utc(2024, 3, 20)
+    # The feed changed last when issue 4 was corrected, after the newest issue (5, March 5).
+    assert tuple(atom.feed.updated_parsed[:6]) == midnight_utc(2024, 3, 20)
+    rss = parse(site / "feed.xml")
+    assert tuple(rss.feed.updated_parsed[:6]) == midnight_utc(2024, 3, 20)  # lastBuildDate
+    item = next(i for i in rss.entries if i.id == issue_url(4))
+    assert tuple(item.published_parsed[:6]) == midnight_utc(2024, 3, 4)  # pubDate stays the publication
+    json_feed = json.loads((site / "feed.json").read_text(encoding="utf-8"))
+    validate_json_feed(json_feed)
+    items = {i["id"]: i for i in json_feed["items"]}
+    assert items[issue_url(4)]["date_published"] == "2024-03-04T00:00:00+01:00"
+    assert items[issue_url(4)]["date_modified"] == "2024-03-20T00:00:00+01:00"
+    assert "date_modified" not in items[issue_url(5)]
+    page = lxml.html.fromstring((site / "issues/4/index.html").read_bytes())
+    assert page.xpath("//p[@class='date']")[0].text_content() == "March 4, 2024 · Updated March 20, 2024"
+    assert page.xpath("//p[@class='date']/time/@datetime") == ["2024-03-04", "2024-03-20"]
+
+
 def test_drafts_are_built_but_left_out_of_the_archive_and_feeds(site: Path) -> None:
     for name in ("email.html", "email.txt", "index.html"):
         assert (site / "issues" / str(DRAFT) / name).is_file()

@@ -422,6 +422,9 @@ def test_markdown_headings_continue_the_outline(newsletter: Callable[..., Path])
             items:
               - title: First item
                 summary: "# Key findings\\n\\nText."
+              - title: Second item
+                summary: "### Method\\n\\n##### Sample\\n\\n#### Limits"
+        outro: "## Thanks\\n\\n#### Sources"
         """})
     assert run("build", "--root", str(root)).exit_code == 0
     for page in ("index.html", "email.html"):
@@ -429,6 +432,12 @@ def test_markdown_headings_continue_the_outline(newsletter: Callable[..., Path])
         assert re.search(r"<h2[^>]*>This week</h2>", html), page
         assert re.search(r"<h4[^>]*>Key findings</h4>", html), page
         assert html.count("<h1") == 1, page
+        # No level is ever skipped: ## alone starts at the text's top level, and a jump of
+        # two levels becomes one.
+        for level, text in ((4, "Method"), (5, "Sample"), (5, "Limits"), (2, "Thanks"), (3, "Sources")):
+            assert re.search(rf"<h{level}[^>]*>{text}</h{level}>", html), (page, text)
+        levels = [int(n) for n in re.findall(r"<h([1-6])[\s>]", html)]
+        assert all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False)), (page, levels)
 
 
 def test_css_inlining_keeps_nothing_from_one_stylesheet_to_the_next() -> None:
@@ -438,9 +447,9 @@ def test_css_inlining_keeps_nothing_from_one_stylesheet_to_the_next() -> None:
 
     def email(colour: str, width: int) -> str:
         return (
-            "<!doctype html><html><head><style>a { color: %s; } p { margin: 0 0 12px; }</style>"
-            "<style>@media only screen and (max-width: %dpx) { h1 { font-size: 22px; } }</style></head>"
-            '<body><h1>Hi</h1><p>Read <a href="https://example.com/">this</a>.</p></body></html>' % (colour, width)
+            f"<!doctype html><html><head><style>a {{ color: {colour}; }} p {{ margin: 0 0 12px; }}</style>"
+            f"<style>@media only screen and (max-width: {width}px) {{ h1 {{ font-size: 22px; }} }}</style></head>"
+            '<body><h1>Hi</h1><p>Read <a href="https://example.com/">this</a>.</p></body></html>'
         )
 
     docs = [email("#1f5fa8", 479), email("#ab1234", 600), email("#1f5fa8", 479)]
