@@ -78,7 +78,7 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if (f := c.mapping(top.get("feed"), "feed", ("items",))) is not None:
         if (n := c.get(f, "items", "feed", c.positive)) is not None:
             kwargs["feed_items"] = n
-    if (t := c.mapping(top.get("theme"), "theme", ("brand_color", "text_color", "background_color", "logo"))) is not None:
+    if (t := c.mapping(top.get("theme"), "theme", ("brand_color", "text_color", "background_color", "logo", "icon"))) is not None:
         theme: dict[str, object] = {}
         for key in ("brand_color", "text_color", "background_color"):
             if key in t and t[key].value is None:  # `brand_color: #1f5fa8` unquoted: YAML reads a comment
@@ -96,6 +96,8 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             alt = c.get(logo, "alt", "theme.logo", c.alt_text)
             if src and alt:
                 theme["logo"] = Image(src=src, alt=alt)
+        if (icon := c.get(t, "icon", "theme", c.url)) is not None:
+            theme["icon"] = icon
         kwargs["theme"] = Theme(**theme)  # type: ignore[arg-type]
     if (w := c.mapping(top.get("words"), "words", i18n.WORDS)) is not None:
         words = []

@@ -77,8 +77,11 @@ def _xml_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
         # RSS has no feed-level author, only the editor's address ("email (name)").
         fg.managingEditor(f"{author.email} ({author.name})" if author.name else author.email)
     fg.author(atom_author)
+    # Atom's logo is wide (2:1) and its icon square; feedgen also makes the logo RSS's <image>.
     if config.theme.logo:
         fg.logo(config.theme.logo.src)
+    if config.theme.icon:
+        fg.icon(config.theme.icon)
 
     for issue in issues:  # newest first, as given
         published = _published(config, issue)
@@ -119,8 +122,10 @@ def _json_feed(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
     }
     if config.description:
         feed["description"] = config.description
-    if config.theme.logo:
-        feed["icon"] = config.theme.logo.src
+    # JSON Feed's icon and favicon are square: the wide logo would be squashed, so only the icon goes there.
+    if config.theme.icon:
+        feed["icon"] = config.theme.icon
+        feed["favicon"] = config.theme.icon
     author = config.author
     if author.name or author.email:
         person: dict[str, str] = {"name": author.name or author.email or ""}

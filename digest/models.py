@@ -85,6 +85,7 @@ class Theme:
     text_color: str = "#1d1d1f"
     background_color: str = "#f4f4f5"
     logo: Image | None = None
+    icon: str | None = None  # a square image: feed readers' icon for the newsletter, the pages' favicon
 
 
 @dataclass(frozen=True)

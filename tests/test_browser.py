@@ -111,7 +111,8 @@ class Edition:
     issues: dict[int, Issue]
     site: Path
     base: str  # http://127.0.0.1:PORT/
-    # The https images the newsletter's own sources name (items and the logo): the only
+    # The https images the newsletter's own sources name (items and the logo).  With the
+    # theme's icon (the favicon, which browsers fetch as a request of type "other"), the only
     # requests a page may make beyond the local server.
     images: set[str] = field(default_factory=set)
 
@@ -176,7 +177,7 @@ def _router(state: dict[str, Any]) -> Any:
         url = r.request.url
         if ed is not None and url.startswith(ed.base):
             r.continue_()
-        elif ed is not None and r.request.resource_type == "image" and url in ed.images:
+        elif ed is not None and (r.request.resource_type == "image" and url in ed.images or url == ed.config.theme.icon):
             v.pixels.append(url)
             r.fulfill(status=200, content_type="image/png", body=PIXEL)
         else:

@@ -305,6 +305,25 @@ def test_a_correction_shows_as_the_entrys_update_in_every_feed_and_on_the_page(s
     assert page.xpath("//p[@class='date']/time/@datetime") == ["2024-03-04", "2024-03-20"]
 
 
+@pytest.mark.parametrize("icon", [None, "https://feeds.example.org/icon.png"])
+def test_wide_logo_and_square_icon_go_where_each_shape_belongs(newsletter: Callable[..., Path], icon: str | None) -> None:
+    theme = "theme:\n  logo: {src: https://feeds.example.org/logo.png, alt: Feed Weekly}\n" + (f"  icon: {icon}\n" if icon else "")
+    root = newsletter(config=CONFIG + theme, issues={"0001.yaml": issue(1)})
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    site = root / "site"
+    atom = xml(site / "atom.xml")
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert atom.xpath("a:logo/text()", namespaces=ns) == ["https://feeds.example.org/logo.png"]
+    assert atom.xpath("a:icon/text()", namespaces=ns) == ([icon] if icon else [])
+    assert xml(site / "feed.xml").xpath("/rss/channel/image/url/text()") == ["https://feeds.example.org/logo.png"]
+    feed = json.loads((site / "feed.json").read_text(encoding="utf-8"))
+    validate_json_feed(feed)
+    assert (feed.get("icon"), feed.get("favicon")) == (icon, icon)  # never the wide logo, squashed
+    for page in ("index.html", "issues/1/index.html"):
+        assert lxml.html.fromstring((site / page).read_bytes()).xpath("//link[@rel='icon']/@href") == ([icon] if icon else [])
+
+
 def test_drafts_are_built_but_left_out_of_the_archive_and_feeds(site: Path) -> None:
     for name in ("email.html", "email.txt", "index.html"):
         assert (site / "issues" / str(DRAFT) / name).is_file()
