@@ -160,7 +160,9 @@ def new(root: Path, date_: Any) -> None:
 def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> None:
     """Build, then preview the site, email HTML and drafts in a browser.
 
-    Open /issues/<number>/email.html for the email as sent.
+    Open /issues/<number>/email.html for the email as sent.  While it watches for
+    changes, open pages reload after each rebuild and show a failed build's errors
+    (through a script added as they are served; the files in the site never have it).
 
     \b
     Example:
@@ -169,14 +171,15 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
     import threading
 
     from .build import build as run_build
-    from .server import make_server
+    from .server import Reloader, make_server
     from .server import watch as watch_sources
 
     site = out or root / "site"
     # Take the address before building: a busy port or unknown host is the user's to fix
     # (exit 1, not an internal error), and is better told before a long build than after.
     try:
-        server = make_server(site, host, port)
+        reloader = Reloader() if watch else None
+        server = make_server(site, host, port, reloader)
     except OSError as e:
         hint = "; --port 0 picks a free port" if e.errno == errno.EADDRINUSE else ""
         raise DigestError([Problem(f"{host}:{port}", None, f"cannot listen there: {e.strerror or e}{hint}")]) from e
@@ -191,15 +194,20 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
 
     def rebuild() -> None:
         # The watcher must survive any failed rebuild: the server keeps the last good site.
+        assert reloader is not None  # rebuilds happen only while watching
         try:
             r = run_build(root, out)
             _print_problems(r.warnings)
             click.echo(f"rebuilt {_plural(r.issues, 'issue')} ({r.changed:,} changed) in {r.seconds:.1f} s")
+            reloader.built()
         except DigestError as e:
             _print_problems(e.problems)
             click.echo("build failed; still serving the last good site", err=True)
+            reloader.built([str(p) for p in e.problems])
         except Exception as e:  # noqa: BLE001 - a bug in digest must not stop the preview
-            click.echo(f"internal error: {type(e).__name__}: {e}; still serving the last good site", err=True)
+            message = f"internal error: {type(e).__name__}: {e}; still serving the last good site"
+            click.echo(message, err=True)
+            reloader.built([message])
 
     def watcher() -> None:
         try:
@@ -215,6 +223,8 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
         click.echo("stopped")  # Ctrl-C is how a preview ends, not an error
     finally:
         stop.set()
+        if reloader is not None:
+            reloader.close()  # pages waiting for a rebuild get their answer now
         server.server_close()
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -419,3 +420,63 @@ def test_page_ids_cover_every_issue() -> None:
     assert {e for e, _ in PAGES} == set(SOURCES)
     assert ("arabic", "email-263") in PAGES and ("golden", "web-7") in PAGES
     assert all(re.fullmatch(r"archive|(web|email)-\d+", p) for _, p in PAGES)
+
+
+# --- `digest serve`: live reload in a real browser -----------------------------------------
+
+
+LIVE_MARK = "digest serve: live reload"
+
+
+def test_serve_reloads_open_pages_and_shows_a_failed_builds_errors(browser: Any, golden_root: Path) -> None:
+    from test_server import HANG_GUARD, Serve, _serving_port
+
+    issue = golden_root / "issues" / "0007.yaml"
+    original = issue.read_text(encoding="utf-8")
+    server = Serve("--root", str(golden_root), "--port", "0")
+    context = browser.new_context(service_workers="block")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        base = f"http://127.0.0.1:{_serving_port(server, golden_root)}/"
+        # Only the preview server answers: the content's images are not this test's business.
+        context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort("blockedbyclient"))
+        page = context.new_page()
+        page.goto(base + "issues/7/")
+        assert page.text_content("h1") == "Leap day"
+
+        def edit_until(text: str, condition: str) -> None:
+            """Write the issue, then wait for the open page to reach ``condition`` on its own.
+            The write is repeated every few seconds: an edit made before the watcher has
+            started would otherwise go unseen."""
+            deadline = time.monotonic() + HANG_GUARD
+            while True:
+                issue.write_text(text, encoding="utf-8")
+                try:
+                    page.wait_for_function(condition, timeout=3_000)
+                    return
+                except Exception:  # playwright's TimeoutError
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"the page never reached {condition}; server stderr: {server.stderr}")
+
+        revised = original.replace("title: Leap day\n", "title: Leap day, revised\n")
+        edit_until(revised, "() => document.querySelector('h1').textContent === 'Leap day, revised'")
+
+        # A broken edit: the page stays the last good version and shows the errors over it.
+        edit_until(revised.replace("date: 2024-02-29", "date: 2024-02-30"), "() => !!document.getElementById('digest-serve-errors')")
+        errors = page.locator("#digest-serve-errors")
+        assert errors.get_attribute("role") == "alert"
+        assert errors.text_content() == (
+            "The last build failed; this is the last good version.\n\n"
+            "issues/0007.yaml:2: date: '2024-02-30' is not a valid date"
+        )
+        assert page.text_content("h1") == "Leap day, revised"
+
+        edit_until(revised.replace("title: Leap day, revised\n", "title: Leap day, fixed\n"),
+                   "() => document.querySelector('h1').textContent === 'Leap day, fixed'")
+        assert page.locator("#digest-serve-errors").count() == 0
+    finally:
+        context.close()
+        server.stop()
+    assert not any("Traceback" in line for line in server.stderr), server.stderr
+    assert LIVE_MARK not in (golden_root / "site/issues/7/index.html").read_text(encoding="utf-8")
+

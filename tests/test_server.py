@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import inspect
+import json
 import os
 import queue
 import re
@@ -17,14 +18,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import REPO, run
 
 from digest.cli import serve
-from digest.server import make_server
+from digest.server import Reloader, make_server
 
 HANG_GUARD = 60.0  # seconds: only so that a broken test ends, never a performance requirement
 
@@ -291,3 +292,77 @@ def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golde
     finally:
         server.stop()
     assert not any("Traceback" in line for line in server.stderr), server.stderr
+
+
+# --- live reload ---------------------------------------------------------------------------
+
+LIVE = b"digest serve: live reload"
+
+
+@pytest.fixture
+def live(site: Path) -> Iterator[tuple[int, Reloader]]:
+    """make_server with a Reloader, as `digest serve` runs it while watching."""
+    reloader = Reloader()
+    server = make_server(site, port=0, reloader=reloader)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], reloader
+    finally:
+        reloader.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(HANG_GUARD)
+
+
+@pytest.mark.parametrize("path, file", [("/", "index.html"), ("/issues/7/", "issues/7/index.html"), ("/issues/7/email.html", "issues/7/email.html")])
+def test_pages_get_the_reload_script_as_served_and_the_site_files_never_do(site: Path, live: tuple[int, Reloader], path: str, file: str) -> None:
+    port, _ = live
+    status, headers, body = fetch(port, path)
+    on_disk = (site / file).read_bytes()
+    assert status == 200 and LIVE not in on_disk
+    assert int(headers["content-length"]) == len(body)
+    assert headers["cache-control"] == "no-store"
+    # The page as built, with the script inserted just before its last </body>.
+    script_start = body.index(b"<script>/* digest serve: live reload")
+    script_end = body.index(b"</script>\n", script_start) + len(b"</script>\n")
+    assert body[:script_start] + body[script_end:] == on_disk
+    assert body[script_end:].lstrip().startswith(b"</body>")
+    assert fetch(port, path, "HEAD")[1]["content-length"] == str(len(body))
+
+
+def test_other_files_and_a_server_without_reloader_are_served_as_built(site: Path, live: tuple[int, Reloader], port: int) -> None:
+    live_port, _ = live
+    assert fetch(live_port, "/feed.xml")[2] == (site / "feed.xml").read_bytes()
+    assert fetch(port, "/issues/7/")[2] == (site / "issues/7/index.html").read_bytes()
+    assert fetch(port, "/__digest__/reload?since=0")[0] == 404  # not a page of a plain server
+
+
+def test_a_waiting_page_learns_of_each_build_and_its_errors(live: tuple[int, Reloader]) -> None:
+    port, reloader = live
+    answers: queue.Queue[tuple[int, bytes]] = queue.Queue()
+
+    def ask(since: int) -> None:
+        status, _, body = fetch(port, f"/__digest__/reload?since={since}")
+        answers.put((status, body))
+
+    def asked_then(since: int, action: Callable[[], None]) -> object:
+        thread = threading.Thread(target=ask, args=(since,))
+        thread.start()
+        # The question is waiting before the build finishes (else it would be answered at once anyway).
+        deadline = time.monotonic() + HANG_GUARD
+        while not reloader._changed._waiters:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        action()
+        thread.join(HANG_GUARD)
+        status, body = answers.get_nowait()
+        assert status == 200
+        return json.loads(body)
+
+    problem = "issues/0007.yaml:2: date: '2024-02-30' is not a valid date"
+    assert asked_then(0, lambda: reloader.built([problem])) == {"generation": 1, "site": 0, "errors": [problem]}
+    assert asked_then(1, reloader.built) == {"generation": 2, "site": 1, "errors": []}
+    assert asked_then(2, reloader.close) == {"generation": 2, "site": 1, "errors": []}  # stopping: answered now
+    assert fetch(port, "/__digest__/reload?since=0")[2] == b'{"generation": 2, "site": 1, "errors": []}'  # behind: at once
+    assert fetch(port, "/__digest__/reload?since=x")[0] == 400
