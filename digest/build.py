@@ -64,8 +64,10 @@ class Source:
     key: str
 
 
-def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progress: Progress | None = None) -> Report:
-    """Build the newsletter in ``root`` into ``out`` (default ``root/site``)."""
+def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progress: Progress | None = None, strict: bool = False) -> Report:
+    """Build the newsletter in ``root`` into ``out`` (default ``root/site``).
+
+    ``strict``: a warning fails the build like an error (the site stays as it was)."""
     from . import writer
 
     started = time.perf_counter()
@@ -79,6 +81,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
         # Nothing changed and the site is exactly as last written: there is nothing to do.
         if (summary := cache.up_to_date(site_key, target)) is not None:
             report = Report(summary["issues"], summary["published"], 0, summary["files"], warnings=[Problem(**w) for w in summary["warnings"]])
+            _fail_if_strict(strict, report)
             report.seconds = time.perf_counter() - started
             return report
     with _Workers(jobs) as pool:
@@ -86,6 +89,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
         cache.forget_site()
         with writer.staging(target, cache.work) as stage:
             render_all(config, templates_salt, issues, cached, {src.number: src.key for src in sources}, cache, pool, stage, report, progress)
+            _fail_if_strict(strict, report)  # inside the staging block: the site is not replaced
     summary = {"issues": report.issues, "published": report.published, "files": report.files, "warnings": [asdict(w) for w in report.warnings]}
     cache.record_site(site_key, target, stage.sums, summary)
     cache.prune(keep={src.key for src in sources})
@@ -93,8 +97,10 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     return report
 
 
-def check(root: Path, *, jobs: int | None = None) -> Report:
-    """Validate and render everything, writing nothing (the build cache is only read)."""
+def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Report:
+    """Validate and render everything, writing nothing (the build cache is only read).
+
+    ``strict``: a warning fails the check like an error."""
     started = time.perf_counter()
     config = load_config(root)
     cache = BuildCache(root)
@@ -103,8 +109,15 @@ def check(root: Path, *, jobs: int | None = None) -> Report:
     with _Workers(jobs) as pool:
         issues, cached, report = load_all(config, sources, cache, pool)
         render_all(config, templates_salt, issues, cached, {}, None, pool, None, report, None)
+    _fail_if_strict(strict, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _fail_if_strict(strict: bool, report: Report) -> None:
+    """Under --strict, warnings (the accessibility lint, the clip warning, low contrast) fail like errors."""
+    if strict and report.warnings:
+        raise DigestError(report.warnings)
 
 
 def read_sources(config: Config, s: bytes) -> list[Source]:

@@ -31,7 +31,11 @@ def _common(func: F) -> F:
             _print_problems(e.problems)
             errors = sum(p.errors for p in e.problems)
             outcome = "nothing was sent" if func.__name__ == "send" else "nothing was written"
-            click.echo(f"{errors} error{'s' if errors != 1 else ''}; {outcome}", err=True)
+            if errors:
+                click.echo(f"{errors} error{'s' if errors != 1 else ''}; {outcome}", err=True)
+            else:  # only --strict fails on warnings alone
+                warnings = len(e.problems)
+                click.echo(f"{warnings} warning{'s' if warnings != 1 else ''}, which --strict makes fatal; {outcome}", err=True)
             if debug:
                 traceback.print_exc()
             sys.exit(1)
@@ -65,6 +69,7 @@ def main() -> None:
 
 
 _JOBS = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: one per core).")
+_STRICT = click.option("--strict", is_flag=True, help="Fail on warnings too (accessibility lint, clip and contrast warnings): for CI.")
 
 
 def _plural(n: int, word: str) -> str:
@@ -98,8 +103,9 @@ def _progress() -> Callable[[int, int], None] | None:
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (default: ROOT/site).")
 @_JOBS
+@_STRICT
 @_common
-def build(root: Path, out: Path | None, jobs: int | None) -> None:
+def build(root: Path, out: Path | None, jobs: int | None, strict: bool) -> None:
     """Build every issue, the archive and the feeds into site/.
 
     The previous site is replaced only when the whole build succeeds. Issues that
@@ -111,26 +117,29 @@ def build(root: Path, out: Path | None, jobs: int | None) -> None:
     """
     from .build import build as run_build
 
-    report = run_build(root, out, jobs=jobs, progress=_progress())
+    report = run_build(root, out, jobs=jobs, progress=_progress(), strict=strict)
     _print_problems(report.warnings)
     click.echo(f"built {_plural(report.issues, 'issue')} ({report.changed:,} changed) in {report.seconds:.1f} s")
 
 
 @main.command()
 @_JOBS
+@_STRICT
 @_common
-def check(root: Path, jobs: int | None) -> None:
+def check(root: Path, jobs: int | None, strict: bool) -> None:
     """Validate and render every issue without writing anything.
 
-    Exits 1 and lists every problem as path:line: message.
+    Exits 1 and lists every problem as path:line: message.  With --strict,
+    warnings fail it too, as a pull request check would want.
 
     \b
     Example:
       digest check --root ~/my-digest
+      digest check --strict   # in CI
     """
     from .build import check as run_check
 
-    report = run_check(root, jobs=jobs)
+    report = run_check(root, jobs=jobs, strict=strict)
     _print_problems(report.warnings)
     click.echo(f"checked {_plural(report.issues, 'issue')}: no errors")
 
