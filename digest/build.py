@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 SITE_DIR = "site"
 ISSUE_FILES = ("email.html", "email.txt", "index.html")
 POOL_THRESHOLD = 8  # fewer changed issues than this render faster in-process than a pool starts
+# Cached issues to verify before anything is rendered: with this many, a worker has time to
+# import and compile what rendering needs meanwhile, so that publishing one new issue in a
+# long archive does not wait for that after the verification.
+WARM_THRESHOLD = 200
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -85,7 +89,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
             report.seconds = time.perf_counter() - started
             return report
     with _Workers(jobs) as pool:
-        issues, cached, report = load_all(config, sources, cache, pool)
+        issues, cached, report = load_all(config, templates_salt, sources, cache, pool)
         cache.forget_site()
         with writer.staging(target, cache.work) as stage:
             render_all(config, templates_salt, issues, cached, {src.number: src.key for src in sources}, cache, pool, stage, report, progress)
@@ -107,7 +111,7 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     templates_salt = salt(root)
     sources = read_sources(config, templates_salt)
     with _Workers(jobs) as pool:
-        issues, cached, report = load_all(config, sources, cache, pool)
+        issues, cached, report = load_all(config, templates_salt, sources, cache, pool)
         render_all(config, templates_salt, issues, cached, {}, None, pool, None, report, None)
     _fail_if_strict(strict, report)
     report.seconds = time.perf_counter() - started
@@ -138,10 +142,13 @@ def read_sources(config: Config, s: bytes) -> list[Source]:
     return sources
 
 
-def load_all(config: Config, sources: list[Source], cache: BuildCache, pool: _Workers) -> tuple[list[Issue], dict[int, Entry], Report]:
+def load_all(config: Config, templates_salt: bytes, sources: list[Source], cache: BuildCache, pool: _Workers) -> tuple[list[Issue], dict[int, Entry], Report]:
     """Every issue as a model (from the cache where possible); raise DigestError listing every problem."""
     cached: dict[int, Entry] = {}
     todo: list[Source] = []
+    absent = sum(not cache.has(src.key) for src in sources)
+    if absent and len(sources) - absent >= WARM_THRESHOLD:
+        pool.warm(_warm_up, (config, templates_salt), workers=absent)
     for src in sources:
         entry = cache.get(src.key)
         if entry is not None:
@@ -190,8 +197,15 @@ def render_all(
         by_file.setdefault(p.path, []).append(p)
     root = cache.work.parent if cache is not None and stage is not None else None
     jobs = [_Job(config, templates_salt, i, tuple(by_file.get(i.source, ())), root, keys.get(i.number, "")) for i in fresh]
+    # With a pool the renders start now and run while the unchanged issues are linked.
+    rendered = pool.map(_render, jobs)
+    for entry in cached.values():
+        if stage is not None:
+            for name, path in entry.files.items():
+                stage.link(f"issues/{entry.issue.slug}/{name}", path, entry.sums[name])
+        report.files += len(entry.files)
     clipped: list[Problem] = []
-    for done, r in enumerate(pool.map(_render, jobs), 1):
+    for done, r in enumerate(rendered, 1):
         if r.clip is not None:
             (report.warnings if r.clip.warning else clipped).append(r.clip)
         if r.issue.number in in_feeds:
@@ -209,11 +223,6 @@ def render_all(
             progress(done, len(fresh))
     if clipped:  # the clip gate: the staging folder is discarded, the site stays as it was
         raise DigestError(clipped + report.warnings)
-    for entry in cached.values():
-        if stage is not None:
-            for name, path in entry.files.items():
-                stage.link(f"issues/{entry.issue.slug}/{name}", path, entry.sums[name])
-        report.files += len(entry.files)
     env = _env(config, templates_salt)
     with render.template_errors():
         site_files = {"index.html": archive.render_archive(env, config, newest).encode()}
@@ -282,6 +291,24 @@ class _Rendered:
     outputs: dict[str, bytes] | None  # the outputs themselves when they were not stored
 
 
+def _warm_up(args: tuple[Config, bytes]) -> None:
+    """Import and compile what rendering needs (templates, MJML, premailer and cssutils,
+    the locale's dates), so that this worker's first issue starts warm."""
+    import datetime as dt
+
+    from . import render
+
+    config, templates_salt = args
+    try:
+        env = _env(config, templates_salt)
+        for name in ("email.mjml", "email.txt", "issue.html", "_content.html"):
+            env.get_template(name)
+        env.filters["format_date"](dt.date(2000, 1, 1))
+        render.inline_css(render.mjml_to_html("<mjml><mj-body><mj-section><mj-column><mj-text>.</mj-text></mj-column></mj-section></mj-body></mjml>"))
+    except Exception:  # noqa: BLE001 - only a head start: the real render reports any problem
+        pass
+
+
 def _render(job: _Job) -> _Rendered:
     """Render one issue and, in the worker itself, store it in the cache (so writes run in parallel)."""
     from . import lint, render, text
@@ -329,14 +356,27 @@ class _Workers:
         self._pool: ProcessPoolExecutor | None = None
 
     def map(self, func: Callable[[T], R], items: list[T]) -> Iterator[R]:
-        if self.jobs <= 1 or len(items) < POOL_THRESHOLD:
+        """``func`` over ``items``: submitted at once to the pool (if any), else run lazily here."""
+        if self.jobs <= 1 or (len(items) < POOL_THRESHOLD and self._pool is None):
             return map(func, items)
+        chunk = max(1, min(16, len(items) // (self.jobs * 4)))
+        return self._start().map(func, items, chunksize=chunk)
+
+    def warm(self, func: Callable[[T], None], arg: T, workers: int) -> None:
+        """Start the pool now, with at most ``workers`` processes (as many as there will be
+        work for: an idle cold one could take the work from a warm one), and run ``func(arg)``
+        once in each while this process goes on."""
+        if self.jobs > 1 and self._pool is None:
+            pool = self._start(min(self.jobs, workers))
+            for _ in range(min(self.jobs, workers)):
+                pool.submit(func, arg)
+
+    def _start(self, workers: int | None = None) -> ProcessPoolExecutor:
         if self._pool is None:
             from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(self.jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
-        chunk = max(1, min(16, len(items) // (self.jobs * 4)))
-        return self._pool.map(func, items, chunksize=chunk)
+            self._pool = ProcessPoolExecutor(workers or self.jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
+        return self._pool
 
     def __enter__(self) -> _Workers:
         return self

@@ -119,6 +119,10 @@ class BuildCache:
         except OSError:
             pass
 
+    def has(self, k: str) -> bool:
+        """Whether an entry for ``k`` exists (not whether it is intact: :meth:`get` checks that)."""
+        return (self.dir / k / "meta.json").is_file()
+
     def get(self, k: str) -> Entry | None:
         """The entry for ``k`` if present and intact, else None."""
         folder = self.dir / k

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import tree
 
 from digest.bench import add_issue, make_newsletter
@@ -51,6 +52,36 @@ def test_adding_an_issue_renders_only_it_and_updates_archive_and_feeds(tmp_path:
     feed = json.loads((root / "site/feed.json").read_text())
     assert feed["items"][0]["id"] == "https://bench.example.org/issues/13/"
     # The incremental result is exactly what a clean build produces.
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
+    build(clean, jobs=1)
+    assert tree(root / "site") == tree(clean / "site")
+
+
+def test_one_new_issue_in_a_long_archive_renders_in_a_worker_warmed_during_the_cache_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With WARM_THRESHOLD cached issues, one worker starts (and imports, and compiles) while
+    the cache is verified, and renders the new issue: the site is what a clean build makes."""
+    from digest import build as pipeline
+
+    monkeypatch.setattr(pipeline, "WARM_THRESHOLD", 4)
+    started: list[int] = []
+    real_warm = pipeline._Workers.warm
+
+    def warm(self: pipeline._Workers, func: object, arg: object, workers: int) -> None:
+        real_warm(self, func, arg, workers)  # type: ignore[arg-type]
+        if self._pool is not None:
+            started.append(self._pool._max_workers)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(pipeline._Workers, "warm", warm)
+    root = _newsletter(tmp_path, 4)
+    build(root, jobs=2)
+    assert started == []  # nothing cached yet: nothing to overlap with
+    add_issue(root, 5)
+    report = build(root, jobs=2)
+    assert report.changed == 1 and started == [1]
+    add_issue(root, 6)
+    build(root, jobs=1)
+    assert started == [1]  # one process: no pool to warm
     clean = tmp_path / "clean"
     shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
     build(clean, jobs=1)
