@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from digest.models import Config, Issue
@@ -114,7 +115,7 @@ def median_build(root: Path, repeat: int, before: Callable[[int], None]) -> dict
     return median
 
 
-def _from_scratch(root: Path) -> None:
+def _from_scratch_each(root: Path, _run: int) -> None:
     shutil.rmtree(root / "site", ignore_errors=True)
     shutil.rmtree(root / ".digest-cache", ignore_errors=True)
 
@@ -208,7 +209,7 @@ console.log(JSON.stringify({median_ms: (times[14] + times[15]) / 2, version: req
 """
 
 
-def node_reference(root: Path, workdir: Path) -> dict[str, object] | None:
+def node_reference(root: Path, workdir: Path) -> dict[str, Any] | None:
     """The Node MJML reference's median time for one generated issue's MJML, or None without Node."""
     if not (shutil.which("node") and shutil.which("npm")):
         return None
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         for n in sizes:
             root = base / f"n{n}"
             make_newsletter(root, n)
-            full[n] = median_build(root, args.repeat, lambda _, root=root: _from_scratch(root))
+            full[n] = median_build(root, args.repeat, functools.partial(_from_scratch_each, root))
             print(f"full build, {n:>5} issues: {full[n]['seconds']:7.2f} s   peak RSS {full[n]['rss_mib']:.0f} MiB (workers {full[n]['worker_rss_mib']:.0f} MiB)", flush=True)
         results["full"] = full
         small, big = min(sizes), max(sizes)

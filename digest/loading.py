@@ -127,11 +127,11 @@ def parse(text: str, rel: str) -> tuple[Node | None, list[Problem]]:
         finally:
             loader.dispose()
     except yaml.reader.ReaderError as e:
-        line = text.count("\n", 0, e.position) + 1
-        return None, [Problem(rel, line, f"contains the invisible control character U+{e.character:04X}, which YAML files cannot hold: delete it")]
+        at = text.count("\n", 0, e.position) + 1
+        return None, [Problem(rel, at, f"contains the invisible control character U+{e.character:04X}, which YAML files cannot hold: delete it")]
     except yaml.MarkedYAMLError as e:
-        line, message = _syntax_problem(e, text)
-        return None, [Problem(rel, line, message)]
+        where, message = _syntax_problem(e, text)
+        return None, [Problem(rel, where, message)]
     except yaml.YAMLError as e:
         return None, [Problem(rel, None, f"YAML error: {e}")]
     if root is None:
@@ -148,14 +148,18 @@ def _check_shape(text: str, rel: str) -> Problem | None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                return Problem(rel, event.start_mark.line + 1, _TOO_DEEP)
+                return Problem(rel, _line(event), _TOO_DEEP)
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
         if isinstance(event, yaml.NodeEvent):
             count += 1
             if count > MAX_NODES:
-                return Problem(rel, event.start_mark.line + 1, f"has more than {MAX_NODES:,} values; split it up")
+                return Problem(rel, _line(event), f"has more than {MAX_NODES:,} values; split it up")
     return None
+
+
+def _line(event: yaml.Event) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark else None
 
 
 # Syntax errors: what the parser says → what the editor should do.  The parser's own
@@ -311,7 +315,7 @@ class _Walker:
         if isinstance(value, str) and (m := NOT_XML.search(value)):
             self.problems.append(Problem(self.rel, line, f"contains the control character U+{ord(m.group()):04X}, which cannot appear in HTML or XML", path))
             return Node(INVALID, line)
-        block = ynode.style in ("|", ">")
+        block = getattr(ynode, "style", None) in ("|", ">")  # scalar nodes have a style
         first = line + 1 if block else line
         if not isinstance(value, str):
             return Node(value, first, block=block)

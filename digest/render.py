@@ -304,7 +304,7 @@ def _inliner_class() -> type[premailer.Premailer]:
     parsed: dict[tuple[str, int], Rules] = {}
     leftover_text: dict[int, tuple[list[Any], str]] = {}
 
-    class Inliner(premailer.Premailer):  # type: ignore[misc]
+    class Inliner(premailer.Premailer):
         def _parse_style_rules(self, css_body: str, ruleset_index: int) -> Rules:
             key = (css_body or "", ruleset_index)
             if key not in parsed:

@@ -188,7 +188,8 @@ class Checker:
         if not node.is_list:
             self.error(node.line, path, f"must be a list (each entry on its own line, starting with '- '), got {_kind(node.value)}")
             return None
-        return [(child, f"{path}[{i}]") for i, child in enumerate(node.value, 1)]  # type: ignore[arg-type]
+        children: list[Node] = node.value  # type: ignore[assignment]
+        return [(child, f"{path}[{i}]") for i, child in enumerate(children, 1)]
 
 
 def capped(problems: list[Problem]) -> list[Problem]:
