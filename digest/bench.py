@@ -186,7 +186,7 @@ def _load(config: Config) -> list[Issue]:
     from digest.issues import load_issue
 
     issues = []
-    for s in read_sources(config, salt(config.root)):
+    for s in read_sources(config, salt(config.root), salt(config.root, templates=False)):
         issue, problems = load_issue(config, s.number, s.path, s.rel, s.data)
         assert issue is not None, problems
         issues.append(issue)

@@ -65,7 +65,8 @@ class Source:
     path: Path
     rel: str
     data: bytes
-    key: str
+    key: str  # of its rendered files: the file, config.yaml, the templates, digest itself
+    model_key: str  # of its validated model: the same without the templates
 
 
 def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progress: Progress | None = None, strict: bool = False) -> Report:
@@ -78,7 +79,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     config = load_config(root)
     cache = BuildCache(root)
     templates_salt = salt(root)
-    sources = read_sources(config, templates_salt)
+    sources = read_sources(config, templates_salt, salt(root, templates=False))
     target = out or root / SITE_DIR
     site_key = build_key([src.key for src in sources])
     with writer.locked(cache.work):
@@ -89,14 +90,14 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
             report.seconds = time.perf_counter() - started
             return report
     with _Workers(jobs) as pool:
-        issues, cached, report = load_all(config, templates_salt, sources, cache, pool)
+        issues, cached, report = load_all(config, templates_salt, sources, cache, pool, store=True)
         cache.forget_site()
         with writer.staging(target, cache.work) as stage:
             render_all(config, templates_salt, issues, cached, {src.number: src.key for src in sources}, cache, pool, stage, report, progress)
             _fail_if_strict(strict, report)  # inside the staging block: the site is not replaced
     summary = {"issues": report.issues, "published": report.published, "files": report.files, "warnings": [asdict(w) for w in report.warnings]}
     cache.record_site(site_key, target, stage.sums, summary)
-    cache.prune(keep={src.key for src in sources})
+    cache.prune(keep={src.key for src in sources}, keep_models={src.model_key for src in sources})
     report.seconds = time.perf_counter() - started
     return report
 
@@ -109,9 +110,9 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     config = load_config(root)
     cache = BuildCache(root)
     templates_salt = salt(root)
-    sources = read_sources(config, templates_salt)
+    sources = read_sources(config, templates_salt, salt(root, templates=False))
     with _Workers(jobs) as pool:
-        issues, cached, report = load_all(config, templates_salt, sources, cache, pool)
+        issues, cached, report = load_all(config, templates_salt, sources, cache, pool, store=False)
         render_all(config, templates_salt, issues, cached, {}, None, pool, None, report, None)
     _fail_if_strict(strict, report)
     report.seconds = time.perf_counter() - started
@@ -124,8 +125,8 @@ def _fail_if_strict(strict: bool, report: Report) -> None:
         raise DigestError(report.warnings)
 
 
-def read_sources(config: Config, s: bytes) -> list[Source]:
-    """Every issue file's bytes and cache key (under salt ``s``); naming problems are errors."""
+def read_sources(config: Config, s: bytes, model_salt: bytes) -> list[Source]:
+    """Every issue file's bytes and cache keys (under salts ``s`` and ``model_salt``); naming problems are errors."""
     files, problems = discover(config.root)
     if any(not p.warning for p in problems):
         raise DigestError(problems)
@@ -136,14 +137,20 @@ def read_sources(config: Config, s: bytes) -> list[Source]:
         except OSError as e:
             problems.append(Problem(rel, None, f"cannot read file: {e.strerror or e}"))
             continue
-        sources.append(Source(number, path, rel, data, key(s, data, rel)))
+        sources.append(Source(number, path, rel, data, key(s, data, rel), key(model_salt, data, rel)))
     if problems:
         raise DigestError(problems)
     return sources
 
 
-def load_all(config: Config, templates_salt: bytes, sources: list[Source], cache: BuildCache, pool: _Workers) -> tuple[list[Issue], dict[int, Entry], Report]:
-    """Every issue as a model (from the cache where possible); raise DigestError listing every problem."""
+def load_all(
+    config: Config, templates_salt: bytes, sources: list[Source], cache: BuildCache, pool: _Workers, *, store: bool
+) -> tuple[list[Issue], dict[int, Entry], Report]:
+    """Every issue as a model (from the cache where possible); raise DigestError listing every problem.
+
+    An issue whose rendered files are cached comes whole from the cache; one whose model
+    alone is cached (a template changed) is not validated again.  ``store``: keep the
+    models validated here (not for ``digest check``, which writes nothing)."""
     cached: dict[int, Entry] = {}
     todo: list[Source] = []
     absent = sum(not cache.has(src.key) for src in sources)
@@ -160,7 +167,15 @@ def load_all(config: Config, templates_salt: bytes, sources: list[Source], cache
     for entry in cached.values():
         issues.append(entry.issue)
         problems.extend(entry.warnings)
-    for issue, found in pool.map(_load, [(config, s.number, s.path, s.rel, s.data) for s in todo]):
+    to_validate = []
+    for src in todo:
+        if (model := cache.get_model(src.model_key)) is not None:
+            issues.append(model[0])
+            problems.extend(model[1])
+        else:
+            to_validate.append(src)
+    root = cache.work.parent if store else None
+    for issue, found in pool.map(_load, [(config, s.number, s.path, s.rel, s.data, root, s.model_key) for s in to_validate]):
         problems.extend(found)
         if issue is not None:
             issues.append(issue)
@@ -244,7 +259,7 @@ def render_issue_email(root: Path, number: int) -> tuple[Config, Issue, str, str
 
     config = load_config(root)
     s = salt(root)
-    sources = [src for src in read_sources(config, s) if src.number == number]
+    sources = [src for src in read_sources(config, s, salt(root, templates=False)) if src.number == number]
     if not sources:
         raise DigestError([Problem("issues", None, f"there is no issue {number}")])
     issue, problems = load_issue(config, number, sources[0].path, sources[0].rel, sources[0].data)
@@ -266,9 +281,13 @@ def _env(config: Config, templates_salt: bytes) -> jinja2.Environment:
     return render.make_env(config)
 
 
-def _load(args: tuple[Config, int, Path, str, bytes]) -> tuple[Issue | None, list[Problem]]:
-    config, number, path, rel, data = args
-    return load_issue(config, number, path, rel, data)
+def _load(args: tuple[Config, int, Path, str, bytes, Path | None, str]) -> tuple[Issue | None, list[Problem]]:
+    """Validate one issue; a valid one is stored in the cache (under ``cache_root``) by the worker itself."""
+    config, number, path, rel, data, cache_root, model_key = args
+    issue, problems = load_issue(config, number, path, rel, data)
+    if issue is not None and cache_root is not None:
+        BuildCache(cache_root).put_model(model_key, issue, problems)
+    return issue, problems
 
 
 @dataclass(frozen=True)

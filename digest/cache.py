@@ -4,6 +4,9 @@ Rules:
 - The key of an issue is a hash of its file's bytes, config.yaml, every template
   (the newsletter's and the built-in ones), and digest's own source and version.  Any
   change to any of them is a different key, so a stale entry is never found.
+- Validated models are also kept on their own, keyed the same way without the templates
+  (validation never reads them): after a template change every issue is rendered again,
+  but none is validated again.  An unreadable model is validated again, never used.
 - The cache lives outside the published output (``ROOT/.digest-cache``).
 - An entry is trusted only after its files match the checksums recorded with it; a
   corrupt, truncated or unreadable entry is ignored and rebuilt, never used.
@@ -21,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +47,15 @@ class Entry:
     sums: dict[str, str]  # output name → sha256 of its bytes
 
 
-def salt(root: Path) -> bytes:
-    """What every issue's output depends on besides its own file."""
-    h = hashlib.sha256(f"digest {__version__} cache {_FORMAT}\n".encode())
+def salt(root: Path, *, templates: bool = True) -> bytes:
+    """What every issue's output depends on besides its own file.
+
+    ``templates=False``: what an issue's validated model depends on besides its file
+    (config.yaml and digest itself), so that a template change re-renders every issue
+    without validating any again."""
+    h = hashlib.sha256(f"digest {__version__} cache {_FORMAT} {'render' if templates else 'model'}\n".encode())
     sources = [root / "config.yaml"]
-    for folder in (root / "templates", _PACKAGE / "templates"):
+    for folder in (root / "templates", _PACKAGE / "templates") if templates else ():
         if folder.is_dir():
             sources += sorted(p for p in folder.rglob("*") if p.is_file())
     sources += sorted(_PACKAGE.glob("*.py"))  # digest's own code: an upgrade re-renders everything
@@ -73,6 +81,7 @@ class BuildCache:
     def __init__(self, root: Path) -> None:
         self.work = root / CACHE_DIR  # also holds the build lock and staging folders
         self.dir = self.work / "objects"
+        self.models = self.work / "models"  # validated issues, keyed without the templates
         self.manifest = root / CACHE_DIR / "site.json"
 
     def up_to_date(self, build_key: str, out: Path) -> dict[str, Any] | None:
@@ -159,13 +168,32 @@ class BuildCache:
             return None  # a cache we cannot write only costs speed
         return {name: folder / name for name in outputs}
 
-    def prune(self, keep: set[str]) -> None:
+    def get_model(self, k: str) -> tuple[Issue, tuple[Problem, ...]] | None:
+        """A validated issue and its warnings, stored under model key ``k``, or None."""
+        try:
+            meta = json.loads((self.models / f"{k}.json").read_bytes())
+            return _issue_from_json(meta["issue"]), tuple(Problem(**w) for w in meta["warnings"])
+        except Exception:  # noqa: BLE001 - any damage at all means "validate it again"
+            return None
+
+    def put_model(self, k: str, issue: Issue, warnings: list[Problem]) -> None:
+        """Store a validated issue (one without errors) under model key ``k``; a failure only costs speed."""
+        tmp = self.models / f"{k}.json.tmp-{os.getpid()}"
+        try:
+            self.models.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings]}), encoding="utf-8")
+            os.replace(tmp, self.models / f"{k}.json")
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+    def prune(self, keep: set[str], keep_models: Iterable[str] = ()) -> None:
         """Remove every entry but the current issues' (old versions of issues, killed writes)."""
-        if not self.dir.is_dir():
-            return
-        for path in self.dir.iterdir():
-            if path.name not in keep:
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        for folder, wanted in ((self.dir, keep), (self.models, {f"{k}.json" for k in keep_models})):
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if path.name not in wanted:
+                    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _to_json(value: Any) -> Any:

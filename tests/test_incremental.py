@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,51 @@ def test_editing_a_template_or_config_re_renders_everything(tmp_path: Path) -> N
     assert "Bench Monthly" in (root / "site/issues/2/index.html").read_text()
 
 
+def test_a_template_change_renders_every_issue_again_but_validates_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest import build as pipeline
+
+    validated: list[int] = []
+    real_load_issue = pipeline.load_issue
+
+    def load_issue(config: object, number: int, *args: object) -> object:
+        validated.append(number)
+        return real_load_issue(config, number, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "load_issue", load_issue)
+    root = _newsletter(tmp_path, 3)
+    # A warning (vague link text) must survive in the model cache like in the full entries.
+    issue = root / "issues/0002.yaml"
+    issue.write_text(re.sub(r"\[the [^\]]*\]", "[click here]", issue.read_text(), count=1))
+    first = build(root, jobs=1)
+    warnings = [str(w) for w in first.warnings]
+    assert sorted(validated) == [1, 2, 3] and any("click here" in w for w in warnings)
+
+    validated.clear()
+    (root / "templates").mkdir()
+    (root / "templates" / "email.txt").write_text("{{ issue.title }} — custom\n")
+    report = build(root, jobs=1)
+    assert report.changed == 3 and validated == []  # every issue rendered again, none validated again
+    assert [str(w) for w in report.warnings] == warnings
+    assert (root / "site/issues/2/email.txt").read_text().endswith("— custom\n")
+
+    # A damaged model is validated again, never used.
+    for model in (root / CACHE_DIR / "models").iterdir():
+        model.write_text("{not json")
+    (root / "templates" / "email.txt").write_text("{{ issue.title }} — custom again\n")
+    report = build(root, jobs=1)
+    assert sorted(validated) == [1, 2, 3] and [str(w) for w in report.warnings] == warnings
+
+    validated.clear()
+    config = root / "config.yaml"
+    config.write_text(config.read_text().replace("Bench Weekly", "Bench Monthly"))
+    build(root, jobs=1)
+    assert sorted(validated) == [1, 2, 3]  # validation reads config.yaml: it is part of the model's key
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
+    build(clean, jobs=1)
+    assert tree(root / "site") == tree(clean / "site")
+
+
 def test_a_corrupt_cache_is_detected_and_ignored(tmp_path: Path) -> None:
     root = _newsletter(tmp_path, 3)
     build(root)
@@ -131,8 +177,14 @@ def test_cache_entries_are_json_not_pickle(tmp_path: Path) -> None:
     """A cache folder from elsewhere must never be able to run code on load."""
     root = _newsletter(tmp_path, 1)
     build(root)
-    files = {p.name for p in (root / CACHE_DIR).rglob("*") if p.is_file()}
+    cache = root / CACHE_DIR
+    files = {p.name for p in cache.rglob("*") if p.is_file() and p.parent.name != "models"}
     assert files == {"email.html", "email.txt", "index.html", "meta.json", "site.json", "build.lock"}
+    models = list((cache / "models").iterdir())
+    assert len(models) == 1 and re.fullmatch(r"[0-9a-f]{64}\.json", models[0].name)
+    for path in [*cache.rglob("*.json")]:
+        json.loads(path.read_bytes())  # JSON through and through
+    assert set(json.loads(models[0].read_bytes())) == {"issue", "warnings"}
 
 
 def test_help_and_no_op_build_do_not_import_heavy_libraries(tmp_path: Path) -> None:
