@@ -182,11 +182,11 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
 
 def _load(config: Config) -> list[Issue]:
     from digest.build import read_sources
-    from digest.cache import salt
+    from digest.cache import salts
     from digest.issues import load_issue
 
     issues = []
-    for s in read_sources(config, salt(config.root), salt(config.root, templates=False)):
+    for s in read_sources(config, *salts(config.root)):
         issue, problems = load_issue(config, s.number, s.path, s.rel, s.data)
         assert issue is not None, problems
         issues.append(issue)

@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from .cache import BuildCache, Entry, build_key, key, salt
+from .cache import BuildCache, Entry, build_key, key, salts
 from .config import load_config
 from .errors import DigestError, Problem
 from .issues import discover, load_issue
@@ -78,8 +78,8 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     started = time.perf_counter()
     config = load_config(root)
     cache = BuildCache(root)
-    templates_salt = salt(root)
-    sources = read_sources(config, templates_salt, salt(root, templates=False))
+    templates_salt, model_salt = salts(root)
+    sources = read_sources(config, templates_salt, model_salt)
     target = out or root / SITE_DIR
     site_key = build_key([src.key for src in sources])
     with writer.locked(cache.work):
@@ -109,8 +109,8 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     started = time.perf_counter()
     config = load_config(root)
     cache = BuildCache(root)
-    templates_salt = salt(root)
-    sources = read_sources(config, templates_salt, salt(root, templates=False))
+    templates_salt, model_salt = salts(root)
+    sources = read_sources(config, templates_salt, model_salt)
     with _Workers(jobs) as pool:
         issues, cached, report = load_all(config, templates_salt, sources, cache, pool, store=False)
         render_all(config, templates_salt, issues, cached, {}, None, pool, None, report, None)
@@ -258,8 +258,8 @@ def render_issue_email(root: Path, number: int) -> tuple[Config, Issue, str, str
     from . import render, text
 
     config = load_config(root)
-    s = salt(root)
-    sources = [src for src in read_sources(config, s, salt(root, templates=False)) if src.number == number]
+    s, model_salt = salts(root)
+    sources = [src for src in read_sources(config, s, model_salt) if src.number == number]
     if not sources:
         raise DigestError([Problem("issues", None, f"there is no issue {number}")])
     issue, problems = load_issue(config, number, sources[0].path, sources[0].rel, sources[0].data)

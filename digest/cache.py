@@ -47,25 +47,26 @@ class Entry:
     sums: dict[str, str]  # output name → sha256 of its bytes
 
 
-def salt(root: Path, *, templates: bool = True) -> bytes:
-    """What every issue's output depends on besides its own file.
-
-    ``templates=False``: what an issue's validated model depends on besides its file
-    (config.yaml and digest itself), so that a template change re-renders every issue
-    without validating any again."""
-    h = hashlib.sha256(f"digest {__version__} cache {_FORMAT} {'render' if templates else 'model'}\n".encode())
-    sources = [root / "config.yaml"]
-    for folder in (root / "templates", _PACKAGE / "templates") if templates else ():
+def salts(root: Path) -> tuple[bytes, bytes]:
+    """What every issue's output depends on besides its own file, and what its validated
+    model depends on (the same without the templates, which validation never reads): a
+    template change then re-renders every issue without validating any again."""
+    render = hashlib.sha256(f"digest {__version__} cache {_FORMAT} render\n".encode())
+    model = hashlib.sha256(f"digest {__version__} cache {_FORMAT} model\n".encode())
+    shared = [root / "config.yaml", *sorted(_PACKAGE.glob("*.py"))]  # digest's own code: an upgrade re-renders everything
+    templates = []
+    for folder in (root / "templates", _PACKAGE / "templates"):
         if folder.is_dir():
-            sources += sorted(p for p in folder.rglob("*") if p.is_file())
-    sources += sorted(_PACKAGE.glob("*.py"))  # digest's own code: an upgrade re-renders everything
-    for path in sources:
-        h.update(f"\0{path}\0".encode())
+            templates += sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in shared + templates:
         try:
-            h.update(path.read_bytes())
+            data = path.read_bytes()
         except OSError:
-            h.update(b"<missing>")
-    return h.digest()
+            data = b"<missing>"
+        for h in (render, model) if path in shared else (render,):
+            h.update(f"\0{path}\0".encode())
+            h.update(data)
+    return render.digest(), model.digest()
 
 
 def key(salt_bytes: bytes, issue_file: bytes, name: str) -> str:

@@ -160,7 +160,7 @@ def _safe_tokens(src: str) -> list[Token]:
 def to_html(src: str, top: int = 1) -> Markup:
     """Render markdown to safe HTML (raw HTML in ``src`` appears as text).
 
-    ``top`` is the level of the text's first heading level, so headings inside a blurb
+    ``top`` is the level the text's highest headings get, so headings inside a blurb
     continue the page's outline instead of restarting it at h1.  The outline never
     skips a level (a screen reader's list of headings would show a gap): levels are
     ranked, so "#" then "###" become top and top + 1, a text that uses only "##" starts
@@ -173,23 +173,22 @@ def to_html(src: str, top: int = 1) -> Markup:
 
 
 def _heading_levels(tokens: list[Token], top: int) -> dict[int, int]:
-    """The HTML level of each heading_open token (by index) under the rule of :func:`to_html`."""
-    opens = [(i, int(tok.tag[1])) for i, tok in enumerate(tokens) if tok.type == "heading_open"]
-    rank = {level: n for n, level in enumerate(sorted({level for _, level in opens}))}
+    """The HTML level of each heading_open and heading_close token (by index), under the rule of :func:`to_html`."""
+    written = {int(tok.tag[1]) for tok in tokens if tok.type == "heading_open"}
+    rank = {level: n for n, level in enumerate(sorted(written))}
     levels: dict[int, int] = {}
     previous = top - 1
-    for i, level in opens:
-        levels[i] = min(6, top + rank[level], previous + 1)
-        previous = levels[i]
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open":
+            previous = levels[i] = min(6, top + rank[int(tok.tag[1])], previous + 1)
+        elif tok.type == "heading_close":
+            levels[i] = previous  # headings cannot nest: it closes the last one opened
     return levels
 
 
 def _heading(self: object, tokens: list[Token], idx: int, options: object, env: dict[str, dict[int, int]]) -> str:
-    tok = tokens[idx]
-    if tok.nesting == 1:
-        return f"<h{env['heading_levels'][idx]}>"
-    opening = max(i for i in env["heading_levels"] if i < idx)  # headings cannot nest
-    return f"</h{env['heading_levels'][opening]}>\n"
+    level = env["heading_levels"][idx]
+    return f"<h{level}>" if tokens[idx].nesting == 1 else f"</h{level}>\n"
 
 
 @lru_cache(maxsize=4096)
