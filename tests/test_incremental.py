@@ -23,6 +23,14 @@ def _newsletter(tmp_path: Path, n: int = 12) -> Path:
     return root
 
 
+def assert_same_as_a_clean_build(root: Path, tmp_path: Path) -> None:
+    """The site built incrementally in ``root`` is exactly what a clean one-process build makes."""
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
+    build(clean, jobs=1)
+    assert tree(root / "site") == tree(clean / "site")
+
+
 def test_process_pool_output_is_byte_identical_to_a_single_process_build(tmp_path: Path) -> None:
     root = _newsletter(tmp_path)
     one = build(root, tmp_path / "one", jobs=1)
@@ -52,11 +60,7 @@ def test_adding_an_issue_renders_only_it_and_updates_archive_and_feeds(tmp_path:
     assert "https://bench.example.org/issues/13/" in (root / "site/index.html").read_text()
     feed = json.loads((root / "site/feed.json").read_text())
     assert feed["items"][0]["id"] == "https://bench.example.org/issues/13/"
-    # The incremental result is exactly what a clean build produces.
-    clean = tmp_path / "clean"
-    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
-    build(clean, jobs=1)
-    assert tree(root / "site") == tree(clean / "site")
+    assert_same_as_a_clean_build(root, tmp_path)
 
 
 def test_one_new_issue_in_a_long_archive_renders_in_a_worker_warmed_during_the_cache_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,10 +87,7 @@ def test_one_new_issue_in_a_long_archive_renders_in_a_worker_warmed_during_the_c
     add_issue(root, 6)
     build(root, jobs=1)
     assert started == [1]  # one process: no pool to warm
-    clean = tmp_path / "clean"
-    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
-    build(clean, jobs=1)
-    assert tree(root / "site") == tree(clean / "site")
+    assert_same_as_a_clean_build(root, tmp_path)
 
 
 def test_editing_a_template_or_config_re_renders_everything(tmp_path: Path) -> None:
@@ -141,10 +142,7 @@ def test_a_template_change_renders_every_issue_again_but_validates_none(tmp_path
     config.write_text(config.read_text().replace("Bench Weekly", "Bench Monthly"))
     build(root, jobs=1)
     assert sorted(validated) == [1, 2, 3]  # validation reads config.yaml: it is part of the model's key
-    clean = tmp_path / "clean"
-    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
-    build(clean, jobs=1)
-    assert tree(root / "site") == tree(clean / "site")
+    assert_same_as_a_clean_build(root, tmp_path)
 
 
 def test_a_corrupt_cache_is_detected_and_ignored(tmp_path: Path) -> None:
