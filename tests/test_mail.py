@@ -79,6 +79,11 @@ def send(root: Path, number: int, to: str = TO, **env: str | None) -> Result:
     return CliRunner().invoke(main, ["send", str(number), "--to", to, "--root", str(root)], env=environment, catch_exceptions=False)
 
 
+def plain(port: int, **more: str) -> dict[str, str]:
+    """The DIGEST_SMTP_* variables for the test server on 127.0.0.1:``port``, without TLS."""
+    return {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none", **more}
+
+
 def part_text(part: Any) -> str:
     """A text part's decoded content, with SMTP's CRLF line ends back to LF."""
     return str(part.get_content()).replace("\r\n", "\n")
@@ -98,7 +103,7 @@ def built(root: Path) -> Path:
 def test_send_delivers_the_built_issue_as_multipart_alternative(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     site = built(golden_root)
-    result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none")
+    result = send(golden_root, 7, **plain(port))
     assert result.exit_code == 0, result.output
     assert result.stdout == f"sent issue 7 to reader@example.com via 127.0.0.1:{port}\n"
     assert result.stderr == ""
@@ -130,7 +135,7 @@ def test_send_encodes_a_right_to_left_subject_and_sender(tmp_path: Path, smtp: t
     shutil.copy2(REPO / "examples" / "arabic" / "config.yaml", root)
     shutil.copytree(REPO / "examples" / "arabic" / "issues", root / "issues")
     site = built(root)
-    result = send(root, 263, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none")
+    result = send(root, 263, **plain(port))
     assert result.exit_code == 0, result.output
     raw = inbox.envelopes[0].content
     assert raw.isascii()  # non-ASCII headers are RFC 2047 encoded, bodies transfer-encoded
@@ -146,8 +151,7 @@ def test_credentials_are_used_and_never_printed(golden_root: Path, smtp: tuple[I
     inbox, port = smtp
     result = send(
         golden_root, 7,
-        DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none",
-        DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD,
+        **plain(port, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD),
     )
     assert result.exit_code == 0, result.output
     assert inbox.logins == [(USER.encode(), PASSWORD.encode())]
@@ -160,8 +164,7 @@ def test_rejected_credentials_are_a_clear_error_without_the_secret(golden_root: 
     inbox.accept_login = False
     result = send(
         golden_root, 7,
-        DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none",
-        DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD,
+        **plain(port, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD),
     )
     assert result.exit_code == 1
     assert result.stdout == ""
@@ -205,8 +208,7 @@ def test_closed_port_is_a_clear_error_without_traceback(golden_root: Path) -> No
         port = closed.getsockname()[1]
         result = send(
             golden_root, 7,
-            DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none",
-            DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD,
+            **plain(port, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD),
         )
     assert result.exit_code == 1
     assert result.stdout == ""
@@ -220,7 +222,7 @@ def test_closed_port_is_a_clear_error_without_traceback(golden_root: Path) -> No
 
 def test_unknown_issue_is_an_error_and_nothing_is_sent(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
-    result = send(golden_root, 99, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none")
+    result = send(golden_root, 99, **plain(port))
     assert result.exit_code == 1
     assert result.stderr == "issues: there is no issue 99\n1 error; nothing was sent\n"
     assert inbox.envelopes == []
@@ -232,7 +234,7 @@ def test_unknown_issue_is_an_error_and_nothing_is_sent(golden_root: Path, smtp: 
 )
 def test_to_must_be_one_address_and_cannot_inject_headers(golden_root: Path, smtp: tuple[Inbox, int], to: str) -> None:
     inbox, port = smtp
-    result = send(golden_root, 7, to, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none")
+    result = send(golden_root, 7, to, **plain(port))
     assert result.exit_code == 1  # a user error, not an "internal error" (exit 2)
     assert result.stderr == f"--to: must be one email address, got {to!r}\n1 error; nothing was sent\n"
     assert inbox.envelopes == []
@@ -241,7 +243,7 @@ def test_to_must_be_one_address_and_cannot_inject_headers(golden_root: Path, smt
 def test_to_may_carry_a_display_name(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     to = "Zoë Reader <reader@example.com>"
-    result = send(golden_root, 7, to, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="none")
+    result = send(golden_root, 7, to, **plain(port))
     assert result.exit_code == 0, result.output
     assert inbox.envelopes[0].rcpt_tos == ["reader@example.com"]
     assert inbox.message()["To"] == to
