@@ -113,14 +113,7 @@ class BuildCache:
 
     def record_site(self, build_key: str, out: Path, files: dict[str, str], summary: dict[str, Any]) -> None:
         """Remember what was just written to ``out`` (called after the swap)."""
-        meta = {"build_key": build_key, "out": str(out.resolve()), "files": files, "summary": summary}
-        tmp = self.manifest.with_name(f"site.json.tmp-{os.getpid()}")
-        try:
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(meta), encoding="utf-8")
-            os.replace(tmp, self.manifest)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        _replace_json(self.manifest, {"build_key": build_key, "out": str(out.resolve()), "files": files, "summary": summary})
 
     def forget_site(self) -> None:
         """Called before a build replaces the site: until it finishes, nothing is known about it."""
@@ -179,13 +172,7 @@ class BuildCache:
 
     def put_model(self, k: str, issue: Issue, warnings: list[Problem]) -> None:
         """Store a validated issue (one without errors) under model key ``k``; a failure only costs speed."""
-        tmp = self.models / f"{k}.json.tmp-{os.getpid()}"
-        try:
-            self.models.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings]}), encoding="utf-8")
-            os.replace(tmp, self.models / f"{k}.json")
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        _replace_json(self.models / f"{k}.json", {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings]})
 
     def prune(self, keep: set[str], keep_models: Iterable[str] = ()) -> None:
         """Remove every entry but the current issues' (old versions of issues, killed writes)."""
@@ -195,6 +182,18 @@ class BuildCache:
             for path in folder.iterdir():
                 if path.name not in wanted:
                     shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def _replace_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary name, so no reader sees half a
+    file; a cache that cannot be written only costs speed, so failures pass quietly."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _to_json(value: Any) -> Any:
