@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from digest.models import Config, Issue
+    from digest.core.models import Config, Issue
 
 WORDS = (
     "open data civic budget transparency council archive rights privacy audit survey "
@@ -89,7 +89,7 @@ def add_issue(root: Path, number: int, start: dt.date = dt.date(2010, 1, 1)) -> 
 def timed_build(root: Path, *extra: str) -> dict[str, float]:
     """One `digest build` in a fresh process: wall seconds and peak RSS (MiB) of it and its workers."""
     code = (
-        "import resource, sys, time; from pathlib import Path; from digest.build import build;"
+        "import resource, sys, time; from pathlib import Path; from digest.build.pipeline import build;"
         "t = time.perf_counter(); r = build(Path(sys.argv[1]), **eval(sys.argv[2])); t = time.perf_counter() - t;"
         "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
         "print(t, own / 1024, kids / 1024, r.changed)"
@@ -127,9 +127,11 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     with its markdown not yet converted (what a build does), the second with it already
     converted, which times Jinja2 alone; markdown is the difference.
     """
-    from digest import feeds, render, text
-    from digest.build import published
-    from digest.config import load_config
+    from digest.render import feeds
+    from digest.render import html as render
+    from digest.render import text
+    from digest.build.pipeline import published
+    from digest.core.config import load_config
 
     config = load_config(root)
     t = time.perf_counter()
@@ -181,9 +183,9 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
 
 
 def _load(config: Config) -> list[Issue]:
-    from digest.build import read_sources
-    from digest.cache import salts
-    from digest.issues import load_issue
+    from digest.build.pipeline import read_sources
+    from digest.build.cache import salts
+    from digest.core.issues import load_issue
 
     issues = []
     for s in read_sources(config, *salts(config.root)):
@@ -213,8 +215,8 @@ def node_reference(root: Path, workdir: Path) -> dict[str, Any] | None:
     """The Node MJML reference's median time for one generated issue's MJML, or None without Node."""
     if not (shutil.which("node") and shutil.which("npm")):
         return None
-    from digest import render
-    from digest.config import load_config
+    from digest.render import html as render
+    from digest.core.config import load_config
 
     config = load_config(root)
     issues = _load(config)

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
-from .errors import DigestError, Problem
+from digest import __version__
+from digest.core.errors import DigestError, Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,7 +115,7 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool) -> None:
     Example:
       digest build --root . --out public
     """
-    from .build import build as run_build
+    from digest.build.pipeline import build as run_build
 
     report = run_build(root, out, jobs=jobs, progress=_progress(), strict=strict)
     _print_problems(report.warnings)
@@ -137,7 +137,7 @@ def check(root: Path, jobs: int | None, strict: bool) -> None:
       digest check --root ~/my-digest
       digest check --strict   # in CI
     """
-    from .build import check as run_check
+    from digest.build.pipeline import check as run_check
 
     report = run_check(root, jobs=jobs, strict=strict)
     _print_problems(report.warnings)
@@ -154,7 +154,7 @@ def new(root: Path, date_: Any) -> None:
     Example:
       digest new --date 2026-12-04
     """
-    from .compose import new_issue
+    from digest.compose.new import new_issue
 
     path = new_issue(root, date_.date() if date_ else None)
     click.echo(f"created {path}")
@@ -179,9 +179,9 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
     """
     import threading
 
-    from .build import build as run_build
-    from .server import Reloader, make_server
-    from .server import watch as watch_sources
+    from digest.build.pipeline import build as run_build
+    from digest.preview.server import Reloader, make_server
+    from digest.preview.server import watch as watch_sources
 
     site = out or root / "site"
     # Take the address before building: a busy port or unknown host is the user's to fix
@@ -249,8 +249,8 @@ def send(root: Path, number: int, to: str) -> None:
       DIGEST_SMTP_HOST=smtp.example.org DIGEST_SMTP_USER=me DIGEST_SMTP_PASSWORD=… \\
         digest send 263 --to me@example.org
     """
-    from . import mail
-    from .build import render_issue_email
+    from digest.deliver import mail
+    from digest.build.pipeline import render_issue_email
 
     settings = mail.smtp_from_environment()
     config, issue, html, text = render_issue_email(root, number)

@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 from conftest import GOLDEN_SRC, REPO, run
 
-from digest.build import render_issue_email
-from digest.config import load_config
-from digest.i18n import strings_for
-from digest.models import Config, Issue
-from digest.server import make_server
+from digest.build.pipeline import render_issue_email
+from digest.core.config import load_config
+from digest.core.i18n import strings_for
+from digest.core.models import Config, Issue
+from digest.preview.server import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

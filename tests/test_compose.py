@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import MINIMAL_CONFIG, MINIMAL_ISSUE, REPO, run, tree
 
-from digest.compose import new_issue
-from digest.errors import DigestError
+from digest.compose.new import new_issue
+from digest.core.errors import DigestError
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, run, tree
 
 from digest.bench import add_issue, make_newsletter
-from digest.cache import CACHE_DIR
+from digest.build.cache import CACHE_DIR
 
 
 def _digest(*args: str, **kwargs: object) -> subprocess.Popen[str]:

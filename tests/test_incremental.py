@@ -13,8 +13,8 @@ import pytest
 from conftest import tree
 
 from digest.bench import add_issue, make_newsletter
-from digest.build import build
-from digest.cache import CACHE_DIR
+from digest.build.pipeline import build
+from digest.build.cache import CACHE_DIR
 
 
 def _newsletter(tmp_path: Path, n: int = 12) -> Path:
@@ -66,7 +66,7 @@ def test_adding_an_issue_renders_only_it_and_updates_archive_and_feeds(tmp_path:
 def test_one_new_issue_in_a_long_archive_renders_in_a_worker_warmed_during_the_cache_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With WARM_THRESHOLD cached issues, one worker starts (and imports, and compiles) while
     the cache is verified, and renders the new issue: the site is what a clean build makes."""
-    from digest import build as pipeline
+    from digest.build import pipeline
 
     monkeypatch.setattr(pipeline, "WARM_THRESHOLD", 4)
     started: list[int] = []
@@ -104,7 +104,7 @@ def test_editing_a_template_or_config_re_renders_everything(tmp_path: Path) -> N
 
 
 def test_a_template_change_renders_every_issue_again_but_validates_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from digest import build as pipeline
+    from digest.build import pipeline
 
     validated: list[int] = []
     real_load_issue = pipeline.load_issue

@@ -20,10 +20,18 @@ import pytest
 from conftest import GOLDEN_SRC, REPO, run, tree
 
 # What a source checkout may hold that is no part of a clean repository.
-NOT_SOURCE = shutil.ignore_patterns(
-    ".git", "site", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
+_NOT_SOURCE_ANYWHERE = shutil.ignore_patterns(
+    ".git", "site", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
     ".digest-cache", ".site*", ".venv", ".ruff_cache", ".mypy_cache", "tests",
 )
+
+
+def NOT_SOURCE(folder: str, names: list[str]) -> set[str]:
+    """What pip leaves at the top (build/, dist/) is no source; digest/build/ is."""
+    skip = set(_NOT_SOURCE_ANYWHERE(folder, names))
+    if Path(folder) == REPO:
+        skip |= {"build", "dist"} & set(names)
+    return skip
 TIMEOUT = 900  # seconds: a guard against a hung download, not a performance assertion
 
 
@@ -56,10 +64,10 @@ def test_pip_installed_digest_builds_with_its_packaged_templates(tmp_path: Path)
     assert not (news / "templates").exists()
 
     # digest and its templates are the installed copy in the venv's site-packages.
-    where = _run([python, "-c", "import sysconfig, digest.render as r; print(sysconfig.get_paths()['purelib']); print(r.BUILTIN_TEMPLATES)"], cwd=work)
+    where = _run([python, "-c", "import sysconfig, digest.render.html as r; print(sysconfig.get_paths()['purelib']); print(r.BUILTIN_TEMPLATES)"], cwd=work)
     purelib, templates = (Path(line) for line in where.stdout.splitlines())
-    assert purelib.is_relative_to(venv) and templates == purelib / "digest" / "templates"
-    assert sorted(p.name for p in templates.iterdir()) == sorted(p.name for p in (REPO / "digest" / "templates").iterdir() if p.is_file())
+    assert purelib.is_relative_to(venv) and templates == purelib / "digest" / "render" / "templates"
+    assert sorted(p.name for p in templates.iterdir()) == sorted(p.name for p in (REPO / "digest" / "render" / "templates").iterdir() if p.is_file())
 
     # The installed command builds the folder into the same bytes as this checkout does.
     result = _run([digest, "build", "--root", news], cwd=work)

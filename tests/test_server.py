@@ -25,7 +25,7 @@ import pytest
 from conftest import REPO, run
 
 from digest.cli import serve
-from digest.server import Reloader, make_server
+from digest.preview.server import Reloader, make_server
 
 HANG_GUARD = 60.0  # seconds: only so that a broken test ends, never a performance requirement
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Problem
+from digest.core.errors import Problem
 
 
 @dataclass(frozen=True)

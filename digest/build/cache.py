@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import Problem
-from .models import Image, Issue, Item, Section
+from digest import __version__
+from digest.core.errors import Problem
+from digest.core.models import Image, Issue, Item, Section
 
 CACHE_DIR = ".digest-cache"
 _FORMAT = 1
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,9 @@ def salts(root: Path) -> tuple[bytes, bytes]:
     template change then re-renders every issue without validating any again."""
     render = hashlib.sha256(f"digest {__version__} cache {_FORMAT} render\n".encode())
     model = hashlib.sha256(f"digest {__version__} cache {_FORMAT} model\n".encode())
-    shared = [root / "config.yaml", *sorted(_PACKAGE.glob("*.py"))]  # digest's own code: an upgrade re-renders everything
+    shared = [root / "config.yaml", *sorted(_PACKAGE.rglob("*.py"))]  # digest's own code: an upgrade re-renders everything
     templates = []
-    for folder in (root / "templates", _PACKAGE / "templates"):
+    for folder in (root / "templates", _PACKAGE / "render" / "templates"):
         if folder.is_dir():
             templates += sorted(p for p in folder.rglob("*") if p.is_file())
     for path in shared + templates:

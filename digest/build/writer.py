@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import DigestError, Problem
+from digest.core.errors import DigestError, Problem
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100

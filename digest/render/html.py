@@ -2,7 +2,7 @@
 
 Rules:
 - Templates come from the newsletter's own ``templates/`` folder first, then from the
-  built-in ``digest/templates/``: a file of the same name overrides the built-in one.
+  built-in ``digest/render/templates/``: a file of the same name overrides the built-in one.
 - Autoescape is on for every template except ``.txt`` ones.  User text therefore always
   lands as text; markdown fields become HTML only through the ``markdown`` filters,
   which return safe :class:`~markupsafe.Markup`.
@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
-from digest.errors import DigestError, Problem
-from digest.i18n import strings_for
-from digest.loading import NOT_XML
-from digest.markdown import to_html, to_inline_html, to_text
-from digest.models import Config, Issue
+from digest.core.errors import DigestError, Problem
+from digest.core.i18n import strings_for
+from digest.core.loading import NOT_XML
+from digest.core.markdown import to_html, to_inline_html, to_text
+from digest.core.models import Config, Issue
 
 if TYPE_CHECKING:
     import logging
@@ -104,7 +104,7 @@ def make_env(config: Config) -> jinja2.Environment:
     user_templates = config.root / "templates"
     if user_templates.is_dir():
         loaders.append(jinja2.FileSystemLoader(user_templates))
-    loaders.append(jinja2.PackageLoader("digest", "templates"))
+    loaders.append(jinja2.PackageLoader("digest.render", "templates"))
 
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -357,7 +357,7 @@ def template_path(filename: str | None) -> str:
         return "templates"
     path = Path(filename).resolve()
     if path.is_relative_to(BUILTIN_TEMPLATES):
-        return f"digest/templates/{path.name} (built-in)"
+        return f"digest/render/templates/{path.name} (built-in)"
     return f"templates/{path.name}"
 
 

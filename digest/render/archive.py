@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from digest.models import Config, Issue
+from digest.core.models import Config, Issue
 
 if TYPE_CHECKING:
     import jinja2

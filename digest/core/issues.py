@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import markdown
-from .errors import Problem
-from .loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
-from .models import Config, Image, Issue, Item, Section
-from .validate import Checker, capped
+from digest.core import markdown
+from digest.core.errors import Problem
+from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
+from digest.core.models import Config, Image, Issue, Item, Section
+from digest.core.validate import Checker, capped
 
 ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses, make_msgid, parseaddr
 
-from .errors import DigestError, Problem
-from .models import Config, Issue
+from digest.core.errors import DigestError, Problem
+from digest.core.models import Config, Issue
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import escape
 
-from digest.models import Config, Issue
-from digest.render import FEED_FILES, xml_safe
+from digest.core.models import Config, Issue
+from digest.render.html import FEED_FILES, xml_safe
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import Problem
+from digest.core.errors import Problem
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 100_000  # expanded nodes per document, aliases counted every time they are used

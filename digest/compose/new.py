@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .config import load_config
-from .errors import DigestError, Problem
-from .issues import ISSUES_DIR, discover
+from digest.core.config import load_config
+from digest.core.errors import DigestError, Problem
+from digest.core.issues import ISSUES_DIR, discover
 
 SKELETON = """\
 # Issue {number}. Remove `draft: true` when it is ready to publish.

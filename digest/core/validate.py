@@ -19,9 +19,11 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from . import lint, markdown
-from .errors import Problem
-from .loading import INVALID, Node, cut, short
+from digest.core import lint
+
+from digest.core import markdown
+from digest.core.errors import Problem
+from digest.core.loading import INVALID, Node, cut, short
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from digest.models import Config, Issue
+from digest.core.models import Config, Issue
 
 if TYPE_CHECKING:
     import jinja2

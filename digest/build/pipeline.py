@@ -23,18 +23,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from .cache import BuildCache, Entry, build_key, key, salts
-from .config import load_config
-from .errors import DigestError, Problem
-from .issues import discover, load_issue
-from .models import Config, Issue
+from digest.build.cache import BuildCache, Entry, build_key, key, salts
+from digest.core.config import load_config
+from digest.core.errors import DigestError, Problem
+from digest.core.issues import discover, load_issue
+from digest.core.models import Config, Issue
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
     import jinja2
 
-    from .writer import Staging
+    from digest.build.writer import Staging
 
 SITE_DIR = "site"
 ISSUE_FILES = ("email.html", "email.txt", "index.html")
@@ -73,7 +73,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     """Build the newsletter in ``root`` into ``out`` (default ``root/site``).
 
     ``strict``: a warning fails the build like an error (the site stays as it was)."""
-    from . import writer
+    from digest.build import writer
 
     started = time.perf_counter()
     config = load_config(root)
@@ -200,7 +200,9 @@ def render_all(
     progress: Progress | None,
 ) -> None:
     """Render what changed, reuse what did not, then the archive and feeds; write into ``stage``."""
-    from . import archive, feeds, render
+    from digest.render import archive
+    from digest.render import feeds
+    from digest.render import html as render
 
     newest = published(issues)
     feed_issues = newest[: config.feed_items]
@@ -255,7 +257,8 @@ def published(issues: Iterable[Issue]) -> list[Issue]:
 
 def render_issue_email(root: Path, number: int) -> tuple[Config, Issue, str, str]:
     """One issue's email as (config, issue, html, text), for sending a test."""
-    from . import render, text
+    from digest.render import html as render
+    from digest.render import text
 
     config = load_config(root)
     s, model_salt = salts(root)
@@ -276,7 +279,7 @@ def render_issue_email(root: Path, number: int) -> tuple[Config, Issue, str, str
 @lru_cache(maxsize=2)
 def _env(config: Config, templates_salt: bytes) -> jinja2.Environment:
     """One Jinja2 environment per newsletter, per process, per state of its templates."""
-    from . import render
+    from digest.render import html as render
 
     return render.make_env(config)
 
@@ -315,7 +318,7 @@ def _warm_up(args: tuple[Config, bytes]) -> None:
     the locale's dates), so that this worker's first issue starts warm."""
     import datetime as dt
 
-    from . import render
+    from digest.render import html as render
 
     config, templates_salt = args
     try:
@@ -330,7 +333,9 @@ def _warm_up(args: tuple[Config, bytes]) -> None:
 
 def _render(job: _Job) -> _Rendered:
     """Render one issue and, in the worker itself, store it in the cache (so writes run in parallel)."""
-    from . import lint, render, text
+    from digest.core import lint
+    from digest.render import html as render
+    from digest.render import text
 
     config, issue = job.config, job.issue
     env = _env(config, job.templates_salt)

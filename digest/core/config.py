@@ -6,11 +6,13 @@ import re
 import string
 from pathlib import Path
 
-from . import i18n, lint
-from .errors import DigestError, Problem
-from .loading import Node, cut, parse, read_text, short
-from .models import Author, Config, EmailSettings, Image, Theme
-from .validate import Checker, capped
+from digest.core import i18n
+
+from digest.core import lint
+from digest.core.errors import DigestError, Problem
+from digest.core.loading import Node, cut, parse, read_text, short
+from digest.core.models import Author, Config, EmailSettings, Image, Theme
+from digest.core.validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
 KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words")
