@@ -75,7 +75,8 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
         kwargs["email"] = EmailSettings(
             from_=c.get(e, "from", "email", c.line_text),
             reply_to=c.get(e, "reply_to", "email", c.line_text),
-            unsubscribe_url=c.get(e, "unsubscribe_url", "email", c.line_text),
+            # Every email links it: a URL or a merge tag, never javascript: and the like.
+            unsubscribe_url=c.get(e, "unsubscribe_url", "email", lambda n, p: c.url(n, p, mailto=True, merge_tag=True)),
         )
     if (f := c.mapping(top.get("feed"), "feed", ("items",))) is not None:
         if (n := c.get(f, "items", "feed", c.positive)) is not None:

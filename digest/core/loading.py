@@ -36,6 +36,16 @@ TOO_LARGE = f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, too large for
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+# An explicit tag (``!!bool maybe``) makes PyYAML construct a value that its resolver
+# never checked, and its constructors crash on text outside their grammar; so an
+# explicitly tagged scalar must first match the pattern the resolver uses for that tag.
+_GRAMMAR = {
+    tag: re.compile(rx.pattern, rx.flags)
+    for resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.values()
+    for tag, rx in resolvers
+    if tag in _SCALAR_TAGS
+}
+_WORDS = {"timestamp": "date", "bool": "boolean (true or false)", "int": "whole number", "float": "number", "null": "null (write nothing, or ~)"}
 # Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates,
 # U+FFFE/U+FFFF): they would break the feeds and the HTML, so validation refuses them.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -305,12 +315,14 @@ class _Walker:
         self.chars += len(ynode.value)
         if self.chars > MAX_CHARS:
             raise _TooBig(f"{MAX_CHARS // 1024 // 1024} MiB of text")
+        grammar = _GRAMMAR.get(ynode.tag)
         try:
+            if grammar is not None and not grammar.match(ynode.value):
+                raise ValueError(ynode.value)
             value = self.constructor.construct_object(ynode)
-        except (ValueError, OverflowError, yaml.YAMLError):
+        except (ValueError, OverflowError, ArithmeticError, yaml.YAMLError):
             kind = ynode.tag.removeprefix(_TAG)
-            word = {"timestamp": "date"}.get(kind, kind)
-            self.problems.append(Problem(self.rel, line, f"{short(ynode.value)} is not a valid {word}", path))
+            self.problems.append(Problem(self.rel, line, f"{short(ynode.value)} is not a valid {_WORDS.get(kind, kind)}", path))
             return Node(INVALID, line)
         if isinstance(value, str) and (m := NOT_XML.search(value)):
             self.problems.append(Problem(self.rel, line, f"contains the control character U+{ord(m.group()):04X}, which cannot appear in HTML or XML", path))
@@ -326,6 +338,10 @@ class _Walker:
 
     def _bad_tag(self, ynode: yaml.Node, line: int, path: str) -> Node:
         tag = ynode.tag.replace(_TAG, "!!", 1) if ynode.tag.startswith(_TAG) else ynode.tag
+        if ynode.tag in _SCALAR_TAGS | {_TAG + "map", _TAG + "seq"}:  # a plain-data tag on the wrong kind of value
+            kind = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}.get(type(ynode), "a single value")
+            self.problems.append(Problem(self.rel, line, f"YAML tag {tag} cannot be put on {kind}: delete the tag", path))
+            return Node(INVALID, line)
         self.problems.append(Problem(self.rel, line, f"YAML tag {cut(tag)} is not allowed: only text, numbers, booleans, dates, lists and mappings", path))
         return Node(INVALID, line)
 

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from digest.core import lint
 
-from digest.core import markdown
+from digest.core import markdown, urls
 from digest.core.errors import Problem
 from digest.core.loading import INVALID, Node, cut, short
 
@@ -128,11 +128,12 @@ class Checker:
             self.warn(node.line, path, why)
         return value
 
-    def url(self, node: Node, path: str) -> str | None:
+    def url(self, node: Node, path: str, *, mailto: bool = False, merge_tag: bool = False) -> str | None:
+        """An absolute http(s) URL (see :func:`digest.core.urls.url_problem` for ``mailto`` and ``merge_tag``)."""
         value = self.text(node, path)
         if value is None:
             return None
-        why = markdown.url_problem(value, allow_mailto=False)
+        why = urls.url_problem(value, mailto=mailto, merge_tag=merge_tag)
         if why:
             self.error(node.line, path, why)
             return None
