@@ -339,7 +339,7 @@ class _Walker:
     def _bad_tag(self, ynode: yaml.Node, line: int, path: str) -> Node:
         tag = ynode.tag.replace(_TAG, "!!", 1) if ynode.tag.startswith(_TAG) else ynode.tag
         if ynode.tag in _SCALAR_TAGS | {_TAG + "map", _TAG + "seq"}:  # a plain-data tag on the wrong kind of value
-            kind = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}.get(type(ynode), "a single value")
+            kind = "a mapping" if isinstance(ynode, yaml.MappingNode) else "a list" if isinstance(ynode, yaml.SequenceNode) else "a single value"
             self.problems.append(Problem(self.rel, line, f"YAML tag {tag} cannot be put on {kind}: delete the tag", path))
             return Node(INVALID, line)
         self.problems.append(Problem(self.rel, line, f"YAML tag {cut(tag)} is not allowed: only text, numbers, booleans, dates, lists and mappings", path))
