@@ -163,66 +163,75 @@ def new(root: Path, date_: Any) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; the default keeps the preview on this machine.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0 picks a free one).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (default: ROOT/site).")
-@click.option("--watch/--no-watch", default=True, show_default=True, help="Rebuild when config.yaml, issues/ or templates/ change.")
+@click.option("--watch/--no-watch", default=True, show_default=True, help="Update when config.yaml, issues/ or templates/ change.")
 @_common
-def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> None:
-    """Build, then preview the site, email HTML and drafts in a browser.
+def serve(root: Path, host: str, port: int, watch: bool) -> None:
+    """Preview every issue, drafts included, as readers will get it.
 
-    Open /issues/<number>/email.html for the email as sent.  While it watches for
-    changes, open pages reload after each rebuild and show a failed build's errors
-    (through a script added as they are served; the files in the site never have it).
+    Open / for every issue (drafts first) and /preview/<number>/ for an issue's email
+    at phone and desktop widths, light and dark, with its plain text, inbox line,
+    size, warnings and links.  The site is rendered into memory: serving never writes
+    site/ (drafts cannot leak into it).  While it watches, an edit re-renders only that
+    issue and open pages reload; errors show on every page until they are fixed.
 
     \b
     Example:
       digest serve --port 8001
     """
     import threading
+    import time
 
-    from digest.build.pipeline import build as run_build
-    from digest.preview.server import Reloader, make_server
+    from digest.preview.server import Reloader, make_preview_server
     from digest.preview.server import watch as watch_sources
+    from digest.preview.site import PreviewSite
 
-    site = out or root / "site"
-    # Take the address before building: a busy port or unknown host is the user's to fix
-    # (exit 1, not an internal error), and is better told before a long build than after.
+    site = PreviewSite(root)
+    reloader = Reloader()
+    # Take the address before loading: a busy port or unknown host is the user's to fix
+    # (exit 1, not an internal error), and is better told before a long load than after.
     try:
-        reloader = Reloader() if watch else None
-        server = make_server(site, host, port, reloader)
+        server = make_preview_server(site, reloader, host, port)
     except OSError as e:
         hint = "; --port 0 picks a free port" if e.errno == errno.EADDRINUSE else ""
         raise DigestError([Problem(f"{host}:{port}", None, f"cannot listen there: {e.strerror or e}{hint}")]) from e
     try:
-        report = run_build(root, out)
+        site.reload()
+        if site.config is None:  # nothing can be shown without a valid config.yaml
+            raise DigestError(site.general)
     except BaseException:
         server.server_close()
         raise
-    _print_problems(report.warnings)
-    click.echo(f"serving {site} at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
+    for line in site.errors():
+        click.echo(line, err=True)
+    reloader.built(site.errors(), changed=True)
+    click.echo(f"serving {root} at http://{host}:{server.server_address[1]}/ ({_plural(len(site.issues), 'issue')}; Ctrl-C to stop)")
     stop = threading.Event()
 
-    def rebuild() -> None:
-        # The watcher must survive any failed rebuild: the server keeps the last good site.
-        assert reloader is not None  # rebuilds happen only while watching
+    def update(paths: set[Path]) -> None:
+        # The watcher must survive anything: the server keeps showing the last good version.
+        started = time.perf_counter()
         try:
-            r = run_build(root, out)
-            _print_problems(r.warnings)
-            click.echo(f"rebuilt {_plural(r.issues, 'issue')} ({r.changed:,} changed) in {r.seconds:.1f} s")
-            reloader.built()
-        except DigestError as e:
-            _print_problems(e.problems)
-            click.echo("build failed; still serving the last good site", err=True)
-            reloader.built([str(p) for p in e.problems])
+            changed = site.update(paths)
         except Exception as e:  # noqa: BLE001 - a bug in digest must not stop the preview
-            message = f"internal error: {type(e).__name__}: {e}; still serving the last good site"
+            message = f"internal error: {type(e).__name__}: {e}; still serving the last good version"
             click.echo(message, err=True)
-            reloader.built([message])
+            reloader.built([message, *site.errors()], changed=False)
+            return
+        errors = site.errors()
+        if changed:
+            numbers = ", ".join(str(n) for n in sorted(changed))
+            click.echo(f"updated issue{'s' if len(changed) != 1 else ''} {numbers} in {time.perf_counter() - started:.2f} s")
+        for line in errors:
+            click.echo(line, err=True)
+        if errors:
+            click.echo("still serving the last good version of what has errors", err=True)
+        reloader.built(errors, changed=bool(changed))
 
     def watcher() -> None:
         try:
-            watch_sources(root, rebuild, stop)
-        except Exception as e:  # noqa: BLE001 - say so rather than silently stop rebuilding
-            click.echo(f"cannot watch for changes ({type(e).__name__}: {e}); still serving, rebuild with digest build", err=True)
+            watch_sources(root, update, stop)
+        except Exception as e:  # noqa: BLE001 - say so rather than silently stop updating
+            click.echo(f"cannot watch for changes ({type(e).__name__}: {e}); still serving, restart to see edits", err=True)
 
     if watch:
         threading.Thread(target=watcher, daemon=True).start()
@@ -232,8 +241,7 @@ def serve(root: Path, host: str, port: int, out: Path | None, watch: bool) -> No
         click.echo("stopped")  # Ctrl-C is how a preview ends, not an error
     finally:
         stop.set()
-        if reloader is not None:
-            reloader.close()  # pages waiting for a rebuild get their answer now
+        reloader.close()  # pages waiting for an update get their answer now
         server.server_close()
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run
+from conftest import REPO, run, tree
 
 from digest.cli import serve
 from digest.preview.server import Reloader, make_server
@@ -213,7 +213,7 @@ class Serve:
 
 def _serving_port(server: Serve, root: Path) -> int:
     line = server.next_line()
-    m = re.fullmatch(rf"serving {re.escape(str(root / 'site'))} at http://127\.0\.0\.1:(\d+)/ \(Ctrl-C to stop\)", line)
+    m = re.fullmatch(rf"serving {re.escape(str(root))} at http://127\.0\.0\.1:(\d+)/ \(\d+ issues?; Ctrl-C to stop\)", line)
     assert m, line
     return int(m.group(1))
 
@@ -267,6 +267,8 @@ def _wait_for_page(port: int, path: str, wanted: bytes, touch: Path | None = Non
 
 def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golden_root: Path) -> None:
     issue = golden_root / "issues" / "0007.yaml"
+    assert run("build", "--root", str(golden_root)).exit_code == 0
+    published = tree(golden_root / "site")
     server = Serve("--root", str(golden_root), "--port", "0")
     try:
         port = _serving_port(server, golden_root)
@@ -279,19 +281,24 @@ def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golde
         # A broken edit: the error is reported and the last good site stays up.
         issue.write_text(revised.replace("date: 2024-02-29", "date: 2024-02-30"), encoding="utf-8")
         deadline = time.monotonic() + HANG_GUARD
-        while "build failed; still serving the last good site" not in server.stderr:
+        while "still serving the last good version of what has errors" not in server.stderr:
             assert time.monotonic() < deadline, server.stderr
             time.sleep(0.1)
         assert "issues/0007.yaml:2: date: '2024-02-30' is not a valid date" in server.stderr
         status, _, body = fetch(port, "/issues/7/")
         assert status == 200 and b"Leap day, revised" in body
+        # A page opened after the failure says so from the start, not only pages already open.
+        assert b"issues/0007.yaml:2: date: '2024-02-30' is not a valid date" in body.split(b"digest serve: live reload")[1]
 
         fixed = revised.replace("title: Leap day, revised\n", "title: Leap day, fixed\n")
         issue.write_text(fixed, encoding="utf-8")
         _wait_for_page(port, "/issues/7/", b"Leap day, fixed", issue, fixed, server)
+        assert re.search(r"^updated issue 7 in \d+\.\d\d s$", "\n".join(list(server.stdout.queue)), re.MULTILINE)
     finally:
         server.stop()
     assert not any("Traceback" in line for line in server.stderr), server.stderr
+    # Serving never touched what `digest build` published.
+    assert tree(golden_root / "site") == published
 
 
 # --- live reload ---------------------------------------------------------------------------

@@ -11,24 +11,34 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
 import posixpath
 import re
+import socket
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from digest.preview.site import PreviewSite
 
 RELOAD_PATH = "/__digest__/reload"  # not a file name a build can produce (site files have no "__digest__" folder)
 LONG_POLL_SECONDS = 25.0  # a page's question waits this long for a rebuild before it is asked again
+IDLE_SECONDS = 20.0  # a connection that sends or takes nothing this long is closed
+REQUEST_SECONDS = 30.0  # the request line and headers must have arrived by then
 
-# Reloads the page once the site changed; shows the errors of a build that failed (as text).
+# Reloads the page once the site changed; shows the errors of the current sources (as
+# text), from the moment the page opens: a page opened after a failed build says so too.
 _SCRIPT = r"""<script>/* digest serve: live reload (added while serving; not in the built file) */
 (function () {
-  var generation = %d;
+  var generation = %d, site = %d;
   function show(errors) {
     var box = document.getElementById("digest-serve-errors");
     if (!errors.length) { if (box) box.remove(); return; }
@@ -46,12 +56,14 @@ _SCRIPT = r"""<script>/* digest serve: live reload (added while serving; not in 
     fetch("%s?since=" + generation, {cache: "no-store"})
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (state) {
-        if (state.site !== %d) { location.reload(); return; }
+        if (state.site !== site) { location.reload(); return; }
         generation = state.generation;
         show(state.errors);
         ask();
       }, function () { setTimeout(ask, 2000); });
   }
+  var errors = %s;
+  if (document.body) show(errors); else document.addEventListener("DOMContentLoaded", function () { show(errors); });
   ask();
 })();
 </script>
@@ -70,11 +82,12 @@ class Reloader:
         self._changed = threading.Condition()
         self._closed = False
 
-    def built(self, errors: list[str] | None = None) -> None:
-        """Record a finished build: ``errors`` for a failed one (the site stayed as it was)."""
+    def built(self, errors: list[str] | None = None, changed: bool | None = None) -> None:
+        """Record a finished build: ``errors`` for a failed one; ``changed``: whether what is
+        served changed (by default, when there are no errors: a failed build changes nothing)."""
         with self._changed:
             self.generation += 1
-            if not errors:
+            if changed if changed is not None else not errors:
                 self.site += 1
             self.errors = list(errors or [])
             self._changed.notify_all()
@@ -96,11 +109,81 @@ class Reloader:
             return self.state()
 
 
-class SiteHandler(http.server.SimpleHTTPRequestHandler):
+def page_with_script(page: bytes, reloader: Reloader) -> bytes:
+    """``page`` with the live-reload script just before its last </body>."""
+    state = reloader.state()
+    errors = json.dumps(state["errors"]).replace("<", "\\u003c")  # never "</script>" inside the script
+    script = (_SCRIPT % (state["generation"], state["site"], RELOAD_PATH, errors)).encode()
+    ends = list(_BODY_END.finditer(page))
+    at = ends[-1].start() if ends else len(page)
+    return page[:at] + script + page[at:]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """What both servers share: time limits, the reload long-poll, quiet logs."""
+
+    reloader: Reloader | None = None
+
+    def setup(self) -> None:
+        server: Server = self.server  # type: ignore[assignment]
+        super().setup()
+        self.connection.settimeout(server.idle_seconds)  # per read and write: an idle or stalled client lets go of its thread
+        # A client that trickles its request in (a byte every few seconds) defeats the
+        # per-read timeout; the whole request line and headers must arrive in time.
+        self._deadline = threading.Timer(server.request_seconds, self._expire)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def _expire(self) -> None:
+        self._expired = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()  # reads the headers
+        self._deadline.cancel()
+        if getattr(self, "_expired", False):  # what arrived in time is not a whole request
+            self.close_connection = True
+            return False
+        return parsed
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        with contextlib.suppress(OSError):  # the client may be gone (timed out, or shut down above)
+            super().finish()
+
+    def _answer_reload(self, since: str) -> None:
+        assert self.reloader is not None
+        try:
+            state = self.reloader.state_after(int(since), LONG_POLL_SECONDS)
+        except ValueError:
+            self.send_error(400, "since must be a number")
+            return
+        self._send(json.dumps(state).encode(), "application/json")
+
+    def _send(self, body: bytes, content_type: str, status: int = 200) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")  # a reload must fetch the rebuilt page
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def note(self, message: str) -> None:
+        """One line in the server's log (stderr) for something the person serving should know."""
+        sys.stderr.write(f"digest serve: {message}\n")
+
+
+class SiteHandler(_Handler, http.server.SimpleHTTPRequestHandler):
     """Serves files of one folder only."""
 
     def __init__(self, *args: object, directory: str, reloader: Reloader | None = None, **kwargs: object) -> None:
         self.reloader = reloader
+        self._loop = False
         super().__init__(*args, directory=directory, **kwargs)  # type: ignore[arg-type]
 
     def do_GET(self) -> None:
@@ -110,22 +193,14 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
-    def _answer_reload(self, since: str) -> None:
-        assert self.reloader is not None
-        try:
-            state = self.reloader.state_after(int(since), LONG_POLL_SECONDS)
-        except ValueError:
-            self.send_error(400, "since must be a number")
-            return
-        body = json.dumps(state).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
     def translate_path(self, path: str) -> str:
+        try:
+            return self._translate(path)
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13), a name too long
+            self._loop = True
+            return ""
+
+    def _translate(self, path: str) -> str:
         site = Path(self.directory).resolve()
         try:
             raw = urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0], errors="strict")
@@ -144,6 +219,18 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         return str(resolved)
 
     def send_head(self):  # type: ignore[no-untyped-def]
+        try:
+            return self._head()
+        except (OSError, RuntimeError):
+            self._loop = True
+            self.send_error(404, "Not found")
+            return None
+        finally:
+            if self._loop:
+                self._loop = False
+                self.note(f"{self.path}: a symlink loop (or a path the system cannot resolve) in the site; answered 404")
+
+    def _head(self):  # type: ignore[no-untyped-def]
         path = self.translate_path(self.path)
         if not path:
             self.send_error(404, "Not found")
@@ -158,45 +245,128 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
             if self.path.split("?", 1)[0].endswith("/"):
                 path = str(index)
         if self.reloader is not None and path.endswith(".html") and Path(path).is_file():
-            return self._page_with_script(Path(path))
+            body = page_with_script(Path(path).read_bytes(), self.reloader)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")  # a reload must fetch the rebuilt page
+            self.end_headers()
+            return io.BytesIO(body)
         return super().send_head()
 
-    def _page_with_script(self, path: Path) -> io.BytesIO:
+
+class PreviewHandler(_Handler):
+    """Serves the preview's pages and the site from memory (:class:`PreviewSite`): no file
+    system path is ever derived from a request, so nothing outside the site can be reached."""
+
+    def __init__(self, *args: Any, site: PreviewSite, reloader: Reloader, **kwargs: Any) -> None:
+        self.site, self.reloader = site, reloader
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        self._route()
+
+    def do_HEAD(self) -> None:
+        self._route()
+
+    def _route(self) -> None:
+        from digest.preview import pages
+
+        url = urllib.parse.urlsplit(self.path)
+        try:
+            path = urllib.parse.unquote(url.path, errors="strict")
+        except UnicodeDecodeError:
+            path = ""
+        query = urllib.parse.parse_qs(url.query)
+        if path == RELOAD_PATH:
+            self._answer_reload(query.get("since", [""])[0])
+            return
+        site = self.site
+        with site.lock:
+            if path == "/":
+                self._page(pages.index_page(site.config, site.listing(), [str(p) for p in site.general if not p.warning]))
+                return
+            if m := _ISSUE_FOLDER.fullmatch(path):
+                self._redirect(path + "/")
+                return
+            if (m := _PREVIEW.fullmatch(path)) and (number := int(m.group(1))) in site.issues and site.config is not None:
+                state = site.render(number)
+                general = [str(p) for p in site.general if not p.warning]
+                if m.group(2) is None:
+                    self._redirect(path + "/")
+                elif m.group(2) == "/":
+                    self._page(pages.preview_page(site.config, state, general))
+                elif state.outputs is not None:
+                    scheme = "dark" if query.get("scheme") == ["dark"] else "light"
+                    self._send(pages.emulate_scheme(state.outputs["email.html"].decode("utf-8"), scheme).encode(), _TYPES[".html"])
+                else:
+                    self._send(pages.broken_page(state), _TYPES[".html"])
+                return
+            rel = path[1:] + ("index.html" if path.endswith("/") else "")
+            body = site.file(rel) if path.startswith("/") else None
+            if body is None and (m := _ISSUE_PAGE.fullmatch(rel)) and (number := int(m.group(1))) in site.issues:
+                body = pages.broken_page(site.issues[number])  # never good yet: its errors, until it is
+        if body is None:
+            self.send_error(404, "Not found")
+            return
+        suffix = posixpath.splitext(rel)[1]
+        if suffix == ".html":
+            self._page(body)
+        else:
+            self._send(body, _TYPES.get(suffix, "application/octet-stream"))
+
+    def _page(self, body: bytes) -> None:
         assert self.reloader is not None
-        state = self.reloader.state()
-        script = (_SCRIPT % (state["generation"], RELOAD_PATH, state["site"])).encode()
-        page = path.read_bytes()
-        ends = list(_BODY_END.finditer(page))
-        at = ends[-1].start() if ends else len(page)
-        body = page[:at] + script + page[at:]
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")  # a reload must fetch the rebuilt page
+        self._send(page_with_script(body, self.reloader), _TYPES[".html"])
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(301)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
         self.end_headers()
-        return io.BytesIO(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
 
 
-def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, reloader: Reloader | None = None) -> http.server.ThreadingHTTPServer:
-    """A server for ``site`` (not yet serving: call serve_forever()); port 0 picks a free one.
+_ISSUE_FOLDER = re.compile(r"/issues/\d{1,9}")
+_ISSUE_PAGE = re.compile(r"issues/(\d{1,9})/(?:index|email)\.html")
+_PREVIEW = re.compile(r"/preview/(\d{1,9})(/|/email\.html)?")
+_TYPES = {".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8", ".xml": "application/xml", ".json": "application/json"}
+
+
+class Server(http.server.ThreadingHTTPServer):
+    # Under 20 concurrent clients a backlog of 5 drops connections, which TCP retries a second later.
+    request_queue_size = 128
+    daemon_threads = True  # a stuck client never keeps the process from stopping
+    idle_seconds = IDLE_SECONDS
+    request_seconds = REQUEST_SECONDS
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client that went away or was timed out: nothing to log
+        super().handle_error(request, client_address)
+
+
+def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, reloader: Reloader | None = None) -> Server:
+    """A server for the folder ``site`` (not yet serving: call serve_forever()); port 0 picks a free one.
 
     With a ``reloader``, pages reload themselves after each build it is told of."""
     handler = partial(SiteHandler, directory=str(site), reloader=reloader)
-    return http.server.ThreadingHTTPServer((host, port), handler)
+    return Server((host, port), handler)
 
 
-def watch(root: Path, rebuild: Callable[[], None], stop: threading.Event) -> None:
-    """Call ``rebuild`` whenever config.yaml, issues/ or templates/ change, until ``stop`` is set."""
+def make_preview_server(site: PreviewSite, reloader: Reloader, host: str = "127.0.0.1", port: int = 8000) -> Server:
+    """A server for the preview of ``site`` (not yet serving); port 0 picks a free one."""
+    return Server((host, port), partial(PreviewHandler, site=site, reloader=reloader))
+
+
+def watch(root: Path, rebuild: Callable[[set[Path]], None], stop: threading.Event) -> None:
+    """Call ``rebuild(changed paths)`` whenever config.yaml, issues/ or templates/ change, until ``stop`` is set."""
     from watchfiles import watch as watch_changes
 
     paths = [p for p in (root / "config.yaml", root / "issues", root / "templates") if p.exists()]
     try:
-        for _changes in watch_changes(*paths, stop_event=stop, debounce=200):
-            rebuild()
+        for changes in watch_changes(*paths, stop_event=stop, debounce=200):
+            rebuild({Path(p) for _, p in changes})
     except Exception:  # noqa: BLE001 - any failure of the native watcher (e.g. the inotify limit)
         # Poll instead of going deaf: a preview that silently stops rebuilding is worse.
-        for _changes in watch_changes(*paths, stop_event=stop, debounce=200, force_polling=True, poll_delay_ms=300):
-            rebuild()
+        for changes in watch_changes(*paths, stop_event=stop, debounce=200, force_polling=True, poll_delay_ms=300):
+            rebuild({Path(p) for _, p in changes})

@@ -1,0 +1,293 @@
+"""The preview of `digest serve`: the site in memory, edit by edit, its pages, and the server's limits."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from conftest import run, tree
+from test_server import HANG_GUARD, fetch
+
+from digest.build.cache import BuildCache
+from digest.build.writer import locked
+from digest.core import lint
+from digest.preview import pages
+from digest.preview.server import Reloader, Server, make_preview_server, make_server
+from digest.preview.site import PreviewSite
+
+
+@pytest.fixture
+def preview(golden_root: Path) -> PreviewSite:
+    site = PreviewSite(golden_root)
+    site.reload()
+    assert site.config is not None
+    return site
+
+
+@pytest.fixture
+def served(preview: PreviewSite) -> Iterator[tuple[int, Reloader]]:
+    reloader = Reloader()
+    server = make_preview_server(preview, reloader, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], reloader
+    finally:
+        reloader.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(HANG_GUARD)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+# --- the site in memory ------------------------------------------------------------------
+
+
+def test_the_preview_serves_exactly_what_a_build_writes(golden_root: Path) -> None:
+    assert run("build", "--root", str(golden_root)).exit_code == 0
+    built = tree(golden_root / "site")
+    site = PreviewSite(golden_root)
+    site.reload()
+    files = {rel: site.file(rel) for rel in built if not rel.startswith(".")}
+    assert files == {rel: data for rel, data in built.items() if not rel.startswith(".")}
+
+
+def test_drafts_are_previewed_and_listed_first_but_never_published(preview: PreviewSite) -> None:
+    assert preview.issues[8].issue is not None and preview.issues[8].issue.draft
+    assert [s.number for s in preview.listing()] == [8, 7, 6]
+    assert b"Not yet" in (preview.file("issues/8/email.html") or b"")
+    index = pages.index_page(preview.config, preview.listing(), []).decode()
+    rows = re.findall(r'<li data-number="(\d+)">(.*?)</li>', index)
+    assert [n for n, _ in rows] == ["8", "7", "6"]
+    assert 'class="badge draft">Draft<' in rows[0][1] and "Draft" not in rows[1][1] + rows[2][1]
+    for rel in ("index.html", "feed.xml", "atom.xml", "feed.json"):
+        assert b"Not yet" not in (preview.file(rel) or b"!"), rel  # the archive and feeds as published
+
+
+def test_an_edit_renders_that_issue_alone_and_the_archive_only_when_it_shows_a_change(golden_root: Path, preview: PreviewSite) -> None:
+    six, seven = preview.render(6).outputs, preview.render(7).outputs
+    archive = preview.file("index.html")
+    _edit(golden_root / "issues/0007.yaml", "Every field at once", "Every field, edited")
+    assert preview.update({golden_root / "issues/0007.yaml"}) == {7}
+    assert preview.issues[6].outputs is six  # untouched
+    assert preview.issues[7].outputs is not None and preview.issues[7].outputs is not seven  # rendered before returning
+    assert b"Every field, edited" in preview.issues[7].outputs["email.html"]
+    assert preview.file("index.html") is archive  # the archive shows no item titles: not rendered again
+    _edit(golden_root / "issues/0007.yaml", "title: Leap day\n", "title: Leap day, retitled\n")
+    assert preview.update({golden_root / "issues/0007.yaml"}) == {7}
+    assert b"Leap day, retitled" in (preview.file("index.html") or b"")
+    # Saving the same bytes again changes nothing.
+    assert preview.update({golden_root / "issues/0007.yaml"}) == set()
+
+
+def test_a_broken_edit_keeps_the_last_good_version_and_reports_it(golden_root: Path, preview: PreviewSite) -> None:
+    issue = golden_root / "issues/0007.yaml"
+    good = preview.file("issues/7/email.html")
+    _edit(issue, "date: 2024-02-29", "date: 2024-02-30")
+    assert preview.update({issue}) == {7}
+    assert preview.errors() == ["issues/0007.yaml:2: date: '2024-02-30' is not a valid date"]
+    assert preview.file("issues/7/email.html") == good
+    _edit(issue, "date: 2024-02-30", "date: 2024-02-29")
+    preview.update({issue})
+    assert preview.errors() == []
+
+
+def test_new_and_removed_issues_and_a_config_change(golden_root: Path, preview: PreviewSite) -> None:
+    new = golden_root / "issues/0009.yaml"
+    new.write_text((golden_root / "issues/0006.yaml").read_text(encoding="utf-8").replace("number: 6", "number: 9"), encoding="utf-8")
+    assert 9 in preview.update({new})
+    assert preview.file("issues/9/email.html") is not None
+    new.unlink()
+    assert preview.update({new}) == {9}
+    assert preview.file("issues/9/email.html") is None
+    _edit(golden_root / "config.yaml", "title: Golden Weekly", "title: Golden Monthly")
+    assert preview.update({golden_root / "config.yaml"}) == {6, 7, 8}
+    assert b"Golden Monthly" in (preview.file("issues/7/email.html") or b"")
+
+
+def test_a_build_holding_the_lock_does_not_hold_up_the_preview(golden_root: Path, preview: PreviewSite) -> None:
+    with locked(BuildCache(golden_root).work):
+        _edit(golden_root / "issues/0007.yaml", "Every field at once", "Edited while a build ran")
+        assert preview.update({golden_root / "issues/0007.yaml"}) == {7}
+        assert preview.errors() == []
+    assert b"Edited while a build ran" in (preview.file("issues/7/email.html") or b"")
+
+
+def test_an_issue_broken_from_the_start_shows_its_errors(golden_root: Path, served: tuple[int, Reloader], preview: PreviewSite) -> None:
+    port, _ = served
+    broken = golden_root / "issues/0010.yaml"
+    broken.write_text("date: 2024-13-01\nsections: []\n", encoding="utf-8")
+    preview.update({broken})
+    for path in ("/preview/10/", "/issues/10/", "/issues/10/email.html"):
+        status, _, body = fetch(port, path)
+        assert status == 200, path
+        assert b"issues/0010.yaml:1: date:" in body, path
+    assert fetch(port, "/issues/10/email.txt")[0] == 404
+
+
+# --- the preview's pages -----------------------------------------------------------------
+
+
+def test_the_preview_page_shows_everything_about_the_email(served: tuple[int, Reloader], preview: PreviewSite) -> None:
+    port, _ = served
+    status, headers, body = fetch(port, "/preview/7/")
+    assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
+    page = body.decode()
+    for control in ('data-set="w=320"', 'data-set="w=375"', 'data-set="w=desktop"', 'data-set="scheme=light"', 'data-set="scheme=dark"', 'data-set="view=text"'):
+        assert control in page
+    issue = preview.issues[7].issue
+    assert issue is not None
+    email = (preview.file("issues/7/email.html") or b"").decode()
+    # The size as sent: the HTML part as the standard library encodes it for sending.
+    part = EmailMessage()
+    part.set_content(email, subtype="html")
+    assert f"<strong>{len(str(part.get_payload()).encode()) / 1000:.1f} KB</strong> of Gmail's {lint.CLIP_BYTES // 1000} KB clip" in page
+    assert "Golden Weekly #7: leap day special" in page  # the subject, in the inbox line
+    assert '<span class="muted preheader">Everything that can go in an issue, in one issue.</span>' in page
+    for text, href in pages.links(email):
+        assert pages.html.escape(href) in page
+    assert ("View in your browser", "https://golden.example.com/news/issues/7/") in pages.links(email)
+    assert "A summary with bold" not in page.split('id="text"')[0].split("<aside>")[-1]  # text view holds the text, not the panels
+    text = (preview.file("issues/7/email.txt") or b"").decode()
+    assert pages.html.escape(text) in page
+    assert fetch(port, "/preview/7")[1]["location"] == "/preview/7/"
+    assert fetch(port, "/preview/99/")[0] == 404
+
+
+def test_inbox_cuts_and_warnings_with_their_lines(golden_root: Path, served: tuple[int, Reloader], preview: PreviewSite) -> None:
+    port, _ = served
+    long = "A preheader that goes on and on well past what any phone inbox shows in its one line of preview text"
+    _edit(golden_root / "issues/0007.yaml", "preheader: Everything that can go in an issue, in one issue.", f"preheader: {long}")
+    _edit(golden_root / "issues/0007.yaml", "[inline link]", "[click here]")
+    preview.update({golden_root / "issues/0007.yaml"})
+    page = fetch(port, "/preview/7/")[2].decode()
+    assert f'<span class="muted preheader">{pages.cut(long, 40)}</span>' in page
+    assert pages.cut(long, 40).endswith("…") and len(pages.cut(long, 40)) == 40
+    warnings = [str(p) for p in preview.issues[7].warnings]
+    assert warnings and all(re.match(r"issues/0007\.yaml:\d+: warning: ", w) for w in warnings)
+    for w in warnings:
+        assert pages.html.escape(w) in page
+
+
+def test_the_frame_shows_the_emails_own_dark_rules(served: tuple[int, Reloader], preview: PreviewSite) -> None:
+    port, _ = served
+    email = (preview.file("issues/7/email.html") or b"").decode()
+    dark = fetch(port, "/preview/7/email.html?scheme=dark")[2].decode()
+    light = fetch(port, "/preview/7/email.html?scheme=light")[2].decode()
+    assert "prefers-color-scheme: dark" in email
+    assert "prefers-color-scheme: dark" not in dark and "(min-width: 0px)" in dark
+    assert "prefers-color-scheme: dark" not in light and "(min-width: 0px)" not in light
+    assert '<meta name="color-scheme" content="dark">' in dark
+    # Apart from the scheme, the frame holds the email as sent.
+    assert pages.emulate_scheme(email, "dark") == dark
+
+
+def test_served_index_and_site_paths(served: tuple[int, Reloader]) -> None:
+    port, _ = served
+    status, _, body = fetch(port, "/")
+    assert status == 200 and b'<a href="/preview/8/"><strong>Not yet</strong></a>' in body
+    assert fetch(port, "/issues/7")[1]["location"] == "/issues/7/"
+    assert fetch(port, "/feed.xml")[1]["content-type"] == "application/xml"
+    for path in ("/../config.yaml", "/issues/7/../../config.yaml", "/config.yaml", "/issues/0007.yaml", "/%ff", "/preview/7/../../config.yaml"):
+        assert fetch(port, path)[0] == 404, path
+
+
+# --- the server's limits (issue 9) -----------------------------------------------------------
+
+
+def test_a_symlink_loop_in_the_site_is_a_404_and_one_log_line(golden_root: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    assert run("build", "--root", str(golden_root)).exit_code == 0
+    site = golden_root / "site"
+    (site / "loop-a").symlink_to(site / "loop-b")
+    (site / "loop-b").symlink_to(site / "loop-a")
+    server = make_server(site, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for path in ("/loop-a", "/loop-a/", "/loop-b/index.html"):
+            status, _, _ = fetch(server.server_address[1], path)
+            assert status == 404
+        assert fetch(server.server_address[1], "/issues/7/")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 3, lines  # one per request
+    assert lines[0] == "digest serve: /loop-a: a symlink loop (or a path the system cannot resolve) in the site; answered 404"
+
+
+def _open(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD)
+
+
+def test_idle_and_trickling_clients_are_let_go(preview: PreviewSite) -> None:
+    server = make_preview_server(preview, Reloader(), port=0)
+    server.idle_seconds, server.request_seconds = 0.5, 1.5
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        idle = _open(port)  # connects and says nothing
+        half = _open(port)
+        half.sendall(b"GET / HTTP/1.1\r\n")  # never finishes its headers
+        assert idle.recv(100) == b"" and half.recv(100) == b""  # closed by the server
+        trickle = _open(port)
+        trickle.sendall(b"GET / HTTP/1.1\r\n")
+        closed = False
+        for _ in range(int(HANG_GUARD / 0.3)):
+            try:
+                trickle.sendall(b"X")  # a byte at a time, each inside the idle limit
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.3)
+        assert closed
+        assert fetch(port, "/")[0] == 200  # and others are served meanwhile
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_many_clients_at_once_are_all_answered(preview: PreviewSite) -> None:
+    assert Server.request_queue_size >= 128
+    server = make_preview_server(preview, Reloader(), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    statuses: list[int] = []
+    try:
+        threads = [threading.Thread(target=lambda: statuses.append(fetch(server.server_address[1], "/issues/7/email.html")[0])) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(HANG_GUARD)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert statuses == [200] * 40
+
+
+def test_timed_out_clients_leave_no_traceback(preview: PreviewSite, capfd: pytest.CaptureFixture[str]) -> None:
+    server = make_preview_server(preview, Reloader(), port=0)
+    server.idle_seconds, server.request_seconds = 0.3, 0.6
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        clients = [_open(server.server_address[1]) for _ in range(3)]
+        clients[1].sendall(b"GET / HTTP/1.0\r\nHost: x\r\n")
+        clients[2].sendall(b"GET /issues/7/email.html HTTP/1.0\r\nHost")
+        for c in clients:
+            assert c.recv(100) == b""
+        assert fetch(server.server_address[1], "/")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert capfd.readouterr().err == ""
