@@ -125,23 +125,29 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool) -> None:
 @main.command()
 @_JOBS
 @_STRICT
+@click.option("--links", is_flag=True, help="Also request every link of the issues checked (HEAD, then GET), reporting broken and moved ones; results are kept a day in ROOT/.digest-cache.")
+@click.option("--issue", "numbers", type=int, multiple=True, metavar="N", help="Issues for the link ledger, the subject checks and --links (default: the newest and every draft); repeatable.")
+@click.option("--timeout", type=click.FloatRange(0.1, 120), default=None, help="Seconds --links waits for each server (default 10).")
 @_common
-def check(root: Path, jobs: int | None, strict: bool) -> None:
-    """Validate and render every issue without writing anything.
+def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tuple[int, ...], timeout: float | None) -> None:
+    """The pre-send gate: validate and render every issue without writing anything.
 
-    Exits 1 and lists every problem as path:line: message.  With --strict,
-    warnings fail it too, as a pull request check would want.
+    Reports everything in one round as path:line: message: validation, templates and
+    Gmail's clip limit for every issue; for the newest issue and the drafts (or the
+    --issue ones), links already used in the issue or in the previous 25 issues
+    (check.history in config.yaml), and long subjects and preheaders.  Errors exit 1;
+    warnings too with --strict.  Only --links uses the network.
 
     \b
     Example:
       digest check --root ~/my-digest
-      digest check --strict   # in CI
+      digest check --strict --links   # before sending, and in CI
     """
-    from digest.build.pipeline import check as run_check
+    from digest.deliver.gate import check as run_check
 
-    report = run_check(root, jobs=jobs, strict=strict)
-    _print_problems(report.warnings)
-    click.echo(f"checked {_plural(report.issues, 'issue')}: no errors")
+    outcome = run_check(root, jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
+    _print_problems(outcome.warnings)
+    click.echo(f"checked {_plural(outcome.issues, 'issue')}: no errors")
 
 
 @main.command()
@@ -247,20 +253,63 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
 
 @main.command()
 @click.argument("number", type=int)
-@click.option("--to", required=True, help="Recipient of the test email.")
+@click.option("--to", "to", required=True, multiple=True, metavar="ADDRESS", help="Recipient of the proof; repeatable.")
 @_common
-def send(root: Path, number: int, to: str) -> None:
-    """Send issue NUMBER as a test email through SMTP (settings from DIGEST_SMTP_* variables).
+def send(root: Path, number: int, to: tuple[str, ...]) -> None:
+    """Send issue NUMBER as a proof through SMTP (settings from DIGEST_SMTP_* variables).
+
+    The message is the one `digest export` writes: multipart/alternative (text, then
+    HTML), with List-Id and List-Unsubscribe headers.  An email that Gmail would clip
+    is not sent.  TLS verifies the server (DIGEST_SMTP_CA_FILE: the authorities to trust).
 
     \b
     Example:
       DIGEST_SMTP_HOST=smtp.example.org DIGEST_SMTP_USER=me DIGEST_SMTP_PASSWORD=… \\
-        digest send 263 --to me@example.org
+        digest send 263 --to me@example.org --to editor@example.org
     """
-    from digest.deliver import mail
-    from digest.build.pipeline import render_issue_email
+    from digest.deliver import mail, message
 
+    recipients = message.recipients(to)
     settings = mail.smtp_from_environment()
+    msg = _message(root, number, recipients)
+    mail.send(msg, settings)
+    click.echo(f"sent issue {number} to {', '.join(recipients)} via {settings.host}:{settings.port}")
+
+
+@main.command()
+@click.argument("number", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The .eml file to write (default: standard output).")
+@click.option("--to", "to", multiple=True, metavar="ADDRESS", help="Recipient written in the To header (default: the From address); repeatable.")
+@_common
+def export(root: Path, number: int, out: Path | None, to: tuple[str, ...]) -> None:
+    """Write issue NUMBER as a finished .eml message, as `digest send` would send it.
+
+    For mailing services that import .eml, for archiving, and for reading the raw
+    message.  An email that Gmail would clip is not written.
+
+    \b
+    Example:
+      digest export 263 --out 263.eml
+      digest export 263 | less
+    """
+    from digest.deliver import message
+
+    msg = _message(root, number, message.recipients(to) if to else None)
+    data = msg.as_bytes()
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        raise DigestError([Problem(str(out), None, f"cannot write: {e.strerror or e}")]) from e
+    click.echo(f"wrote issue {number} to {out} ({_plural(len(data), 'byte')})")
+
+
+def _message(root: Path, number: int, to: list[str] | None) -> Any:
+    from digest.build.pipeline import render_issue_email
+    from digest.deliver import message
+
     config, issue, html, text = render_issue_email(root, number)
-    mail.send(mail.build_message(config, issue, html, text, to), settings)
-    click.echo(f"sent issue {number} to {to} via {settings.host}:{settings.port}")
+    return message.build_message(config, issue, html, text, to or [message.sender(config)])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import shutil
 import socket
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
@@ -23,7 +26,7 @@ from digest.cli import main
 TO = "reader@example.com"
 USER = "smtp-user-5b1f"
 PASSWORD = "pw-8c2e-do-not-print"
-SMTP_VARS = ("DIGEST_SMTP_HOST", "DIGEST_SMTP_PORT", "DIGEST_SMTP_USER", "DIGEST_SMTP_PASSWORD", "DIGEST_SMTP_SECURITY")
+SMTP_VARS = ("DIGEST_SMTP_HOST", "DIGEST_SMTP_PORT", "DIGEST_SMTP_USER", "DIGEST_SMTP_PASSWORD", "DIGEST_SMTP_SECURITY", "DIGEST_SMTP_CA_FILE")
 
 
 @dataclass
@@ -72,11 +75,12 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-def send(root: Path, number: int, to: str = TO, **env: str | None) -> Result:
-    """`digest send NUMBER --to TO --root ROOT` with exactly the given DIGEST_SMTP_* variables."""
+def send(root: Path, number: int, to: str | list[str] = TO, **env: str | None) -> Result:
+    """`digest send NUMBER --to TO... --root ROOT` with exactly the given DIGEST_SMTP_* variables."""
     environment: dict[str, str | None] = dict.fromkeys(SMTP_VARS)
     environment.update(env)
-    return CliRunner().invoke(main, ["send", str(number), "--to", to, "--root", str(root)], env=environment, catch_exceptions=False)
+    args = [a for address in ([to] if isinstance(to, str) else to) for a in ("--to", address)]
+    return CliRunner().invoke(main, ["send", str(number), *args, "--root", str(root)], env=environment, catch_exceptions=False)
 
 
 def plain(port: int, **more: str) -> dict[str, str]:
@@ -168,10 +172,11 @@ def test_rejected_credentials_are_a_clear_error_without_the_secret(golden_root: 
     )
     assert result.exit_code == 1
     assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"environment: could not send through 127.0.0.1:{port}: ")
-    assert "535" in lines[0]  # the server's answer: authentication failed
-    assert lines[1:] == ["1 error; nothing was sent"]
+    assert result.stderr == (
+        f"environment: could not send through 127.0.0.1:{port}: the server refused DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+        " (535 5.7.8 Authentication credentials invalid)\n"
+        "1 error; nothing was sent\n"
+    )
     assert "Traceback" not in result.output
     assert PASSWORD not in result.output
     assert inbox.envelopes == []
@@ -213,7 +218,7 @@ def test_closed_port_is_a_clear_error_without_traceback(golden_root: Path) -> No
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
-        f"environment: could not send through 127.0.0.1:{port}: [Errno 111] Connection refused\n"
+        f"environment: could not send through 127.0.0.1:{port}: the connection was refused (check DIGEST_SMTP_HOST and DIGEST_SMTP_PORT)\n"
         "1 error; nothing was sent\n"
     )
     assert "Traceback" not in result.output
@@ -247,3 +252,170 @@ def test_to_may_carry_a_display_name(golden_root: Path, smtp: tuple[Inbox, int])
     assert result.exit_code == 0, result.output
     assert inbox.envelopes[0].rcpt_tos == ["reader@example.com"]
     assert inbox.message()["To"] == to
+
+
+# The proof's headers, several recipients, TLS, and `digest export`.
+
+
+def test_the_proof_carries_the_list_headers(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    config = golden_root / "config.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('unsubscribe_url: "*|UNSUB|*"', "unsubscribe_url: https://golden.example.com/leave?u=1\n  unsubscribe_mailto: leave@example.com"),
+        encoding="utf-8",
+    )
+    result = send(golden_root, 7, **plain(port))
+    assert result.exit_code == 0, result.output
+    msg = inbox.message()
+    assert msg["MIME-Version"] == "1.0"
+    assert msg["List-Id"] == "Golden Weekly <news.golden.example.com>"
+    assert msg["List-Unsubscribe"] == "<https://golden.example.com/leave?u=1>, <mailto:leave@example.com?subject=unsubscribe>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    sent = email.utils.parsedate_to_datetime(msg["Date"])
+    assert sent.tzinfo is not None and abs((sent - email.utils.localtime()).total_seconds()) < 3600
+    assert len(msg.get_all("MIME-Version") or []) == 1
+
+
+def test_a_merge_tag_unsubscribe_has_no_one_click_header(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    assert send(golden_root, 7, **plain(port)).exit_code == 0
+    msg = inbox.message()
+    assert msg["List-Unsubscribe"] == "<*|UNSUB|*>"  # the mailing service fills it in
+    assert msg["List-Unsubscribe-Post"] is None  # one-click needs an https URL
+
+
+def test_several_recipients_receive_one_message(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    result = send(golden_root, 7, [TO, "Editor <editor@example.org>"], **plain(port))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"sent issue 7 to reader@example.com, Editor <editor@example.org> via 127.0.0.1:{port}\n"
+    assert inbox.envelopes[0].rcpt_tos == [TO, "editor@example.org"]
+    assert inbox.message()["To"] == "reader@example.com, Editor <editor@example.org>"
+
+
+@dataclass
+class Tls:
+    ca_file: Path
+    server: ssl.SSLContext
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> Tls:
+    """A certificate authority made for this test, and a server certificate for 127.0.0.1 that it signed."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    return Tls(ca_file, server)
+
+
+def test_starttls_delivers_and_logs_in_only_after_tls(golden_root: Path, tls: Tls) -> None:
+    inbox = Inbox()
+    # auth_require_tls: the server refuses AUTH before STARTTLS, so a login proves TLS was up.
+    controller = LoopbackController(inbox, tls_context=tls.server, require_starttls=True, authenticator=inbox.authenticate, auth_require_tls=True)
+    controller.start()
+    try:
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(controller.port), "DIGEST_SMTP_CA_FILE": str(tls.ca_file)}
+        result = send(golden_root, 7, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD, **env)  # security: starttls by default
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert inbox.logins == [(USER.encode(), PASSWORD.encode())]
+    parts = list(inbox.message().iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+
+
+def test_implicit_tls_delivers(golden_root: Path, tls: Tls) -> None:
+    inbox = Inbox()
+    controller = LoopbackController(inbox, ssl_context=tls.server)
+    controller.start()
+    try:
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(controller.port), "DIGEST_SMTP_SECURITY": "ssl", "DIGEST_SMTP_CA_FILE": str(tls.ca_file)}
+        result = send(golden_root, 7, **env)
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert inbox.message()["Subject"] == "Golden Weekly #7: leap day special"
+
+
+def test_an_untrusted_certificate_is_one_clear_line(golden_root: Path, tls: Tls) -> None:
+    inbox = Inbox()
+    controller = LoopbackController(inbox, ssl_context=tls.server)
+    controller.start()
+    try:
+        # No DIGEST_SMTP_CA_FILE: the system's authorities never signed the test's certificate.
+        result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(controller.port), DIGEST_SMTP_SECURITY="ssl")
+    finally:
+        controller.stop()
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"environment: could not send through 127.0.0.1:{controller.port}: the server's TLS certificate is not trusted"
+        " (unable to get local issuer certificate); if it is signed by your own authority, set DIGEST_SMTP_CA_FILE\n"
+        "1 error; nothing was sent\n"
+    )
+    assert inbox.envelopes == []
+
+
+def test_tls_against_a_plaintext_server_is_one_clear_line(golden_root: Path, smtp: tuple[Inbox, int], tls: Tls) -> None:
+    inbox, port = smtp
+    result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="ssl", DIGEST_SMTP_CA_FILE=str(tls.ca_file))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"environment: could not send through 127.0.0.1:{port}: TLS failed: ")
+    assert result.stderr.endswith("\n1 error; nothing was sent\n") and result.stderr.count("\n") == 2
+    assert inbox.envelopes == []
+
+
+def test_a_server_without_starttls_is_one_clear_line(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"environment: could not send through 127.0.0.1:{port}: the server does not offer STARTTLS: "
+        "STARTTLS extension not supported by server.; set DIGEST_SMTP_SECURITY=ssl or none\n"
+        "1 error; nothing was sent\n"
+    )
+    assert inbox.envelopes == []
+
+
+def test_export_writes_the_message_send_would_send(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    out = golden_root / "7.eml"
+    result = run("export", "7", "--out", str(out), "--root", str(golden_root))
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    assert result.stdout == f"wrote issue 7 to {out} ({len(data):,} bytes)\n"
+    exported = email.message_from_bytes(data, policy=email.policy.default)
+    assert send(golden_root, 7, **plain(port)).exit_code == 0
+    sent = inbox.message()
+    for name in ("Subject", "From", "Reply-To", "List-Id", "List-Unsubscribe", "MIME-Version", "Content-Type"):
+        assert exported[name].split(";")[0] == sent[name].split(";")[0], name
+    assert exported["To"] == "Golden Weekly <news@example.com>"  # no --to: addressed to the sender
+    assert [part_text(p) for p in exported.iter_parts()] == [part_text(p) for p in sent.iter_parts()]
+
+
+def test_export_without_out_writes_to_standard_output(golden_root: Path) -> None:
+    result = run("export", "7", "--to", TO, "--root", str(golden_root))
+    assert result.exit_code == 0, result.output
+    msg = email.message_from_bytes(result.stdout_bytes, policy=email.policy.default)
+    assert msg["To"] == TO
+    assert msg.get_content_type() == "multipart/alternative"
+    assert not (golden_root / "site").exists()
+
+
+def test_an_email_gmail_would_clip_is_neither_sent_nor_exported(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    long_text = " ".join(f"word{i}" for i in range(25_000))
+    (golden_root / "issues" / "0009.yaml").write_text(f"date: 2024-03-14\nintro: {long_text}\nsections:\n  - items:\n      - title: One\n", encoding="utf-8")
+    result = send(golden_root, 9, **plain(port))
+    assert result.exit_code == 1
+    line = result.stderr.splitlines()[0]
+    assert line.startswith("issues/0009.yaml: email.html is ") and line.endswith(
+        " bytes as sent, over Gmail's clipping limit of 102,000: Gmail would hide the rest and the unsubscribe link; shorten it or split it"
+    )
+    assert result.stderr.splitlines()[1:] == ["1 error; nothing was sent"]
+    assert inbox.envelopes == []
+    exported = run("export", "9", "--root", str(golden_root))
+    assert exported.exit_code == 1
+    assert exported.stderr == f"{line}\n1 error; nothing was written\n"
+    assert exported.stdout == ""

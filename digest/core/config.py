@@ -11,11 +11,11 @@ from digest.core import i18n
 from digest.core import lint
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
-from digest.core.models import Author, Config, EmailSettings, Image, Theme
+from digest.core.models import Author, Config, EmailSettings, Image, Theme, Utm
 from digest.core.validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
-KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words")
+KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "utm", "check")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
 
@@ -71,13 +71,27 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             kwargs["issue_title"] = fmt
     if (a := c.mapping(top.get("author"), "author", ("name", "email"))) is not None:
         kwargs["author"] = Author(name=c.get(a, "name", "author", c.line_text), email=c.get(a, "email", "author", c.line_text))
-    if (e := c.mapping(top.get("email"), "email", ("from", "reply_to", "unsubscribe_url"))) is not None:
+    if (e := c.mapping(top.get("email"), "email", ("from", "reply_to", "unsubscribe_url", "unsubscribe_mailto"))) is not None:
+        mailto = c.get(e, "unsubscribe_mailto", "email", c.line_text)
+        if mailto is not None and ("@" not in mailto or any(ch in mailto for ch in " <>,")):
+            c.error(e["unsubscribe_mailto"].line, "email.unsubscribe_mailto", f"must be one email address like leave@example.org, got {short(mailto)}")
+            mailto = None
         kwargs["email"] = EmailSettings(
             from_=c.get(e, "from", "email", c.line_text),
             reply_to=c.get(e, "reply_to", "email", c.line_text),
             # Every email links it: a URL or a merge tag, never javascript: and the like.
             unsubscribe_url=c.get(e, "unsubscribe_url", "email", lambda n, p: c.url(n, p, mailto=True, merge_tag=True)),
+            unsubscribe_mailto=mailto.removeprefix("mailto:") if mailto else None,
         )
+    if (u := c.mapping(top.get("utm"), "utm", ("source", "medium", "campaign"))) is not None:
+        utm = {k: c.get(u, k, "utm", c.line_text) for k in ("source", "medium", "campaign")}
+        if utm["campaign"] and (why := _format_problem(utm["campaign"], ("number",))):
+            c.error(u["campaign"].line, "utm.campaign", why)
+        elif any(utm.values()):
+            kwargs["utm"] = Utm(**utm)
+    if (ch := c.mapping(top.get("check"), "check", ("history",))) is not None:
+        if (n := c.get(ch, "history", "check", c.positive)) is not None:
+            kwargs["ledger_history"] = n
     if (f := c.mapping(top.get("feed"), "feed", ("items",))) is not None:
         if (n := c.get(f, "items", "feed", c.positive)) is not None:
             kwargs["feed_items"] = n

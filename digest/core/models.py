@@ -77,6 +77,17 @@ class EmailSettings:
     # Passed through untouched: it may be a mailing service's merge tag such as
     # *|UNSUB|* or {{ UnsubscribeURL }}.
     unsubscribe_url: str | None = None
+    # A second way out in the List-Unsubscribe header, for clients that offer mailto only.
+    unsubscribe_mailto: str | None = None
+
+
+@dataclass(frozen=True)
+class Utm:
+    """utm_* parameters for the email's item and markdown links; campaign may use {number}."""
+
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,8 @@ class Config:
     issue_title: str = "{title} – {number}"
     email: EmailSettings = field(default_factory=EmailSettings)
     feed_items: int = 20
+    utm: Utm | None = None  # None: links are left as written
+    ledger_history: int = 25  # earlier issues the link ledger of `digest check` compares with
     theme: Theme = field(default_factory=Theme)
     # The templates' interface words set in config.yaml, over the built-in ones for the
     # language: (key, text) pairs, a tuple so that the config stays hashable.

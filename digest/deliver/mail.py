@@ -3,22 +3,26 @@
 Rules:
 - Credentials come only from environment variables, never from config.yaml (which lives in git):
   DIGEST_SMTP_HOST, DIGEST_SMTP_PORT (default 587), DIGEST_SMTP_USER, DIGEST_SMTP_PASSWORD,
-  DIGEST_SMTP_SECURITY = starttls (default) | ssl | none.
-- The message is multipart/alternative: the plain text first, the HTML last (preferred).
+  DIGEST_SMTP_SECURITY = starttls (default) | ssl | none, and DIGEST_SMTP_CA_FILE: a PEM
+  file of the certificate authorities to trust instead of the system's (a company relay
+  with its own CA, a self-signed test server).
+- TLS always verifies the server's certificate and host name.
+- A refused connection, a TLS failure or an authentication failure is one clear line
+  (exit 1), never a traceback; the password is never part of it.
 """
 
 from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import getaddresses, make_msgid, parseaddr
+from pathlib import Path
 
 from digest.core.errors import DigestError, Problem
-from digest.core.models import Config, Issue
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class SmtpSettings:
     user: str | None
     password: str | None
     security: str  # starttls | ssl | none
+    ca_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> SmtpSettings:
@@ -40,44 +45,66 @@ class SmtpSettings:
         port_text = environ.get("DIGEST_SMTP_PORT", "465" if security == "ssl" else "587")
         if not port_text.isdigit():
             raise DigestError([Problem("environment", None, f"DIGEST_SMTP_PORT must be a number, got {port_text!r}")])
-        return cls(host, int(port_text), environ.get("DIGEST_SMTP_USER") or None, environ.get("DIGEST_SMTP_PASSWORD") or None, security)
+        ca_text = environ.get("DIGEST_SMTP_CA_FILE", "").strip()
+        if ca_text and not Path(ca_text).is_file():
+            raise DigestError([Problem("environment", None, f"DIGEST_SMTP_CA_FILE is not a file: {ca_text!r}")])
+        user, password = environ.get("DIGEST_SMTP_USER") or None, environ.get("DIGEST_SMTP_PASSWORD") or None
+        return cls(host, int(port_text), user, password, security, Path(ca_text) if ca_text else None)
 
-
-def build_message(config: Config, issue: Issue, html: str, text: str, to: str) -> EmailMessage:
-    # --to is one address as typed: a line break would start a header of its own
-    # ("Bcc: ..."), a comma a second recipient; either is a user error, not a crash.
-    if "\r" in to or "\n" in to or len(getaddresses([to])) != 1 or "@" not in parseaddr(to)[1]:
-        raise DigestError([Problem("--to", None, f"must be one email address, got {to!r}")])
-    msg = EmailMessage()
-    msg["Subject"] = issue.subject
-    sender = config.email.from_ or (f"{config.author.name} <{config.author.email}>" if config.author.email else None)
-    if not sender:
-        raise DigestError([Problem("config.yaml", None, "set email.from (or author.email) to send email", "email.from")])
-    msg["From"] = sender
-    msg["To"] = to
-    if config.email.reply_to:
-        msg["Reply-To"] = config.email.reply_to
-    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(" >") or None)
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    return msg
+    def tls(self) -> ssl.SSLContext:
+        try:
+            return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        except (OSError, ssl.SSLError) as e:
+            raise DigestError([Problem("environment", None, f"DIGEST_SMTP_CA_FILE cannot be read as PEM certificates: {e}")]) from e
 
 
 def send(message: EmailMessage, settings: SmtpSettings) -> None:
-    """Deliver ``message``; SMTP failures become a clear user error."""
+    """Deliver ``message``; SMTP failures become one clear user error."""
+    context = settings.tls() if settings.security != "none" else None
     try:
         if settings.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, context=ssl.create_default_context(), timeout=30)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, context=context, timeout=30)
         else:
             client = smtplib.SMTP(settings.host, settings.port, timeout=30)
         with client:
             if settings.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
+                client.starttls(context=context)
             if settings.user and settings.password:
                 client.login(settings.user, settings.password)
             client.send_message(message)
     except (OSError, smtplib.SMTPException) as e:
-        raise DigestError([Problem("environment", None, f"could not send through {settings.host}:{settings.port}: {e}")]) from e
+        raise DigestError([Problem("environment", None, f"could not send through {settings.host}:{settings.port}: {_why(e, settings)}")]) from e
+
+
+def _why(e: BaseException, settings: SmtpSettings) -> str:
+    """One line an editor can act on (the password is never part of an SMTP answer digest shows)."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return f"the server's TLS certificate is not trusted ({e.verify_message}); if it is signed by your own authority, set DIGEST_SMTP_CA_FILE"
+    if isinstance(e, ssl.SSLError):
+        hint = " (port 465 wants DIGEST_SMTP_SECURITY=ssl, port 587 starttls)" if settings.port in (465, 587) else ""
+        return f"TLS failed: {e.reason or e}{hint}"
+    if isinstance(e, smtplib.SMTPAuthenticationError):
+        return f"the server refused DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD ({e.smtp_code} {_text(e.smtp_error)})"
+    if isinstance(e, smtplib.SMTPNotSupportedError):
+        return f"the server does not offer {'STARTTLS' if 'STARTTLS' in str(e) else 'that'}: {e}; set DIGEST_SMTP_SECURITY=ssl or none"
+    if isinstance(e, smtplib.SMTPResponseException):
+        return f"the server answered {e.smtp_code} {_text(e.smtp_error)}"
+    if isinstance(e, smtplib.SMTPRecipientsRefused):
+        return "the server refused " + ", ".join(f"{to} ({code} {_text(text)})" for to, (code, text) in e.recipients.items())
+    if isinstance(e, ConnectionRefusedError):
+        return "the connection was refused (check DIGEST_SMTP_HOST and DIGEST_SMTP_PORT)"
+    if isinstance(e, socket.gaierror):
+        return "the host name does not resolve (check DIGEST_SMTP_HOST)"
+    if isinstance(e, TimeoutError):
+        return "no answer within 30 seconds"
+    if isinstance(e, smtplib.SMTPServerDisconnected):
+        return f"the server closed the connection ({e or 'no reason given'})"
+    return f"{e.strerror or e}" if isinstance(e, OSError) else str(e)
+
+
+def _text(answer: bytes | str) -> str:
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+    return " ".join(text.split())
 
 
 def smtp_from_environment() -> SmtpSettings:
