@@ -112,8 +112,12 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     templates_salt, model_salt = salts(root)
     sources = read_sources(config, templates_salt, model_salt)
     with _Workers(jobs) as pool:
-        issues, cached, report = load_all(config, templates_salt, sources, cache, pool, store=False)
+        # One round: the issues that validate are rendered and checked even when others
+        # fail, so a clip or template problem is not hidden behind a validation error.
+        issues, cached, report = load_all(config, templates_salt, sources, cache, pool, store=False, partial=True)
         render_all(config, templates_salt, issues, cached, {}, None, pool, None, report, None)
+    if any(not p.warning for p in report.warnings):
+        raise DigestError(report.warnings)
     _fail_if_strict(strict, report)
     report.seconds = time.perf_counter() - started
     return report
@@ -144,13 +148,14 @@ def read_sources(config: Config, s: bytes, model_salt: bytes) -> list[Source]:
 
 
 def load_all(
-    config: Config, templates_salt: bytes, sources: list[Source], cache: BuildCache, pool: _Workers, *, store: bool
+    config: Config, templates_salt: bytes, sources: list[Source], cache: BuildCache, pool: _Workers, *, store: bool, partial: bool = False
 ) -> tuple[list[Issue], dict[int, Entry], Report]:
     """Every issue as a model (from the cache where possible); raise DigestError listing every problem.
 
     An issue whose rendered files are cached comes whole from the cache; one whose model
     alone is cached (a template changed) is not validated again.  ``store``: keep the
-    models validated here (not for ``digest check``, which writes nothing)."""
+    models validated here (not for ``digest check``, which writes nothing).  ``partial``:
+    return the issues that are valid, with the errors of the others in the report."""
     cached: dict[int, Entry] = {}
     todo: list[Source] = []
     absent = sum(not cache.has(src.key) for src in sources)
@@ -179,7 +184,7 @@ def load_all(
         problems.extend(found)
         if issue is not None:
             issues.append(issue)
-    if any(not p.warning for p in problems):
+    if not partial and any(not p.warning for p in problems):
         raise DigestError(problems)
     issues.sort(key=lambda i: i.number)
     report = Report(issues=len(issues), published=len(published(issues)), changed=len(todo), warnings=problems)
@@ -221,10 +226,9 @@ def render_all(
             for name, path in entry.files.items():
                 stage.link(f"issues/{entry.issue.slug}/{name}", path, entry.sums[name])
         report.files += len(entry.files)
-    clipped: list[Problem] = []
     for done, r in enumerate(rendered, 1):
         if r.clip is not None:
-            (report.warnings if r.clip.warning else clipped).append(r.clip)
+            report.warnings.append(r.clip)
         if r.issue.number in in_feeds:
             contents[r.issue.number] = r.content
         if stage is not None:
@@ -238,8 +242,6 @@ def render_all(
         report.files += len(r.sums)
         if progress:
             progress(done, len(fresh))
-    if clipped:  # the clip gate: the staging folder is discarded, the site stays as it was
-        raise DigestError(clipped + report.warnings)
     env = _env(config, templates_salt)
     with render.template_errors():
         site_files = {"index.html": archive.render_archive(env, config, newest).encode()}
@@ -307,7 +309,7 @@ class _Job:
 class _Rendered:
     issue: Issue
     content: str  # the HTML fragment for the feeds
-    clip: Problem | None  # the clip gate's verdict on email.html
+    clip: Problem | None  # the clip gate's warning on email.html
     sums: dict[str, str]  # output name → sha256
     files: dict[str, Path] | None  # where the worker stored the outputs in the cache
     outputs: dict[str, bytes] | None  # the outputs themselves when they were not stored
@@ -347,12 +349,13 @@ def _render(job: _Job) -> _Rendered:
         }
         content = render.render_content(env, config, issue)
     clip = None
-    if (verdict := lint.clip_message(len(outputs["email.html"]))) is not None:
-        clip = Problem(issue.source, None, verdict[1], warning=not verdict[0])
+    # A warning even over the limit: an archive with long past issues still publishes its
+    # pages and feeds; send and export refuse such an email, and --strict fails on it.
+    if (verdict := lint.clip_message(lint.sent_size(outputs["email.html"].decode()))) is not None:
+        clip = Problem(issue.source, None, verdict[1], warning=True)
     sums = {name: hashlib.sha256(data).hexdigest() for name, data in outputs.items()}
     files = None
-    # An issue that fails the clip gate is never cached: the next build must fail too.
-    if job.cache_root is not None and (clip is None or clip.warning):
+    if job.cache_root is not None:
         warnings = [*job.warnings, *([clip] if clip else [])]
         files = BuildCache(job.cache_root).put(job.cache_key, issue, warnings, content, outputs, sums)
     return _Rendered(issue, content, clip, sums, files, None if files else outputs)

@@ -2,8 +2,10 @@
 
 Rules:
 - Gmail hides everything after the first 102 KB of an email's HTML behind "[Message
-  clipped]" — including the unsubscribe link.  An email over the limit is an error;
-  one over 80 % of it is a warning, because mailing services add tracking to every link.
+  clipped]" — including the unsubscribe link.  An email over the limit is an error for
+  send and export and a warning for build and check (so that an archive with long past
+  issues still publishes; --strict makes it fatal); one over 80 % of it is a warning,
+  because mailing services add tracking to every link.
 - Link text must say where it goes: "here", "click here", "read more" mean nothing to a
   screen-reader user who lists the links.
 - Theme colours must keep text readable: WCAG 2 AA asks for a contrast ratio of 4.5:1.
@@ -23,12 +25,26 @@ VAGUE_LINK_TEXT = frozenset(
 _HEX = re.compile(r"#([0-9a-fA-F]{6})")
 
 
+def sent_size(html: str) -> int:
+    """Bytes of ``html`` as the HTML part of a sent email carries it: after the transfer
+    encoding (quoted-printable or base64) that the email package picks, as digest send
+    and digest export do.  This is what Gmail counts: base64 makes a right-to-left
+    issue a third larger than its file."""
+    from email.message import EmailMessage
+
+    part = EmailMessage()
+    part.set_content(html, subtype="html")
+    return len(str(part.get_payload()).encode("ascii"))
+
+
 def clip_message(size: int) -> tuple[bool, str] | None:
-    """(is_error, message) for an email of ``size`` bytes, or None when it is comfortably small."""
+    """(over the limit, message) for an HTML part of ``size`` bytes as sent, or None when it is comfortably small.
+
+    Sizes are printed in exact bytes: 102,179 must never read as the limit itself."""
     if size > CLIP_BYTES:
-        return True, f"email.html is {size / 1000:.0f} KB: Gmail clips emails over {CLIP_BYTES // 1000} KB, hiding the rest and the unsubscribe link; shorten it or split it"
+        return True, f"email.html is {size:,} bytes as sent, over Gmail's clipping limit of {CLIP_BYTES:,}: Gmail would hide the rest and the unsubscribe link; shorten it or split it"
     if size > CLIP_WARN_BYTES:
-        return False, f"email.html is {size / 1000:.0f} KB, close to Gmail's {CLIP_BYTES // 1000} KB clipping limit (mailing services add link tracking)"
+        return False, f"email.html is {size:,} bytes as sent, {size * 100 // CLIP_BYTES} % of Gmail's clipping limit of {CLIP_BYTES:,} (mailing services add link tracking)"
     return None
 
 

@@ -12,11 +12,17 @@ Rules:
 - A merge tag is copied into the email exactly as written (HTML-escaped only); an
   address written without its scheme (``example.com/unsubscribe``) is not a merge tag
   but a mistake, and is refused with the fix.
+- Two links are the same link (the link ledger of `digest check`) when they are equal
+  after :func:`normalise`: the scheme ignored (http and https name the same page here);
+  the host in lower case, without ``www.`` and a default port; no trailing slash on the
+  path; no tracking parameters (``utm_*``, ``fbclid``, ``gclid``, ``mc_eid``, ``mc_cid``),
+  the others in their order; no fragment.  mailto links compare by address, in lower case.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from digest.core import markdown
 from digest.core.loading import cut, short
@@ -53,3 +59,30 @@ def url_problem(value: str, *, mailto: bool = False, merge_tag: bool = False) ->
     if why is None or not merge_tag or found in ("http", "https") or (mailto and found == "mailto"):
         return why
     return f"must be {kinds} or a mailing service's merge tag such as {MERGE_TAG_EXAMPLES} (text with no scheme), got {short(value)}"
+
+
+TRACKING = frozenset({"fbclid", "gclid", "mc_eid", "mc_cid"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_tracking(name: str) -> bool:
+    return name.lower().startswith("utm_") or name.lower() in TRACKING
+
+
+def normalise(url: str) -> str:
+    """The form in which two links to the same page are equal (not itself a working URL)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    scheme = parts.scheme.lower()
+    if scheme == "mailto":
+        return "mailto:" + parts.path.lower()
+    host = (parts.hostname or "").rstrip(".")
+    host = host.removeprefix("www.")
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host += f":{port}"
+    path = parts.path.rstrip("/")
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
+    return f"//{host}{path}" + (f"?{urlencode(query)}" if query else "")

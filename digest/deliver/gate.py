@@ -1,0 +1,109 @@
+"""`digest check`: the pre-send gate, in one round.
+
+Rules:
+- Everything is reported at once: validation, rendering and the clip gate for every
+  issue (from :func:`digest.build.pipeline.check`), then, for the issues being prepared,
+  the link ledger, the subject and preheader, and with ``links`` the link audit.
+- The issues being prepared are the newest one and every draft, unless numbers are given:
+  the archive's past issues cannot be changed and would bury the new one's warnings.
+- Errors fail the check; warnings fail it only with ``strict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from digest.core.config import load_config
+from digest.core.errors import DigestError, Problem
+from digest.core.issues import discover
+from digest.core.loading import Node, decode
+from digest.core.models import Config
+from digest.deliver import ledger
+
+SUBJECT_CHARS = 80  # inboxes cut a longer subject, phones at about 40
+PREHEADER_CHARS = 140  # the preview text most inboxes show after the subject
+
+
+@dataclass
+class Outcome:
+    issues: int  # issues that validated and rendered
+    checked: list[int]  # the issues the ledger (and --links) covered
+    warnings: list[Problem]
+
+
+def check(root: Path, *, jobs: int | None = None, strict: bool = False, links: bool = False, numbers: tuple[int, ...] = (), timeout: float | None = None) -> Outcome:
+    """Run the gate; raise DigestError with every problem when it fails."""
+    from digest.build import pipeline
+
+    config = load_config(root)
+    problems: list[Problem] = []
+    count = 0
+    try:
+        report = pipeline.check(root, jobs=jobs)
+        problems += report.warnings
+        count = report.issues
+    except DigestError as e:
+        problems += e.problems
+    files = _read_all(config)
+    known = {f.number for f in files}
+    missing = [n for n in numbers if n not in known]
+    if missing:
+        problems += [Problem("issues", None, f"there is no issue {n}") for n in missing]
+    checked = sorted(set(numbers) & known) if numbers else _prepared(files)
+    problems += ledger.duplicates(files, checked, config.ledger_history)
+    problems += [p for f in files if f.number in checked for p in _subject_and_preheader(config, f)]
+    if links:
+        from digest.build.cache import CACHE_DIR
+        from digest.deliver import links as audit
+
+        chosen = [f for f in files if f.number in checked]
+        problems += audit.audit(chosen, root / CACHE_DIR, **({"timeout": timeout} if timeout else {}))
+    if any(not p.warning for p in problems) or (strict and problems):
+        raise DigestError(problems)
+    return Outcome(count, checked, sorted(problems, key=lambda p: (p.path, p.line or 0, p.key)))
+
+
+def _read_all(config: Config) -> list[ledger.IssueLinks]:
+    files, _ = discover(config.root)  # naming problems are reported by pipeline.check
+    out = []
+    for number, path, rel in files:
+        try:
+            text, _ = decode(path.read_bytes(), rel)
+        except OSError:
+            continue
+        if text is not None:
+            out.append(ledger.read(number, rel, text))
+    return out
+
+
+def _prepared(files: list[ledger.IssueLinks]) -> list[int]:
+    """The newest issue and every draft."""
+    drafts = [f.number for f in files if _value(f.fields.get("draft")) is True]
+    published = [f.number for f in files if f.number not in drafts]
+    return sorted(set(drafts) | set(published[-1:]))
+
+
+def _value(node: Node | None) -> object:
+    return None if node is None else node.value
+
+
+def _subject_and_preheader(config: Config, f: ledger.IssueLinks) -> list[Problem]:
+    out = []
+    subject_node = f.fields.get("subject") or f.fields.get("title")
+    subject = _value(subject_node)
+    if not isinstance(subject, str):
+        subject = config.issue_title.format(title=config.title, number=f.number)
+    subject = " ".join(subject.split())
+    key = "subject" if "subject" in f.fields else "title" if "title" in f.fields else ""
+    line = subject_node.line if subject_node is not None else None
+    if len(subject) > SUBJECT_CHARS:
+        what = "is" if key == "subject" else "is the subject (no subject: is set) and"
+        out.append(Problem(f.rel, line, f"{what} {len(subject)} characters; inboxes cut a subject after about {SUBJECT_CHARS}", key, warning=True))
+    # Without a preheader of its own an issue takes one from its intro or first item
+    # (validation requires those), so only an editor's own can be too long.
+    pre = f.fields.get("preheader")
+    if pre is not None and isinstance(pre.value, str) and len(" ".join(pre.value.split())) > PREHEADER_CHARS:
+        n = len(" ".join(pre.value.split()))
+        out.append(Problem(f.rel, pre.line, f"is {n} characters; inboxes show about {PREHEADER_CHARS} after the subject", "preheader", warning=True))
+    return out
