@@ -102,10 +102,10 @@ def check_url(http: Any, url: str) -> Result:
                 status, location = _ask(http, "GET", target)
         except urllib3.exceptions.NameResolutionError:
             return Result(None, "the host name does not resolve")
+        except urllib3.exceptions.NewConnectionError:  # before timeouts: urllib3 makes it a kind of ConnectTimeoutError
+            return Result(None, "the connection is refused")
         except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError):
             return Result(None, "no answer in time (timeout)")
-        except urllib3.exceptions.NewConnectionError:
-            return Result(None, "the connection is refused")
         except urllib3.exceptions.SSLError:
             return Result(None, "its TLS certificate is not valid")
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
