@@ -178,8 +178,8 @@ class PreviewSite:
                 state.render_problems = list(e.problems)
                 return state
             state.render_problems = []
-            if (verdict := lint.clip_message(len(outputs["email.html"]))) is not None:
-                state.render_problems.append(Problem(issue.source, None, verdict[1], warning=not verdict[0]))
+            if (verdict := lint.clip_message(lint.sent_size(outputs["email.html"].decode()))) is not None:
+                state.render_problems.append(Problem(issue.source, None, verdict[1], warning=True))  # as in build
             state.outputs, state.content = outputs, content
             return state
 
