@@ -15,11 +15,13 @@ Rules:
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -49,6 +51,52 @@ _WORDS = {"timestamp": "date", "bool": "boolean (true or false)", "int": "whole 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates,
 # U+FFFE/U+FFFF): they would break the feeds and the HTML, so validation refuses them.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+# Line numbers are the ones an editor shows.  YAML also counts NEL (U+0085), LS (U+2028)
+# and PS (U+2029) as line breaks, which editors do not, so no line number is taken from
+# the parser's marks: each is worked out from the mark's character index.
+_EDITOR_BREAK = re.compile(r"\r\n|\r|\n")
+_YAML_ONLY_BREAK = re.compile("[\x85\u2028\u2029]")
+_BREAK_NAMES = {"\x85": "NEXT LINE", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+_LIBYAML = hasattr(yaml, "CSafeLoader") and _Loader is yaml.CSafeLoader
+
+
+class Lines:
+    """The file's lines as an editor shows them, and the line of any character index."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = _EDITOR_BREAK.split(text)
+        self.starts = [0, *(m.end() for m in _EDITOR_BREAK.finditer(text))]
+        # The last line an editor shows with something on it: a file's final line break
+        # does not start a line of its own, so nothing is reported past the end.
+        self.count = max(1, len(self.lines) - (len(self.lines) > 1 and self.lines[-1] == ""))
+
+    def at(self, index: int) -> int:
+        """The 1-based line of the character at ``index`` (the end of the file is on the last line)."""
+        return self.clamp(self.raw(index))
+
+    def raw(self, index: int) -> int:
+        """The line of ``index`` without the clamp (the end of a file after its final break is one line on)."""
+        return bisect.bisect_right(self.starts, index)
+
+    def of(self, mark: Any) -> int:  # yaml.Mark, or libyaml's own Mark
+        return self.at(mark.index)
+
+    def starts_line(self, index: int) -> bool:
+        i = bisect.bisect_right(self.starts, index)
+        return i > 0 and self.starts[i - 1] == index
+
+    def clamp(self, line: int) -> int:
+        return min(max(1, line), self.count)
+
+    def char(self, mark: Any) -> str:
+        return self.text[mark.index] if mark is not None and mark.index < len(self.text) else ""
+
+    def byte_offset_to_index(self, offset: int) -> int:
+        """libyaml reports a reader error's position in bytes of UTF-8, not in characters."""
+        return len(self.text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore"))
 
 
 class _Invalid:
@@ -126,10 +174,11 @@ def decode(data: bytes, rel: str) -> tuple[str | None, list[Problem]]:
 
 def parse(text: str, rel: str) -> tuple[Node | None, list[Problem]]:
     """Parse one YAML document into a Node tree, or report why it cannot be."""
+    lines = Lines(text)
     try:
         # A first pass over the parser's events bounds nesting and size before the
         # composer (which recurses once per level) builds anything.
-        if (problem := _check_shape(text, rel)) is not None:
+        if (problem := _check_shape(text, rel, lines)) is not None:
             return None, [problem]
         loader = _Loader(text)
         try:
@@ -137,39 +186,39 @@ def parse(text: str, rel: str) -> tuple[Node | None, list[Problem]]:
         finally:
             loader.dispose()
     except yaml.reader.ReaderError as e:
-        at = text.count("\n", 0, e.position) + 1
+        at = lines.at(lines.byte_offset_to_index(e.position) if _LIBYAML else e.position)
         return None, [Problem(rel, at, f"contains the invisible control character U+{e.character:04X}, which YAML files cannot hold: delete it")]
     except yaml.MarkedYAMLError as e:
-        where, message = _syntax_problem(e, text)
+        where, message = _syntax_problem(e, lines)
         return None, [Problem(rel, where, message)]
     except yaml.YAMLError as e:
         return None, [Problem(rel, None, f"YAML error: {e}")]
     if root is None:
         return None, []
-    walker = _Walker(rel, text.splitlines())
+    walker = _Walker(rel, lines)
     node = walker.convert(root)
     # Problems inside values come back with the tree, so validation can report the rest of the file too.
     return node, walker.problems
 
 
-def _check_shape(text: str, rel: str) -> Problem | None:
+def _check_shape(text: str, rel: str, lines: Lines) -> Problem | None:
     depth = count = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                return Problem(rel, _line(event), _TOO_DEEP)
+                return Problem(rel, _line(event, lines), _TOO_DEEP)
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
         if isinstance(event, yaml.NodeEvent):
             count += 1
             if count > MAX_NODES:
-                return Problem(rel, _line(event), f"has more than {MAX_NODES:,} values; split it up")
+                return Problem(rel, _line(event, lines), f"has more than {MAX_NODES:,} values; split it up")
     return None
 
 
-def _line(event: yaml.Event) -> int | None:
-    return event.start_mark.line + 1 if event.start_mark else None
+def _line(event: yaml.Event, lines: Lines) -> int | None:
+    return lines.of(event.start_mark) if event.start_mark else None
 
 
 # Syntax errors: what the parser says → what the editor should do.  The parser's own
@@ -177,26 +226,30 @@ def _line(event: yaml.Event) -> int | None:
 _CLOSERS = {"[": "]", "{": "}", '"': '"', "'": "'"}
 
 
-def _syntax_problem(e: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str]:
+def _syntax_problem(e: yaml.MarkedYAMLError, lines: Lines) -> tuple[int | None, str]:
     """The line to fix and what to do there, for a YAML syntax error."""
-    lines = text.splitlines()
     context, problem = e.context or "", e.problem or ""
     at = e.problem_mark or e.context_mark
-    line = at.line + 1 if at else None
-    start = e.context_mark.line + 1 if e.context_mark else line  # where the broken construct began
+    line = lines.of(at) if at else None
+    start = lines.of(e.context_mark) if e.context_mark else line  # where the broken construct began
     if "maximum nesting depth" in problem:  # libyaml's own limit, met while looking ahead
         return line, _TOO_DEEP
-    source_line = lines[line - 1] if line and line <= len(lines) else ""
+    source_line = lines.lines[line - 1] if line else ""
     indent = source_line[: len(source_line) - len(source_line.lstrip(" \t"))]
-    found = _char_at(lines, e.problem_mark)
+    found = lines.char(e.problem_mark)
 
     def syntax(where: int | None, message: str) -> tuple[int | None, str]:
         return where, f"YAML syntax error: {message}"
 
+    # A line break only YAML sees (NEL, LS, PS) before the error is its likely cause.
+    if at is not None and (m := _YAML_ONLY_BREAK.search(lines.text, 0, at.index + 1)):
+        name = _BREAK_NAMES[m.group()]
+        return syntax(lines.at(m.start()), f"this line holds the invisible character U+{ord(m.group()):04X} ({name}), which YAML reads as a line break though an editor shows none: replace it with a space or a real line break")
+
     if re.search(r"\btab\b", problem) or found == "\t" or "\t" in indent:
         return syntax(line, "a tab is used for indentation or spacing here; YAML needs spaces")
     if "quoted scalar" in context and "end of stream" in problem:
-        quote = _char_at(lines, e.context_mark) or '"'
+        quote = lines.char(e.context_mark) or '"'
         return syntax(start, f"the text in quotes that starts on this line never ends: add the closing {quote}")
     if "quoted scalar" in context and "escape" in problem:
         return syntax(line, r'a backslash in "double quotes" starts an escape such as \n; write \\ for a backslash, or use single quotes')
@@ -204,8 +257,14 @@ def _syntax_problem(e: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str
         return syntax(line, f"text cannot start with {found} unless it is in quotes: put the whole text in quotes")
     if "scanning an alias" in context or "undefined alias" in problem:
         return syntax(line, "text that starts with * is read as an alias (a reference to an &anchor): put the whole text in quotes")
+    if "flow node" in context and at is not None and at.index >= len(lines.text.rstrip()):
+        # The file ends inside a flow collection: libyaml marks the end; the opener is what to fix.
+        opened = max(lines.text.rfind("["), lines.text.rfind("{"))
+        if opened >= 0:
+            opener = lines.text[opened]
+            return syntax(lines.at(opened), f"the {opener} that starts here is never closed with {_CLOSERS[opener]}: put the whole text in quotes if it is text")
     if "flow sequence" in context or "flow mapping" in context:
-        opener = _char_at(lines, e.context_mark) or ("[" if "sequence" in context else "{")
+        opener = lines.char(e.context_mark) or ("[" if "sequence" in context else "{")
         return syntax(start, f"the {opener} that starts here is never closed with {_CLOSERS.get(opener, ']')}: put the whole text in quotes if it is text")
     if "single document" in context:
         return syntax(line, "a second YAML document starts here (after ---): keep one document per file")
@@ -219,12 +278,6 @@ def _syntax_problem(e: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str
             return syntax(line, f"a value that starts with {value[0]} ends at the matching {_CLOSERS[value[0]]}, and more follows it: put the whole text in quotes")
         return syntax(line, "this line is not indented like the lines around it: check its spaces")
     return syntax(line, " ".join(x for x in (context, problem) if x))
-
-
-def _char_at(lines: list[str], mark: yaml.Mark | None) -> str:
-    if mark is None or mark.line >= len(lines) or mark.column >= len(lines[mark.line]):
-        return ""
-    return lines[mark.line][mark.column]
 
 
 def _value_of(line: str) -> str:
@@ -241,7 +294,7 @@ class _TooBig(Exception):
 
 
 class _Walker:
-    def __init__(self, rel: str, lines: list[str]) -> None:
+    def __init__(self, rel: str, lines: Lines) -> None:
         self.rel = rel
         self.lines = lines
         self.count = 0
@@ -264,7 +317,7 @@ class _Walker:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooBig(f"{MAX_NODES:,} values")
-        line = ynode.start_mark.line + 1
+        line = self.lines.of(ynode.start_mark)
         if depth > MAX_DEPTH:  # unreachable after _check_shape, unless aliases nest deeper
             self.problems.append(Problem(self.rel, line, _TOO_DEEP, path))
             return Node(INVALID, line)
@@ -288,7 +341,7 @@ class _Walker:
             out: dict[str, Node] = {}
             key_lines: dict[str, int] = {}
             for knode, vnode in ynode.value:
-                kline = knode.start_mark.line + 1
+                kline = self.lines.of(knode.start_mark)
                 if knode.tag == _TAG + "merge":
                     self.problems.append(Problem(self.rel, kline, "YAML merge keys (<<) are not supported: write the keys out", path))
                     continue
@@ -328,13 +381,13 @@ class _Walker:
             self.problems.append(Problem(self.rel, line, f"contains the control character U+{ord(m.group()):04X}, which cannot appear in HTML or XML", path))
             return Node(INVALID, line)
         block = getattr(ynode, "style", None) in ("|", ">")  # scalar nodes have a style
-        first = line + 1 if block else line
+        first = self.lines.clamp(line + 1) if block else line  # an empty block scalar at the end: its own line
         if not isinstance(value, str):
             return Node(value, first, block=block)
-        end = ynode.end_mark
+        end = ynode.end_mark.index
         # A block scalar ends at the start of the next line; any other scalar just after its last character.
-        last = max(first, end.line if (block and end.column == 0) else end.line + 1)
-        return Node(value, first, block=block, last_line=last, source=self.lines)
+        last = self.lines.clamp(self.lines.raw(end) - (1 if block and self.lines.starts_line(end) else 0))
+        return Node(value, first, block=block, last_line=max(first, last), source=self.lines.lines)
 
     def _bad_tag(self, ynode: yaml.Node, line: int, path: str) -> Node:
         tag = ynode.tag.replace(_TAG, "!!", 1) if ynode.tag.startswith(_TAG) else ynode.tag
@@ -347,8 +400,8 @@ class _Walker:
 
     def _template_braces(self, ynode: yaml.Node, line: int, path: str) -> Node:
         """``key: {{ name }}`` reads as a mapping inside a mapping; it is meant as text."""
-        start, end = ynode.start_mark, ynode.end_mark
-        written = self.lines[start.line][start.column : end.column] if start.line == end.line and start.line < len(self.lines) else ""
+        written = self.lines.text[ynode.start_mark.index : ynode.end_mark.index]
+        written = "" if re.search("[\r\n\x85\u2028\u2029]", written) else written
         example = f": write {short(written)}" if written else ""
         self.problems.append(Problem(self.rel, line, f"text with {{{{ … }}}} must be put in quotes{example}", path))
         return Node(INVALID, line)
