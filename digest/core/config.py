@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import stat
 import string
 from pathlib import Path
 
 from digest.core import i18n
 
-from digest.core import lint
+from digest.core import lint, paths
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
 from digest.core.models import Author, Config, EmailSettings, Image, Theme, Utm
@@ -23,8 +24,14 @@ _NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
 def load_config(root: Path) -> Config:
     """Read and validate ``root/config.yaml``; raise DigestError listing every problem."""
     path = root / CONFIG_FILE
-    if not path.is_file():
-        raise DigestError([Problem(CONFIG_FILE, None, f"not found in {root}: is this a newsletter folder? (see --root)")])
+    try:
+        st = paths.input_stat(path, root.resolve())
+    except paths.Refused as e:
+        if e.missing:
+            raise DigestError([Problem(CONFIG_FILE, None, f"not found in {root}: is this a newsletter folder? (see --root)")]) from None
+        raise DigestError([Problem(CONFIG_FILE, None, str(e))]) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DigestError([Problem(CONFIG_FILE, None, "is not a regular file")])
     text, problems = read_text(path, CONFIG_FILE)
     node = None
     if text is not None:
