@@ -272,6 +272,18 @@ RULES = {
     "a number: that disagrees with the file name": ["issues/number-mismatch"],
     "two files for one number": ["issues/number-two-files"],
     "a broken template in templates/": ["templates/jinja-"],
+    # issue 9
+    "unsubscribe_url: http(s), mailto or a merge tag, never another scheme": ["config/url-unsubscribe-"],
+    "explicit YAML tags with values outside their grammar": ["issues/tag-standard-bad-values", "config/tag-standard-bad-values"],
+    "line numbers as an editor shows them": [
+        "issues/line-control-character-after-multibyte", "issues/line-nel-", "issues/line-empty-block-scalar-at-end", "issues/line-unclosed-flow-at-end",
+    ],
+    "issue file names: accepted, or an error saying why": ["issues/number-file-name-spellings", "issues/number-bad-file-names"],
+    "symlink loops and links out of the newsletter": ["issues/symlink-loop", "issues/symlink-dangling", "templates/symlink-"],
+    "template errors at run time, at the template's line": [
+        *(f"templates/jinja-runtime-{k}" for k in ("self-include", "division-by-zero", "type-error", "percent-format", "strftime", "cycler", "unbounded-allocation")),
+    ],
+    "a template that is not UTF-8; MJML errors from an override, with a line": ["templates/file-not-utf8", "templates/mjml-"],
 }
 
 

@@ -43,6 +43,8 @@ def load_config(root: Path) -> Config:
     c = Checker(CONFIG_FILE)
     c.problems.extend(problems)
     config = _config(c, node, root)
+    # templates/ is read by every command that renders: an unusable one is reported with config.yaml's problems.
+    c.problems.extend(paths.templates_folder(root)[1])
     if config is None or any(not p.warning for p in c.problems):
         raise DigestError(capped(c.problems))
     return config

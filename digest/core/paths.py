@@ -15,6 +15,8 @@ import os
 import stat
 from pathlib import Path
 
+from digest.core.errors import Problem
+
 
 class Refused(Exception):
     """An input that may not be read; the message says why, for the newsletter's editor."""
@@ -68,3 +70,43 @@ def _link(path: Path) -> str:
     except OSError:
         return "?"
     return repr(target) if len(target) <= 80 else repr(target[:79]) + "…"
+
+
+TEMPLATES_DIR = "templates"
+
+
+def templates_folder(root: Path) -> tuple[Path | None, list[Problem]]:
+    """The newsletter's templates/ folder (None when it has none), and why it cannot be used.
+
+    Every folder in it must be open to digest, and nothing in it may be a symlink out of the
+    newsletter: a template digest cannot see would quietly fall back to the built-in one,
+    a wrong email that looks right.  (Each file's own content is checked as it is loaded.)"""
+    folder = root / TEMPLATES_DIR
+    real_root = root.resolve()
+    try:
+        st = input_stat(folder, real_root, kind="folder")
+    except Refused as e:
+        return None, [] if e.missing else [Problem(TEMPLATES_DIR, None, str(e))]
+    if not stat.S_ISDIR(st.st_mode):
+        return None, [Problem(TEMPLATES_DIR, None, "is not a folder: template overrides go in a folder of that name")]
+    problems: list[Problem] = []
+    todo = [(folder, TEMPLATES_DIR)]
+    while todo and len(problems) < 20:
+        here, rel = todo.pop()
+        try:
+            names = sorted(os.listdir(here))
+        except OSError as e:
+            problems.append(Problem(rel, None, f"cannot open the folder: {reason(e)} (a folder needs read and execute permission)"))
+            continue
+        for name in names:
+            try:
+                entry = input_stat(here / name, real_root)
+            except Refused as e:
+                if e.parent_denied:
+                    problems.append(Problem(rel, None, "cannot look at the files in the folder: permission denied (a folder needs execute permission as well as read)"))
+                    break
+                problems.append(Problem(f"{rel}/{name}", None, str(e)))
+                continue
+            if stat.S_ISDIR(entry.st_mode) and not (here / name).is_symlink():
+                todo.append((here / name, f"{rel}/{name}"))
+    return (None if problems else folder), problems

@@ -15,9 +15,11 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import stat
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
+from digest.core import paths
 from digest.core.errors import DigestError, Problem
 from digest.core.i18n import strings_for
 from digest.core.loading import NOT_XML
@@ -101,9 +104,8 @@ def make_env(config: Config) -> jinja2.Environment:
     from babel.dates import format_date as babel_format_date
 
     loaders: list[jinja2.BaseLoader] = []
-    user_templates = config.root / "templates"
-    if user_templates.is_dir():
-        loaders.append(jinja2.FileSystemLoader(user_templates))
+    if (user_templates := _user_templates(config.root)) is not None:
+        loaders.append(_OverrideLoader(user_templates, config.root.resolve()))
     loaders.append(jinja2.PackageLoader("digest.render", "templates"))
 
     env = jinja2.Environment(
@@ -152,6 +154,67 @@ def make_env(config: Config) -> jinja2.Environment:
     return env
 
 
+def _user_templates(root: Path) -> Path | None:
+    """The newsletter's templates/ folder, or None when it has none.  An unreadable one is an
+    error: falling back to the built-in templates would quietly build the wrong emails."""
+    folder, problems = paths.templates_folder(root)
+    if problems:
+        raise DigestError(problems)
+    return folder
+
+
+@lru_cache(maxsize=1)
+def _override_loader_class() -> type[jinja2.FileSystemLoader]:
+    import jinja2
+
+    class OverrideLoader(jinja2.FileSystemLoader):
+        """templates/ as Jinja's loader, refusing what the built-in fallback would hide:
+        a file that cannot be read, is not UTF-8, or is a symlink out of the newsletter.
+        A byte order mark at the start is dropped (Windows editors write one)."""
+
+        def __init__(self, folder: Path, root: Path) -> None:
+            super().__init__(folder)
+            self.folder, self.root = folder, root
+
+        def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+            path = self.folder.joinpath(*jinja2.loaders.split_template_path(template))  # refuses ".."
+            rel = f"templates/{template}"
+            try:
+                st = paths.input_stat(path, self.root)
+            except paths.Refused as e:
+                if e.missing:
+                    raise jinja2.TemplateNotFound(template) from None
+                raise DigestError([Problem(rel, None, str(e))]) from None
+            if not stat.S_ISREG(st.st_mode):
+                raise jinja2.TemplateNotFound(template)
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                raise DigestError([Problem(rel, None, f"cannot be read: {paths.reason(e)}")]) from None
+            try:
+                source = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                line = data[: e.start].count(b"\n") + 1
+                raise DigestError([Problem(rel, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} cannot be decoded); save the file as UTF-8")]) from None
+            mtime = st.st_mtime_ns
+            return source.removeprefix("\ufeff"), str(path), lambda: _mtime(path) == mtime
+
+    return OverrideLoader
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _OverrideLoader(folder: Path, root: Path) -> jinja2.BaseLoader:  # noqa: N802 - a class made lazily (jinja2 is a heavy import)
+    cls: Any = _override_loader_class()
+    loader: jinja2.BaseLoader = cls(folder, root)
+    return loader
+
+
 def render_content(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     """The issue body as an HTML fragment: used in the web page and as feed content."""
     return env.get_template("_content.html").render(issue=issue).strip() + "\n"
@@ -168,11 +231,50 @@ def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     try:
         html = mjml_to_html(mjml_src)
     except MjmlError as e:
-        where = template_path(env.get_template("email.mjml").filename)
+        template = env.get_template("email.mjml")
+        where = template_path(template.filename)
+        if where.startswith("templates/"):  # the newsletter's own template: its markup is the cause
+            line, detail = _mjml_error_line(mjml_src, template.filename)
+            raise DigestError([Problem(where, line, f"MJML cannot convert what this template produces: {e}{detail}")]) from e
         raise DigestError([Problem(where, None, f"MJML cannot convert the email of {issue.source}: {e}")]) from e
     html, urls = _protect_urls(html)
     html = _restore_urls(inline_css(html), urls)
     return finish_email(html, config)
+
+
+_ENTITY = re.compile(r"&[A-Za-z][A-Za-z0-9]*;")
+
+
+def _mjml_error_line(mjml_src: str, filename: str | None) -> tuple[int, str]:
+    """The template line most likely at fault when MJML refuses what it produced, and what
+    is wrong there (MRML's own errors carry no position).  The produced markup is checked
+    as XML (which MJML is, but for HTML's named entities); the first line lxml stumbles on
+    is looked up in the template's source, where most of an MJML template's lines stand as
+    they are written.  Line 1 when nothing better is known."""
+    from lxml import etree  # type: ignore[import-untyped]
+
+    try:
+        etree.fromstring(_ENTITY.sub("&amp;", mjml_src).encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+        return 1, ""
+    except etree.XMLSyntaxError as e:
+        produced_line, message = e.lineno or 1, str(e.msg or "").split(", line ")[0]
+        if m := re.match(r"Opening and ending tag mismatch: (\S+) line (\d+) and", message):
+            produced_line, message = int(m.group(2)), f"<{m.group(1)}> is never closed"
+    detail = f" ({message})" if message else ""
+    produced = mjml_src.splitlines()
+    wanted = produced[produced_line - 1].strip() if 0 < produced_line <= len(produced) else ""
+    try:
+        source = Path(filename).read_text(encoding="utf-8-sig").splitlines() if filename else []
+    except (OSError, UnicodeDecodeError):
+        source = []
+    if wanted:
+        for number, text in enumerate(source, 1):
+            if text.strip() == wanted:
+                return number, detail
+        for number, text in enumerate(source, 1):
+            if wanted in text or (text.strip() and text.strip() in wanted and len(text.strip()) > 8):
+                return number, detail
+    return min(produced_line, max(1, len(source))), detail
 
 
 # The three stages of render_email, public so that tests and timing can reach each.
@@ -369,6 +471,8 @@ def template_errors() -> Iterator[None]:
 
     try:
         yield
+    except DigestError:
+        raise
     except jinja2.TemplateSyntaxError as e:
         raise DigestError([Problem(template_path(e.filename), e.lineno, f"template error: {e.message}")]) from e
     except jinja2.TemplateError as e:
@@ -377,13 +481,33 @@ def template_errors() -> Iterator[None]:
         filename, line = _innermost_template_frame(e.__traceback__)
         message = f"template {e.name!r} not found" if isinstance(e, jinja2.TemplateNotFound) else str(e.message or e)
         raise DigestError([Problem(template_path(filename), line, f"template error: {message}")]) from e
+    except Exception as e:  # noqa: BLE001 - sorted below: the user's template, or a bug in digest
+        # A newsletter's own template can fail as it runs ({{ 1/0 }}, a bad strftime format,
+        # an include of itself, a string of ten gigabytes): that is the user's error, at the
+        # template's line.  The same in a built-in template is a bug in digest.
+        filename, line = _innermost_template_frame(e.__traceback__)
+        where = template_path(filename) if filename else ""
+        if not where.startswith("templates/"):
+            raise
+        e.__traceback__ = None  # let a huge allocation's frames go before reporting
+        raise DigestError([Problem(where, line, f"template error: {_runtime_message(e)}")]) from None
+
+
+def _runtime_message(e: BaseException) -> str:
+    if isinstance(e, RecursionError):
+        return "the template includes or calls itself without end"
+    if isinstance(e, MemoryError):
+        return "the template needs more memory than there is (a repetition or a loop without bound?)"
+    text = str(e) or type(e).__name__
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return f"{text} ({type(e).__name__})"
 
 
 def _innermost_template_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
     found: tuple[str | None, int | None] = (None, None)
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith((".html", ".mjml", ".txt", ".css", ".xml")):
+        if filename.endswith((".html", ".mjml", ".txt", ".css", ".xml")) or f"{os.sep}templates{os.sep}" in filename:
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
