@@ -1,0 +1,153 @@
+"""Inputs digest may not read (issue 9): unreadable folders and files, symlinks out of the
+newsletter or in loops, a byte order mark.  Each gets its exact message, exit 1, and a
+previous site left as it was; permission cases run as an unprivileged user (the suite
+may run as root, who can read anything: the CLI is then started as nobody)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run, tree
+
+BASE = Path(__file__).resolve().parent / "fixtures" / "hostile" / "base"
+BUILTIN = REPO / "digest" / "render" / "templates"
+SENTINEL = b"the previous site\n"
+NOBODY = 65534
+
+
+@pytest.fixture
+def news() -> Iterator[Path]:
+    """The hostile base newsletter with a previous site, in a folder an unprivileged user can reach."""
+    top = Path(tempfile.mkdtemp(prefix="digest-inputs-"))
+    os.chmod(top, 0o755)
+    root = top / "news"
+    shutil.copytree(BASE, root)
+    (root / "site").mkdir()
+    (root / "site" / "index.html").write_bytes(SENTINEL)
+    for p in [root, *root.rglob("*")]:
+        os.chmod(p, 0o777 if p.is_dir() else 0o666)
+    yield root
+    for p in [root, *root.rglob("*")]:
+        if not p.is_symlink():
+            os.chmod(p, 0o755)
+    shutil.rmtree(top)
+
+
+def digest_as_user(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as an unprivileged user: as nobody (through setpriv) when the suite runs as root."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8", "HOME": "/tmp"}
+    drop: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv (util-linux) to drop privileges")
+        drop = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    return subprocess.run([*drop, sys.executable, "-m", "digest", *args], capture_output=True, text=True, env=env, cwd="/")
+
+
+def outcome(root: Path, command: str) -> str:
+    done = digest_as_user(command, "--root", str(root))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert (root / "site" / "index.html").read_bytes() == SENTINEL and sorted(p.name for p in (root / "site").iterdir()) == ["index.html"]
+    return done.stderr
+
+
+FOLDER_MODES = {
+    0o000: "cannot open the folder: permission denied (a folder needs read and execute permission)",
+    0o111: "cannot open the folder: permission denied (a folder needs read and execute permission)",
+    0o444: "cannot look at the files in the folder: permission denied (a folder needs execute permission as well as read)",
+}
+
+
+@pytest.mark.parametrize("mode", FOLDER_MODES, ids=lambda m: f"{m:03o}")
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_an_unreadable_issues_folder_is_an_error(news: Path, mode: int, command: str) -> None:
+    os.chmod(news / "issues", mode)
+    assert outcome(news, command) == f"issues: {FOLDER_MODES[mode]}\n1 error; nothing was written\n"
+
+
+@pytest.mark.parametrize("mode", FOLDER_MODES, ids=lambda m: f"{m:03o}")
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_an_unreadable_templates_folder_is_an_error_not_a_silent_fallback(news: Path, mode: int, command: str) -> None:
+    (news / "templates").mkdir()
+    shutil.copyfile(BUILTIN / "email.txt", news / "templates" / "email.txt")
+    os.chmod(news / "templates" / "email.txt", 0o666)
+    os.chmod(news / "templates", mode)
+    assert outcome(news, command) == f"templates: {FOLDER_MODES[mode]}\n1 error; nothing was written\n"
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_an_unreadable_template_override_is_an_error(news: Path, command: str) -> None:
+    (news / "templates").mkdir(mode=0o777)
+    shutil.copyfile(BUILTIN / "email.txt", news / "templates" / "email.txt")
+    os.chmod(news / "templates" / "email.txt", 0o000)
+    assert outcome(news, command) == "templates/email.txt: cannot be read: permission denied\n1 error; nothing was written\n"
+
+
+def test_an_unreadable_issue_or_config_file_is_an_error(news: Path) -> None:
+    os.chmod(news / "issues" / "0001.yaml", 0o000)
+    assert outcome(news, "build") == "issues/0001.yaml: cannot read file: Permission denied\n1 error; nothing was written\n"
+    os.chmod(news / "config.yaml", 0o000)
+    assert outcome(news, "check") == "config.yaml: cannot read file: Permission denied\n1 error; nothing was written\n"
+
+
+def _refused(root: Path, message: str) -> None:
+    before = tree(root / "site")
+    for command in ("check", "build"):
+        result = run(command, "--root", str(root))
+        assert (result.exit_code, result.stderr) == (1, f"{message}\n1 error; nothing was written\n")
+    assert tree(root / "site") == before
+
+
+def test_no_input_is_read_through_a_symlink_out_of_the_newsletter(news: Path) -> None:
+    outside = news.parent / "outside"
+    outside.mkdir()
+    shutil.move(news / "issues", outside / "issues")
+    (news / "issues").symlink_to(outside / "issues")
+    _refused(news, "issues: is a symlink to a folder outside the newsletter folder; refusing to read it")
+    (news / "issues").unlink()
+    shutil.move(outside / "issues", news / "issues")
+
+    shutil.move(news / "config.yaml", outside / "config.yaml")
+    (news / "config.yaml").symlink_to(outside / "config.yaml")
+    _refused(news, "config.yaml: is a symlink to a file outside the newsletter folder; refusing to read it")
+    (news / "config.yaml").unlink()
+    shutil.move(outside / "config.yaml", news / "config.yaml")
+
+    (outside / "templates").mkdir()
+    (news / "templates").symlink_to(outside / "templates")
+    _refused(news, "templates: is a symlink to a folder outside the newsletter folder; refusing to read it")
+
+
+def test_symlinks_inside_the_newsletter_are_fine(news: Path) -> None:
+    (news / "sources").mkdir()
+    shutil.move(news / "issues", news / "sources" / "issues")
+    (news / "issues").symlink_to("sources/issues")
+    shutil.move(news / "config.yaml", news / "sources" / "config.yaml")
+    (news / "config.yaml").symlink_to("sources/config.yaml")
+    result = run("build", "--root", str(news))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_config_symlink_loop_is_an_error(news: Path) -> None:
+    (news / "config.yaml").unlink()
+    (news / "config.yaml").symlink_to("config.yaml")
+    _refused(news, "config.yaml: is a symlink loop (it leads back to itself through other links): replace it with the real file")
+
+
+def test_a_byte_order_mark_at_the_start_of_a_template_is_dropped(news: Path) -> None:
+    assert run("build", "--root", str(news)).exit_code == 0
+    plain = tree(news / "site")
+    (news / "templates").mkdir()
+    (news / "templates" / "email.mjml").write_bytes(b"\xef\xbb\xbf" + (BUILTIN / "email.mjml").read_bytes())
+    result = run("build", "--root", str(news))
+    assert result.exit_code == 0, result.stderr
+    assert tree(news / "site") == plain
