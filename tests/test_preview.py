@@ -180,6 +180,19 @@ def test_inbox_cuts_and_warnings_with_their_lines(golden_root: Path, served: tup
         assert pages.html.escape(w) in page
 
 
+def test_the_frame_shows_the_emails_own_dark_rules(served: tuple[int, Reloader], preview: PreviewSite) -> None:
+    port, _ = served
+    email = (preview.file("issues/7/email.html") or b"").decode()
+    dark = fetch(port, "/preview/7/email.html?scheme=dark")[2].decode()
+    light = fetch(port, "/preview/7/email.html?scheme=light")[2].decode()
+    assert "prefers-color-scheme: dark" in email
+    assert "prefers-color-scheme: dark" not in dark and "(min-width: 0px)" in dark
+    assert "prefers-color-scheme: dark" not in light and "(min-width: 0px)" not in light
+    assert '<meta name="color-scheme" content="dark">' in dark
+    # Apart from the scheme, the frame holds the email as sent.
+    assert pages.emulate_scheme(email, "dark") == dark
+
+
 def test_served_index_and_site_paths(served: tuple[int, Reloader]) -> None:
     port, _ = served
     status, _, body = fetch(port, "/")

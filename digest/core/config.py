@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import stat
 import string
@@ -9,10 +10,10 @@ from pathlib import Path
 
 from digest.core import i18n
 
-from digest.core import lint, paths
+from digest.core import colors, lint, paths
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
-from digest.core.models import Author, Config, EmailSettings, Image, Theme, Utm
+from digest.core.models import Author, Config, DarkTheme, EmailSettings, Image, Theme, Utm
 from digest.core.validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
@@ -104,7 +105,7 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if (f := c.mapping(top.get("feed"), "feed", ("items",))) is not None:
         if (n := c.get(f, "items", "feed", c.positive)) is not None:
             kwargs["feed_items"] = n
-    if (t := c.mapping(top.get("theme"), "theme", ("brand_color", "text_color", "background_color", "logo", "icon"))) is not None:
+    if (t := c.mapping(top.get("theme"), "theme", ("brand_color", "text_color", "background_color", "logo", "icon", "dark"))) is not None:
         theme: dict[str, object] = {}
         for key in ("brand_color", "text_color", "background_color"):
             if key in t and t[key].value is None:  # `brand_color: #1f5fa8` unquoted: YAML reads a comment
@@ -124,7 +125,8 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
                 theme["logo"] = Image(src=src, alt=alt)
         if (icon := c.get(t, "icon", "theme", c.url)) is not None:
             theme["icon"] = icon
-        kwargs["theme"] = Theme(**theme)  # type: ignore[arg-type]
+        light = Theme(**theme)  # type: ignore[arg-type]
+        kwargs["theme"] = dataclasses.replace(light, dark=_dark_theme(c, t.get("dark"), light))
     if (w := c.mapping(top.get("words"), "words", i18n.WORDS)) is not None:
         words = []
         for key in i18n.WORDS:
@@ -138,6 +140,43 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]
+
+
+_DARK_COLORS = ("background_color", "surface_color", "text_color", "brand_color")
+
+
+def _dark_theme(c: Checker, node: Node | None, light: Theme) -> DarkTheme:
+    """theme.dark: the email's dark colours and logo; whatever it leaves out is derived from the light ones."""
+    d = c.mapping(node, "theme.dark", (*_DARK_COLORS, "logo"))
+    given: dict[str, str] = {}
+    logo = None
+    if d is not None:
+        for key in _DARK_COLORS:
+            if key in d and d[key].value is None:
+                c.error(d[key].line, f"theme.dark.{key}", 'is empty: in YAML a # starts a comment, so put the colour in quotes, like "#121212"')
+            elif (color := c.get(d, key, "theme.dark", c.line_text)) is not None:
+                if _COLOR.fullmatch(color):
+                    given[key] = color.lower()
+                else:
+                    c.error(d[key].line, f"theme.dark.{key}", f"must be a colour like #121212, got {short(color)}")
+        if (lg := c.mapping(d.get("logo"), "theme.dark.logo", ("src", "alt"), required=("src",))) is not None:
+            src = c.get(lg, "src", "theme.dark.logo", c.url)
+            alt = c.get(lg, "alt", "theme.dark.logo", c.alt_text) if "alt" in lg else (light.logo.alt if light.logo else None)
+            if src and alt:
+                logo = Image(src=src, alt=alt)
+            elif src:
+                c.error(d["logo"].line, "theme.dark.logo", "needs alt (there is no theme.logo to take it from)")
+    dark = colors.derive_dark(
+        light.brand_color, light.text_color, light.background_color,
+        dark_background=given.get("background_color"), dark_surface=given.get("surface_color"),
+        dark_text=given.get("text_color"), dark_brand=given.get("brand_color"), logo=logo,
+    )
+    for fg_key, bg_key, ratio in lint.dark_contrast(dark):
+        at = fg_key if fg_key in given else bg_key
+        line = d[at].line if d is not None and at in given else (node.line if node is not None else None)
+        fg, bg = getattr(dark, fg_key), getattr(dark, bg_key)
+        c.warn(line, f"theme.dark.{at}", f"in dark mode, {fg} on {bg} has a contrast of {ratio:.1f}:1; readable text needs at least {lint.MIN_CONTRAST}:1 (WCAG AA)")
+    return dark
 
 
 def _direction(language: str) -> str | None:

@@ -8,7 +8,8 @@ Rules:
   because mailing services add tracking to every link.
 - Link text must say where it goes: "here", "click here", "read more" mean nothing to a
   screen-reader user who lists the links.
-- Theme colours must keep text readable: WCAG 2 AA asks for a contrast ratio of 4.5:1.
+- Theme colours must keep text readable: WCAG 2 AA asks for a contrast ratio of 4.5:1,
+  in the email's dark design as in its light one.
 """
 
 from __future__ import annotations
@@ -73,6 +74,26 @@ def _luminance(color: str) -> float:
     channels = [int(m.group(1)[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+# The email's dark design: (text colour, the surface it sits on).  Links and muted text
+# appear both on the card and on the page background (the header and footer lines).
+DARK_PAIRS = (
+    ("text_color", "surface_color"),
+    ("brand_color", "surface_color"),
+    ("muted_color", "surface_color"),
+    ("brand_color", "background_color"),
+    ("muted_color", "background_color"),
+)
+
+
+def dark_contrast(dark: object) -> list[tuple[str, str, float]]:
+    """(text key, surface key, ratio) for each pair of ``dark`` (a DarkTheme) under 4.5:1."""
+    low = []
+    for fg, bg in DARK_PAIRS:
+        if (ratio := contrast(getattr(dark, fg), getattr(dark, bg))) < MIN_CONTRAST:
+            low.append((fg, bg, ratio))
+    return low
 
 
 def contrast(a: str, b: str) -> float:

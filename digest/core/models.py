@@ -91,12 +91,28 @@ class Utm:
 
 
 @dataclass(frozen=True)
+class DarkTheme:
+    """The email's colours under prefers-color-scheme: dark (and in Outlook's apps).  The
+    defaults are what digest.core.colors.derive_dark makes of Theme's light defaults."""
+
+    background_color: str = "#111113"
+    surface_color: str = "#1d1d20"  # the card the text sits on
+    text_color: str = "#e5e5e6"
+    brand_color: str = "#628fc2"  # links and the masthead rule
+    muted_color: str = "#9f9fa1"  # dates, sources, the footer
+    rule_color: str = "#454548"
+    code_color: str = "#2d2d30"  # the background of code blocks
+    logo: Image | None = None  # shown instead of theme.logo in dark mode
+
+
+@dataclass(frozen=True)
 class Theme:
     brand_color: str = "#1f5fa8"
     text_color: str = "#1d1d1f"
     background_color: str = "#f4f4f5"
     logo: Image | None = None
     icon: str | None = None  # a square image: feed readers' icon for the newsletter, the pages' favicon
+    dark: DarkTheme = field(default_factory=DarkTheme)
 
 
 @dataclass(frozen=True)
