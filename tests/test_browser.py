@@ -480,3 +480,152 @@ def test_serve_reloads_open_pages_and_shows_a_failed_builds_errors(browser: Any,
     assert not any("Traceback" in line for line in server.stderr), server.stderr
     assert not (golden_root / "site").exists()  # the preview renders into memory
 
+
+
+# --- the preview page: the email as readers get it ------------------------------------------
+
+ARTIFACTS = REPO / "tests" / "artifacts"  # git-ignored: screenshots to look at, kept after the run
+LONG_URL = "https://example.com/" + "a-very-long-unbroken-path-segment" * 6
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG contrast of two computed CSS colours ("rgb(r, g, b)")."""
+
+    def lum(c: str) -> float:
+        r, g, b = (int(x) / 255 for x in re.findall(r"\d+", c)[:3])
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.fixture
+def preview(browser: Any, golden_root: Path) -> Iterator[tuple[Any, str, Path, Any]]:
+    """`digest serve` on a copy of the golden newsletter (with a long URL added), and a tab."""
+    from test_server import Serve, _serving_port
+
+    issue = golden_root / "issues" / "0007.yaml"
+    text = issue.read_text(encoding="utf-8")
+    issue.write_text(text.replace("      - summary: >\n          A blurb-only item", f"      - summary: \"See <{LONG_URL}>\"\n      - summary: >\n          A blurb-only item"), encoding="utf-8")
+    assert LONG_URL in issue.read_text(encoding="utf-8")
+    server = Serve("--root", str(golden_root), "--port", "0")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        base = f"http://127.0.0.1:{_serving_port(server, golden_root)}/"
+        context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.fulfill(status=200, content_type="image/png", body=PIXEL) if r.request.resource_type == "image" else r.abort("blockedbyclient"))
+        yield context.new_page(), base, golden_root, server
+    finally:
+        context.close()
+        server.stop()
+    assert not any("Traceback" in line for line in server.stderr), server.stderr
+    assert not (golden_root / "site").exists()
+
+
+def _frame(page: Any) -> Any:
+    page.wait_for_function("() => { const d = document.getElementById('frame').contentDocument; return d && d.readyState === 'complete' && d.querySelector('h1'); }")
+    return page.frame_locator("#frame")
+
+
+def _set(page: Any, control: str) -> None:
+    page.click(f'[data-set="{control}"]')
+    assert page.get_attribute(f'[data-set="{control}"]', "aria-pressed") == "true"
+
+
+def test_preview_loop_edit_break_fix_and_drafts(preview: tuple[Any, str, Path, Any]) -> None:
+    from test_server import HANG_GUARD
+
+    page, base, root, server = preview
+    issue = root / "issues" / "0007.yaml"
+    original = issue.read_text(encoding="utf-8")
+    page.goto(base + "preview/7/")
+    frame = _frame(page)
+    assert frame.locator("h1").text_content() == "Leap day"
+
+    def edit_until(text: str, condition: str) -> None:
+        deadline = time.monotonic() + HANG_GUARD
+        while True:
+            issue.write_text(text, encoding="utf-8")
+            try:
+                page.wait_for_function(condition, timeout=3_000)
+                return
+            except Exception:  # playwright's TimeoutError; the first edit may precede the watcher
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the preview never reached {condition}; server stderr: {server.stderr}")
+
+    in_frame = "() => { const d = document.getElementById('frame').contentDocument; const h = d && d.querySelector('h1'); return h && h.textContent === %r; }"
+    _set(page, "w=320")
+    _set(page, "scheme=dark")
+    revised = original.replace("title: Leap day\n", "title: Leap day, revised\n")
+    edit_until(revised, in_frame % "Leap day, revised")
+    # The switches survive the reload.
+    assert page.get_attribute('[data-set="w=320"]', "aria-pressed") == "true"
+    assert page.get_attribute('[data-set="scheme=dark"]', "aria-pressed") == "true"
+
+    edit_until(revised.replace("date: 2024-02-29", "date: 2024-02-30"), "() => !!document.getElementById('errors')")
+    assert "issues/0007.yaml:2: date: '2024-02-30' is not a valid date" in page.text_content("#errors")
+    assert _frame(page).locator("h1").text_content() == "Leap day, revised"  # the last good version
+    # Any page opened now says so too.
+    other = page.context.new_page()
+    other.goto(base + "issues/6/")
+    other.wait_for_selector("#digest-serve-errors")
+    assert "issues/0007.yaml:2: date: '2024-02-30' is not a valid date" in other.text_content("#digest-serve-errors")
+    other.close()
+
+    edit_until(revised.replace("title: Leap day, revised\n", "title: Leap day, fixed\n"), in_frame % "Leap day, fixed")
+    assert page.locator("#errors").count() == 0
+
+    # A draft is listed first, marked, and previewable.
+    page.goto(base)
+    first = page.locator("ol.issues li").first
+    assert first.get_attribute("data-number") == "8"
+    assert first.locator(".badge.draft").text_content() == "Draft"
+    first.locator("a").first.click()
+    page.wait_for_url(base + "preview/8/")
+    assert _frame(page).locator("h1").text_content() == "Not yet"
+
+
+def test_preview_widths_dark_mode_and_screenshots(preview: tuple[Any, str, Path, Any]) -> None:
+    page, base, _, _ = preview
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(base + "preview/7/")
+    _frame(page)
+    frame_doc = "() => document.getElementById('frame').contentDocument"
+    scroll = "() => { const d = document.getElementById('frame').contentDocument; return [d.scrollingElement.scrollWidth, d.documentElement.clientWidth]; }"
+    assert page.evaluate(f"() => !!({frame_doc})().body.textContent.includes({LONG_URL!r})")
+    for width in (320, 375):
+        _set(page, f"w={width}")
+        page.wait_for_function(f"() => document.getElementById('frame').contentDocument.documentElement.clientWidth === {width}")
+        scroll_width, client = page.evaluate(scroll)
+        assert client == width and scroll_width <= width, f"the email scrolls sideways at {width} px: {scroll_width} px wide"
+    _set(page, "w=desktop")
+    page.wait_for_function("() => document.getElementById('frame').contentDocument.documentElement.clientWidth > 700")
+    column = page.evaluate("() => document.getElementById('frame').contentDocument.querySelector('.card').getBoundingClientRect().width")
+    assert 590 <= column <= 610, column
+    page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-desktop-light.png"))
+
+    colours = "() => { const d = document.getElementById('frame').contentDocument; const c = getComputedStyle(d.querySelector('.card > table')); const t = getComputedStyle(d.querySelector('.dm-text > div')); const a = getComputedStyle(d.querySelector('.dm-text a')); const m = getComputedStyle(d.querySelector('.meta')); return [c.backgroundColor, t.color, a.color, m.color, getComputedStyle(d.body).backgroundColor]; }"
+    _set(page, "w=375")
+    _set(page, "scheme=light")
+    page.wait_for_function("() => document.getElementById('frame').getAttribute('src').includes('light')")
+    _frame(page)
+    light = page.evaluate(colours)
+    page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-phone-light.png"))
+    _set(page, "scheme=dark")
+    page.wait_for_function("() => document.getElementById('frame').getAttribute('src').includes('dark')")
+    _frame(page)
+    page.wait_for_function(f"() => getComputedStyle(document.getElementById('frame').contentDocument.querySelector('.card > table')).backgroundColor !== {light[0]!r}")
+    dark = page.evaluate(colours)
+    page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-phone-dark.png"))
+    scroll_width, client = page.evaluate(scroll)
+    assert scroll_width <= client == 375
+    card, text, link, muted, body = dark
+    assert card != light[0] and text != light[1] and link != light[2] and body != light[4], (light, dark)
+    for fg in (text, link, muted):
+        assert _contrast(fg, card) >= 4.5, (fg, card)
+    for fg in light[1:4]:
+        assert _contrast(fg, light[0]) >= 4.5, (fg, light[0])
+    assert _contrast(card, "rgb(0, 0, 0)") < 2  # a dark design, not the light one
+    for name in ("preview-phone-light.png", "preview-phone-dark.png", "preview-desktop-light.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000, name
