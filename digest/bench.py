@@ -279,6 +279,9 @@ def main(argv: list[str] | None = None) -> None:
         plus = median_build(root, args.repeat, lambda i: add_issue(root, big + 1 + i))
         print(f"rebuild after adding one issue: {plus['seconds']:.2f} s = {plus['seconds'] / full[big]['seconds']:.1%} of a full build (target <= 10%)")
         results.update(noop=noop, add_one=plus)
+        from digest.preview.bench import preview_latency  # the preview's own figures: digest/preview/bench.py
+
+        results["preview"] = preview_latency({n: base / f"n{n}" for n in sizes})
         stages = stage_times(base / f"n{small}")
         results["stages_ms"] = stages
         print("per issue, one process: " + ", ".join(f"{k} {v:.2f} ms" for k, v in stages.items() if k != "email bytes"))

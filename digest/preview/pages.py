@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
-from email.message import EmailMessage
 from email.utils import parseaddr
 from html.parser import HTMLParser
 
@@ -52,11 +50,7 @@ def emulate_scheme(email: str, scheme: str) -> str:
 
 def size_as_sent(email_html: str) -> int:
     """Bytes of the HTML part once encoded for sending (what Gmail's clip counts)."""
-    part = EmailMessage()
-    part.set_content(email_html, subtype="html")
-    payload = part.get_payload()
-    assert isinstance(payload, str)
-    return len(payload.encode("utf-8"))
+    return lint.sent_size(email_html)
 
 
 def cut(text: str, chars: int) -> str:
@@ -142,15 +136,6 @@ def _doc(title: str, body: str, script: str = "") -> bytes:
 
 def _problems(problems: list[str], css: str) -> str:
     return f'<ul class="problems {css}">' + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>"
-
-
-@dataclass(frozen=True)
-class Row:
-    state: IssueState
-
-    @property
-    def title(self) -> str:
-        return self.state.issue.title if self.state.issue else self.state.rel
 
 
 def index_page(config: Config | None, states: list[IssueState], general: list[str]) -> bytes:
