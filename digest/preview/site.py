@@ -104,6 +104,15 @@ class PreviewSite:
             return before | set(self.issues)  # everything was rendered again
         with self.lock:
             names = {p.name for p in paths}
+            known = {s.rel.split("/", 1)[1]: s for s in self.issues.values()}
+            # The usual edit (an issue file saved again) needs no listing of issues/: the
+            # cost of an edit must not grow with the archive.
+            if all(name in known and p.is_file() and not p.is_symlink() for name, p in ((p.name, p) for p in paths)):
+                touched = {known[name].number for name in names if self._load(known[name], self.root / known[name].rel, force=False)}
+                for number in touched:
+                    if self.issues[number].outputs is None and self.issues[number].issue is not None:
+                        self.render(number)
+                return touched
             return self._rescan(self.issues, changed=names)
 
     def _rescan(self, old: dict[int, IssueState], changed: set[str] | None) -> set[int]:
