@@ -33,6 +33,7 @@ SITE = {f"issues/{n}/{name}" for n in (6, 7, 8) for name in ("email.html", "emai
     "feed.xml",
     "atom.xml",
     "feed.json",
+    ".digest-site",  # marks the folder as a site digest built (what --out may replace)
 }
 
 

@@ -111,6 +111,7 @@ def make_newsletter(case: Case, root: Path) -> None:
         shutil.copytree(src, root / "templates", symlinks=True)
     (root / "site" / "issues" / "1").mkdir(parents=True)
     (root / "site" / "index.html").write_bytes(SENTINEL)
+    (root / "site" / ".digest-site").write_bytes(SENTINEL)  # a site digest built: a build may replace it
     (root / "site" / "issues" / "1" / "email.html").write_bytes(SENTINEL)
 
 

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,11 @@ from digest.core.errors import DigestError, Problem
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+# Every site digest writes holds this file: a folder without it is not digest's to replace.
+MARKER = ".digest-site"
+MARKER_TEXT = b"This folder is a site built by digest; `digest build` replaces it as a whole.\n"
+# What a build may never replace, relative to the newsletter folder: its sources and its cache.
+SOURCES = ("config.yaml", "issues", "templates", ".digest-cache")
 
 
 class Staging:
@@ -61,13 +67,41 @@ class Staging:
             shutil.copyfile(source, target)
 
 
+def check_output(root: Path, out: Path) -> None:
+    """Refuse an output folder that a build may not replace: only an absent or empty folder,
+    or a site digest built (it holds MARKER), may be.  Never the newsletter folder, a folder
+    that contains it, or its sources and cache.  Called before anything is written."""
+    real_root, real_out = root.resolve(), out.resolve()
+    if real_root.is_relative_to(real_out):
+        why = "is the newsletter folder" if real_out == real_root else "contains the newsletter folder"
+        raise DigestError([Problem(str(out), None, f"{why}; refusing to replace it with the site: choose another --out")])
+    for name in SOURCES:
+        if real_out.is_relative_to(real_root / name):
+            where = f"is the newsletter's {name}" if real_out == real_root / name else f"is inside the newsletter's {name}"
+            raise DigestError([Problem(str(out), None, f"{where}; refusing to replace it with the site: choose another --out")])
+    if out.is_symlink():
+        raise DigestError([Problem(str(out), None, "is a symbolic link; refusing to replace it: give the folder itself as --out")])
+    if out.exists() and not out.is_dir():
+        raise DigestError([Problem(str(out), None, "exists and is not a folder; refusing to replace it")])
+    try:
+        if not out.exists() or not any(os.scandir(out)):
+            return
+        marker = os.lstat(out / MARKER)
+    except FileNotFoundError:
+        marker = None
+    except OSError as e:
+        raise DigestError([Problem(str(out), None, f"cannot read the output folder: {e.strerror or e}; refusing to replace it")]) from e
+    if marker is None or not stat.S_ISREG(marker.st_mode):
+        raise DigestError([Problem(str(out), None, f"is not empty and is not a site digest built (it has no {MARKER} file); refusing to replace it: choose an empty or new folder")])
+
+
 @contextlib.contextmanager
 def locked(work: Path) -> Iterator[None]:
     """Hold the newsletter's build lock (in its work folder), or fail at once with a clear message."""
     lock_path = work / "build.lock"
     try:
         work.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as e:
         raise DigestError([Problem(str(work), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]) from e
     try:
@@ -99,6 +133,7 @@ def staging(out: Path, work: Path) -> Iterator[Staging]:
             raise DigestError([Problem(str(out), None, f"cannot write the output folder: {e.strerror or e}; the previous site is unchanged")]) from e
         stage = Staging(tmp)
         try:
+            stage.write(MARKER, MARKER_TEXT)
             yield stage
             tmp.chmod(0o755)
             _swap(tmp, out)
