@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -34,6 +35,13 @@ sections:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--regen-golden", action="store_true", help="Rewrite tests/golden/ from the current output.")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_key(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The per-user build-cache key (see digest.build.cache.user_key) lives in the tests' own
+    state folder, not in the home folder of whoever runs them; subprocesses inherit it."""
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture

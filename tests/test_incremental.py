@@ -182,7 +182,8 @@ def test_cache_entries_are_json_not_pickle(tmp_path: Path) -> None:
     assert len(models) == 1 and re.fullmatch(r"[0-9a-f]{64}\.json", models[0].name)
     for path in [*cache.rglob("*.json")]:
         json.loads(path.read_bytes())  # JSON through and through
-    assert set(json.loads(models[0].read_bytes())) == {"issue", "warnings"}
+    record = json.loads(models[0].read_bytes())
+    assert set(record) == {"mac", "body"} and set(record["body"]) == {"issue", "warnings"}
 
 
 def test_help_and_no_op_build_do_not_import_heavy_libraries(tmp_path: Path) -> None:

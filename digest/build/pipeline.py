@@ -77,10 +77,11 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
 
     started = time.perf_counter()
     config = load_config(root)
+    target = out or root / SITE_DIR
+    writer.check_output(root, target)
     cache = BuildCache(root)
     templates_salt, model_salt = salts(root)
     sources = read_sources(config, templates_salt, model_salt)
-    target = out or root / SITE_DIR
     site_key = build_key([src.key for src in sources])
     with writer.locked(cache.work):
         # Nothing changed and the site is exactly as last written: there is nothing to do.

@@ -1,0 +1,271 @@
+"""Data loss and trust (issue 9, severe cases 1-3): what --out may replace, links in the
+build cache, and caches this user's digest did not write.
+
+The builds that could delete files run as an unprivileged user (the suite runs as root in
+CI, where permissions would hide nothing but root can delete anything): each one runs in a
+folder that user owns, with a home folder of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run, tree
+
+from digest.bench import make_newsletter
+from digest.build.cache import CACHE_DIR
+from digest.build.pipeline import build
+
+NOBODY = 65534
+REFUSED = "\n1 error; nothing was written\n"
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every entry under ``folder``: file bytes, link targets, folders."""
+    out: dict[str, bytes | str] = {}
+    for p in sorted(folder.rglob("*")):
+        rel = str(p.relative_to(folder))
+        out[rel] = f"-> {os.readlink(p)}" if p.is_symlink() else "<dir>" if p.is_dir() else p.read_bytes()
+    return out
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A home folder owned by the unprivileged user, outside root's private temporary folder."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.fail("these tests drop privileges with setpriv: run the suite as root (as CI does)")
+    path = Path(tempfile.mkdtemp(prefix="digest-home-", dir="/tmp"))
+    path.chmod(0o755)
+    os.chown(path, NOBODY, NOBODY)
+    yield path
+    shutil.rmtree(path)
+
+
+def as_nobody(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``digest ARGS`` as the unprivileged user, with ``home`` as its home folder."""
+    for p in [home, *home.rglob("*")]:
+        os.chown(p, NOBODY, NOBODY, follow_symlinks=False)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "PYTHONPATH": str(REPO), "LANG": "C.UTF-8"}
+    command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", sys.executable, "-m", "digest", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=home, timeout=300)
+
+
+def newsletter(home: Path, n: int = 3) -> Path:
+    root = home / "news"
+    make_newsletter(root, n)
+    return root
+
+
+# 1. --out replaces only an absent or empty folder, or a site digest built.
+
+
+def test_out_refuses_a_folder_digest_did_not_build(home: Path) -> None:
+    root = newsletter(home)
+    documents = home / "Documents"
+    (documents / "taxes").mkdir(parents=True)
+    (documents / "taxes" / "2025.pdf").write_bytes(b"%PDF precious")
+    (documents / "notes.txt").write_text("precious")
+    before = snapshot(home)
+    result = as_nobody(home, "build", "--root", str(root), "--out", str(documents))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"{documents}: is not empty and is not a site digest built (it has no .digest-site file); "
+        "refusing to replace it: choose an empty or new folder" + REFUSED
+    )
+    assert snapshot(home) == before  # nothing at all was written, not even the cache
+
+
+@pytest.mark.parametrize(
+    ("out", "why"),
+    [
+        ("news", "is the newsletter folder"),
+        (".", "contains the newsletter folder"),
+        ("news/issues", "is the newsletter's issues"),
+        ("news/issues/archive", "is inside the newsletter's issues"),
+        ("news/templates", "is the newsletter's templates"),
+        ("news/.digest-cache", "is the newsletter's .digest-cache"),
+    ],
+)
+def test_out_never_replaces_the_newsletter_or_its_sources(home: Path, out: str, why: str) -> None:
+    root = newsletter(home)
+    (root / "templates").mkdir()
+    (root / "templates" / "email.txt").write_text("{{ issue.title }}\n")
+    assert as_nobody(home, "build", "--root", str(root)).returncode == 0
+    before = snapshot(home)
+    result = as_nobody(home, "build", "--root", str(root), "--out", str(home / out))
+    assert result.returncode == 1
+    assert result.stderr == f"{home / out}: {why}; refusing to replace it with the site: choose another --out" + REFUSED
+    assert snapshot(home) == before
+
+
+def test_out_is_never_the_config_file(tmp_path: Path) -> None:
+    from digest.build.writer import check_output
+    from digest.core.errors import DigestError
+
+    root = tmp_path / "news"
+    make_newsletter(root, 1)
+    with pytest.raises(DigestError) as e:
+        check_output(root, root / "config.yaml")
+    assert [str(p) for p in e.value.problems] == [f"{root / 'config.yaml'}: is the newsletter's config.yaml; refusing to replace it with the site: choose another --out"]
+
+
+def test_out_through_a_link_into_the_sources_is_refused(home: Path) -> None:
+    root = newsletter(home)
+    (home / "public").symlink_to(root / "issues")
+    before = snapshot(home)
+    result = as_nobody(home, "build", "--root", str(root), "--out", str(home / "public"))
+    assert result.returncode == 1
+    assert result.stderr == f"{home / 'public'}: is the newsletter's issues; refusing to replace it with the site: choose another --out" + REFUSED
+    assert snapshot(home) == before
+
+
+def test_out_refuses_a_link_and_a_marker_that_is_not_a_file(home: Path) -> None:
+    root = newsletter(home)
+    elsewhere = home / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep")
+    (home / "link").symlink_to(elsewhere)
+    fake = home / "fake"
+    fake.mkdir()
+    (fake / "keep.txt").write_text("keep")
+    (fake / ".digest-site").symlink_to(elsewhere / "keep.txt")
+    before = snapshot(home)
+    result = as_nobody(home, "build", "--root", str(root), "--out", str(home / "link"))
+    assert result.returncode == 1
+    assert result.stderr == f"{home / 'link'}: is a symbolic link; refusing to replace it: give the folder itself as --out" + REFUSED
+    result = as_nobody(home, "build", "--root", str(root), "--out", str(fake))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{fake}: is not empty and is not a site digest built")
+    assert snapshot(home) == before
+
+
+def test_out_may_be_new_empty_or_a_previous_digest_site(home: Path) -> None:
+    root = newsletter(home)
+    empty = home / "empty"
+    empty.mkdir()
+    for out in (home / "new" / "public", empty):
+        result = as_nobody(home, "build", "--root", str(root), "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        assert (out / ".digest-site").is_file() and (out / "issues" / "3" / "email.html").is_file()
+    (root / "issues" / "0004.yaml").write_bytes((root / "issues" / "0003.yaml").read_bytes().replace(b"number: 3", b"number: 4"))
+    (empty / "stray.html").write_text("an old page")  # a digest site is digest's to replace whole
+    result = as_nobody(home, "build", "--root", str(root), "--out", str(empty))
+    assert result.returncode == 0, result.stderr
+    assert (empty / "issues" / "4" / "email.html").is_file() and not (empty / "stray.html").exists()
+
+
+# 2. Links in the cache folder: never followed, never pruned through.
+
+
+@pytest.mark.parametrize("part", ["objects", "models", "", "build.lock", "site.json"])
+def test_a_link_in_place_of_the_cache_or_its_parts_is_refused(home: Path, part: str) -> None:
+    root = newsletter(home)
+    assert as_nobody(home, "build", "--root", str(root)).returncode == 0
+    precious = home / "precious"
+    (precious / "sub").mkdir(parents=True)
+    (precious / "thesis.tex").write_text("years of work")
+    (precious / "sub" / "data.csv").write_text("1,2,3")
+    link = root / CACHE_DIR / part if part else root / CACHE_DIR
+    if link.is_dir():
+        shutil.rmtree(link)
+    else:
+        link.unlink()
+    link.symlink_to(precious / "thesis.tex" if part in ("build.lock", "site.json") else precious)
+    (root / "issues" / "0001.yaml").write_text((root / "issues" / "0001.yaml").read_text().replace("Issue 1", "Issue one"))
+    before = snapshot(home)
+    result = as_nobody(home, "build", "--root", str(root))
+    assert result.returncode == 1
+    assert result.stderr == f"{link}: is a symbolic link; digest keeps its build cache only in real folders: delete the link (the cache is rebuilt)" + REFUSED
+    assert snapshot(home) == before
+
+
+def test_a_linked_entry_inside_the_cache_is_pruned_as_a_link_never_followed(home: Path) -> None:
+    root = newsletter(home)
+    assert as_nobody(home, "build", "--root", str(root)).returncode == 0
+    precious = home / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    (root / CACHE_DIR / "objects" / ("0" * 64)).symlink_to(precious)
+    (root / CACHE_DIR / "models" / "stray.json").symlink_to(precious / "thesis.tex")
+    (root / "issues" / "0001.yaml").write_text((root / "issues" / "0001.yaml").read_text().replace("Issue 1", "Issue one"))
+    result = as_nobody(home, "build", "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    assert snapshot(precious) == {"thesis.tex": b"years of work"}
+    assert not (root / CACHE_DIR / "objects" / ("0" * 64)).is_symlink()
+    assert not (root / CACHE_DIR / "models" / "stray.json").is_symlink()
+
+
+# 3. A cache that arrives with the folder is never trusted.
+
+
+def _forge(entry: Path) -> None:
+    """What a hostile commit can do to an entry: new content, and checksums that match it."""
+    meta_path = entry / "meta.json"
+    record = json.loads(meta_path.read_bytes())
+    meta = record["body"]
+    for name in meta["sums"]:
+        data = (entry / name).read_bytes().replace(b"</body>", b"<script>alert(1)</script></body>")
+        data += b"<script>alert(1)</script>" if name == "email.txt" else b""
+        (entry / name).unlink()  # the site shares the file through a hard link
+        (entry / name).write_bytes(data)
+        meta["sums"][name] = hashlib.sha256(data).hexdigest()
+    meta["content"] += "<script>alert(1)</script>"
+    meta_path.write_text(json.dumps(record))
+
+
+def test_a_cache_with_forged_entries_is_rebuilt_not_used(tmp_path: Path) -> None:
+    root = tmp_path / "news"
+    make_newsletter(root, 3)
+    build(root)
+    good = tree(root / "site")
+    for entry in (root / CACHE_DIR / "objects").iterdir():
+        _forge(entry)
+    # The site record as well: it would let the forged site stand as "up to date".
+    shutil.rmtree(root / "site")
+    report = build(root)
+    assert report.changed == 3
+    assert tree(root / "site") == good
+    assert not any(b"<script>alert" in data for data in tree(root / "site").values())
+
+
+def test_a_cache_made_by_another_user_or_machine_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "news"
+    make_newsletter(root, 3)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "someone-else"))
+    assert build(root).changed == 3
+    good = tree(root / "site")
+    for entry in (root / CACHE_DIR / "objects").iterdir():
+        _forge(entry)
+    cloned = tmp_path / "clone"
+    shutil.copytree(root, cloned, symlinks=True)  # the folder as a commit or an archive brings it
+    (cloned / "site" / "index.html").write_text("<script>alert(1)</script>")
+    site_record = cloned / CACHE_DIR / "site.json"
+    record = json.loads(site_record.read_bytes())
+    record["body"]["files"]["index.html"] = hashlib.sha256(b"<script>alert(1)</script>").hexdigest()
+    site_record.write_text(json.dumps(record))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "me"))
+    report = build(cloned)
+    assert report.changed == 3  # every issue rendered here; nothing taken from the clone's cache
+    assert tree(cloned / "site") == good
+    assert build(cloned).changed == 0  # and this user's own cache is used from now on
+
+
+def test_the_cache_key_is_private_to_the_user_and_outside_the_newsletter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    root = tmp_path / "news"
+    make_newsletter(root, 1)
+    assert run("build", "--root", str(root)).exit_code == 0
+    key = state / "digest" / "cache-key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert len(key.read_bytes()) == 64
+    assert key.read_bytes() not in b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
