@@ -82,13 +82,37 @@ class BadLink:
     url: str = ""  # the target as written (after markdown's own unescaping)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
+def _tokens(src: str) -> list[Token]:
+    """``src`` parsed once, for validation's link checks and for rendering alike.
+
+    Each link and image target is kept as written in ``meta["written"]`` (what validation
+    checks and reports: ``<https://a b>`` with its space), and in ``attrs`` as rendering
+    writes it: normalized (``https://a%20b``), and made harmless if it is not allowed
+    (unreachable after validation; defence in depth).  Renderers only read the tokens.
+    """
+    normalize = _parser().normalizeLink
+    tokens = _checking_parser().parse(src)
+    for block in tokens:
+        for tok in block.children or ():
+            if tok.type not in ("link_open", "image"):
+                continue
+            attr = "href" if tok.type == "link_open" else "src"
+            written = str(tok.attrs.get(attr, ""))
+            url = normalize(written)
+            if url_problem(url, allow_mailto=(attr == "href")):
+                url = "#" if attr == "href" else ""
+            tok.meta = {**(tok.meta or {}), "written": written}
+            tok.attrs[attr] = url
+    return tokens
+
+
 def _inline_tokens(src: str) -> list[tuple[int, Token]]:
-    """Link-bearing inline tokens with their line offsets in ``src`` (parsed once for bad_links() and links())."""
+    """Link-bearing inline tokens with their line offsets in ``src``."""
     out: list[tuple[int, Token]] = []
     if "[" not in src and "<" not in src:
         return out  # no link, image or autolink can exist without one of these
-    for block in _checking_parser().parse(src):
+    for block in _tokens(src):
         if block.type != "inline" or not block.children:
             continue
         line = block.map[0] if block.map else 0
@@ -113,12 +137,12 @@ def links(src: str) -> list[Link]:
     current: tuple[int, str, list[str]] | None = None
     for line, tok in _inline_tokens(src):
         if tok.type == "link_open":
-            current = (line, str(tok.attrs.get("href", "")), [])
+            current = (line, str(tok.meta["written"]), [])
         elif tok.type == "link_close" and current is not None:
             out.append(Link(current[0], "link", "".join(current[2]), current[1]))
             current = None
         elif tok.type == "image":
-            out.append(Link(line, "image", "".join(c.content for c in tok.children or ()), str(tok.attrs.get("src", ""))))
+            out.append(Link(line, "image", "".join(c.content for c in tok.children or ()), str(tok.meta["written"])))
         elif current is not None and tok.type in ("text", "code_inline"):
             current[2].append(tok.content)
     return out
@@ -130,10 +154,10 @@ def bad_links(src: str) -> tuple[BadLink, ...]:
     problems = []
     for line, tok in _inline_tokens(src):
         if tok.type == "link_open":
-            url = str(tok.attrs.get("href", ""))
+            url = str(tok.meta["written"])
             what = "link"
         elif tok.type == "image":
-            url = str(tok.attrs.get("src", ""))
+            url = str(tok.meta["written"])
             what = "image"
         else:
             continue
@@ -141,19 +165,6 @@ def bad_links(src: str) -> tuple[BadLink, ...]:
         if why:
             problems.append(BadLink(line, f"markdown {what} target {why}", url))
     return tuple(problems)
-
-
-@lru_cache(maxsize=512)
-def _safe_tokens(src: str) -> list[Token]:
-    """Parsed once for both to_html and to_text; the renderers only read the tokens."""
-    tokens = _parser().parse(src)
-    for block in tokens:
-        for tok in block.children or ():
-            if tok.type == "link_open" and url_problem(str(tok.attrs.get("href", ""))):
-                tok.attrs["href"] = "#"  # unreachable after validation; defence in depth
-            if tok.type == "image" and url_problem(str(tok.attrs.get("src", "")), allow_mailto=False):
-                tok.attrs["src"] = ""
-    return tokens
 
 
 @lru_cache(maxsize=4096)
@@ -168,7 +179,7 @@ def to_html(src: str, top: int = 1) -> Markup:
     stop at h6.
     """
     md = _parser()
-    tokens = _safe_tokens(src)
+    tokens = _tokens(src)
     return Markup(md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top)}).strip())
 
 
@@ -249,7 +260,7 @@ def to_text(src: str) -> str:
                 lines.append((indent + line).rstrip())
         pending_marker = None
 
-    for tok in _safe_tokens(src):
+    for tok in _tokens(src):
         t = tok.type
         if t == "paragraph_open" or t == "heading_open":
             pass
