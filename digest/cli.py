@@ -104,8 +104,9 @@ def _progress() -> Callable[[int, int], None] | None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (default: ROOT/site).")
 @_JOBS
 @_STRICT
+@click.option("--verify", is_flag=True, help="Check the cache and the site by their bytes (not by size, time and inode) and repair what differs.")
 @_common
-def build(root: Path, out: Path | None, jobs: int | None, strict: bool) -> None:
+def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: bool) -> None:
     """Build every issue, the archive and the feeds into site/.
 
     The previous site is replaced only when the whole build succeeds. Issues that
@@ -114,10 +115,11 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool) -> None:
     \b
     Example:
       digest build --root . --out public
+      digest build --verify   # after restoring a backup, or if files were edited in place
     """
     from digest.build.pipeline import build as run_build
 
-    report = run_build(root, out, jobs=jobs, progress=_progress(), strict=strict)
+    report = run_build(root, out, jobs=jobs, progress=_progress(), strict=strict, verify=verify)
     _print_problems(report.warnings)
     click.echo(f"built {_plural(report.issues, 'issue')} ({report.changed:,} changed) in {report.seconds:.1f} s")
 

@@ -108,7 +108,7 @@ def test_out_never_replaces_the_newsletter_or_its_sources(home: Path, out: str, 
 
 
 def test_out_is_never_the_config_file(tmp_path: Path) -> None:
-    from digest.build.writer import check_output
+    from digest.build.output import check_output
     from digest.core.errors import DigestError
 
     root = tmp_path / "news"
@@ -207,17 +207,23 @@ def test_a_linked_entry_inside_the_cache_is_pruned_as_a_link_never_followed(home
 # 3. A cache that arrives with the folder is never trusted.
 
 
+def _record(path: Path, data: bytes) -> list[object]:
+    """A cache record of a file as it is now: what a forger with access to the files can write."""
+    st = path.stat()
+    return [hashlib.sha256(data).hexdigest(), st.st_size, st.st_mtime_ns, st.st_ino]
+
+
 def _forge(entry: Path) -> None:
-    """What a hostile commit can do to an entry: new content, and checksums that match it."""
+    """What a hostile commit can do to an entry: new content, and checksums and stats that match it."""
     meta_path = entry / "meta.json"
     record = json.loads(meta_path.read_bytes())
     meta = record["body"]
-    for name in meta["sums"]:
+    for name in meta["files"]:
         data = (entry / name).read_bytes().replace(b"</body>", b"<script>alert(1)</script></body>")
         data += b"<script>alert(1)</script>" if name == "email.txt" else b""
         (entry / name).unlink()  # the site shares the file through a hard link
         (entry / name).write_bytes(data)
-        meta["sums"][name] = hashlib.sha256(data).hexdigest()
+        meta["files"][name] = _record(entry / name, data)
     meta["content"] += "<script>alert(1)</script>"
     meta_path.write_text(json.dumps(record))
 
@@ -247,10 +253,13 @@ def test_a_cache_made_by_another_user_or_machine_is_not_used(tmp_path: Path, mon
         _forge(entry)
     cloned = tmp_path / "clone"
     shutil.copytree(root, cloned, symlinks=True)  # the folder as a commit or an archive brings it
+    (cloned / "site" / "index.html").unlink()
     (cloned / "site" / "index.html").write_text("<script>alert(1)</script>")
     site_record = cloned / CACHE_DIR / "site.json"
     record = json.loads(site_record.read_bytes())
-    record["body"]["files"]["index.html"] = hashlib.sha256(b"<script>alert(1)</script>").hexdigest()
+    (live,) = record["body"].values()
+    record["body"] = {str(cloned / "site"): live}  # the record as if made for the clone
+    live["live"]["index.html"] = _record(cloned / "site" / "index.html", b"<script>alert(1)</script>")
     site_record.write_text(json.dumps(record))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "me"))
     report = build(cloned)

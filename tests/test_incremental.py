@@ -63,30 +63,24 @@ def test_adding_an_issue_renders_only_it_and_updates_archive_and_feeds(tmp_path:
     assert_same_as_a_clean_build(root, tmp_path)
 
 
-def test_one_new_issue_in_a_long_archive_renders_in_a_worker_warmed_during_the_cache_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With WARM_THRESHOLD cached issues, one worker starts (and imports, and compiles) while
-    the cache is verified, and renders the new issue: the site is what a clean build makes."""
-    from digest.build import pipeline
-
-    monkeypatch.setattr(pipeline, "WARM_THRESHOLD", 4)
-    started: list[int] = []
-    real_warm = pipeline._Workers.warm
-
-    def warm(self: pipeline._Workers, func: object, arg: object, workers: int) -> None:
-        real_warm(self, func, arg, workers)  # type: ignore[arg-type]
-        if self._pool is not None:
-            started.append(self._pool._max_workers)  # type: ignore[attr-defined]
-
-    monkeypatch.setattr(pipeline._Workers, "warm", warm)
-    root = _newsletter(tmp_path, 4)
-    build(root, jobs=2)
-    assert started == []  # nothing cached yet: nothing to overlap with
-    add_issue(root, 5)
-    report = build(root, jobs=2)
-    assert report.changed == 1 and started == [1]
-    add_issue(root, 6)
-    build(root, jobs=1)
-    assert started == [1]  # one process: no pool to warm
+def test_workers_fork_after_the_heavy_imports(tmp_path: Path) -> None:
+    """The pool's workers inherit rendering's libraries instead of importing them each."""
+    root = _newsletter(tmp_path, 10)
+    code = (
+        "import sys, concurrent.futures as cf\n"
+        "from pathlib import Path\n"
+        "from digest.build.pipeline import build\n"
+        "seen = []\n"
+        "real = cf.ProcessPoolExecutor.__init__\n"
+        "def init(self, *a, **k):\n"
+        "    seen.append(sorted(m for m in ('premailer', 'mjml', 'jinja2', 'markdown_it', 'lxml') if m in sys.modules))\n"
+        "    real(self, *a, **k)\n"
+        "cf.ProcessPoolExecutor.__init__ = init\n"
+        "assert build(Path(sys.argv[1]), jobs=2).changed == 10\n"
+        "print(seen)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[['jinja2', 'lxml', 'markdown_it', 'mjml', 'premailer']]"
     assert_same_as_a_clean_build(root, tmp_path)
 
 
@@ -104,16 +98,16 @@ def test_editing_a_template_or_config_re_renders_everything(tmp_path: Path) -> N
 
 
 def test_a_template_change_renders_every_issue_again_but_validates_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from digest.build import pipeline
+    from digest.build import stages
 
     validated: list[int] = []
-    real_load_issue = pipeline.load_issue
+    real_load_issue = stages.load_issue
 
     def load_issue(config: object, number: int, *args: object) -> object:
         validated.append(number)
         return real_load_issue(config, number, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "load_issue", load_issue)
+    monkeypatch.setattr(stages, "load_issue", load_issue)
     root = _newsletter(tmp_path, 3)
     # A warning (vague link text) must survive in the model cache like in the full entries.
     issue = root / "issues/0002.yaml"

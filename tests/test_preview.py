@@ -15,7 +15,7 @@ from conftest import run, tree
 from test_server import HANG_GUARD, fetch
 
 from digest.build.cache import BuildCache
-from digest.build.writer import locked
+from digest.build.output import locked
 from digest.core import lint
 from digest.preview import pages
 from digest.preview.server import Reloader, Server, make_preview_server, make_server

@@ -1,21 +1,15 @@
-"""The build cache: each issue's model and rendered files, keyed on everything that shapes them.
+"""The build cache: each issue's validated model and rendered files, keyed by content.
 
 Rules:
-- The key of an issue is a hash of its file's bytes, config.yaml, every template
-  (the newsletter's and the built-in ones), and digest's own source and version.  Any
-  change to any of them is a different key, so a stale entry is never found.
-- Validated models are also kept on their own, keyed the same way without the templates
-  (validation never reads them): after a template change every issue is rendered again,
-  but none is validated again.  An unreadable model is validated again, never used.
-- The cache lives outside the published output (``ROOT/.digest-cache``).
-- An entry is trusted only after its files match the checksums recorded with it; a
-  corrupt, truncated or unreadable entry is ignored and rebuilt, never used.
-- Entries are plain JSON, never pickle: a cache folder that came from somewhere else
-  (say, committed by mistake) must not be able to run code.
-- Only entries this user's digest wrote are used: each record is authenticated with an
-  HMAC under a random per-user key kept outside every newsletter (``user_key``).  A cache
-  that arrives with the folder (a commit, an archive, another user) fails the check and
-  is rebuilt, so it cannot put into a page anything no YAML holds.
+- Keys are hashes of content only (digest.build.memo): the issue file's bytes and name,
+  config.yaml, the templates and digest's own code; never a path as it was spelt.
+- The cache lives outside the published output (``ROOT/.digest-cache``) and is plain JSON,
+  never pickle: a cache folder from elsewhere must not be able to run code.
+- Every record is sealed with this user's key (digest.build.seal); one that fails the
+  check (another user's, a forged or damaged one) is ignored and rebuilt, never used.
+- A cached file is trusted by what was recorded when it was written (size, mtime_ns and
+  inode, as git's index does): a file written again, edited or replaced changes them.
+  ``verify=True`` (``digest build --verify``) hashes every byte instead.
 - The cache folder and its parts must be real folders: digest refuses one that is, or
   holds, a symbolic link where its own folders belong, and pruning never follows a link.
 - Entries are written to a temporary name and renamed, so a killed build leaves no
@@ -28,86 +22,61 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
-import secrets
 import shutil
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from digest import __version__
+from digest.build.seal import seal, unseal, user_key
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Image, Issue, Item, Section
 
 CACHE_DIR = ".digest-cache"
-_FORMAT = 2
-KEY_FILE = Path("digest") / "cache-key"  # under $XDG_STATE_HOME (default ~/.local/state)
 
 
-def key_path() -> Path | None:
-    """Where this user's cache key lives: outside every newsletter, so it never travels with one."""
-    state = os.environ.get("XDG_STATE_HOME", "")
-    try:
-        base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
-    except (KeyError, RuntimeError):  # no home folder at all
-        return None
-    return base / KEY_FILE
+@dataclass(frozen=True)
+class Stored:
+    """A file as digest wrote it: its checksum and what the file system recorded."""
+
+    path: Path
+    sha256: str
+    size: int
+    mtime_ns: int
+    ino: int
+
+    @classmethod
+    def of(cls, path: Path, sha256: str) -> Stored:
+        st = os.lstat(path)
+        return cls(path, sha256, st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def record(self) -> list[Any]:
+        return [self.sha256, self.size, self.mtime_ns, self.ino]
+
+    def intact(self, verify: bool = False) -> bool:
+        """Whether the file is still what was written (by its stat; by its bytes if ``verify``)."""
+        try:
+            if verify:
+                with open(self.path, "rb") as f:
+                    return hashlib.file_digest(f, "sha256").hexdigest() == self.sha256
+            return same_stat(os.lstat(self.path), self.size, self.mtime_ns, self.ino)
+        except OSError:
+            return False
 
 
-@lru_cache(maxsize=4)
-def _load_key(path: Path) -> bytes | None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            # Written whole under a temporary name, then linked in place: no build ever
-            # reads half a key, and of two first builds at once one key wins.
-            tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(secrets.token_hex(32).encode())
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                os.unlink(tmp)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as f:
-            key = f.read(4096).strip()
-    except OSError:
-        return None
-    return key if len(key) >= 32 else None
+def same_stat(st: os.stat_result, size: int, mtime_ns: int, ino: int) -> bool:
+    return stat.S_ISREG(st.st_mode) and (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime_ns, ino)
 
 
-def user_key() -> bytes | None:
-    """This user's random cache key, made on first use; None (no cache at all) if it cannot be kept."""
-    path = key_path()
-    return _load_key(path) if path is not None else None
-
-
-def _mac(key: bytes, kind: str, name: str, body: Any) -> str:
-    message = json.dumps([kind, name, body], sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def seal(key: bytes, kind: str, name: str, body: Any) -> str:
-    """``body`` as JSON with an HMAC that binds it to its kind and name (so no record can stand in for another)."""
-    return json.dumps({"mac": _mac(key, kind, name, body), "body": body})
-
-
-def unseal(key: bytes | None, kind: str, name: str, raw: bytes) -> Any:
-    """The body of a sealed record, or raise ValueError if this user's digest did not write it."""
-    record = json.loads(raw)
-    if key is None or not isinstance(record, dict) or not isinstance(record.get("mac"), str):
-        raise ValueError("not sealed")
-    if not hmac.compare_digest(record["mac"], _mac(key, kind, name, record.get("body"))):
-        raise ValueError("not written by this user's digest")
-    return record["body"]
+@dataclass(frozen=True)
+class Entry:
+    issue: Issue
+    warnings: tuple[Problem, ...]
+    content: str  # the issue's HTML fragment, for the feeds
+    files: dict[str, Stored]  # output name (email.html...) → the cached file
 
 
 def refuse_links(work: Path) -> None:
@@ -127,117 +96,30 @@ def refuse_links(work: Path) -> None:
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
-@dataclass(frozen=True)
-class Entry:
-    issue: Issue
-    warnings: tuple[Problem, ...]
-    content: str  # the issue's HTML fragment, for the feeds
-    files: dict[str, Path]  # output name (email.html...) → the cached file
-    sums: dict[str, str]  # output name → sha256 of its bytes
-
-
-def salts(root: Path) -> tuple[bytes, bytes]:
-    """What every issue's output depends on besides its own file, and what its validated
-    model depends on (the same without the templates, which validation never reads): a
-    template change then re-renders every issue without validating any again."""
-    render = hashlib.sha256(f"digest {__version__} cache {_FORMAT} render\n".encode())
-    model = hashlib.sha256(f"digest {__version__} cache {_FORMAT} model\n".encode())
-    shared = [root / "config.yaml", *sorted(_PACKAGE.rglob("*.py"))]  # digest's own code: an upgrade re-renders everything
-    templates = []
-    for folder in (root / "templates", _PACKAGE / "render" / "templates"):
-        if folder.is_dir():
-            templates += sorted(p for p in folder.rglob("*") if p.is_file())
-    for path in shared + templates:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            data = b"<missing>"
-        for h in (render, model) if path in shared else (render,):
-            h.update(f"\0{path}\0".encode())
-            h.update(data)
-    return render.digest(), model.digest()
-
-
-def key(salt_bytes: bytes, issue_file: bytes, name: str) -> str:
-    return hashlib.sha256(salt_bytes + name.encode() + b"\0" + issue_file).hexdigest()
-
-
-def build_key(issue_keys: list[str]) -> str:
-    """The whole site is a function of its issues' keys (each of which covers config and templates)."""
-    return hashlib.sha256("\n".join(issue_keys).encode()).hexdigest()
-
-
 class BuildCache:
-    def __init__(self, root: Path, key: bytes | None = None) -> None:
-        self.work = root / CACHE_DIR  # also holds the build lock and staging folders
+    def __init__(self, root: Path, *, key: bytes | None = None, verify: bool = False) -> None:
+        self.work = root / CACHE_DIR  # also holds the build lock and the spare site
         refuse_links(self.work)
         self.key = key if key is not None else user_key()
+        self.verify = verify
         self.dir = self.work / "objects"
         self.models = self.work / "models"  # validated issues, keyed without the templates
-        self.manifest = root / CACHE_DIR / "site.json"
-
-    def up_to_date(self, build_key: str, out: Path) -> dict[str, Any] | None:
-        """The summary of the last build if ``out`` is exactly what it wrote for ``build_key``.
-
-        Every file of the site is checked against the checksums recorded when it was
-        written, and no file may be missing or extra: an edited site is rebuilt."""
-        try:
-            meta = unseal(self.key, "site", "site", self.manifest.read_bytes())
-            if meta["build_key"] != build_key or meta["out"] != str(out.resolve()):
-                return None
-            sums: dict[str, str] = meta["files"]
-            seen = 0
-            for folder, _dirs, names in os.walk(out):
-                for name in names:
-                    path = os.path.join(folder, name)
-                    rel = os.path.relpath(path, out).replace(os.sep, "/")
-                    with open(path, "rb") as f:
-                        if sums.get(rel) != hashlib.sha256(f.read()).hexdigest():
-                            return None
-                    seen += 1
-            if seen != len(sums):
-                return None
-            summary: dict[str, Any] = meta["summary"]
-            return summary
-        except Exception:  # noqa: BLE001 - an unreadable manifest just means "build it"
-            return None
-
-    def record_site(self, build_key: str, out: Path, files: dict[str, str], summary: dict[str, Any]) -> None:
-        """Remember what was just written to ``out`` (called after the swap)."""
-        if self.key is not None:
-            _replace_json(self.manifest, seal(self.key, "site", "site", {"build_key": build_key, "out": str(out.resolve()), "files": files, "summary": summary}))
-
-    def forget_site(self) -> None:
-        """Called before a build replaces the site: until it finishes, nothing is known about it."""
-        try:
-            self.manifest.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-    def has(self, k: str) -> bool:
-        """Whether an entry for ``k`` exists (not whether it is intact: :meth:`get` checks that)."""
-        return (self.dir / k / "meta.json").is_file()
+        self.sites = self.work / "site.json"
 
     def get(self, k: str) -> Entry | None:
-        """The entry for ``k`` if present and intact, else None."""
+        """The entry for ``k`` if this user's digest wrote it and its files are intact, else None."""
         folder = self.dir / k
         try:
             meta = unseal(self.key, "entry", k, (folder / "meta.json").read_bytes())
-            issue = _issue_from_json(meta["issue"])
-            warnings = [Problem(**w) for w in meta["warnings"]]
-            content, sums = meta["content"], meta["sums"]
-            files = {}
-            for name, digest in sums.items():
-                path = folder / name
-                if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-                    return None
-                files[name] = path
+            files = {name: Stored(folder / name, *rec) for name, rec in meta["files"].items()}
+            if not all(f.intact(self.verify) for f in files.values()):
+                return None
+            return Entry(_issue_from_json(meta["issue"]), tuple(Problem(**w) for w in meta["warnings"]), meta["content"], files)
         except Exception:  # noqa: BLE001 - any damage at all means "not cached"
             return None
-        return Entry(issue, tuple(warnings), content, files, sums)
 
-    def put(self, k: str, issue: Issue, warnings: list[Problem], content: str, outputs: dict[str, bytes], sums: dict[str, str]) -> dict[str, Path] | None:
-        """Store an entry (``sums``: the sha256 of each output); returns its files, or None if the cache cannot be written."""
+    def put(self, k: str, issue: Issue, warnings: Iterable[Problem], content: str, outputs: dict[str, bytes]) -> Entry | None:
+        """Store an entry; returns it, or None if the cache cannot be written (that only costs speed)."""
         if self.key is None:
             return None
         folder = self.dir / k
@@ -245,16 +127,20 @@ class BuildCache:
         try:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
+            files = {}
             for name, data in outputs.items():
                 (tmp / name).write_bytes(data)
-            meta = {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings], "content": content, "sums": sums}
+                files[name] = Stored.of(tmp / name, hashlib.sha256(data).hexdigest())
+            meta = {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings], "content": content,
+                    "files": {name: f.record() for name, f in files.items()}}
             (tmp / "meta.json").write_text(seal(self.key, "entry", k, meta), encoding="utf-8")
-            shutil.rmtree(folder, ignore_errors=True)
+            if os.path.lexists(folder):
+                shutil.rmtree(folder) if os.path.isdir(folder) and not os.path.islink(folder) else os.unlink(folder)
             os.rename(tmp, folder)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
-            return None  # a cache we cannot write only costs speed
-        return {name: folder / name for name in outputs}
+            return None
+        return Entry(issue, tuple(warnings), content, {name: dataclasses.replace(f, path=folder / name) for name, f in files.items()})
 
     def get_model(self, k: str) -> tuple[Issue, tuple[Problem, ...]] | None:
         """A validated issue and its warnings, stored under model key ``k``, or None."""
@@ -264,10 +150,34 @@ class BuildCache:
         except Exception:  # noqa: BLE001 - any damage at all means "validate it again"
             return None
 
-    def put_model(self, k: str, issue: Issue, warnings: list[Problem]) -> None:
+    def put_model(self, k: str, issue: Issue, warnings: Iterable[Problem]) -> None:
         """Store a validated issue (one without errors) under model key ``k``; a failure only costs speed."""
         if self.key is not None:
-            _replace_json(self.models / f"{k}.json", seal(self.key, "model", k, {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings]}))
+            body = {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings]}
+            _replace_json(self.models / f"{k}.json", seal(self.key, "model", k, body))
+
+    def site_record(self, out: Path) -> dict[str, Any]:
+        """What the last build recorded about output folder ``out`` (its files, its spare), or {}."""
+        try:
+            records: dict[str, Any] = unseal(self.key, "sites", "sites", self.sites.read_bytes())
+            record: dict[str, Any] = records[str(out.resolve())]
+            return record
+        except Exception:  # noqa: BLE001 - an unreadable record just means "check everything"
+            return {}
+
+    def record_site(self, out: Path, record: dict[str, Any] | None) -> None:
+        """Remember (or, with None, forget) what is in output folder ``out`` and its spare."""
+        if self.key is None:
+            return
+        try:
+            records = unseal(self.key, "sites", "sites", self.sites.read_bytes())
+        except Exception:  # noqa: BLE001
+            records = {}
+        if record is None:
+            records.pop(str(out.resolve()), None)
+        else:
+            records[str(out.resolve())] = record
+        _replace_json(self.sites, seal(self.key, "sites", "sites", records))
 
     def prune(self, keep: set[str], keep_models: Iterable[str] = ()) -> None:
         """Remove every entry but the current issues' (old versions of issues, killed writes)."""

@@ -1,13 +1,22 @@
-"""Atomic output: a build writes into a staging folder beside the output and swaps it in.
+"""Publishing: the new site appears whole in one atomic step, and costs what changed.
+
+How: every output folder has a spare, a second complete site that is not served (the
+site before the last build).  A build brings the spare up to date, touching only the
+files that differ from the new site, then swaps it with the output folder in one step
+(Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames).  The folder swapped out is
+the next build's spare, so no build ever deletes a site, or waits for one to be deleted.
 
 Rules:
-- A failed or killed build never touches the last good output.  The new site appears
-  in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames).
-- One build at a time per output folder: a second one is told and exits, rather than
-  racing the first.
-- The lock and the staging folder live in the newsletter's work folder (``.digest-cache``);
-  the staging folder goes beside the output only when the output is on another
-  filesystem, because the swap must be a rename.
+- A failed or killed build never touches the output folder: until the swap, only the
+  spare changes.  After a kill between the two renames of the fallback, the next build
+  puts the previous site back before anything else.
+- Which file holds what is known from what was recorded when it was written (sha256,
+  size, mtime_ns, inode, in the site record): a file is written again only if the new
+  site needs other bytes, or if it changed since (``verify``: read and hash each file).
+- Files are never changed in place: each is written (or hard-linked from the build cache)
+  under a temporary name and renamed, so a recorded inode always has the recorded bytes.
+- The spare lives in the newsletter's work folder (``.digest-cache``); beside the output
+  only when the output is on another filesystem, because the swap must be a rename.
 """
 
 from __future__ import annotations
@@ -16,147 +25,215 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import fcntl
 import functools
 import hashlib
 import os
 import shutil
 import stat
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from digest.build.cache import BuildCache, Stored, same_stat
 from digest.core.errors import DigestError, Problem
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-# Every site digest writes holds this file: a folder without it is not digest's to replace.
-MARKER = ".digest-site"
-MARKER_TEXT = b"This folder is a site built by digest; `digest build` replaces it as a whole.\n"
-# What a build may never replace, relative to the newsletter folder: its sources and its cache.
-SOURCES = ("config.yaml", "issues", "templates", ".digest-cache")
+Output = Stored | bytes  # a file in the build cache (linked), or bytes to write
+Record = dict[str, list[Any]]  # path under the site → [sha256, size, mtime_ns, inode]
 
 
-class Staging:
-    """A folder being filled with the next site."""
+class Site:
+    """An output folder, its spare, and what the last build recorded about both."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sums: dict[str, str] = {}  # path under the site → sha256, for the build cache's site record
-        self._dirs: set[Path] = {path}
+    def __init__(self, out: Path, cache: BuildCache) -> None:
+        self.out = out.absolute()
+        self.cache = cache
+        self.record = cache.site_record(self.out)
 
-    def _target(self, rel: str) -> Path:
-        target = self.path / rel
-        if target.parent not in self._dirs:  # one mkdir per folder: metadata calls dominate no-op builds
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(target.parent)
-        return target
+    def unchanged(self, build_key: str) -> dict[str, Any] | None:
+        """The last build's summary if it was for ``build_key`` and the folder is exactly as it left it."""
+        if self.record.get("build_key") != build_key or not _matches(self.out, self.record.get("live", {}), self.cache.verify):
+            return None
+        summary: dict[str, Any] = self.record["summary"]
+        return summary
 
-    def write(self, rel: str, data: bytes) -> None:
-        self._target(rel).write_bytes(data)
-        self.sums[rel] = hashlib.sha256(data).hexdigest()
-
-    def link(self, rel: str, source: Path, sha256: str) -> None:
-        """Reuse an unchanged file (from the build cache, whose checksum is known) without copying it."""
-        target = self._target(rel)
-        self.sums[rel] = sha256
+    def publish(self, files: Mapping[str, Output], build_key: str, summary: dict[str, Any]) -> None:
+        """Make ``files`` the site: bring the spare up to date, then swap it in."""
         try:
-            os.link(source, target)
-        except OSError:
-            shutil.copyfile(source, target)
-
-
-def check_output(root: Path, out: Path) -> None:
-    """Refuse an output folder that a build may not replace: only an absent or empty folder,
-    or a site digest built (it holds MARKER), may be.  Never the newsletter folder, a folder
-    that contains it, or its sources and cache.  Called before anything is written."""
-    real_root, real_out = root.resolve(), out.resolve()
-    if real_root.is_relative_to(real_out):
-        why = "is the newsletter folder" if real_out == real_root else "contains the newsletter folder"
-        raise DigestError([Problem(str(out), None, f"{why}; refusing to replace it with the site: choose another --out")])
-    for name in SOURCES:
-        if real_out.is_relative_to(real_root / name):
-            where = f"is the newsletter's {name}" if real_out == real_root / name else f"is inside the newsletter's {name}"
-            raise DigestError([Problem(str(out), None, f"{where}; refusing to replace it with the site: choose another --out")])
-    if out.is_symlink():
-        raise DigestError([Problem(str(out), None, "is a symbolic link; refusing to replace it: give the folder itself as --out")])
-    if out.exists() and not out.is_dir():
-        raise DigestError([Problem(str(out), None, "exists and is not a folder; refusing to replace it")])
-    try:
-        if not out.exists() or not any(os.scandir(out)):
-            return
-        marker = os.lstat(out / MARKER)
-    except FileNotFoundError:
-        marker = None
-    except OSError as e:
-        raise DigestError([Problem(str(out), None, f"cannot read the output folder: {e.strerror or e}; refusing to replace it")]) from e
-    if marker is None or not stat.S_ISREG(marker.st_mode):
-        raise DigestError([Problem(str(out), None, f"is not empty and is not a site digest built (it has no {MARKER} file); refusing to replace it: choose an empty or new folder")])
-
-
-@contextlib.contextmanager
-def locked(work: Path) -> Iterator[None]:
-    """Hold the newsletter's build lock (in its work folder), or fail at once with a clear message."""
-    lock_path = work / "build.lock"
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as e:
-        raise DigestError([Problem(str(work), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]) from e
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DigestError([Problem(str(work.parent), None, "another digest build of this newsletter is running; try again when it has finished")]) from None
-        yield
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def staging(out: Path, work: Path) -> Iterator[Staging]:
-    """Yield a staging folder; on success swap it in for ``out``, on any failure delete it.
-
-    The staging folder lives in ``work`` (the newsletter's own work folder) when that is on
-    the same filesystem as ``out``, so nothing is written beside an output folder elsewhere;
-    otherwise beside ``out``, because the swap must be a rename.
-    """
-    out = out.absolute()
-    with locked(work):
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            home = work if os.stat(work).st_dev == os.stat(out.parent).st_dev else out.parent
-            _recover(home, out)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=home))
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            spare = self.spare()
+            recover(spare, self.out)
+            live = _update(spare, files, self._known(), self.cache.verify)
+            os.chmod(spare, 0o755)
         except OSError as e:
-            raise DigestError([Problem(str(out), None, f"cannot write the output folder: {e.strerror or e}; the previous site is unchanged")]) from e
-        stage = Staging(tmp)
+            raise DigestError([Problem(str(self.out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]) from e
+        previous = self.record.get("live", {}) if self.out.exists() else {}
         try:
-            stage.write(MARKER, MARKER_TEXT)
-            yield stage
-            tmp.chmod(0o755)
-            _swap(tmp, out)
+            swap(spare, self.out)
         except OSError as e:
-            raise DigestError([Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]) from e
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            raise DigestError([Problem(str(self.out), None, f"could not replace the site ({e.strerror or e}); the previous site is unchanged")]) from e
+        self.record = {"build_key": build_key, "summary": summary, "live": live, "spare": previous}
+        self.cache.record_site(self.out, self.record)
+
+    def spare(self) -> Path:
+        """Where this output folder's spare lives (on its filesystem: the swap is a rename)."""
+        work = self.cache.work
+        if os.stat(work).st_dev == os.stat(self.out.parent).st_dev:
+            tag = hashlib.sha256(os.fsencode(self.out.resolve())).hexdigest()[:16]
+            return work / f"spare-{tag}"
+        return self.out.with_name(f".{self.out.name}.digest-spare")
+
+    def _known(self) -> dict[int, list[Any]]:
+        """Recorded files by inode, from both trees: after a kill just after a swap, the
+        record describes the two trees the other way round, and inodes say which is which."""
+        known: dict[int, list[Any]] = {}
+        for tree in (self.record.get("spare", {}), self.record.get("live", {})):
+            for rec in tree.values():
+                known[rec[3]] = rec
+        return known
 
 
-def _swap(new: Path, out: Path) -> None:
-    """Make ``new`` the output folder atomically; the old output ends up at ``new`` (deleted by the caller)."""
-    if not out.exists():
+def _matches(folder: Path, record: Record, verify: bool) -> bool:
+    """Whether ``folder`` holds exactly the recorded files, as recorded."""
+    if not record:
+        return False
+    seen = 0
+    try:
+        for rel, st in _walk(folder):
+            rec = record.get(rel)
+            if rec is None or st is None or not same_stat(st, rec[1], rec[2], rec[3]):
+                return False
+            if verify and not Stored(folder / rel, *rec).intact(verify=True):
+                return False
+            seen += 1
+    except OSError:
+        return False
+    return seen == len(record)
+
+
+def _walk(folder: Path) -> list[tuple[str, os.stat_result | None]]:
+    """Every entry but folders under ``folder``, relative, with its lstat (None: not a regular file)."""
+    out: list[tuple[str, os.stat_result | None]] = []
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(folder / rel if rel else folder) as it:
+            for entry in it:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                else:
+                    st = entry.stat(follow_symlinks=False)
+                    out.append((path, st if stat.S_ISREG(st.st_mode) else None))
+    return out
+
+
+def _update(spare: Path, files: Mapping[str, Output], known: dict[int, list[Any]], verify: bool) -> Record:
+    """Make ``spare`` hold exactly ``files``; returns the record of what it then holds."""
+    spare.mkdir(exist_ok=True)
+    existing = dict(_walk(spare))
+    record: Record = {}
+    made: set[Path] = {spare}
+    for rel, output in files.items():
+        sha = output.sha256 if isinstance(output, Stored) else hashlib.sha256(output).hexdigest()
+        st = existing.pop(rel, None)
+        if st is not None:
+            # Already the right bytes: a recorded file with the same checksum, or the very
+            # file (a hard link of it) that the build cache holds.
+            rec = known.get(st.st_ino)
+            if isinstance(output, Stored) and st.st_ino == output.ino:
+                rec = output.record()
+            if rec is not None and rec[0] == sha and same_stat(st, rec[1], rec[2], rec[3]):
+                if not verify or Stored(spare / rel, *rec).intact(verify=True):
+                    record[rel] = rec
+                    continue
+        target = spare / rel
+        if target.parent not in made:
+            _make_folder(spare, target.parent)
+            made.add(target.parent)
+        tmp = target.with_name(f"{target.name}.digest-tmp")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(output, Stored):
+            try:
+                os.link(output.path, tmp)
+            except OSError:
+                shutil.copyfile(output.path, tmp)
+        else:
+            tmp.write_bytes(output)
+        if st is not None and os.lstat(tmp).st_ino == st.st_ino:
+            os.unlink(target)  # rename() between two links of one file does nothing
+        os.replace(tmp, target)
+        st = os.lstat(target)
+        record[rel] = [sha, st.st_size, st.st_mtime_ns, st.st_ino]
+    for rel in existing:  # files the new site does not have, anything not a file, a killed build's temporary files
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(spare / rel)
+    _remove_empty_folders(spare)
+    return record
+
+
+def _make_folder(spare: Path, folder: Path) -> None:
+    """``folder`` under ``spare`` as a real folder (a file or link in its way is removed)."""
+    for part in reversed([folder, *folder.parents]):
+        if not part.is_relative_to(spare) or part == spare:
+            continue
+        try:
+            st = os.lstat(part)
+        except FileNotFoundError:
+            os.mkdir(part)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(part)
+            os.mkdir(part)
+
+
+def _remove_empty_folders(spare: Path) -> None:
+    for folder, dirs, names in os.walk(spare, topdown=False):
+        if folder != str(spare) and not dirs and not names:
+            os.rmdir(folder)
+        elif folder != str(spare):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)  # only succeeds when its sub-folders were just removed
+
+
+def swap(new: Path, out: Path) -> None:
+    """Make ``new`` the output folder atomically; the old output ends up at ``new``."""
+    if not os.path.lexists(out):
         os.rename(new, out)
         return
     if not out.is_dir() or out.is_symlink():
         raise DigestError([Problem(str(out), None, "exists and is not a folder; refusing to replace it")])
     if _exchange(new, out):
         return
-    # No atomic exchange here: two renames, with a short window where only the old one exists.
-    old = new.with_name(new.name + "-old")
+    # No atomic exchange here: two renames, with a short window where only the old one
+    # exists (under its -old name, where recover() finds it after a kill).
+    old = _old(new)
     os.rename(out, old)
     os.rename(new, out)
     os.rename(old, new)
+
+
+def recover(spare: Path, out: Path) -> None:
+    """Tidy up after a killed build; safe while we hold the lock.
+
+    If the two-rename fallback was cut between its renames, the previous site is still
+    whole under its -old name: put it back (or, if the new one made it, keep it as the spare)."""
+    old = _old(spare)
+    if os.path.isdir(old) and not os.path.islink(old):
+        if not os.path.lexists(out):
+            os.rename(old, out)
+        elif not os.path.lexists(spare):
+            os.rename(old, spare)
+        else:
+            shutil.rmtree(old)
+    if os.path.islink(spare) or (os.path.lexists(spare) and not os.path.isdir(spare)):
+        os.unlink(spare)
+
+
+def _old(spare: Path) -> Path:
+    return spare.with_name(spare.name + "-old")
 
 
 @functools.lru_cache(maxsize=1)
@@ -177,18 +254,3 @@ def _exchange(a: Path, b: Path) -> bool:
     if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
         return False
     raise OSError(err, os.strerror(err), str(b))
-
-
-def _recover(home: Path, out: Path) -> None:
-    """Tidy up after killed builds; safe while we hold the lock.
-
-    A staging folder left behind is deleted.  If the two-rename fallback was cut between
-    its renames, the previous site is still whole under its ``-old`` name: put it back.
-    """
-    for leftover in sorted(home.glob(f".{out.name}.tmp-*")):
-        if leftover.is_symlink() or not leftover.is_dir():
-            continue
-        if leftover.name.endswith("-old") and not out.exists():
-            os.rename(leftover, out)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.build.cache import BuildCache, key, salts
+from digest.build import memo
+from digest.build.cache import BuildCache
+from digest.build.stages import Context, Source, context, render_issue, validate_issue
 from digest.core.config import CONFIG_FILE, load_config
 from digest.core.errors import DigestError, Problem
-from digest.core.issues import ISSUES_DIR, discover, load_issue
+from digest.core.issues import ISSUES_DIR, discover
 from digest.core.models import Config, Issue
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ class PreviewSite:
         self.env: jinja2.Environment | None = None
         self.general: list[Problem] = []  # config.yaml, the templates, file naming
         self.issues: dict[int, IssueState] = {}
-        self._model_salt = b""
+        self.ctx: Context | None = None
         self._archive: tuple[object, bytes] | None = None  # (what it shows, the page)
         self._feeds: tuple[object, dict[str, bytes]] | None = None
 
@@ -85,7 +87,7 @@ class PreviewSite:
             from digest.render import html as render
 
             self.config, self.env = config, render.make_env(config)
-            self._model_salt = salts(self.root)[1]
+            self.ctx = context(config)
             self._archive = self._feeds = None
             viewed = {n for n, s in self.issues.items() if s.outputs is not None}
             old, self.issues = self.issues, {}
@@ -149,13 +151,16 @@ class PreviewSite:
         if data == state.data and state.issue is not None and not force:
             return False
         state.data = data
+        assert self.ctx is not None
         cache = BuildCache(self.root)
-        model_key = key(self._model_salt, data, state.rel)
+        source = Source(state.number, path, state.rel, data)
+        model_key = memo.keys(self.ctx, [source])[state.number].model
         issue: Issue | None
         if (found := cache.get_model(model_key)) is not None:
             issue, problems = found[0], list(found[1])
         else:
-            issue, problems = load_issue(self.config, state.number, path, state.rel, data)
+            checked = validate_issue(self.ctx, source)
+            issue, problems = checked.issue, list(checked.problems)
             if issue is not None:
                 cache.put_model(model_key, issue, problems)
         state.problems = problems
@@ -165,31 +170,18 @@ class PreviewSite:
 
     def render(self, number: int) -> IssueState:
         """Render ``number``'s last good version if it is not rendered yet."""
-        from digest.core import lint
-        from digest.render import html as render
-        from digest.render import text
-
         with self.lock:
             state = self.issues[number]
             if state.outputs is not None or state.issue is None:
                 return state
-            assert self.config is not None and self.env is not None
-            config, env, issue = self.config, self.env, state.issue
+            assert self.ctx is not None
             try:
-                with render.template_errors():
-                    outputs = {
-                        "email.html": render.render_email(env, config, issue).encode(),
-                        "email.txt": text.render_text(env, config, issue).encode(),
-                        "index.html": render.render_web(env, config, issue).encode(),
-                    }
-                    content = render.render_content(env, config, issue)
+                rendered = render_issue(self.ctx, state.issue)
             except DigestError as e:
                 state.render_problems = list(e.problems)
                 return state
-            state.render_problems = []
-            if (verdict := lint.clip_message(lint.sent_size(outputs["email.html"].decode()))) is not None:
-                state.render_problems.append(Problem(issue.source, None, verdict[1], warning=True))  # as in build
-            state.outputs, state.content = outputs, content
+            state.render_problems = [rendered.clip] if rendered.clip is not None else []
+            state.outputs, state.content = rendered.files, rendered.content
             return state
 
     # --- reading --------------------------------------------------------------------

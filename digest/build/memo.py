@@ -1,0 +1,123 @@
+"""The build cache as a memo around the two per-issue stages.
+
+``Memo.one_pass`` is what a worker runs for an issue the cache does not hold: validate it
+(or take its validated model from the cache), render it, store both; one task, one
+process, so the YAML and each markdown text are parsed once.  The stages themselves
+(digest.build.stages) know nothing of it.
+
+Keys are content only:
+- an issue's rendered files: its file's name and bytes, config.yaml, every template and
+  digest's own code;
+- its validated model: the same without the templates (validation never reads them), so
+  a template change re-renders every issue but validates none again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from digest import __version__
+from digest.build.cache import CACHE_DIR, BuildCache, Stored
+from digest.build.stages import Checked, Context, Source, render_issue, validate_issue
+from digest.core.errors import Problem
+
+FORMAT = 3  # of the cache's records: a new format is a new key for everything
+
+
+@dataclass(frozen=True)
+class Keys:
+    model: str
+    render: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """One issue through both stages, from the cache or rendered just now."""
+
+    number: int
+    checked: Checked
+    content: str = ""  # the HTML fragment for the feeds
+    clip: Problem | None = None
+    files: dict[str, Stored] | None = None  # the outputs as stored in the cache
+    outputs: dict[str, bytes] | None = None  # the outputs themselves, when not stored
+    fresh: bool = True  # rendered in this build
+
+
+@lru_cache(maxsize=1)
+def code_state() -> bytes:
+    """digest's own code and version: an upgrade is a new key for everything."""
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(f"digest {__version__} cache {FORMAT}\n".encode())
+    for path in sorted(package.rglob("*.py")):
+        h.update(f"\0{path.relative_to(package).as_posix()}\0".encode())
+        h.update(path.read_bytes())
+    return h.digest()
+
+
+def keys(ctx: Context, sources: list[Source]) -> dict[int, Keys]:
+    try:
+        config = (ctx.config.root / "config.yaml").read_bytes()
+    except OSError:
+        config = b"<unreadable>"
+    model = hashlib.sha256(b"model\0" + code_state() + hashlib.sha256(config).digest()).digest()
+    render = hashlib.sha256(b"render\0" + ctx.templates + model).digest()
+
+    def one(salt: bytes, src: Source) -> str:
+        return hashlib.sha256(salt + src.rel.encode() + b"\0" + src.data).hexdigest()
+
+    return {src.number: Keys(one(model, src), one(render, src)) for src in sources}
+
+
+def site_key(all_keys: dict[int, Keys]) -> str:
+    """The whole site is a function of its issues' keys (each of which covers config and templates)."""
+    return hashlib.sha256("\n".join(k.render for _, k in sorted(all_keys.items())).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Memo:
+    """Where the memo lives and how it is used; small and picklable, so workers get it."""
+
+    root: Path
+    store: bool  # digest check only reads the cache
+    verify: bool = False  # check cached files by their bytes, not by their recorded stat
+
+    @property
+    def work(self) -> Path:
+        return self.root / CACHE_DIR
+
+    def cache(self) -> BuildCache:
+        """Opened afresh for each use: it checks the cache folder for links each time."""
+        return BuildCache(self.root, verify=self.verify)
+
+    def lookup(self, src: Source, k: Keys) -> Done | None:
+        """The issue whole from the cache: its model and rendered files, or None."""
+        entry = self.cache().get(k.render)
+        if entry is None:
+            return None
+        return Done(src.number, Checked(src.rel, entry.issue, entry.warnings), entry.content, None, entry.files, fresh=False)
+
+    def one_pass(self, job: tuple[Context, Source, Keys]) -> Done:
+        """Validate (unless the model is cached) and render one issue, and store both."""
+        ctx, src, k = job
+        cache = self.cache()
+        model = cache.get_model(k.model)
+        checked = Checked(src.rel, *model) if model is not None else validate_issue(ctx, src)
+        if not checked.ok or checked.issue is None:
+            return Done(src.number, checked)
+        if model is None and self.store:
+            cache.put_model(k.model, checked.issue, checked.problems)
+        rendered = render_issue(ctx, checked.issue)
+        clip = rendered.clip
+        if self.store:
+            warnings = (*checked.problems, *([clip] if clip else []))
+            entry = cache.put(k.render, checked.issue, warnings, rendered.content, rendered.files)
+            if entry is not None:
+                return Done(src.number, checked, rendered.content, clip, entry.files)
+        return Done(src.number, checked, rendered.content, clip, outputs=rendered.files)
+
+    def prune(self, all_keys: dict[int, Keys]) -> None:
+        self.cache().prune({k.render for k in all_keys.values()}, {k.model for k in all_keys.values()})
+

@@ -1,0 +1,73 @@
+"""Which folders a build may write, and one build at a time.
+
+Rules:
+- A build replaces only an output folder that is absent, empty, or a site digest built
+  (it holds MARKER); never the newsletter folder, a folder that contains it, its sources
+  or its cache.  Checked before anything is written.
+- One build at a time per newsletter: a second one is told and exits, rather than racing
+  the first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from digest.core.errors import DigestError, Problem
+
+# Every site digest writes holds this file: a folder without it is not digest's to replace.
+MARKER = ".digest-site"
+MARKER_TEXT = b"This folder is a site built by digest; `digest build` replaces it as a whole.\n"
+# What a build may never replace, relative to the newsletter folder: its sources and its cache.
+SOURCES = ("config.yaml", "issues", "templates", ".digest-cache")
+
+
+def check_output(root: Path, out: Path) -> None:
+    """Refuse an output folder that a build may not replace: only an absent or empty folder,
+    or a site digest built (it holds MARKER), may be.  Never the newsletter folder, a folder
+    that contains it, or its sources and cache.  Called before anything is written."""
+    real_root, real_out = root.resolve(), out.resolve()
+    if real_root.is_relative_to(real_out):
+        why = "is the newsletter folder" if real_out == real_root else "contains the newsletter folder"
+        raise DigestError([Problem(str(out), None, f"{why}; refusing to replace it with the site: choose another --out")])
+    for name in SOURCES:
+        if real_out.is_relative_to(real_root / name):
+            where = f"is the newsletter's {name}" if real_out == real_root / name else f"is inside the newsletter's {name}"
+            raise DigestError([Problem(str(out), None, f"{where}; refusing to replace it with the site: choose another --out")])
+    if out.is_symlink():
+        raise DigestError([Problem(str(out), None, "is a symbolic link; refusing to replace it: give the folder itself as --out")])
+    if out.exists() and not out.is_dir():
+        raise DigestError([Problem(str(out), None, "exists and is not a folder; refusing to replace it")])
+    try:
+        if not out.exists() or not any(os.scandir(out)):
+            return
+        marker = os.lstat(out / MARKER)
+    except FileNotFoundError:
+        marker = None
+    except OSError as e:
+        raise DigestError([Problem(str(out), None, f"cannot read the output folder: {e.strerror or e}; refusing to replace it")]) from e
+    if marker is None or not stat.S_ISREG(marker.st_mode):
+        raise DigestError([Problem(str(out), None, f"is not empty and is not a site digest built (it has no {MARKER} file); refusing to replace it: choose an empty or new folder")])
+
+
+@contextlib.contextmanager
+def locked(work: Path) -> Iterator[None]:
+    """Hold the newsletter's build lock (in its work folder), or fail at once with a clear message."""
+    lock_path = work / "build.lock"
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise DigestError([Problem(str(work), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]) from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DigestError([Problem(str(work.parent), None, "another digest build of this newsletter is running; try again when it has finished")]) from None
+        yield
+    finally:
+        os.close(fd)

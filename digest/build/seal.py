@@ -1,0 +1,81 @@
+"""Authenticated cache records: only what this user's digest wrote is ever used.
+
+Every cache record carries an HMAC-SHA256 under a random per-user key kept outside every
+newsletter (``$XDG_STATE_HOME/digest/cache-key``, default ``~/.local/state``), so a cache
+that arrives with a newsletter folder (a commit, an archive, another user) fails the
+check and is rebuilt: it cannot put into a page anything no YAML holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+KEY_FILE = Path("digest") / "cache-key"  # under $XDG_STATE_HOME (default ~/.local/state)
+
+
+def key_path() -> Path | None:
+    """Where this user's cache key lives: outside every newsletter, so it never travels with one."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    try:
+        base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+    except (KeyError, RuntimeError):  # no home folder at all
+        return None
+    return base / KEY_FILE
+
+
+@lru_cache(maxsize=4)
+def _load_key(path: Path) -> bytes | None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            # Written whole under a temporary name, then linked in place: no build ever
+            # reads half a key, and of two first builds at once one key wins.
+            tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_hex(32).encode())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            key = f.read(4096).strip()
+    except OSError:
+        return None
+    return key if len(key) >= 32 else None
+
+
+def user_key() -> bytes | None:
+    """This user's random cache key, made on first use; None (no cache at all) if it cannot be kept."""
+    path = key_path()
+    return _load_key(path) if path is not None else None
+
+
+def _mac(key: bytes, kind: str, name: str, body: Any) -> str:
+    message = json.dumps([kind, name, body], sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def seal(key: bytes, kind: str, name: str, body: Any) -> str:
+    """``body`` as JSON with an HMAC that binds it to its kind and name (so no record can stand in for another)."""
+    return json.dumps({"mac": _mac(key, kind, name, body), "body": body})
+
+
+def unseal(key: bytes | None, kind: str, name: str, raw: bytes) -> Any:
+    """The body of a sealed record, or raise ValueError if this user's digest did not write it."""
+    record = json.loads(raw)
+    if key is None or not isinstance(record, dict) or not isinstance(record.get("mac"), str):
+        raise ValueError("not sealed")
+    if not hmac.compare_digest(record["mac"], _mac(key, kind, name, record.get("body"))):
+        raise ValueError("not written by this user's digest")
+    return record["body"]

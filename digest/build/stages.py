@@ -1,0 +1,187 @@
+"""The build's stages as plain functions: values in, values out, no cache, no processes.
+
+    read_sources(config)            the issue files' bytes
+    validate_issue(ctx, source)     one file → its model and problems
+    render_issue(ctx, issue)        one model → its three files, as bytes
+    render_site(ctx, issues, ...)   the archive and the feeds
+
+The build (digest.build.pipeline) runs them with a cache and a process pool around the
+two per-issue stages; the preview calls them directly to render in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from digest.core.errors import DigestError, Problem
+from digest.core.issues import discover, load_issue
+from digest.core.models import Config, Issue
+
+if TYPE_CHECKING:
+    import jinja2
+
+ISSUE_FILES = ("email.html", "email.txt", "index.html")
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every stage may read: the validated config and the state of the templates."""
+
+    config: Config
+    templates: bytes  # a hash of every template (the newsletter's and the built-in ones) and of digest itself
+
+    @property
+    def env(self) -> jinja2.Environment:
+        return _env(self.config, self.templates)
+
+
+@dataclass(frozen=True)
+class Source:
+    number: int
+    path: Path
+    rel: str  # as messages name it: issues/0263.yaml
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One issue validated: the model (None when it has errors) and every problem found."""
+
+    source: str
+    issue: Issue | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.issue is not None and all(p.warning for p in self.problems)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One issue's outputs: its files under site/issues/<n>/, and its HTML fragment for the feeds."""
+
+    files: dict[str, bytes]
+    content: str
+    clip: Problem | None  # the clip gate's warning on email.html
+
+
+def context(config: Config) -> Context:
+    return Context(config, templates_state(config.root))
+
+
+def templates_state(root: Path) -> bytes:
+    """A hash of what rendering reads besides the issue and config.yaml: the newsletter's
+    templates, the built-in ones and digest's own code.  Files are named relative to their
+    folder, so how the newsletter's path is spelt never changes it."""
+    h = hashlib.sha256(b"digest templates\n")
+    folders = [("digest", _PACKAGE, "*.py"), ("templates", root / "templates", "*"), ("builtin", _PACKAGE / "render" / "templates", "*")]
+    for label, folder, pattern in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob(pattern) if p.is_file()):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = b"<unreadable>"
+            h.update(f"\0{label}/{path.relative_to(folder).as_posix()}\0{len(data)}\0".encode())
+            h.update(data)
+    return h.digest()
+
+
+def read_sources(config: Config) -> list[Source]:
+    """Every issue file's bytes; naming and reading problems are errors, reported together."""
+    files, problems = discover(config.root)
+    if any(not p.warning for p in problems):
+        raise DigestError(problems)
+    sources = []
+    for number, path, rel in files:
+        try:
+            sources.append(Source(number, path, rel, path.read_bytes()))
+        except OSError as e:
+            problems.append(Problem(rel, None, f"cannot read file: {e.strerror or e}"))
+    if problems:
+        raise DigestError(problems)
+    return sources
+
+
+def validate_issue(ctx: Context, source: Source) -> Checked:
+    """Parse and validate one issue file into its model."""
+    issue, problems = load_issue(ctx.config, source.number, source.path, source.rel, source.data)
+    return Checked(source.rel, issue, tuple(problems))
+
+
+def render_issue(ctx: Context, issue: Issue) -> Rendered:
+    """One issue's email (HTML and text), web page and feed fragment."""
+    from digest.core import lint
+    from digest.render import html as render
+    from digest.render import text
+
+    env, config = ctx.env, ctx.config
+    with render.template_errors():
+        files = {
+            "email.html": render.render_email(env, config, issue).encode(),
+            "email.txt": text.render_text(env, config, issue).encode(),
+            "index.html": render.render_web(env, config, issue).encode(),
+        }
+        content = render.render_content(env, config, issue)
+    clip = None
+    # A warning even over the limit: an archive with long past issues still publishes its
+    # pages and feeds; send and export refuse such an email, and --strict fails on it.
+    if (verdict := lint.clip_message(lint.sent_size(files["email.html"].decode()))) is not None:
+        clip = Problem(issue.source, None, verdict[1], warning=True)
+    return Rendered(files, content, clip)
+
+
+def render_site(ctx: Context, issues: Iterable[Issue], contents: Mapping[int, str]) -> dict[str, bytes]:
+    """The archive index and the three feeds (``contents``: each feed issue's HTML fragment)."""
+    from digest.render import archive, feeds
+    from digest.render import html as render
+
+    newest = published(issues)
+    with render.template_errors():
+        site = {"index.html": archive.render_archive(ctx.env, ctx.config, newest).encode()}
+    site.update(feeds.render_feeds(ctx.config, feed_issues(ctx.config, newest), contents))
+    return site
+
+
+def published(issues: Iterable[Issue]) -> list[Issue]:
+    """Drafts never reach the archive index or the feeds; newest first."""
+    return sorted((i for i in issues if not i.draft), key=lambda i: i.number, reverse=True)
+
+
+def feed_issues(config: Config, issues: Iterable[Issue]) -> list[Issue]:
+    """The issues the feeds carry: the newest ``feed_items`` published ones."""
+    return published(issues)[: config.feed_items]
+
+
+@lru_cache(maxsize=2)
+def _env(config: Config, templates: bytes) -> jinja2.Environment:
+    """One Jinja2 environment per newsletter, per process, per state of its templates."""
+    from digest.render import html as render
+
+    return render.make_env(config)
+
+
+def preload() -> None:
+    """Import what rendering needs (and build premailer's inliner), so that worker
+    processes forked after it start warm instead of importing it each."""
+    import babel.dates  # noqa: F401
+    import feedgen.feed  # noqa: F401
+    import jinja2  # noqa: F401
+    import lxml.html  # type: ignore[import-untyped]  # noqa: F401
+    import mjml  # noqa: F401
+    import premailer  # noqa: F401
+
+    import digest.core.lint  # noqa: F401
+    import digest.render.archive  # noqa: F401
+    import digest.render.feeds  # noqa: F401
+    import digest.render.text  # noqa: F401
+    from digest.render import html
+
+    html._inliner_class()
