@@ -175,6 +175,7 @@ def test_mutated_newsletters_get_a_clear_outcome(tmp_path: Path) -> None:
         if command == "build":
             (root / "site").mkdir()
             (root / "site" / "index.html").write_bytes(SENTINEL)
+            (root / "site" / ".digest-site").write_bytes(SENTINEL)  # a site digest built: a build may replace it
         before = site_of(root) if command == "build" else {}
         result = CliRunner().invoke(main, [command, "--root", str(root), "--jobs", "1"], catch_exceptions=True)
         problem = _verdict(root, result.exit_code, result.stderr, result.exception)

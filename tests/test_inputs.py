@@ -31,6 +31,7 @@ def news() -> Iterator[Path]:
     shutil.copytree(BASE, root)
     (root / "site").mkdir()
     (root / "site" / "index.html").write_bytes(SENTINEL)
+    (root / "site" / ".digest-site").write_bytes(SENTINEL)  # a site digest built: a build may replace it
     for p in [root, *root.rglob("*")]:
         os.chmod(p, 0o777 if p.is_dir() else 0o666)
     yield root
@@ -56,7 +57,7 @@ def outcome(root: Path, command: str) -> str:
     done = digest_as_user(command, "--root", str(root))
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
-    assert (root / "site" / "index.html").read_bytes() == SENTINEL and sorted(p.name for p in (root / "site").iterdir()) == ["index.html"]
+    assert (root / "site" / "index.html").read_bytes() == SENTINEL and sorted(p.name for p in (root / "site").iterdir()) == [".digest-site", "index.html"]
     return done.stderr
 
 
