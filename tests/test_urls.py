@@ -1,10 +1,17 @@
-"""The shared check for URL-valued settings (digest.core.urls), as every config key uses it."""
+"""digest.core.urls: the shared check for URL-valued settings, and one page, one link, however it was spelt."""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
+from pathlib import Path
 
-from digest.core.urls import MERGE_TAG_EXAMPLES, scheme, url_problem
+import pytest
+from conftest import MINIMAL_CONFIG
+
+from digest.core.config import load_config
+from digest.core.errors import DigestError
+from digest.core.models import FeedSource
+from digest.core.urls import MERGE_TAG_EXAMPLES, normalize_url, scheme, strip_tracking, url_problem
 
 MERGE_TAGS = ["*|UNSUB|*", "{{ UnsubscribeURL }}", "{{ unsubscribe_url }}", "%unsubscribe_url%", "[unsubscribe]", "<%asm_group_unsubscribe_raw_url%>", "%%unsubscribe_url%%"]
 URLS = ["https://example.org/u?id=*|UNIQID|*", "http://example.org/", "mailto:leave@example.org?subject=unsubscribe"]
@@ -41,3 +48,86 @@ def test_scheme_is_read_as_a_browser_reads_it() -> None:
     assert scheme(" \tJava\nScript:x") == "javascript"
     assert scheme("{{ unsubscribe:url }}") is None
     assert scheme("*|UNSUB|*") is None
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "https://example.com/a/b",
+        "http://example.com/a/b",
+        "https://www.example.com/a/b",
+        "https://EXAMPLE.com/a/b/",
+        "https://example.com:443/a/b",
+        "http://example.com:80/a/b",
+        "https://example.com/a/b#comments",
+        "https://example.com/a/b?utm_source=newsletter&utm_medium=email",
+        "https://example.com/a/b?fbclid=IwAR0&gclid=x1&mc_eid=abc123&UTM_Campaign=c",
+        "  https://example.com/a/b  ",
+    ],
+)
+def test_spellings_of_one_page_compare_equal(spelling: str) -> None:
+    assert normalize_url(spelling) == "example.com/a/b"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("https://example.com/a", "https://example.com/b"),
+        ("https://example.com/a?id=1", "https://example.com/a?id=2"),
+        ("https://example.com/A", "https://example.com/a"),  # paths are case-sensitive
+        ("https://example.com:8443/a", "https://example.com/a"),
+        ("https://blog.example.com/a", "https://example.com/a"),
+    ],
+)
+def test_different_pages_stay_different(a: str, b: str) -> None:
+    assert normalize_url(a) != normalize_url(b)
+
+
+def test_query_order_and_encoding_do_not_matter() -> None:
+    assert normalize_url("https://example.com/s?b=2&a=%7Ex") == normalize_url("https://example.com/s?a=~x&b=2")
+    assert normalize_url("https://bücher.example/ü") == normalize_url("https://xn--bcher-kva.example/%C3%BC")
+
+
+def test_what_is_not_a_web_link_is_compared_as_written() -> None:
+    assert normalize_url("mailto:editor@example.org") == "mailto:editor@example.org"
+    assert normalize_url("https://example.com:99999/x") == "https://example.com:99999/x"
+
+
+@pytest.mark.parametrize(
+    ("url", "clean"),
+    [
+        ("https://example.com/a?utm_source=x&id=7&fbclid=y#part", "https://example.com/a?id=7#part"),
+        ("https://example.com/a?utm_source=x", "https://example.com/a"),
+        ("https://example.com/a?q=a%20b&mc_eid=1", "https://example.com/a?q=a%20b"),  # what stays keeps its spelling
+        ("https://www.Example.com/a/?id=7", "https://www.Example.com/a/?id=7"),  # nothing to strip: untouched
+    ],
+)
+def test_strip_tracking_removes_only_tracking_parameters(url: str, clean: str) -> None:
+    assert strip_tracking(url) == clean
+
+
+def test_sources_in_config_are_validated(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(
+        config=MINIMAL_CONFIG
+        + "sources:\n  - url: https://blog.example.org/feed.xml\n  - url: https://news.example.org/atom.xml\n    section: News\n"
+    )
+    assert load_config(root).sources == (
+        FeedSource("https://blog.example.org/feed.xml"),
+        FeedSource("https://news.example.org/atom.xml", "News"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ("sources: https://x.example/feed\n", "config.yaml:3: sources: must be a list (each entry on its own line, starting with '- '), got text ('https://x.example/feed')"),
+        ("sources:\n  - section: News\n", "config.yaml:4: sources[1]: missing required key 'url'"),
+        ("sources:\n  - url: file:///etc/passwd\n", "config.yaml:4: sources[1].url: must be an http(s) URL, got 'file:///etc/passwd'"),
+        ("sources:\n  - url: https://x.example/feed\n    sektion: News\n", "config.yaml:5: sources[1].sektion: unknown key; did you mean 'section'?"),
+    ],
+)
+def test_bad_sources_name_line_and_key(newsletter: Callable[..., Path], sources: str, message: str) -> None:
+    root = newsletter(config=MINIMAL_CONFIG + sources)
+    with pytest.raises(DigestError) as e:
+        load_config(root)
+    assert str(e.value) == message

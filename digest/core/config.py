@@ -13,11 +13,11 @@ from digest.core import i18n
 from digest.core import colors, lint, paths
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
-from digest.core.models import Author, Config, DarkTheme, EmailSettings, Image, Theme, Utm
+from digest.core.models import Author, Config, DarkTheme, EmailSettings, FeedSource, Image, Theme, Utm
 from digest.core.validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
-KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "utm", "check")
+KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "utm", "check", "sources")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
 
@@ -137,6 +137,8 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             else:
                 words.append((key, text))
         kwargs["words"] = tuple(words)
+    if (sources := _sources(c, top.get("sources"))) is not None:
+        kwargs["sources"] = sources
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]
@@ -177,6 +179,21 @@ def _dark_theme(c: Checker, node: Node | None, light: Theme) -> DarkTheme:
         fg, bg = getattr(dark, fg_key), getattr(dark, bg_key)
         c.warn(line, f"theme.dark.{at}", f"in dark mode, {fg} on {bg} has a contrast of {ratio:.1f}:1; readable text needs at least {lint.MIN_CONTRAST}:1 (WCAG AA)")
     return dark
+
+
+def _sources(c: Checker, node: Node | None) -> tuple[FeedSource, ...] | None:
+    """`sources:`: the feeds `digest collect` reads, each {url, section?}."""
+    if node is None or (entries := c.items(node, "sources")) is None:
+        return None
+    sources = []
+    for entry, path in entries:
+        if (s := c.mapping(entry, path, ("url", "section"), required=("url",))) is None:
+            continue
+        url = c.get(s, "url", path, c.url)
+        section = c.get(s, "section", path, c.line_text)
+        if url is not None:
+            sources.append(FeedSource(url=url, section=section))
+    return tuple(sources)
 
 
 def _direction(language: str) -> str | None:

@@ -116,6 +116,14 @@ class Theme:
 
 
 @dataclass(frozen=True)
+class FeedSource:
+    """A feed `digest collect` reads when no feed is named: config.yaml's `sources:`."""
+
+    url: str  # absolute http(s) URL
+    section: str | None = None  # the issue section its entries go to (default: the last one)
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path  # the newsletter folder
     title: str
@@ -134,6 +142,7 @@ class Config:
     # The templates' interface words set in config.yaml, over the built-in ones for the
     # language: (key, text) pairs, a tuple so that the config stays hashable.
     words: tuple[tuple[str, str], ...] = ()
+    sources: tuple[FeedSource, ...] = ()
     warnings: tuple[Problem, ...] = ()  # config.yaml's own warnings (e.g. low-contrast colours)
 
     def issue_url(self, number: int) -> str:

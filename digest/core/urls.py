@@ -12,17 +12,22 @@ Rules:
 - A merge tag is copied into the email exactly as written (HTML-escaped only); an
   address written without its scheme (``example.com/unsubscribe``) is not a merge tag
   but a mistake, and is refused with the fix.
-- Two links are the same link (the link ledger of `digest check`) when they are equal
-  after :func:`normalise`: the scheme ignored (http and https name the same page here);
-  the host in lower case, without ``www.`` and a default port; no trailing slash on the
-  path; no tracking parameters (``utm_*``, ``fbclid``, ``gclid``, ``mc_eid``, ``mc_cid``),
-  the others in their order; no fragment.  mailto links compare by address, in lower case.
+
+Links compared as a reader would, two spellings of one page being one link (used by
+``add``/``collect`` to refuse duplicates, and by the link ledger in ``check``):
+- Tracking parameters (``utm_*``, ``fbclid``, ``gclid``, ``mc_eid``...) say who sent
+  the reader, not which page: :func:`strip_tracking` removes them from a URL that is
+  written into an issue, keeping everything else as the curator or the page gave it.
+- :func:`normalize_url` is a comparison key, never a link to print: it also drops the
+  scheme's difference (http/https), a leading ``www.``, the default port, the
+  fragment and a trailing slash, and orders the query (w3lib's canonical form handles
+  case, percent-encoding and international domain names).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from digest.core import markdown
 from digest.core.loading import cut, short
@@ -61,28 +66,80 @@ def url_problem(value: str, *, mailto: bool = False, merge_tag: bool = False) ->
     return f"must be {kinds} or a mailing service's merge tag such as {MERGE_TAG_EXAMPLES} (text with no scheme), got {short(value)}"
 
 
-TRACKING = frozenset({"fbclid", "gclid", "mc_eid", "mc_cid"})
+TRACKING_PREFIXES = ("utm_",)
+TRACKING_NAMES = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "igshid",
+        "mc_eid",
+        "mc_cid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+    }
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def is_tracking(name: str) -> bool:
-    return name.lower().startswith("utm_") or name.lower() in TRACKING
+    lowered = name.lower()
+    return lowered in TRACKING_NAMES or lowered.startswith(TRACKING_PREFIXES)
 
 
-def normalise(url: str) -> str:
-    """The form in which two links to the same page are equal (not itself a working URL)."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return url.strip()
+def strip_tracking(url: str) -> str:
+    """``url`` without its tracking parameters; otherwise byte for byte as given."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    # Piece by piece, so that what stays keeps its own spelling (no re-encoding).
+    pieces = parts.query.split("&")
+    kept = [p for p in pieces if p and not is_tracking(unquote_plus(p.split("=", 1)[0]))]
+    if len(kept) == len(pieces):
+        return url
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def normalize_url(url: str) -> str:
+    """The comparison key of a link: equal keys mean the same page to a reader.
+
+    >>> normalize_url("https://www.Example.com:443/a/?utm_source=x&b=2&a=1#top")
+    'example.com/a?a=1&b=2'
+    >>> normalize_url("http://example.com/a")
+    'example.com/a'
+    """
+    from w3lib.url import canonicalize_url
+
+    text = url.strip()
+    parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme == "mailto":
-        return "mailto:" + parts.path.lower()
-    host = (parts.hostname or "").rstrip(".")
-    host = host.removeprefix("www.")
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        host += f":{port}"
-    path = parts.path.rstrip("/")
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
-    return f"//{host}{path}" + (f"?{urlencode(query)}" if query else "")
+        return "mailto:" + parts.path.lower()  # an address, compared without case
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return text  # relative links and other schemes: compared as written
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)])
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: not a URL a reader can open; compare as written
+        return text
+    host = parts.hostname
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    try:
+        canonical = canonicalize_url(urlunsplit(("https", netloc, parts.path, query, "")))
+    except (ValueError, UnicodeError):
+        return text
+    rest = urlsplit(canonical)
+    host = rest.netloc.lower()
+    if host.startswith("www."):
+        host = host[4:]
+    path = rest.path.rstrip("/")
+    return host + path + (f"?{rest.query}" if rest.query else "")
+
+
+normalise = normalize_url  # the name the link ledger (digest.deliver.ledger) imports
