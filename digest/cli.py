@@ -153,19 +153,109 @@ def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tupl
 
 
 @main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--title", default=None, help="The newsletter's name (default: from the folder's name).")
+@click.option("--url", default="https://example.org/", show_default=True, help="Where the site will be published.")
+def init(folder: Path, title: str | None, url: str) -> None:
+    """Start a new newsletter in FOLDER (new or empty): config.yaml, a first draft, CI.
+
+    Writes a commented config.yaml listing every setting, issues/0001.yaml, templates/README.md,
+    a .gitignore and a GitHub Actions workflow that checks pull requests and publishes site/
+    to GitHub Pages.
+
+    \b
+    Example:
+      digest init my-digest --title "Civic Tech Weekly" --url https://me.github.io/my-digest/
+    """
+    from digest.compose.init import init_newsletter
+
+    try:
+        written = init_newsletter(folder, title=title, url=url)
+    except DigestError as e:
+        _print_problems(e.problems)
+        sys.exit(1)
+    click.echo(f"created {folder} with {', '.join(written)}")
+    click.echo(f"next: digest build --root {folder}")
+
+
+@main.command()
 @click.option("--date", "date_", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Issue date (default: a week after the last issue).")
+@click.option("--number", type=click.IntRange(1, 999_999_999), default=None, help="Issue number (default: one after the last).")
 @_common
-def new(root: Path, date_: Any) -> None:
+def new(root: Path, date_: Any, number: int | None) -> None:
     """Start the next issue as a draft: issues/<next number>.yaml.
 
     \b
     Example:
       digest new --date 2026-12-04
+      digest new --number 300
     """
     from digest.compose.new import new_issue
 
-    path = new_issue(root, date_.date() if date_ else None)
+    path = new_issue(root, date_.date() if date_ else None, number)
     click.echo(f"created {path}")
+
+
+_ISSUE = click.option("--issue", type=click.IntRange(1), default=None, help="The issue to add to (default: the newest draft).")
+
+
+@main.command()
+@click.argument("url")
+@_ISSUE
+@click.option("--section", default=None, help="The section to add to (default: the last one); a new one if no section has this title.")
+@click.option("--force", is_flag=True, help="Add a link already in an issue, or a PDF (titled with its file name).")
+@_common
+def add(root: Path, url: str, issue: int | None, section: str | None, force: bool) -> None:
+    """Fetch the page at URL and add it as an item to the newest draft.
+
+    Title, summary, source, author, date and image come from the page's Open Graph,
+    Twitter card, schema.org or HTML metadata.  The item is appended as YAML at the end
+    of the section; nothing else in the file changes.
+
+    \b
+    Example:
+      digest add https://example.org/2026/open-data-law --section "Top stories"
+    """
+    from digest.compose.add import add_url
+    from digest.compose.net import FetchError
+
+    try:
+        added = add_url(root, url, issue=issue, section=section, force=force)
+    except FetchError as e:
+        click.echo(f"{e}; nothing was written", err=True)
+        sys.exit(1)
+    where = f', section "{added.section}"' if added.section else ""
+    click.echo(f'added "{added.title}" to {added.rel}{where}')
+
+
+@main.command()
+@click.argument("feeds", nargs=-1)
+@_ISSUE
+@click.option("--section", default=None, help="The section for every entry (default: each source's section, else the last one).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Take entries from this date on (default: those after the latest published issue).")
+@_common
+def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: Any) -> None:
+    """Add new entries of RSS, Atom and JSON feeds (URLs or files) to the newest draft.
+
+    With no FEED, reads the sources: listed in config.yaml.  An entry is new when it is
+    newer than the latest published issue, its link is in no issue, and collect has not
+    offered it before (collected.txt, in the newsletter folder, records what it offered:
+    commit it).  One line per feed says what was added and what skipped, and why.
+
+    \b
+    Example:
+      digest collect https://blog.example.org/feed.xml --section "From the blog"
+      digest collect --since 2026-03-01
+    """
+    from digest.compose.collect import collect as run_collect
+
+    result = run_collect(root, list(feeds), issue=issue, section=section, since=since.date() if since else None)
+    for report in result.reports:
+        click.echo(str(report), err=bool(report.error))
+    added = sum(r.added for r in result.reports)
+    click.echo(f"added {_plural(added, 'item')} to {result.rel}" if added else f"nothing new; {result.rel} is unchanged")
+    if result.failed:
+        sys.exit(1)
 
 
 @main.command()

@@ -1,0 +1,216 @@
+"""`digest collect`: new feed entries → items at the end of the newest draft.
+
+Rules:
+- An entry is new when it is dated after the latest published issue (or on or after
+  --since), its normalised link is in no issue, and collect never offered it before.
+- What was offered is kept in LEDGER, a sorted plain-text file of normalised links in
+  the newsletter folder, meant to be committed: a candidate the curator deleted is not
+  offered again next week, and a second run adds nothing.
+- Conditional GET: each feed's ETag and Last-Modified are kept in the cache folder;
+  they are saved only after the issue was written, so a failed run loses no entries.
+- One broken feed is reported and the others are still collected.
+- The issue, then the ledger, then the cache: each replaced atomically, the issue only
+  when it passes validation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digest.build.cache import CACHE_DIR
+from digest.compose.edit import Batch, Fields, save_issue, write_atomic
+from digest.compose.feeds import FeedError, parse_feed
+from digest.compose.net import TIMEOUT, FetchError, fetch, user_agent
+from digest.compose.target import issue_files, known_links, last_published, target_issue
+from digest.core.config import load_config
+from digest.core.errors import DigestError, Problem
+from digest.core.markdown import url_problem
+from digest.core.urls import normalize_url, strip_tracking
+
+LEDGER = "collected.txt"
+CONDITIONS = Path(CACHE_DIR) / "collect" / "feeds.json"
+ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
+
+
+@dataclass
+class FeedReport:
+    feed: str
+    added: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    error: str | None = None  # one line: the feed and what went wrong
+    not_modified: bool = False
+
+    def __str__(self) -> str:
+        if self.error:
+            return self.error
+        if self.not_modified:
+            return f"{self.feed}: not modified since the last collect"
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
+        skipped = sum(self.skipped.values())
+        return f"{self.feed}: added {self.added}, skipped {skipped}" + (f" ({reasons})" if reasons else "")
+
+
+@dataclass
+class Collected:
+    rel: str  # the issue file
+    reports: list[FeedReport]
+
+    @property
+    def failed(self) -> bool:
+        return any(r.error for r in self.reports)
+
+
+def collect(
+    root: Path,
+    feeds: list[str],
+    *,
+    issue: int | None = None,
+    section: str | None = None,
+    since: dt.date | None = None,
+    timeout: float = TIMEOUT,
+) -> Collected:
+    config = load_config(root)
+    sources: list[tuple[str, str | None]] = [(f, None) for f in feeds] or [(s.url, s.section) for s in config.sources]
+    if not sources:
+        raise DigestError([Problem("config.yaml", None, "no feeds to collect: name one (digest collect URL) or list them under sources:", "sources")])
+    files = issue_files(root)
+    target = target_issue(files, issue)
+    cutoff, inclusive = (since, True) if since is not None else (last_published(files), False)
+    known = known_links(files)
+    offered = read_ledger(root)
+    conditions = _read_conditions(root)
+    learnt: dict[str, dict[str, str]] = {}
+    agent = user_agent(config.url)
+    batches: dict[str | None, Batch] = {}
+    reports = []
+    for feed, feed_section in sources:
+        report = FeedReport(feed)
+        reports.append(report)
+        try:
+            data, base, condition = _read(root, feed, agent, conditions.get(feed), timeout)
+        except FetchError as e:
+            report.error = str(e)
+            continue
+        if data is None:
+            report.not_modified = True
+            continue
+        try:
+            parsed = parse_feed(data, base)
+        except FeedError as e:
+            report.error = f"{feed}: {e}"
+            continue
+        if condition:
+            learnt[feed] = condition
+        batch = batches.setdefault(section or feed_section, Batch(section or feed_section))
+        for entry in parsed.entries:
+            url = strip_tracking(entry.url.strip()) if entry.url else None
+            if not url or url_problem(url, allow_mailto=False):
+                report.skipped["without an http(s) link"] += 1
+                continue
+            key = normalize_url(url)
+            if key in known:
+                report.skipped["already in an issue"] += 1
+            elif key in offered:
+                report.skipped["offered before"] += 1
+            elif entry.date is None:
+                report.skipped["undated"] += 1
+            elif cutoff is not None and (entry.date < cutoff if inclusive else entry.date <= cutoff):
+                report.skipped[f"{'before' if inclusive else 'not after'} {cutoff.isoformat()}"] += 1
+            elif not entry.title and not entry.summary:
+                report.skipped["without a title or summary"] += 1
+            else:
+                offered.add(key)
+                batch.items.append(_fields(entry, url, parsed.title))
+                report.added += 1
+    chosen = [b for b in batches.values() if b.items]
+    if chosen:
+        before = target.path.read_bytes()
+        save_issue(config, target.number, target.path, target.rel, before, chosen)
+        write_ledger(root, offered)
+    if learnt:
+        _write_conditions(root, {**conditions, **learnt})
+    return Collected(target.rel, reports)
+
+
+def read_ledger(root: Path) -> set[str]:
+    path = root / LEDGER
+    if not path.is_file():
+        return set()
+    return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
+
+
+def write_ledger(root: Path, links: set[str]) -> None:
+    path = root / LEDGER
+    before = path.read_bytes() if path.is_file() else None
+    write_atomic(path, "".join(f"{link}\n" for link in sorted(links)).encode("utf-8"), before)
+
+
+def _fields(entry: object, url: str, feed_title: str | None) -> Fields:
+    from digest.compose.feeds import Entry
+
+    assert isinstance(entry, Entry)
+    fields: Fields = {}
+    if entry.title:
+        fields["title"] = entry.title
+    fields["url"] = url
+    if feed_title:
+        fields["source"] = feed_title
+    if entry.author:
+        fields["author"] = entry.author
+    if entry.date:
+        fields["date"] = entry.date
+    if entry.summary:
+        fields["summary"] = entry.summary
+    return fields
+
+
+def _read(root: Path, feed: str, agent: str, known: dict[str, str] | None, timeout: float) -> tuple[bytes | None, str, dict[str, str]]:
+    """The feed's bytes (None: not modified), the URL it came from, and the conditions to send next time."""
+    if "://" not in feed:  # a file
+        path = Path(feed).expanduser()
+        try:
+            return path.read_bytes(), path.resolve().as_uri(), {}
+        except OSError as e:
+            raise FetchError(feed, f"cannot read it: {e.strerror or e}") from None
+    conditional = {}
+    if known and known.get("etag"):
+        conditional["If-None-Match"] = known["etag"]
+    if known and known.get("last_modified"):
+        conditional["If-Modified-Since"] = known["last_modified"]
+    r = fetch(feed, agent=agent, accept=ACCEPT, conditional=conditional, timeout=timeout)
+    if r.status == 304:
+        return None, r.url, {}
+    learnt = {k: v for k, v in (("etag", r.etag), ("last_modified", r.last_modified)) if v}
+    return r.body, r.url, learnt
+
+
+def _read_conditions(root: Path) -> dict[str, dict[str, str]]:
+    """The cache of validators; anything not exactly as collect writes it is ignored (never trust a cache we did not make)."""
+    path = root / CONDITIONS
+    try:
+        if path.is_symlink():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("feeds"), dict):
+        return {}
+    return {
+        url: {k: v for k, v in c.items() if k in ("etag", "last_modified") and isinstance(v, str)}
+        for url, c in data["feeds"].items()
+        if isinstance(url, str) and isinstance(c, dict)
+    }
+
+
+def _write_conditions(root: Path, conditions: dict[str, dict[str, str]]) -> None:
+    path = root / CONDITIONS
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        before = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        write_atomic(path, json.dumps({"version": 1, "feeds": conditions}, indent=1, sort_keys=True).encode("utf-8"), before)
+    except (OSError, DigestError):
+        pass  # the cache only saves requests

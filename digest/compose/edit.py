@@ -1,0 +1,294 @@
+"""Adding items to issue files that people also edit by hand.
+
+Rules:
+- Nothing already in the file changes: comments, order, quoting and formatting stay
+  byte for byte.  New items are *inserted* as YAML text after the last item of the
+  target section; a new section goes after the last section.
+- A target written in flow style (``items: [...]``) is refused with a clear error:
+  appending to it would mean rewriting it.
+- The edited text must parse to the old document plus exactly the new items, load as
+  an issue without errors (what `digest check` asks), and only then replaces the file,
+  atomically (a temporary file beside it, then a rename).  Otherwise nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from digest.core.errors import DigestError, Problem
+from digest.core.issues import load_issue
+from digest.core.models import Config
+
+Fields = dict[str, Any]  # one item as it goes into the file: title, url, summary...
+
+
+@dataclass
+class Batch:
+    """Items bound for one section (by title; None: the last section)."""
+
+    section: str | None
+    items: list[Fields] = field(default_factory=list)
+
+
+def append_items(text: str, rel: str, batches: Sequence[Batch]) -> str:
+    """``text`` with each batch's items inserted at the end of its section; raise DigestError if the file cannot take them."""
+    for batch in batches:
+        if batch.items:
+            text = _append(text, rel, batch)
+    return text
+
+
+def section_titles(text: str) -> list[str | None]:
+    """The titles of the issue's sections, in order (None for an untitled one)."""
+    root = _compose(text, "")
+    seq = _value(root, "sections") if root is not None else None
+    if not isinstance(seq, yaml.SequenceNode):
+        return []
+    return [_title(s) for s in seq.value]
+
+
+def _append(text: str, rel: str, batch: Batch) -> str:
+    root = _compose(text, rel)
+    if root is None:
+        raise DigestError([Problem(rel, 1, "is empty: an issue needs at least date and sections")])
+    if not isinstance(root, yaml.MappingNode):
+        raise DigestError([Problem(rel, root.start_mark.line + 1, "must be a group of 'key: value' lines")])
+    new_section = {"title": batch.section, "items": batch.items} if batch.section is not None else {"items": batch.items}
+    seq = _value(root, "sections")
+    key = _key(root, "sections")
+    if key is None:  # no sections: key at all: it goes at the end of the file
+        return _insert(text, len(text), _dump({"sections": [new_section]}, 0, 0, top=True))
+    assert seq is not None
+    _refuse_flow(seq, rel, "sections")
+    if _is_null(seq):
+        dash = key.start_mark.column + 2
+        return _insert(text, _line_end(text, key.end_mark.index), _dump([new_section], dash, dash + 2))
+    if not isinstance(seq, yaml.SequenceNode):
+        raise DigestError([Problem(rel, seq.start_mark.line + 1, "must be a list of sections", "sections")])
+    sections = seq.value
+    target = _find(sections, batch.section)
+    if target is None:  # a new section after the last one, indented like the others
+        if not sections:
+            raise DigestError([Problem(rel, seq.start_mark.line + 1, "has no sections to add after", "sections")])
+        dash, indent = _dash_column(text, sections[-1]), sections[-1].start_mark.column
+        return _insert(text, _after(text, sections[-1]), _dump([new_section], dash, indent))
+    index, section = target
+    where = f"sections[{index + 1}]"
+    if not isinstance(section, yaml.MappingNode):
+        raise DigestError([Problem(rel, section.start_mark.line + 1, "must be a group of 'key: value' lines", where)])
+    _refuse_flow(section, rel, where)
+    items = _value(section, "items")
+    items_key = _key(section, "items")
+    if items_key is None:
+        indent = section.start_mark.column
+        return _insert(text, _after(text, section), _dump({"items": batch.items}, indent, indent, top=True))
+    assert items is not None
+    _refuse_flow(items, rel, f"{where}.items")
+    if _is_null(items):
+        dash = items_key.start_mark.column + 2
+        return _insert(text, _line_end(text, items_key.end_mark.index), _dump(batch.items, dash, dash + 2))
+    if not isinstance(items, yaml.SequenceNode) or not items.value:
+        raise DigestError([Problem(rel, items.start_mark.line + 1, "must be a list of items", f"{where}.items")])
+    last = items.value[-1]
+    return _insert(text, _after(text, last), _dump(batch.items, _dash_column(text, last), last.start_mark.column))
+
+
+def expected_after(before: Any, batches: Sequence[Batch]) -> Any:
+    """What the edited file must parse to: the old document with the new items in place (a check on the text edit)."""
+    import copy
+
+    doc = copy.deepcopy(before)
+    for batch in batches:
+        if not batch.items:
+            continue
+        sections = doc.get("sections") if isinstance(doc, dict) else None
+        if sections is None:
+            doc["sections"] = sections = []
+        found = _find_data(sections, batch.section)
+        if found is None:
+            sections.append({"title": batch.section, "items": list(batch.items)} if batch.section is not None else {"items": list(batch.items)})
+        elif found.get("items") is None:
+            found["items"] = list(batch.items)
+        else:
+            found["items"].extend(batch.items)
+    return doc
+
+
+def save_issue(config: Config, number: int, path: Path, rel: str, before: bytes, batches: Sequence[Batch]) -> None:
+    """Insert the batches into the issue file, check the result, and replace the file atomically."""
+    text = before.decode("utf-8")
+    # A file written with Windows line ends keeps them: edit it as \n, write it back as \r\n.
+    crlf = text.count("\n") == text.count("\r\n") > 0
+    if crlf:
+        text = text.replace("\r\n", "\n")
+    edited = append_items(text, rel, batches)
+    data = (edited.replace("\n", "\r\n") if crlf else edited).encode("utf-8")
+    try:
+        parsed = yaml.safe_load(edited)
+    except yaml.YAMLError as e:
+        raise AssertionError(f"the edit of {rel} does not parse: {e}") from None  # a bug in the edit, never the user's
+    if parsed != expected_after(yaml.safe_load(text) or {}, batches):
+        raise AssertionError(f"the edit of {rel} would change what is already there")
+    _, problems = load_issue(config, number, path, rel, data=data)
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        raise DigestError(errors)
+    write_atomic(path, data, before)
+
+
+def write_atomic(path: Path, data: bytes, before: bytes | None) -> None:
+    """Replace ``path`` with ``data`` by a rename, unless someone changed it since it was read as ``before``."""
+    real = path.resolve()
+    if before is not None and real.read_bytes() != before:
+        raise DigestError([Problem(str(path), None, "changed while digest was editing it; run the command again")])
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if real.exists():
+            os.chmod(tmp, real.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, real)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# What a new file gets, as open() would give it; read once, at import, because the umask
+# can only be read by setting it, which is not safe while other threads create files.
+FILE_MODE = 0o666 & ~_umask()
+
+
+def _compose(text: str, rel: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise DigestError([Problem(rel, line, f"is not valid YAML ({getattr(e, 'problem', None) or e}): fix it first")]) from None
+
+
+def _key(mapping: yaml.MappingNode, name: str) -> yaml.Node | None:
+    return next((k for k, _ in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == name), None)
+
+
+def _value(mapping: yaml.Node, name: str) -> yaml.Node | None:
+    if not isinstance(mapping, yaml.MappingNode):
+        return None
+    return next((v for k, v in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == name), None)
+
+
+def _title(section: yaml.Node) -> str | None:
+    t = _value(section, "title")
+    return t.value if isinstance(t, yaml.ScalarNode) and not _is_null(t) else None
+
+
+def _find(sections: list[yaml.Node], title: str | None) -> tuple[int, yaml.Node] | None:
+    if title is None:
+        return (len(sections) - 1, sections[-1]) if sections else None
+    wanted = title.strip().casefold()
+    return next(((i, s) for i, s in enumerate(sections) if (_title(s) or "").strip().casefold() == wanted), None)
+
+
+def _find_data(sections: list[Any], title: str | None) -> Any:
+    if title is None:
+        return sections[-1] if sections else None
+    wanted = title.strip().casefold()
+    return next((s for s in sections if isinstance(s, dict) and str(s.get("title") or "").strip().casefold() == wanted), None)
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _refuse_flow(node: yaml.Node, rel: str, where: str) -> None:
+    if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) and node.flow_style:
+        brackets = "[...]" if isinstance(node, yaml.SequenceNode) else "{...}"
+        raise DigestError(
+            [Problem(rel, node.start_mark.line + 1, f"is written in flow style ({brackets}); digest adds only to block lists, one '- ' entry per line: rewrite it that way first", where)]
+        )
+
+
+def _after(text: str, node: yaml.Node) -> int:
+    """Where text goes after ``node``: the start of the line after its last value (comments there stay after it)."""
+    while True:
+        if isinstance(node, yaml.MappingNode) and node.value and not node.flow_style:
+            node = node.value[-1][1]
+        elif isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
+            node = node.value[-1]
+        else:
+            break
+    return _line_end(text, node.end_mark.index)
+
+
+def _line_end(text: str, index: int) -> int:
+    if index > 0 and text[index - 1] == "\n":
+        return index  # a block scalar ends at the start of a line already
+    end = text.find("\n", index)
+    return len(text) if end < 0 else end + 1
+
+
+def _dash_column(text: str, entry: yaml.Node) -> int:
+    """The column of the '- ' that starts a list entry (its content may start further right)."""
+    line_start = text.rfind("\n", 0, entry.start_mark.index) + 1
+    before = text[line_start : entry.start_mark.index].rstrip()
+    return max(len(before) - 1, 0) if before.endswith("-") else max(entry.start_mark.column - 2, 0)
+
+
+def _insert(text: str, at: int, addition: str) -> str:
+    head = text[:at]
+    if head and not head.endswith("\n"):
+        head += "\n"
+    return head + addition + text[at:]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Readable YAML for people to edit: several lines of text as a | block, never a long "…\\n…" string;
+    lists indented under their key, as people write them."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # the same fields twice are written out twice, never as &anchor / *alias
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _dump(value: Any, dash: int, indent: int, top: bool = False) -> str:
+    """``value`` (a list of entries, or with top=True a mapping) as block YAML whose entries start at column ``dash``."""
+    body = yaml.dump(value, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100, indent=2)
+    lines = body.splitlines()
+    if top:
+        return "".join(" " * dash + line + "\n" if line else "\n" for line in lines)
+    # yaml.dump writes a list as "- key: v\n  key: v": move each entry to the file's columns.
+    out = []
+    for line in lines:
+        if line.startswith("- "):
+            out.append(" " * dash + "-" + " " * max(indent - dash - 1, 1) + line[2:])
+        elif line:
+            out.append(" " * (indent - 2) + line if indent >= 2 else line)
+        else:
+            out.append("")
+    return "".join(line + "\n" for line in out)
