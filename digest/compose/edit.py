@@ -39,10 +39,15 @@ class Batch:
 
 def append_items(text: str, rel: str, batches: Sequence[Batch]) -> str:
     """``text`` with each batch's items inserted at the end of its section; raise DigestError if the file cannot take them."""
-    for batch in batches:
+    for batch in _in_order(batches):
         if batch.items:
             text = _append(text, rel, batch)
     return text
+
+
+def _in_order(batches: Sequence[Batch]) -> list[Batch]:
+    # "The last section" means the last one before this edit: fill it before new sections follow it.
+    return sorted(batches, key=lambda b: b.section is not None)
 
 
 def section_titles(text: str) -> list[str | None]:
@@ -105,7 +110,7 @@ def expected_after(before: Any, batches: Sequence[Batch]) -> Any:
     import copy
 
     doc = copy.deepcopy(before)
-    for batch in batches:
+    for batch in _in_order(batches):
         if not batch.items:
             continue
         sections = doc.get("sections") if isinstance(doc, dict) else None

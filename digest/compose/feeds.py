@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
+from xml.sax import SAXParseException
 
 SUMMARY_CHARS = 600
 _DROP = ("script", "style", "img", "picture", "iframe", "video", "audio", "object", "embed", "form", "svg", "noscript", "figure")
@@ -46,7 +47,9 @@ def parse_feed(data: bytes, base_url: str) -> Feed:
     parsed = feedparser.parse(data, response_headers={"content-location": base_url})
     if not parsed.get("version"):
         why = parsed.get("bozo_exception")
-        raise FeedError(f"not an RSS, Atom or JSON feed{f' ({_short(why)})' if why else ''}")
+        if isinstance(why, SAXParseException):
+            raise FeedError(f"broken XML at line {why.getLineNumber()}: {_short(why.getMessage())}")
+        raise FeedError("not an RSS, Atom or JSON feed")
     entries = []
     for e in parsed.entries:
         html = _first_content(e) if not e.get("summary") else e.get("summary")
@@ -54,7 +57,7 @@ def parse_feed(data: bytes, base_url: str) -> Feed:
         entries.append(
             Entry(
                 url=e.get("link"),
-                title=_line(e.get("title")),
+                title=_title(e),
                 summary=to_markdown(html) if html else None,
                 author=_line(e.get("author")),
                 date=dt.datetime.fromtimestamp(calendar.timegm(published), dt.UTC).date() if published else None,
@@ -80,6 +83,16 @@ def to_markdown(html: str) -> str | None:
             break
         kept.append(p)
     return "\n\n".join(kept) or None
+
+
+def _title(e: Any) -> str | None:
+    """Atom titles may be HTML (type="html"): a title is text, so only the text is kept."""
+    title = e.get("title")
+    if isinstance(title, str) and "html" in (e.get("title_detail") or {}).get("type", ""):
+        from bs4 import BeautifulSoup
+
+        title = BeautifulSoup(title, "html.parser").get_text()
+    return _line(title)
 
 
 def _first_content(e: Any) -> str | None:

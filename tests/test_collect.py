@@ -1,0 +1,230 @@
+"""`digest collect`: RSS, Atom and JSON Feed entries → items in the newest draft, over real HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, run, tree
+from webserver import FIXTURES, Web, send, serve
+
+from digest.compose.collect import collect
+from digest.compose.net import FetchError
+
+DRAFT = "issues/0044.yaml"
+
+
+@pytest.fixture
+def web() -> Iterator[Web]:
+    yield from serve()
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """The example newsletter: the latest published issue is 0043 of 2026-03-20; 0044 is the draft."""
+    root = tmp_path / "example"
+    root.mkdir()
+    shutil.copy2(REPO / "config.yaml", root)
+    shutil.copytree(REPO / "issues", root / "issues")
+    return root
+
+
+def items(root: Path, rel: str = DRAFT) -> list[dict[str, object]]:
+    data = yaml.safe_load((root / rel).read_text(encoding="utf-8"))
+    return [item for section in data["sections"] for item in section["items"]]
+
+
+def feeds(web: Web) -> dict[str, str]:
+    return {
+        "rss": web.file("/feed/", "wordpress.rss", "application/rss+xml; charset=UTF-8"),
+        "atom": web.file("/atom.xml", "atom.xml", "application/atom+xml"),
+        "json": web.file("/feed.json", "feed.json", "application/feed+json"),
+        "broken": web.file("/broken.xml", "broken.xml", "text/html"),
+    }
+
+
+def test_wordpress_rss_with_cdata_html_and_entities(example: Path, web: Web) -> None:
+    url = feeds(web)["rss"]
+    before = (example / DRAFT).read_bytes()
+    result = run("collect", url, "--root", str(example))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"{url}: added 2, skipped 1 (1 not after 2026-03-20)\n"  # the January post is older than the last issue
+        f"added 2 items to {DRAFT}\n"
+    )
+    assert (example / DRAFT).read_bytes().startswith(before)
+    assert items(example)[-2:] == [
+        {
+            "title": "Budget data – now open",
+            "url": "https://blog.example.org/2026/03/budget-data/",  # utm_* removed
+            "source": "Open Commons Blog",
+            "author": "Maria Keller",
+            "date": dt.date(2026, 3, 30),
+            # HTML cleaned into markdown: no script, no tracking pixel, entities decoded.
+            "summary": "The city’s budget is **finally** open & searchable. [Browse it](https://data.example.org/budget).\n\n"
+            "The post [Budget data](https://blog.example.org/2026/03/budget-data/) appeared first on Open Commons Blog.",
+        },
+        {
+            "title": "Procurement portal launched",
+            "url": "https://blog.example.org/2026/03/procurement/",
+            "source": "Open Commons Blog",
+            "author": "Omar Haddad",
+            "date": dt.date(2026, 3, 28),
+            "summary": "Every tender since 2019, in one place.",
+        },
+    ]
+    assert (example / "collected.txt").read_text(encoding="utf-8") == (
+        "blog.example.org/2026/03/budget-data\nblog.example.org/2026/03/procurement\n"
+    )
+    check = run("check", "--root", str(example))
+    assert check.exit_code == 0, check.output
+
+
+def test_atom_and_json_feed(example: Path, web: Web) -> None:
+    f = feeds(web)
+    result = run("collect", f["atom"], f["json"], "--root", str(example), "--section", "Elsewhere")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"{f['atom']}: added 1, skipped 0\n"
+        f"{f['json']}: added 1, skipped 1 (1 undated)\n"
+        f"added 2 items to {DRAFT}\n"
+    )
+    data = yaml.safe_load((example / DRAFT).read_text(encoding="utf-8"))
+    assert data["sections"][-1] == {
+        "title": "Elsewhere",
+        "items": [
+            {
+                "title": "Encryption & the new bill",  # an HTML title becomes its text
+                "url": "https://rights.example.net/posts/encryption-bill",
+                "source": "Rights Watch",
+                "author": "Lea Novak",
+                "date": dt.date(2026, 3, 29),
+                "summary": "What the bill means for *end-to-end* encryption.",
+            },
+            {
+                "title": "Census microdata released",
+                "url": "https://desk.example.com/42-census",  # mc_eid removed
+                "source": "Data Desk",
+                "author": "Kim Lee",
+                "date": dt.date(2026, 3, 31),  # 07:00 at +02:00 is 05:00 UTC
+                "summary": "Ten million records, **anonymised**.",  # the iframe is gone
+            },
+        ],
+    }
+
+
+def test_a_second_run_adds_nothing_and_a_deleted_candidate_stays_away(example: Path, web: Web) -> None:
+    url = feeds(web)["rss"]
+    assert run("collect", url, "--root", str(example)).exit_code == 0
+    text = (example / DRAFT).read_text(encoding="utf-8")
+    after_first = tree(example)
+    again = run("collect", url, "--root", str(example))
+    assert again.exit_code == 0, again.output
+    assert again.stdout == f"{url}: added 0, skipped 3 (2 already in an issue, 1 not after 2026-03-20)\nnothing new; {DRAFT} is unchanged\n"
+    assert tree(example) == after_first
+    # The curator deletes the procurement item: next week it is not offered again.
+    cut = text.index("      - title: Procurement portal launched")
+    (example / DRAFT).write_text(text[:cut], encoding="utf-8")
+    third = run("collect", url, "--root", str(example))
+    assert third.stdout == f"{url}: added 0, skipped 3 (1 already in an issue, 1 not after 2026-03-20, 1 offered before)\nnothing new; {DRAFT} is unchanged\n"
+
+
+def test_conditional_get_with_etag_and_last_modified(example: Path, web: Web) -> None:
+    body = (FIXTURES / "wordpress.rss").read_bytes()
+    etag, modified = '"v1"', "Mon, 30 Mar 2026 08:00:00 GMT"
+
+    def feed(h: object) -> None:
+        from http.server import BaseHTTPRequestHandler
+
+        assert isinstance(h, BaseHTTPRequestHandler)
+        if h.headers.get("If-None-Match") == etag:
+            send(h, 304, b"", {"ETag": etag})
+        else:
+            send(h, 200, body, {"Content-Type": "application/rss+xml", "ETag": etag, "Last-Modified": modified})
+
+    web.routes["/feed"] = feed
+    assert run("collect", web.url("/feed"), "--root", str(example)).exit_code == 0
+    cache = json.loads((example / ".digest-cache" / "collect" / "feeds.json").read_text(encoding="utf-8"))
+    assert cache == {"version": 1, "feeds": {web.url("/feed"): {"etag": etag, "last_modified": modified}}}
+    second = run("collect", web.url("/feed"), "--root", str(example))
+    assert second.stdout == f"{web.url('/feed')}: not modified since the last collect\nnothing new; {DRAFT} is unchanged\n"
+    assert web.requests[-1][1]["if-none-match"] == etag
+    assert web.requests[-1][1]["if-modified-since"] == modified
+    assert "if-none-match" not in web.requests[0][1]
+
+
+def test_a_cache_collect_did_not_write_is_ignored(example: Path, web: Web) -> None:
+    url = feeds(web)["rss"]
+    (example / ".digest-cache" / "collect").mkdir(parents=True)
+    (example / ".digest-cache" / "collect" / "feeds.json").write_text('{"feeds": {"%s": {"etag": "x"}}}' % url, encoding="utf-8")
+    assert run("collect", url, "--root", str(example)).exit_code == 0
+    assert "if-none-match" not in web.requests[-1][1]
+
+
+def test_one_broken_feed_does_not_stop_the_others(example: Path, web: Web) -> None:
+    f = feeds(web)
+    missing = web.url("/gone.xml")
+    result = run("collect", f["broken"], missing, f["atom"], "--root", str(example))
+    assert result.exit_code == 1
+    assert result.stderr == f"{f['broken']}: not an RSS, Atom or JSON feed\n{missing}: HTTP 404 Not Found\n"
+    assert result.stdout == f"{f['atom']}: added 1, skipped 0\nadded 1 item to {DRAFT}\n"
+    assert items(example)[-1]["url"] == "https://rights.example.net/posts/encryption-bill"
+
+
+def test_only_broken_feeds_leave_everything_as_it_was(example: Path, web: Web) -> None:
+    f = feeds(web)
+    before = tree(example)
+    result = run("collect", f["broken"], "--root", str(example))
+    assert result.exit_code == 1
+    assert result.stderr == f"{f['broken']}: not an RSS, Atom or JSON feed\n"
+    assert result.stdout == f"nothing new; {DRAFT} is unchanged\n"
+    assert tree(example) == before
+
+
+def test_sources_from_config_with_their_sections(example: Path, web: Web) -> None:
+    f = feeds(web)
+    with (example / "config.yaml").open("a", encoding="utf-8") as c:
+        c.write(f"sources:\n  - url: {f['atom']}\n    section: Rights\n  - url: {f['json']}\n")
+    result = run("collect", "--root", str(example))
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((example / DRAFT).read_text(encoding="utf-8"))
+    assert [(s.get("title"), [i["title"] for i in s["items"]]) for s in data["sections"]] == [
+        ("Top stories", ["Georgia’s new access-to-information law, explained", "Open Data Day 2026 in numbers", "Census microdata released"]),
+        ("Rights", ["Encryption & the new bill"]),
+    ]
+
+
+def test_no_feed_and_no_sources(example: Path) -> None:
+    result = run("collect", "--root", str(example))
+    assert result.exit_code == 1
+    assert result.stderr == "config.yaml: sources: no feeds to collect: name one (digest collect URL) or list them under sources:\n1 error; nothing was written\n"
+
+
+def test_since_takes_older_entries_and_feeds_may_be_files(example: Path) -> None:
+    path = str(FIXTURES / "wordpress.rss")
+    result = run("collect", path, "--root", str(example), "--since", "2026-01-01")
+    assert result.stdout == f"{path}: added 3, skipped 0\nadded 3 items to {DRAFT}\n"
+    assert items(example)[-1]["title"] == "An old post"
+
+
+def test_a_timeout_is_reported_for_that_feed(example: Path, web: Web) -> None:
+    web.routes["/slow"] = lambda h: web.stop.wait(5) and None  # type: ignore[func-returns-value]
+    f = feeds(web)
+    result = collect(example, [web.url("/slow"), f["atom"]], timeout=0.5)
+    assert [str(r) for r in result.reports] == [f"{web.url('/slow')}: timed out after 0.5 s", f"{f['atom']}: added 1, skipped 0"]
+    assert result.failed
+
+
+def test_a_missing_file_is_named(example: Path, tmp_path: Path) -> None:
+    result = run("collect", str(tmp_path / "nope.xml"), "--root", str(example))
+    assert result.exit_code == 1
+    assert result.stderr == f"{tmp_path / 'nope.xml'}: cannot read it: No such file or directory\n"
+
+
+def test_fetch_error_is_one_line() -> None:
+    assert str(FetchError("https://x.example/feed", "HTTP 500 Internal Server Error")) == "https://x.example/feed: HTTP 500 Internal Server Error"
