@@ -138,6 +138,8 @@ def collect(
 
 def read_ledger(root: Path) -> set[str]:
     path = root / LEDGER
+    if path.is_symlink():  # refused before anything is written, so the issue and the ledger stay in step
+        raise DigestError([Problem(LEDGER, None, "is a symlink; collect replaces only a plain file of its own")])
     if not path.is_file():
         return set()
     return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}

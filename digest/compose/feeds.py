@@ -71,11 +71,14 @@ def to_markdown(html: str) -> str | None:
     from bs4 import BeautifulSoup
     from markdownify import MarkdownConverter
 
+    from digest.core.loading import NOT_XML
+
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(_DROP):
         tag.decompose()
     text = MarkdownConverter(heading_style="ATX", bullets="-").convert_soup(soup)
-    paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
+    # Blocks stay blocks, lines stay lines (a list is one line per entry); spaces collapse within a line.
+    paragraphs = ["\n".join(" ".join(line.split()) for line in NOT_XML.sub("", p).splitlines() if line.strip()) for p in text.split("\n\n")]
     paragraphs = [p for p in paragraphs if p]
     kept: list[str] = []
     for p in paragraphs:
@@ -147,7 +150,10 @@ def _iso_date(value: object) -> dt.date | None:
 
 
 def _line(value: object) -> str | None:
-    return " ".join(value.split()) or None if isinstance(value, str) else None
+    """One line of text: whitespace collapsed, characters no email or feed may hold dropped."""
+    from digest.core.loading import NOT_XML
+
+    return " ".join(NOT_XML.sub("", value).split()) or None if isinstance(value, str) else None
 
 
 def _short(e: object) -> str:

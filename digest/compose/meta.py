@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from digest.core.loading import NOT_XML
 from digest.core.markdown import url_problem
 from digest.core.urls import strip_tracking
 
@@ -201,6 +202,7 @@ def _absolute(page_url: str, src: str | None) -> str | None:
 
 
 def _clean(value: str | None) -> str | None:
+    """One line of text: whitespace collapsed, characters no email or feed may hold dropped."""
     if value is None:
         return None
-    return " ".join(value.split()) or None
+    return " ".join(NOT_XML.sub("", value).split()) or None
