@@ -91,8 +91,8 @@ def test_atom_and_json_feed(example: Path, web: Web) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f"{f['atom']}: added 1, skipped 0\n"
-        f"{f['json']}: added 1, skipped 1 (1 undated)\n"
-        f"added 2 items to {DRAFT}\n"
+        f"{f['json']}: added 2, skipped 1 (1 undated)\n"
+        f"added 3 items to {DRAFT}\n"
     )
     data = yaml.safe_load((example / DRAFT).read_text(encoding="utf-8"))
     assert data["sections"][-1] == {
@@ -113,6 +113,14 @@ def test_atom_and_json_feed(example: Path, web: Web) -> None:
                 "author": "Kim Lee",
                 "date": dt.date(2026, 3, 31),  # 07:00 at +02:00 is 05:00 UTC
                 "summary": "Ten million records, **anonymised**.",  # the iframe is gone
+            },
+            {
+                "title": "Budget *lines* explained",
+                "url": "https://desk.example.com/44-budget",
+                "source": "Data Desk",
+                "date": dt.date(2026, 3, 30),
+                # JSON Feed's summary is plain text: escaped, so none of it turns into markup.
+                "summary": "Plain text, not markup: <b>this</b> & \\*that\\* stay as written.",
             },
         ],
     }
@@ -194,7 +202,7 @@ def test_sources_from_config_with_their_sections(example: Path, web: Web) -> Non
     assert result.exit_code == 0, result.output
     data = yaml.safe_load((example / DRAFT).read_text(encoding="utf-8"))
     assert [(s.get("title"), [i["title"] for i in s["items"]]) for s in data["sections"]] == [
-        ("Top stories", ["Georgia’s new access-to-information law, explained", "Open Data Day 2026 in numbers", "Census microdata released"]),
+        ("Top stories", ["Georgia’s new access-to-information law, explained", "Open Data Day 2026 in numbers", "Census microdata released", "Budget *lines* explained"]),
         ("Rights", ["Encryption & the new bill"]),
     ]
 

@@ -196,3 +196,24 @@ def test_an_unreadable_last_issue_falls_back_to_the_date_given(newsletter: Calla
     result = run("new", "--root", str(root), "--date", "2024-06-07")
     assert result.exit_code == 0, result.output
     assert "date: 2024-06-07\n" in (root / "issues" / "0002.yaml").read_text(encoding="utf-8")
+
+
+def test_number_option_picks_the_number_and_never_takes_one_in_use(example: Path) -> None:
+    result = run("new", "--root", str(example), "--number", "50")
+    assert result.stdout == f"created {example / 'issues' / '0050.yaml'}\n"
+    text = (example / "issues" / "0050.yaml").read_text(encoding="utf-8")
+    assert "number: 50\n" in text and "date: 2026-04-03\n" in text  # a week after 0044, the issue before it
+    before = tree(example)
+    taken = run("new", "--root", str(example), "--number", "43")
+    assert taken.exit_code == 1
+    assert taken.stderr == "issues/0043.yaml: issue 43 already exists; not overwriting it\n1 error; nothing was written\n"
+    assert tree(example) == before
+
+
+def test_the_skeleton_holds_hints_only_as_comments(example: Path) -> None:
+    import yaml
+
+    assert run("new", "--root", str(example), "--date", "2026-04-03").exit_code == 0
+    text = (example / "issues" / "0045.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text) == {"number": 45, "date": __import__("datetime").date(2026, 4, 3), "draft": True, "sections": None}
+    assert "# intro: |" in text and "#         summary: |" in text  # the hints are there for the editor

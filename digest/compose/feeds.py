@@ -44,7 +44,10 @@ def parse_feed(data: bytes, base_url: str) -> Feed:
         return _json_feed(data)
     import feedparser
 
-    parsed = feedparser.parse(data, response_headers={"content-location": base_url})
+    try:
+        parsed = feedparser.parse(data, response_headers={"content-location": base_url})
+    except Exception as bug:  # noqa: BLE001 - feedparser's own bugs on hostile bytes (e.g. &#xD800;) are a broken feed, not ours
+        raise FeedError(f"cannot be read ({type(bug).__name__}: {_short(bug)})") from None
     if not parsed.get("version"):
         why = parsed.get("bozo_exception")
         if isinstance(why, SAXParseException):
@@ -115,8 +118,6 @@ def _json_feed(data: bytes) -> Feed:
     for item in doc["items"]:
         if not isinstance(item, dict):
             continue
-        html = item.get("summary") if isinstance(item.get("summary"), str) else item.get("content_html")
-        text = item.get("content_text") if not isinstance(html, str) else None
         authors: list[Any] = item["authors"] if isinstance(item.get("authors"), list) else [item.get("author")]
         names = [a["name"] for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
         url = item.get("url") or item.get("external_url")
@@ -124,12 +125,23 @@ def _json_feed(data: bytes) -> Feed:
             Entry(
                 url=url if isinstance(url, str) else None,
                 title=_line(item.get("title")),
-                summary=to_markdown(html) if isinstance(html, str) else (_paragraphs(text) if isinstance(text, str) else None),
+                summary=_json_summary(item),
                 author=", ".join(names) or None,
                 date=_iso_date(item.get("date_published") or item.get("date_modified")),
             )
         )
     return Feed(title=_line(doc.get("title")), entries=entries)
+
+
+def _json_summary(item: dict[str, Any]) -> str | None:
+    """summary and content_text are plain text, content_html is HTML; an excerpt beats the whole text."""
+    if isinstance(item.get("summary"), str):
+        return _paragraphs(item["summary"])
+    if isinstance(item.get("content_html"), str):
+        return to_markdown(item["content_html"])
+    if isinstance(item.get("content_text"), str):
+        return _paragraphs(item["content_text"])
+    return None
 
 
 def _paragraphs(text: str) -> str | None:

@@ -80,7 +80,7 @@ def fetch(
                         continue
                     if r.status_code == 304:
                         return Response(current, 304, "", None, b"")
-                    if r.status_code >= 400 or r.status_code < 200:
+                    if r.status_code >= 300 or r.status_code < 200:  # a 3xx here has no Location to follow
                         reason = f" {r.reason_phrase}" if r.reason_phrase else ""
                         raise FetchError(url, f"HTTP {r.status_code}{reason}{_via(url, current)}")
                     body = _read(r, url, timeout, max_bytes)
