@@ -131,3 +131,56 @@ def test_bad_sources_name_line_and_key(newsletter: Callable[..., Path], sources:
     with pytest.raises(DigestError) as e:
         load_config(root)
     assert str(e.value) == message
+
+
+def canonical_key(url: str) -> str:
+    """The key by w3lib alone, bypassing the shortcut for plain links."""
+    from urllib.parse import urlencode
+
+    from digest.core import urls
+
+    prepared = urls._prepare(url)
+    if isinstance(prepared, str):
+        return prepared
+    netloc, path, pairs = prepared
+    return urls._canonical_key(url.strip(), netloc, path, urlencode(pairs))
+
+
+def test_the_plain_link_shortcut_agrees_with_w3lib() -> None:
+    samples = [
+        "https://example.com/a/b-c_d.e~f/?id=7&page=2",
+        "https://EXAMPLE.com/A/(x)*+,;=:@!$'",
+        "https://example.com",
+        "https://example.com:8080/x?b=&a=1&a=0",
+        "http://www.example.com/path/?z=1&y=2#frag",
+    ]
+    for url in samples:
+        assert normalize_url(url) == canonical_key(url), url
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "this-week-in-rust" / "issues"
+    if not corpus.is_dir():
+        corpus = Path("/work/shared/corpora/this-week-in-rust/issues")
+    if not corpus.is_dir():
+        pytest.skip("the This Week in Rust corpus is not here")
+    import re as _re
+
+    urls = {u for f in sorted(corpus.glob("*.yaml"))[::8] for u in _re.findall(r"url: (https?://\S+)", f.read_text(encoding="utf-8"))}
+    assert len(urls) > 1000
+    disagree = [u for u in urls if normalize_url(u) != canonical_key(u)]
+    assert disagree == []
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_URL_CHARS = st.text(st.sampled_from("aZ09-._~/!$&'()*+,;=:@%?#éü /"), max_size=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=st.sampled_from(["example.com", "WWW.Example.org", "bücher.de", "xn--bcher-kva.de", "127.0.0.1:8080"]), rest=_URL_CHARS)
+def test_the_shortcut_and_w3lib_agree_on_generated_links(host: str, rest: str) -> None:
+    url = f"https://{host}/{rest}"
+    try:
+        expected = canonical_key(url)
+    except ValueError:
+        return
+    assert normalize_url(url) == expected

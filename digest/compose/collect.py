@@ -23,7 +23,7 @@ from pathlib import Path
 
 from digest.build.cache import CACHE_DIR
 from digest.compose.edit import Batch, Fields, save_issue, write_atomic
-from digest.compose.feeds import FeedError, parse_feed
+from digest.compose.feeds import Entry, FeedError, parse_feed
 from digest.compose.net import TIMEOUT, FetchError, fetch, user_agent
 from digest.compose.target import issue_files, known_links, last_published, target_issue
 from digest.core.config import load_config
@@ -151,10 +151,7 @@ def write_ledger(root: Path, links: set[str]) -> None:
     write_atomic(path, "".join(f"{link}\n" for link in sorted(links)).encode("utf-8"), before)
 
 
-def _fields(entry: object, url: str, feed_title: str | None) -> Fields:
-    from digest.compose.feeds import Entry
-
-    assert isinstance(entry, Entry)
+def _fields(entry: Entry, url: str, feed_title: str | None) -> Fields:
     fields: Fields = {}
     if entry.title:
         fields["title"] = entry.title

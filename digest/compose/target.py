@@ -5,6 +5,8 @@ Rules:
   A published issue is a target only when named with --issue.
 - A link counts as present when its normalised form (digest.core.urls) is in any issue;
   the first place it appears is what a refusal names.
+- Issue files are read leniently here (a broken one just holds no links): validation is
+  `digest check`'s job, and the edited file is validated before it is written.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import ISSUES_DIR, discover
-from digest.core.loading import Node, parse, read_text
+from digest.core.loading import read_text
 from digest.core.urls import normalize_url
+
+# libyaml's composer where it is installed: a newsletter of 600 issues is read on every add.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -24,16 +31,25 @@ class IssueFile:
     number: int
     path: Path
     rel: str
-    data: Node | None  # parsed leniently: None for a file that does not parse
+    data: yaml.Node | None  # None for a file that does not parse
 
-    def top(self, key: str) -> object:
-        value = self.data.value if self.data is not None and self.data.is_map else {}
-        node = value.get(key) if isinstance(value, dict) else None
-        return node.value if isinstance(node, Node) else None
+    def top(self, key: str) -> yaml.Node | None:
+        return _child(self.data, key)
 
     @property
     def draft(self) -> bool:
-        return self.top("draft") is True
+        node = self.top("draft")
+        return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool" and node.value.lower() == "true"
+
+    @property
+    def date(self) -> dt.date | None:
+        node = self.top("date")
+        if not isinstance(node, yaml.ScalarNode):
+            return None
+        try:
+            return dt.date.fromisoformat(node.value.strip()[:10])
+        except ValueError:
+            return None
 
 
 def issue_files(root: Path) -> list[IssueFile]:
@@ -43,7 +59,12 @@ def issue_files(root: Path) -> list[IssueFile]:
     out = []
     for number, path, rel in files:
         text, _ = read_text(path, rel)
-        node = parse(text, rel)[0] if text is not None else None
+        node = None
+        if text is not None:
+            try:
+                node = yaml.compose(text, Loader=_LOADER)
+            except yaml.YAMLError:
+                node = None
         out.append(IssueFile(number, path, rel, node))
     return out
 
@@ -61,8 +82,7 @@ def target_issue(files: list[IssueFile], number: int | None) -> IssueFile:
 
 
 def last_published(files: list[IssueFile]) -> dt.date | None:
-    dates = [d for f in files if not f.draft and isinstance(d := f.top("date"), dt.date)]
-    return max(dates, default=None)
+    return max((d for f in files if not f.draft and (d := f.date) is not None), default=None)
 
 
 def known_links(files: list[IssueFile]) -> dict[str, str]:
@@ -72,16 +92,17 @@ def known_links(files: list[IssueFile]) -> dict[str, str]:
         for section in _children(f.data, "sections"):
             for item in _children(section, "items"):
                 url = _child(item, "url")
-                if url is not None and isinstance(url.value, str):
-                    links.setdefault(normalize_url(url.value), f"{f.rel}:{url.line}")
+                if isinstance(url, yaml.ScalarNode) and url.tag == "tag:yaml.org,2002:str":
+                    links.setdefault(normalize_url(url.value), f"{f.rel}:{url.start_mark.line + 1}")
     return links
 
 
-def _child(node: Node | None, key: str) -> Node | None:
-    value = node.value.get(key) if node is not None and isinstance(node.value, dict) else None
-    return value if isinstance(value, Node) else None
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
 
 
-def _children(node: Node | None, key: str) -> list[Node]:
+def _children(node: yaml.Node | None, key: str) -> list[yaml.Node]:
     child = _child(node, key)
-    return [n for n in child.value if isinstance(n, Node)] if child is not None and isinstance(child.value, list) else []
+    return list(child.value) if isinstance(child, yaml.SequenceNode) else []

@@ -26,6 +26,7 @@ Links compared as a reader would, two spellings of one page being one link (used
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -106,6 +107,7 @@ def strip_tracking(url: str) -> str:
     return urlunsplit(parts._replace(query="&".join(kept)))
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_url(url: str) -> str:
     """The comparison key of a link: equal keys mean the same page to a reader.
 
@@ -114,32 +116,61 @@ def normalize_url(url: str) -> str:
     >>> normalize_url("http://example.com/a")
     'example.com/a'
     """
-    from w3lib.url import canonicalize_url
+    prepared = _prepare(url)
+    if isinstance(prepared, str):
+        return prepared
+    netloc, path, pairs = prepared
+    fast = _plain_key(netloc, path, pairs)
+    return fast if fast is not None else _canonical_key(url.strip(), netloc, path, urlencode(pairs))
 
+
+def _prepare(url: str) -> str | tuple[str, str, list[tuple[str, str]]]:
+    """(host[:port], path, query pairs without tracking) of a web link, or the text itself for anything else."""
     text = url.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:  # a port that is not a number: not a URL a reader can open; compare as written
+        return text
     scheme = parts.scheme.lower()
     if scheme == "mailto":
         return "mailto:" + parts.path.lower()  # an address, compared without case
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return text  # relative links and other schemes: compared as written
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)])
-    try:
-        port = parts.port
-    except ValueError:  # a port that is not a number: not a URL a reader can open; compare as written
-        return text
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
     host = parts.hostname
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    return (host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"), parts.path, pairs
+
+
+def _canonical_key(text: str, netloc: str, path: str, query: str) -> str:
+    """The key by w3lib's canonical form: percent-encoding, case, IDNA, dot segments, query order."""
+    from w3lib.url import canonicalize_url
+
     try:
-        canonical = canonicalize_url(urlunsplit(("https", netloc, parts.path, query, "")))
+        canonical = canonicalize_url(urlunsplit(("https", netloc, path, query, "")))
     except (ValueError, UnicodeError):
         return text
     rest = urlsplit(canonical)
-    host = rest.netloc.lower()
-    if host.startswith("www."):
-        host = host[4:]
-    path = rest.path.rstrip("/")
-    return host + path + (f"?{rest.query}" if rest.query else "")
+    return _key(rest.netloc.lower(), rest.path, rest.query)
+
+
+# Most links need none of w3lib's work (nothing to percent-encode, decode or resolve), and
+# an issue folder holds tens of thousands: those get the same key without it.
+# tests/test_urls.py checks the two agree.
+_PLAIN_PATH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/!$'()*+,=:@")
+_PLAIN_QUERY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
+def _plain_key(netloc: str, path: str, pairs: list[tuple[str, str]]) -> str | None:
+    if not netloc.isascii() or netloc.startswith("xn--") or ".xn--" in netloc or not _PLAIN_PATH.issuperset(path):
+        return None
+    if "/." in path or not all(_PLAIN_QUERY.issuperset(k) and _PLAIN_QUERY.issuperset(v) for k, v in pairs):
+        return None
+    return _key(netloc, path, "&".join(f"{k}={v}" for k, v in sorted(pairs)))
+
+
+def _key(host: str, path: str, query: str) -> str:
+    return host.removeprefix("www.") + path.rstrip("/") + (f"?{query}" if query else "")
 
 
 normalise = normalize_url  # the name the link ledger (digest.deliver.ledger) imports
