@@ -163,7 +163,11 @@ def _fields(entry: Entry, url: str, feed_title: str | None) -> Fields:
     if entry.date:
         fields["date"] = entry.date
     if entry.summary:
-        fields["summary"] = entry.summary
+        # A paragraph linking back to the entry itself ("The post X appeared first on Y") says
+        # nothing new, and `digest check` warns about the repeated link.
+        kept = [p for p in entry.summary.split("\n\n") if f"]({url})" not in p and (not entry.url or f"]({entry.url})" not in p)]
+        if kept:
+            fields["summary"] = "\n\n".join(kept)
     return fields
 
 
