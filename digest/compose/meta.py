@@ -45,8 +45,8 @@ class PageMeta:
 
 def page_metadata(body: bytes, page_url: str, header_charset: str | None = None) -> PageMeta:
     """Read what the page says about itself; ``page_url`` is where it was fetched from (after redirects)."""
-    import lxml.html
-    from lxml.etree import ParserError
+    import lxml.html  # type: ignore[import-untyped]
+    from lxml.etree import ParserError  # type: ignore[import-untyped]
 
     text = body.decode(encoding_of(body, header_charset), errors="replace")
     try:
