@@ -74,6 +74,17 @@ def newsletter(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """A private copy of the example newsletter in this repository (issues 0041-0043
+    published, the latest of 2026-03-20; 0044 a draft of 2026-03-27 with one section, "Top stories")."""
+    root = tmp_path / "example"
+    root.mkdir()
+    shutil.copy2(REPO / "config.yaml", root)
+    shutil.copytree(REPO / "issues", root / "issues")
+    return root
+
+
+@pytest.fixture
 def golden_root(tmp_path: Path) -> Path:
     """A private copy of tests/fixtures/golden (tests may build into it)."""
     root = tmp_path / "golden"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run, tree
+from conftest import run, tree
 from webserver import FIXTURES, Web, send, serve
 
 from digest import __version__
@@ -22,16 +21,6 @@ DRAFT = "issues/0044.yaml"
 @pytest.fixture
 def web() -> Iterator[Web]:
     yield from serve()
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    """The example newsletter (published 0041-0043; draft 0044, one section: "Top stories")."""
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy2(REPO / "config.yaml", root)
-    shutil.copytree(REPO / "issues", root / "issues")
-    return root
 
 
 def added(root: Path, rel: str = DRAFT) -> dict[str, object]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run, tree
+from conftest import run, tree
 from webserver import FIXTURES, Web, send, serve
 
 from digest.compose.collect import collect
@@ -22,16 +21,6 @@ DRAFT = "issues/0044.yaml"
 @pytest.fixture
 def web() -> Iterator[Web]:
     yield from serve()
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    """The example newsletter: the latest published issue is 0043 of 2026-03-20; 0044 is the draft."""
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy2(REPO / "config.yaml", root)
-    shutil.copytree(REPO / "issues", root / "issues")
-    return root
 
 
 def items(root: Path, rel: str = DRAFT) -> list[dict[str, object]]:

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL_CONFIG, MINIMAL_ISSUE, REPO, run, tree
+from conftest import MINIMAL_CONFIG, MINIMAL_ISSUE, run, tree
 
 from digest.compose.new import new_issue
 from digest.core.errors import DigestError
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    """A private copy of the example newsletter (issues 0041-0044, the last a draft of 2026-03-27)."""
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy2(REPO / "config.yaml", root)
-    shutil.copytree(REPO / "issues", root / "issues")
-    return root
 
 
 def issue_with_date(date: str) -> str:
