@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import run
 
-from digest.core.urls import normalise
+from digest.core.urls import normalize_url
 
 CONFIG = """\
 title: Gate Weekly
@@ -35,7 +35,7 @@ def issue(date: str, *urls: str, extra: str = "") -> str:
     ],
 )
 def test_normalised_urls_are_equal(a: str, b: str) -> None:
-    assert normalise(a) == normalise(b)
+    assert normalize_url(a) == normalize_url(b)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_normalised_urls_are_equal(a: str, b: str) -> None:
     ],
 )
 def test_different_pages_stay_different(a: str, b: str) -> None:
-    assert normalise(a) != normalise(b)
+    assert normalize_url(a) != normalize_url(b)
 
 
 def test_the_ledger_names_the_earlier_line_and_issue(newsletter: Callable[..., Path]) -> None:

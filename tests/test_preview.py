@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run, tree
-from test_server import HANG_GUARD, fetch
+from test_server import HANG_GUARD, fetch, running
 
 from digest.build.cache import BuildCache
 from digest.build.output import locked
@@ -33,16 +33,8 @@ def preview(golden_root: Path) -> PreviewSite:
 @pytest.fixture
 def served(preview: PreviewSite) -> Iterator[tuple[int, Reloader]]:
     reloader = Reloader()
-    server = make_preview_server(preview, reloader, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], reloader
-    finally:
-        reloader.close()
-        server.shutdown()
-        server.server_close()
-        thread.join(HANG_GUARD)
+    with running(make_preview_server(preview, reloader, port=0), reloader) as port:
+        yield port, reloader
 
 
 def _edit(path: Path, old: str, new: str) -> None:

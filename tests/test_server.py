@@ -6,6 +6,7 @@ would send them.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import inspect
 import json
@@ -20,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO, run, tree
@@ -310,11 +312,17 @@ LIVE = b"digest serve: live reload"
 def live(site: Path) -> Iterator[tuple[int, Reloader]]:
     """make_server with a Reloader, as `digest serve` runs it while watching."""
     reloader = Reloader()
-    server = make_server(site, port=0, reloader=reloader)
+    with running(make_server(site, port=0, reloader=reloader), reloader) as port:
+        yield port, reloader
+
+
+@contextlib.contextmanager
+def running(server: Any, reloader: Reloader) -> Iterator[int]:
+    """``server`` answering on a thread; its port. Stopped, and its waiting pages answered, on exit."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.server_address[1], reloader
+        yield server.server_address[1]
     finally:
         reloader.close()
         server.shutdown()

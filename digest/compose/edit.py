@@ -153,20 +153,29 @@ def write_atomic(path: Path, data: bytes, before: bytes | None) -> None:
     real = path.resolve()
     if before is not None and real.read_bytes() != before:
         raise DigestError([Problem(str(path), None, "changed while digest was editing it; run the command again")])
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+    tmp = write_temporary(real, data, real.stat().st_mode & 0o7777 if real.exists() else FILE_MODE)
+    try:
+        os.replace(tmp, real)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_temporary(path: Path, data: bytes, mode: int) -> Path:
+    """A file beside ``path`` holding ``data`` on disk (fsynced) with ``mode``, to be renamed
+    or linked into place: a reader never sees a half-written file."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if real.exists():
-            os.chmod(tmp, real.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, real)
+        os.chmod(tmp, mode)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def _umask() -> int:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from pathlib import Path
 
-from digest.compose.edit import FILE_MODE
+from digest.compose.edit import FILE_MODE, write_temporary
 from digest.core.config import load_config
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import ISSUES_DIR, discover
@@ -79,18 +78,13 @@ def new_issue(root: Path, date: dt.date | None = None, number: int | None = None
 
 def create_new(path: Path, data: bytes) -> None:
     """Create ``path`` holding ``data``, whole, unless the name is taken (then DigestError)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = write_temporary(path, data, FILE_MODE)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)
         os.link(tmp, path)  # atomic, and fails instead of replacing an existing file
     except FileExistsError:
         raise DigestError([Problem(f"{ISSUES_DIR}/{path.name}", None, "already exists; not overwriting it")]) from None
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def _last_date(path: Path) -> dt.date | None:

@@ -171,6 +171,3 @@ def _plain_key(netloc: str, path: str, pairs: list[tuple[str, str]]) -> str | No
 
 def _key(host: str, path: str, query: str) -> str:
     return host.removeprefix("www.") + path.rstrip("/") + (f"?{query}" if query else "")
-
-
-normalise = normalize_url  # the name the link ledger (digest.deliver.ledger) imports

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from digest.core import markdown
 from digest.core.errors import Problem
 from digest.core.loading import Node, parse
-from digest.core.urls import normalise
+from digest.core.urls import normalize_url
 from digest.core.validate import _locate as locate
 
 _MARKDOWN_KEYS = ("intro", "outro")
@@ -96,12 +96,12 @@ def duplicates(issues: list[IssueLinks], checked: Iterable[int], history: int) -
         earlier: dict[str, tuple[IssueLinks, Link]] = {}
         for previous in issues[max(0, index - history) : index]:  # newer issues overwrite: the latest use is named
             for link in previous.links:
-                earlier[normalise(link.url)] = (previous, link)
+                earlier[normalize_url(link.url)] = (previous, link)
         seen: dict[str, Link] = {}
         for link in issue.links:
             if not link.url.lower().startswith(("http://", "https://")):
                 continue  # mailto: a contact belongs in every issue; others are validation's errors
-            norm = normalise(link.url)
+            norm = normalize_url(link.url)
             if norm in seen:
                 first = seen[norm]
                 problems.append(Problem(issue.rel, link.line, f"links {link.url} again: it is already linked at line {first.line} ({first.key})", link.key, warning=True))
