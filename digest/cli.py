@@ -156,25 +156,30 @@ def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tupl
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--title", default=None, help="The newsletter's name (default: from the folder's name).")
 @click.option("--url", default="https://example.org/", show_default=True, help="Where the site will be published.")
-def init(folder: Path, title: str | None, url: str) -> None:
+@click.option("--requirement", default=None, help="What CI installs digest from (default: where this digest was installed from, if another machine can reach it).")
+def init(folder: Path, title: str | None, url: str, requirement: str | None) -> None:
     """Start a new newsletter in FOLDER (new or empty): config.yaml, a first draft, CI.
 
     Writes a commented config.yaml listing every setting, issues/0001.yaml, templates/README.md,
-    a .gitignore and a GitHub Actions workflow that checks pull requests and publishes site/
-    to GitHub Pages.
+    a .gitignore, a requirements.txt and a GitHub Actions workflow that installs digest from
+    it, checks pull requests and publishes site/ to GitHub Pages.
 
     \b
     Example:
       digest init my-digest --title "Civic Tech Weekly" --url https://me.github.io/my-digest/
+      digest init my-digest --requirement "digest @ git+https://github.com/me/digest@v0.1.0"
     """
-    from digest.compose.init import init_newsletter
+    from digest.compose.init import REQUIREMENTS, init_newsletter, installed_from
 
+    requirement = requirement if requirement is not None else installed_from()
     try:
-        written = init_newsletter(folder, title=title, url=url)
+        written = init_newsletter(folder, title=title, url=url, requirement=requirement)
     except DigestError as e:
         _print_problems(e.problems)
         sys.exit(1)
     click.echo(f"created {folder} with {', '.join(written)}")
+    if requirement is None:
+        click.echo(f"note: {REQUIREMENTS} does not say where CI installs digest from (this one came from a folder on this machine): add it before pushing, or pass --requirement")
     click.echo(f"next: digest build --root {folder}")
 
 

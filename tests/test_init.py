@@ -12,7 +12,7 @@ import yaml
 from conftest import run, tree
 from webserver import Web, serve
 
-from digest.compose.init import init_newsletter
+from digest.compose.init import init_newsletter, installed_from
 from digest.core.config import load_config
 
 
@@ -21,14 +21,18 @@ def web() -> Iterator[Web]:
     yield from serve()
 
 
-FILES = ["config.yaml", "issues/0001.yaml", "templates/README.md", ".gitignore", ".github/workflows/digest.yml"]
+FILES = ["config.yaml", "issues/0001.yaml", "templates/README.md", ".gitignore", "requirements.txt", ".github/workflows/digest.yml"]
+PINNED = "digest @ git+https://git.example.org/digest.git@0123456789abcdef0123456789abcdef01234567"
 
 
 def test_init_writes_a_newsletter_that_builds_at_once(tmp_path: Path) -> None:
     folder = tmp_path / "civic-weekly"
-    result = run("init", str(folder), "--url", "https://me.example.io/civic-weekly")
+    result = run("init", str(folder), "--url", "https://me.example.io/civic-weekly", "--requirement", PINNED)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"created {folder} with {', '.join(FILES)}\nnext: digest build --root {folder}\n"
+    assert (folder / "requirements.txt").read_text(encoding="utf-8") == (
+        "# What the CI workflow (.github/workflows/digest.yml) installs to check and build this newsletter.\n" + PINNED + "\n"
+    )
     assert sorted(tree(folder)) == sorted(FILES)
     config = load_config(folder)
     assert (config.title, config.url) == ("Civic Weekly", "https://me.example.io/civic-weekly/")
@@ -71,6 +75,54 @@ def test_the_workflow_checks_pull_requests_and_publishes_main(tmp_path: Path) ->
     uses = [s.get("uses", "").split("@")[0] for s in publish["steps"]]
     assert uses[-2:] == ["actions/upload-pages-artifact", "actions/deploy-pages"]
     assert publish["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    for job in (check, publish):
+        install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))
+        assert install["run"].splitlines()[0] == "python -m pip install -r requirements.txt"
+        assert "::error file=requirements.txt::" in install["run"]  # no digest installed: the job says why
+        assert job["steps"].index(install) < next(i for i, s in enumerate(job["steps"]) if s.get("run", "").startswith("digest "))
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "requirement"),
+    [
+        ({"url": "https://github.com/me/digest.git", "vcs_info": {"vcs": "git", "commit_id": "a" * 40, "requested_revision": "v1"}}, f"digest @ git+https://github.com/me/digest.git@{'a' * 40}"),
+        ({"url": "ssh://git@github.com/me/digest.git", "vcs_info": {"vcs": "git", "commit_id": "b" * 40}, "subdirectory": "tool"}, f"digest @ git+ssh://git@github.com/me/digest.git@{'b' * 40}#subdirectory=tool"),
+        ({"url": "https://files.example.org/digest-0.1.0.tar.gz", "archive_info": {"hashes": {"sha256": "00"}}}, "digest @ https://files.example.org/digest-0.1.0.tar.gz"),
+        ({"url": "file:///home/me/digest", "dir_info": {}}, None),
+        ({"url": "file:///home/me/digest", "dir_info": {"editable": True}}, None),
+        ({"url": "file:///tmp/digest-0.1.0-py3-none-any.whl", "archive_info": {}}, None),
+        ({"url": "https://github.com/me/digest.git", "vcs_info": {"vcs": "git"}}, None),  # no commit: nothing to pin
+        ({"url": "https://example.org/x y", "archive_info": {}}, None),
+        (None, None),  # from an index: PyPI's "digest" is another project
+        ("junk", None),
+    ],
+)
+def test_ci_installs_the_digest_that_ran_init_pinned(direct_url: object, requirement: str | None) -> None:
+    assert installed_from(direct_url) == requirement
+
+
+def test_without_a_reachable_source_init_says_what_to_add(tmp_path: Path) -> None:
+    # The tests run digest installed from this checkout, a folder no runner can reach.
+    assert installed_from() is None
+    folder = tmp_path / "n"
+    result = run("init", str(folder))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"created {folder} with {', '.join(FILES)}\n"
+        "note: requirements.txt does not say where CI installs digest from (this one came from a folder on this machine): add it before pushing, or pass --requirement\n"
+        f"next: digest build --root {folder}\n"
+    )
+    text = (folder / "requirements.txt").read_text(encoding="utf-8")
+    assert [line for line in text.splitlines() if not line.startswith("#")] == []  # pip installs nothing, the workflow says why
+    assert "digest @ git+https://github.com/OWNER/digest@v" in text
+
+
+@pytest.mark.parametrize("value", ["", "  ", "digest @ git+https://x.example/d\nevil", "a\x00b"])
+def test_a_requirement_is_one_line(tmp_path: Path, value: str) -> None:
+    result = run("init", str(tmp_path / "n"), "--requirement", value)
+    assert result.exit_code == 1
+    assert result.stderr == "--requirement: must be one line naming where to install digest from, e.g. 'digest @ git+https://github.com/OWNER/digest@v1'\n"
+    assert not (tmp_path / "n").exists()
 
 
 @pytest.mark.parametrize(
