@@ -471,3 +471,23 @@ def test_css_inlining_keeps_nothing_from_one_stylesheet_to_the_next() -> None:
     assert in_process == fresh
     assert 'style="color:#ab1234"' in in_process[1] and "max-width: 600px" in in_process[1]
     assert in_process[0] == in_process[2] and in_process[0].count("!important") == 1
+
+
+def test_bgcolor_stays_off_div_and_pre(newsletter: Callable[..., Path]) -> None:
+    """The Nu Html Checker's errors: bgcolor is valid only on table, td and body; height is a number."""
+    issue = """\
+        date: 2024-01-05
+        sections:
+          - items:
+              - title: First item
+                url: https://example.com/1
+                image: {src: "https://example.com/i.png", alt: A chart}
+                summary: "A code block:\\n\\n```\\ncargo build\\n```"
+        """
+    root = newsletter(issues={"0001.yaml": issue})
+    assert run("build", "--root", str(root)).exit_code == 0
+    html = (root / "site/issues/1/email.html").read_text(encoding="utf-8")
+    assert re.search(r"<pre\b[^>]*background-color", html) and re.search(r'<div\b[^>]*class="body"[^>]*background-color', html)
+    tags = re.findall(r"<(\w+)[^>]*\sbgcolor=", html)
+    assert tags and set(tags) <= {"table", "td", "body"}
+    assert re.search(r'<img\b[^>]*alt="A chart"', html) and not re.search(r"<img\b[^>]*\sheight=\"auto\"", html)

@@ -407,6 +407,14 @@ def _inliner_class() -> type[premailer.Premailer]:
     leftover_text: dict[int, tuple[list[Any], str]] = {}
 
     class Inliner(premailer.Premailer):
+        def _style_to_basic_html_attributes(self, element: Any, style_content: str, force: bool = False) -> None:
+            # premailer copies background-color into bgcolor on every element; HTML allows
+            # it (and old clients read it) only on these.  A bgcolor MJML wrote stays.
+            had = "bgcolor" in element.attrib
+            super()._style_to_basic_html_attributes(element, style_content, force)
+            if not had and element.tag not in BGCOLOR_ELEMENTS:
+                element.attrib.pop("bgcolor", None)
+
         def _parse_style_rules(self, css_body: str, ruleset_index: int) -> Rules:
             key = (css_body or "", ruleset_index)
             if key not in parsed:
@@ -437,7 +445,14 @@ def _null_handler() -> logging.Handler:
     return logging.NullHandler()
 
 
+BGCOLOR_ELEMENTS = frozenset({"table", "td", "body"})
+# MJML writes height="auto" on every <img>, which is not a valid height (a number of pixels);
+# the inline style's height:auto does the work, and Outlook sizes an image by its width.
+_IMG_HEIGHT_AUTO = re.compile(r'(<img\b(?:\s+[\w:-]+(?:="[^"]*")?)*?)\s+height="auto"')  # values are double-quoted
+
+
 def finish_email(html: str, config: Config) -> str:
+    html = _IMG_HEIGHT_AUTO.sub(r"\1", html)
     url = config.email.unsubscribe_url
     if url:
         # Escape only (& → &amp;, " → &#34;): the merge tag must reach the mailing
