@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import textwrap
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,3 +101,24 @@ def run(*args: str) -> Result:
 def tree(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def wrapped(text: str) -> re.Pattern[str]:
+    """``text`` as the text email writes it, wrapped at 78 columns: exactly as given, but
+    that a run of spaces may instead be a line break, followed by the next line's prefix
+    (a list item's indent, a quote's "> ")."""
+    words = re.split(r" +", text)
+    spaces = re.findall(r" +", text)
+    pattern = re.escape(words[0])
+    for run_, word in zip(spaces, words[1:], strict=True):
+        pattern += f"(?:{run_}|\\n(?: |> )*)" + re.escape(word)
+    return re.compile(pattern)
+
+
+def columns(line: str) -> int:
+    """The columns ``line`` takes in a monospace mail client: wide (CJK) characters two,
+    combining marks and format characters (bidi marks, ZWJ) none."""
+    return sum(
+        0 if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf") else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        for ch in line
+    )

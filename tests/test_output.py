@@ -17,7 +17,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 import pytest
-from conftest import REPO, run, tree
+from conftest import REPO, run, tree, wrapped
 
 URL = "https://out.example.org/"
 CONFIG = f"""\
@@ -226,7 +226,7 @@ def test_text_writes_out_every_link_and_has_no_markdown_syntax(rich: Path) -> No
     }
     for url in sorted(links):
         assert url in text, f"{url!r} is a link in the email but not written out in the text"
-    assert "https://example.com/chart.png" in text  # an image in markdown keeps its address too
+    assert "[a chart]" in text and "chart.png" not in text  # an image in markdown is its alt text, as a screen reader reads it
     for syntax in ("**", "](", "`", "<https:", "<editor@", "![", "_emphasis_"):
         assert syntax not in text, f"markdown syntax {syntax!r} left in the text"
     assert "Hello readers, read the announcement (https://example.com/announce?a=1&b=2)" in text
@@ -314,7 +314,10 @@ outro: {value}
             continue
         text = data.decode("utf-8")
         assert "49" not in text, f"{name}: {{{{ 7*7 }}}} was evaluated"
-        assert TEMPLATE_TEXT in text, f"{name}: the template-like text is not there as written"
+        if name.endswith("email.txt"):  # wrapped at 78 columns: a space may be a line break there
+            assert wrapped(TEMPLATE_TEXT).search(text), f"{name}: the template-like text is not there as written"
+        else:
+            assert TEMPLATE_TEXT in text, f"{name}: the template-like text is not there as written"
 
 
 def test_c1_control_character_is_refused_or_shown_the_same_everywhere(newsletter: Callable[..., Path]) -> None:

@@ -37,7 +37,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 import yaml
-from conftest import run
+from conftest import columns, run, wrapped
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -421,8 +421,14 @@ def check_archive(data: bytes, case: Case) -> None:
 
 def check_text(data: bytes, case: Case) -> None:
     text = data.decode("utf-8")
-    lines = text.splitlines()
-    assert lines[0] == case.issue_title
+    # Wrapped at 78 columns: the title's lines, then its underline as long as the longest.
+    title = wrapped(case.issue_title).match(text)
+    assert title and text[title.end()] == "\n", f"email.txt: does not start with the title {case.issue_title!r}"
+    heading = text[: title.end()].split("\n")
+    assert text.split("\n")[len(heading)] == "=" * max(3, *map(columns, heading))
+    for line in text.splitlines():
+        # Only a line without a space to break at (a long URL or word) is longer.
+        assert columns(line) <= 78 or " " not in re.sub(r"^(?:[ >]|- |\d+\. )*", "", line), f"email.txt: a line of {columns(line)} columns: {line!r}"
     expected: list[str | None] = [ISSUE_URL, case.unsubscribe]
     for section in case.sections:
         expected.append(section.title)
@@ -435,7 +441,7 @@ def check_text(data: bytes, case: Case) -> None:
             expected.append(md.text)
     for piece in expected:
         if piece is not None:
-            assert piece in text, f"email.txt: {piece!r} is missing"
+            assert wrapped(piece).search(text), f"email.txt: {piece!r} is missing"
     for md in [case.intro, case.outro, *(i.summary for i in case.items)]:
         if md and md.text is None and "<script>alert(1)</script>" in md.source:
             assert "<script>alert(1)</script>" in text

@@ -17,6 +17,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
 
+from digest.core.wrap import text_width, wrap
+
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
@@ -211,15 +213,23 @@ def to_inline_html(src: str) -> Markup:
     return Markup(html)
 
 
-def _inline_text(children: list[Token]) -> str:
+# While text is wrapped, the spaces inside a code span are this character, so that code
+# is never broken across lines (wrap() turns it back into a space).  It cannot come from
+# an editor: YAML cannot carry it and markdown-it replaces it with U+FFFD.
+_GLUE = "\x00"
+
+
+def _inline_text(children: list[Token], reflow: bool = False) -> str:
     out: list[str] = []
     link_stack: list[tuple[str, int]] = []
     for tok in children:
         t = tok.type
-        if t in ("text", "code_inline", "html_inline"):
+        if t == "code_inline" and reflow:
+            out.append(tok.content.replace(" ", _GLUE))
+        elif t in ("text", "code_inline", "html_inline"):
             out.append(tok.content)
         elif t == "softbreak":
-            out.append("\n")
+            out.append(" " if reflow else "\n")
         elif t == "hardbreak":
             out.append("\n")
         elif t == "link_open":
@@ -232,28 +242,30 @@ def _inline_text(children: list[Token]) -> str:
             if href != "#" and label.strip() not in (target, href):
                 out.append(f" ({target})" if label.strip() else target)
         elif t == "image":
-            alt = "".join(c.content for c in tok.children or ())
-            src = str(tok.attrs.get("src", ""))
-            out.append(f"[{alt or 'image'}: {src}]" if src else f"[{alt}]")
+            # A reader of plain text gets what the image shows, as a screen reader does.
+            alt = "".join(c.content for c in tok.children or ()).strip()
+            out.append(f"[{alt or 'image'}]")
     return "".join(out)
 
 
 @lru_cache(maxsize=4096)
-def to_text(src: str) -> str:
-    """Render markdown to plain text: no markup characters, every link's URL written out."""
+def to_text(src: str, width: int | None = None) -> str:
+    """Render markdown to plain text: no markup characters, every link's URL written out,
+    images as their alt text.  With ``width``, paragraphs are wrapped to that many columns
+    (prefixes of lists and quotes included); code blocks are kept as written."""
     lines: list[str] = []
     prefix_stack: list[str] = []
     counters: list[int] = []
     pending_marker: str | None = None
     blank_needed = False
 
-    def emit(text: str) -> None:
+    def emit(text: str, code: bool = False) -> None:
         nonlocal pending_marker, blank_needed
         if blank_needed and lines:
             lines.append("")
         blank_needed = False
         indent = "".join(prefix_stack)
-        for i, line in enumerate(text.split("\n")):
+        for i, line in enumerate(text.split("\n") if code or width is None else wrap(text, width, text_width(indent), _GLUE)):
             if i == 0 and pending_marker is not None:
                 lines.append((indent[: -len(pending_marker)] + pending_marker + line).rstrip())
             else:
@@ -265,7 +277,7 @@ def to_text(src: str) -> str:
         if t == "paragraph_open" or t == "heading_open":
             pass
         elif t == "inline":
-            emit(_inline_text(tok.children or []))
+            emit(_inline_text(tok.children or [], reflow=width is not None))
         elif t in ("paragraph_close", "heading_close"):
             if not tok.hidden:
                 blank_needed = True
@@ -292,7 +304,7 @@ def to_text(src: str) -> str:
             prefix_stack.pop()
             blank_needed = True
         elif t in ("fence", "code_block"):
-            emit(tok.content.rstrip("\n"))
+            emit(tok.content.rstrip("\n"), code=True)
             blank_needed = True
         elif t == "hr":
             emit("----")

@@ -34,6 +34,7 @@ from digest.core.i18n import strings_for
 from digest.core.loading import NOT_XML
 from digest.core.markdown import to_html, to_inline_html, to_text
 from digest.core.models import Config, Issue
+from digest.core.wrap import text_width, wrap
 
 if TYPE_CHECKING:
     import logging
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     import premailer
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEXT_WIDTH = 78  # columns of the plain-text email: RFC 5322's recommended line length
 
 # The email template links "unsubscribe" to this token; render_email swaps it for the
 # configured URL only in the final HTML string.  The real value may be a mailing
@@ -68,16 +70,6 @@ def xml_safe(text: str) -> str:
 def _finalize(value: object) -> object:
     # Runs on every {{ expression }} before autoescaping.
     return xml_safe(value) if isinstance(value, str) else value
-
-
-def text_width(text: str) -> int:
-    """Columns ``text`` takes in a monospace plain-text email (wide CJK = 2, marks = 0)."""
-    width = 0
-    for ch in text:
-        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return width
 
 
 def text_direction(texts: str | Iterable[str | None] | None, default: str = "ltr") -> str:
@@ -132,12 +124,13 @@ def make_env(config: Config) -> jinja2.Environment:
         return babel_format_date(value, format="long", locale=locale)
 
     def underline(text: str, char: str = "=") -> str:
-        return char * max(text_width(text), 3)
+        return char * max(3, *(text_width(line) for line in text.split("\n")))  # a wrapped heading: its longest line
 
     # Markdown fields are optional: None renders as nothing rather than "None".
     env.filters["markdown"] = lambda src, top=1: to_html(src, top) if src else Markup("")
     env.filters["markdown_inline"] = lambda src: to_inline_html(src) if src else Markup("")
-    env.filters["markdown_text"] = lambda src: to_text(src) if src else ""
+    env.filters["markdown_text"] = lambda src, width=TEXT_WIDTH: to_text(src, width) if src else ""
+    env.filters["wrap"] = lambda text, width=TEXT_WIDTH: "\n".join(wrap(text, width)) if text else ""
     env.filters["format_date"] = format_date
     env.filters["underline"] = underline
     env.filters["direction"] = text_direction

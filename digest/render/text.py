@@ -1,8 +1,9 @@
 """Render the plain-text email of an issue.
 
 Rules: markdown becomes text with every link's URL written out (``markdown_text``);
-nothing is wrapped, so long URLs stay whole and clickable; the result has no trailing
-spaces, no runs of blank lines, and ends with exactly one newline.
+every text is wrapped at 78 columns, breaking only at spaces, so URLs and code stay
+whole and clickable (:mod:`digest.core.wrap`); images appear as their alt text; the
+result has no trailing spaces, no runs of blank lines, and ends with exactly one newline.
 """
 
 from __future__ import annotations
