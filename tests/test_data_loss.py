@@ -220,11 +220,10 @@ def _forge(entry: Path) -> None:
     meta = record["body"]
     for name in meta["files"]:
         data = (entry / name).read_bytes().replace(b"</body>", b"<script>alert(1)</script></body>")
-        data += b"<script>alert(1)</script>" if name == "email.txt" else b""
+        data += b"<script>alert(1)</script>" if name in ("email.txt", "content.html") else b""  # the feed fragment too
         (entry / name).unlink()  # the site shares the file through a hard link
         (entry / name).write_bytes(data)
         meta["files"][name] = _record(entry / name, data)
-    meta["content"] += "<script>alert(1)</script>"
     meta_path.write_text(json.dumps(record))
 
 

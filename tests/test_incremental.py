@@ -171,7 +171,7 @@ def test_cache_entries_are_json_not_pickle(tmp_path: Path) -> None:
     build(root)
     cache = root / CACHE_DIR
     files = {p.name for p in cache.rglob("*") if p.is_file() and p.parent.name != "models"}
-    assert files == {"email.html", "email.txt", "index.html", "meta.json", "site.json", "build.lock"}
+    assert files == {"email.html", "email.txt", "index.html", "content.html", "meta.json", "site.json", "build.lock"}
     models = list((cache / "models").iterdir())
     assert len(models) == 1 and re.fullmatch(r"[0-9a-f]{64}\.json", models[0].name)
     for path in [*cache.rglob("*.json")]:

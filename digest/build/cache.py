@@ -71,12 +71,18 @@ def same_stat(st: os.stat_result, size: int, mtime_ns: int, ino: int) -> bool:
     return stat.S_ISREG(st.st_mode) and (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime_ns, ino)
 
 
+CONTENT = "content.html"  # an entry's feed fragment: a file of its own, read only for the issues the feeds carry
+
+
 @dataclass(frozen=True)
 class Entry:
     issue: Issue
     warnings: tuple[Problem, ...]
-    content: str  # the issue's HTML fragment, for the feeds
+    content: Stored  # the issue's HTML fragment, for the feeds (not published)
     files: dict[str, Stored]  # output name (email.html...) → the cached file
+
+    def read_content(self) -> str:
+        return self.content.path.read_bytes().decode("utf-8")
 
 
 def refuse_links(work: Path) -> None:
@@ -112,9 +118,10 @@ class BuildCache:
         try:
             meta = unseal(self.key, "entry", k, (folder / "meta.json").read_bytes())
             files = {name: Stored(folder / name, *rec) for name, rec in meta["files"].items()}
-            if not all(f.intact(self.verify) for f in files.values()):
+            content = files.pop(CONTENT)
+            if not content.intact(self.verify) or not all(f.intact(self.verify) for f in files.values()):
                 return None
-            return Entry(_issue_from_json(meta["issue"]), tuple(Problem(**w) for w in meta["warnings"]), meta["content"], files)
+            return Entry(_issue_from_json(meta["issue"]), tuple(Problem(**w) for w in meta["warnings"]), content, files)
         except Exception:  # noqa: BLE001 - any damage at all means "not cached"
             return None
 
@@ -128,10 +135,10 @@ class BuildCache:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             files = {}
-            for name, data in outputs.items():
+            for name, data in {**outputs, CONTENT: content.encode()}.items():
                 (tmp / name).write_bytes(data)
                 files[name] = Stored.of(tmp / name, hashlib.sha256(data).hexdigest())
-            meta = {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings], "content": content,
+            meta = {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings],
                     "files": {name: f.record() for name, f in files.items()}}
             (tmp / "meta.json").write_text(seal(self.key, "entry", k, meta), encoding="utf-8")
             if os.path.lexists(folder):
@@ -140,7 +147,8 @@ class BuildCache:
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
             return None
-        return Entry(issue, tuple(warnings), content, {name: dataclasses.replace(f, path=folder / name) for name, f in files.items()})
+        moved = {name: dataclasses.replace(f, path=folder / name) for name, f in files.items()}
+        return Entry(issue, tuple(warnings), moved.pop(CONTENT), moved)
 
     def get_model(self, k: str) -> tuple[Issue, tuple[Problem, ...]] | None:
         """A validated issue and its warnings, stored under model key ``k``, or None."""
@@ -209,28 +217,35 @@ def _replace_json(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _to_json(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple):
-        return [_to_json(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+# An issue as JSON: its own fields by name, each section as [title, items] and each item
+# as the list of its fields in order (about half the text, and much faster to read back,
+# than one mapping per item: a build reads every cached issue for the archive).
+_ITEM_FIELDS = [f.name for f in dataclasses.fields(Item)]
+_IMAGE, _DATE = _ITEM_FIELDS.index("image"), _ITEM_FIELDS.index("date")
 
 
-def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value is not None else None
+def _to_json(issue: Issue) -> dict[str, Any]:
+    d = {f.name: getattr(issue, f.name) for f in dataclasses.fields(Issue)}
+    d["date"] = issue.date.isoformat()
+    d["updated"] = issue.updated.isoformat() if issue.updated else None
+    d["sections"] = [[s.title, [_item_json(i) for i in s.items]] for s in issue.sections]
+    return d
+
+
+def _item_json(item: Item) -> list[Any]:
+    row = [getattr(item, name) for name in _ITEM_FIELDS]
+    row[_IMAGE] = [item.image.src, item.image.alt] if item.image else None
+    row[_DATE] = item.date.isoformat() if item.date else None
+    return row
+
+
+def _item_from_json(row: list[Any]) -> Item:
+    row[_IMAGE] = Image(*row[_IMAGE]) if row[_IMAGE] else None
+    row[_DATE] = dt.date.fromisoformat(row[_DATE]) if row[_DATE] else None
+    return Item(*row)
 
 
 def _issue_from_json(d: dict[str, Any]) -> Issue:
-    sections = tuple(
-        Section(
-            title=s["title"],
-            items=tuple(
-                Item(**{**i, "image": Image(**i["image"]) if i["image"] else None, "date": _date(i["date"])}) for i in s["items"]
-            ),
-        )
-        for s in d["sections"]
-    )
-    return Issue(**{**d, "date": _date(d["date"]), "updated": _date(d["updated"]), "sections": sections})
+    sections = tuple(Section(title, tuple(map(_item_from_json, items))) for title, items in d["sections"])
+    updated = dt.date.fromisoformat(d["updated"]) if d["updated"] else None
+    return Issue(**{**d, "date": dt.date.fromisoformat(d["date"]), "updated": updated, "sections": sections})

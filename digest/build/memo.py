@@ -15,6 +15,7 @@ Keys are content only:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +25,7 @@ from digest.build.cache import CACHE_DIR, BuildCache, Stored
 from digest.build.stages import Checked, Context, Source, render_issue, validate_issue
 from digest.core.errors import Problem
 
-FORMAT = 3  # of the cache's records: a new format is a new key for everything
+FORMAT = 4  # of the cache's records: a new format is a new key for everything
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,28 @@ class Done:
 
     number: int
     checked: Checked
-    content: str = ""  # the HTML fragment for the feeds
+    content: str | Stored = ""  # the HTML fragment for the feeds (in the cache: read only if a feed needs it)
     clip: Problem | None = None
     files: dict[str, Stored] | None = None  # the outputs as stored in the cache
     outputs: dict[str, bytes] | None = None  # the outputs themselves, when not stored
     fresh: bool = True  # rendered in this build
+
+
+class Contents(Mapping[int, str]):
+    """Each issue's feed fragment by number; a cached one is read when a feed asks for it."""
+
+    def __init__(self, done: list[Done]) -> None:
+        self._done = {d.number: d.content for d in done}
+
+    def __getitem__(self, number: int) -> str:
+        content = self._done[number]
+        return content if isinstance(content, str) else content.path.read_bytes().decode("utf-8")
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._done)
+
+    def __len__(self) -> int:
+        return len(self._done)
 
 
 @lru_cache(maxsize=1)
@@ -92,12 +110,14 @@ class Memo:
         """Opened afresh for each use: it checks the cache folder for links each time."""
         return BuildCache(self.root, verify=self.verify)
 
-    def lookup(self, src: Source, k: Keys) -> Done | None:
-        """The issue whole from the cache: its model and rendered files, or None."""
-        entry = self.cache().get(k.render)
-        if entry is None:
-            return None
-        return Done(src.number, Checked(src.rel, entry.issue, entry.warnings), entry.content, None, entry.files, fresh=False)
+    def lookup(self, sources: list[Source], keys: dict[int, Keys]) -> dict[int, Done]:
+        """The issues the cache holds whole (model and rendered files), by number."""
+        cache = self.cache()
+        found = {}
+        for src in sources:
+            if (entry := cache.get(keys[src.number].render)) is not None:
+                found[src.number] = Done(src.number, Checked(src.rel, entry.issue, entry.warnings), entry.content, None, entry.files, fresh=False)
+        return found
 
     def one_pass(self, job: tuple[Context, Source, Keys]) -> Done:
         """Validate (unless the model is cached) and render one issue, and store both."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from digest.build import memo as memos
 from digest.build import output
-from digest.build.memo import Done, Memo
+from digest.build.memo import Contents, Done, Memo
 from digest.build.stages import Context, Source, context, feed_issues, published, read_sources, render_issue, render_site, validate_issue
 from digest.build.workers import Workers
 from digest.core.config import load_config
@@ -65,7 +65,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
         with Workers(jobs) as pool:
             done = each_issue(ctx, sources, keys, memo, pool, progress)  # validate → render
         report = _report(ctx.config, done, strict)
-        pages = render_site(ctx, _issues(done), {d.number: d.content for d in done})
+        pages = render_site(ctx, _issues(done), Contents(done))
         report.files += len(pages)
         site.publish(_files(done, pages), memos.site_key(keys), _summary(report))  # write
         memo.prune(keys)
@@ -83,14 +83,14 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     with Workers(jobs) as pool:
         done = each_issue(ctx, sources, memos.keys(ctx, sources), memo, pool, None)
     report = _report(ctx.config, done, strict)
-    report.files += len(render_site(ctx, _issues(done), {d.number: d.content for d in done}))
+    report.files += len(render_site(ctx, _issues(done), Contents(done)))
     return _finish(report, strict, started)
 
 
 def each_issue(ctx: Context, sources: list[Source], keys: dict[int, memos.Keys], memo: Memo, pool: Workers, progress: Progress | None) -> list[Done]:
     """Every issue validated and rendered: from the cache where its content is there, else
     in one task on the pool (validate, render, store).  In the order of ``sources``."""
-    found = {src.number: hit for src in sources if (hit := memo.lookup(src, keys[src.number])) is not None}
+    found = memo.lookup(sources, keys)
     todo = [src for src in sources if src.number not in found]
     fresh: Iterator[Done] = pool.map(memo.one_pass, [(ctx, src, keys[src.number]) for src in todo])
     for n, d in enumerate(fresh, 1):

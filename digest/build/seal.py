@@ -61,21 +61,31 @@ def user_key() -> bytes | None:
     return _load_key(path) if path is not None else None
 
 
-def _mac(key: bytes, kind: str, name: str, body: Any) -> str:
-    message = json.dumps([kind, name, body], sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+# A record is the JSON text {"mac":"<64 hex>","body":<body>}, written in exactly this
+# layout: the MAC covers the body's bytes as stored, so checking a record never
+# re-serialises it, and any other layout (a record re-written by hand) fails the check.
+_HEAD = b'{"mac":"'
+_MID = b'","body":'
+_MAC_HEX = 64
+
+
+def _mac(key: bytes, kind: str, name: str, body: bytes) -> str:
+    # kind and name are digest's own (no NUL in them): the MAC binds the body to both.
+    return hmac.new(key, b"%s\0%s\0%s" % (kind.encode(), name.encode(), body), hashlib.sha256).hexdigest()
 
 
 def seal(key: bytes, kind: str, name: str, body: Any) -> str:
     """``body`` as JSON with an HMAC that binds it to its kind and name (so no record can stand in for another)."""
-    return json.dumps({"mac": _mac(key, kind, name, body), "body": body})
+    text = json.dumps(body, separators=(",", ":"))
+    return f'{{"mac":"{_mac(key, kind, name, text.encode())}","body":{text}}}'
 
 
 def unseal(key: bytes | None, kind: str, name: str, raw: bytes) -> Any:
     """The body of a sealed record, or raise ValueError if this user's digest did not write it."""
-    record = json.loads(raw)
-    if key is None or not isinstance(record, dict) or not isinstance(record.get("mac"), str):
+    start = len(_HEAD) + _MAC_HEX + len(_MID)
+    if key is None or not raw.startswith(_HEAD) or raw[len(_HEAD) + _MAC_HEX : start] != _MID or not raw.endswith(b"}"):
         raise ValueError("not sealed")
-    if not hmac.compare_digest(record["mac"], _mac(key, kind, name, record.get("body"))):
+    body = raw[start:-1]
+    if not hmac.compare_digest(raw[len(_HEAD) : len(_HEAD) + _MAC_HEX], _mac(key, kind, name, body).encode()):
         raise ValueError("not written by this user's digest")
-    return record["body"]
+    return json.loads(body)

@@ -112,8 +112,9 @@ def _matches(folder: Path, record: Record, verify: bool) -> bool:
     return seen == len(record)
 
 
-def _walk(folder: Path) -> list[tuple[str, os.stat_result | None]]:
-    """Every entry but folders under ``folder``, relative, with its lstat (None: not a regular file)."""
+def _walk(folder: Path, folders: list[str] | None = None) -> list[tuple[str, os.stat_result | None]]:
+    """Every entry but folders under ``folder``, relative, with its lstat (None: not a regular
+    file); the folders under it are added to ``folders`` when given."""
     out: list[tuple[str, os.stat_result | None]] = []
     stack = [""]
     while stack:
@@ -123,6 +124,8 @@ def _walk(folder: Path) -> list[tuple[str, os.stat_result | None]]:
                 path = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(path)
+                    if folders is not None:
+                        folders.append(path)
                 else:
                     st = entry.stat(follow_symlinks=False)
                     out.append((path, st if stat.S_ISREG(st.st_mode) else None))
@@ -132,7 +135,8 @@ def _walk(folder: Path) -> list[tuple[str, os.stat_result | None]]:
 def _update(spare: Path, files: Mapping[str, Output], known: dict[int, list[Any]], verify: bool) -> Record:
     """Make ``spare`` hold exactly ``files``; returns the record of what it then holds."""
     spare.mkdir(exist_ok=True)
-    existing = dict(_walk(spare))
+    folders: list[str] = []
+    existing = dict(_walk(spare, folders))
     record: Record = {}
     made: set[Path] = {spare}
     for rel, output in files.items():
@@ -170,7 +174,7 @@ def _update(spare: Path, files: Mapping[str, Output], known: dict[int, list[Any]
     for rel in existing:  # files the new site does not have, anything not a file, a killed build's temporary files
         with contextlib.suppress(FileNotFoundError):
             os.unlink(spare / rel)
-    _remove_empty_folders(spare)
+    _remove_folders(spare, set(folders) - _parents(files))
     return record
 
 
@@ -189,13 +193,23 @@ def _make_folder(spare: Path, folder: Path) -> None:
             os.mkdir(part)
 
 
-def _remove_empty_folders(spare: Path) -> None:
-    for folder, dirs, names in os.walk(spare, topdown=False):
-        if folder != str(spare) and not dirs and not names:
-            os.rmdir(folder)
-        elif folder != str(spare):
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)  # only succeeds when its sub-folders were just removed
+def _parents(files: Mapping[str, Output]) -> set[str]:
+    """Every folder the files of the new site are in, relative to the site."""
+    parents: set[str] = set()
+    for rel in files:
+        while "/" in rel:
+            rel = rel.rsplit("/", 1)[0]
+            if rel in parents:
+                break
+            parents.add(rel)
+    return parents
+
+
+def _remove_folders(spare: Path, unwanted: set[str]) -> None:
+    """The folders the new site does not have, deepest first (their files are gone already)."""
+    for rel in sorted(unwanted, key=lambda r: r.count("/"), reverse=True):
+        with contextlib.suppress(FileNotFoundError):
+            os.rmdir(spare / rel)
 
 
 def swap(new: Path, out: Path) -> None:
