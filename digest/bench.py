@@ -145,7 +145,9 @@ def _edit_newest(root: Path, run: int) -> None:
 
 
 def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
-    """Milliseconds per issue for each pipeline stage, measured in this process on ``sample`` issues.
+    """CPU milliseconds per issue for each pipeline stage, measured in this process on ``sample``
+    issues (CPU time, like the builds' figures it is compared with: on a loaded machine a
+    wall-clock stage time counts other processes' work too).
 
     Templates call the markdown filters, so each issue is rendered twice: the first time
     with its markdown not yet converted (what a build does), the second with it already
@@ -158,31 +160,31 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     from digest.core.config import load_config
 
     config = load_config(root)
-    t = time.perf_counter()
+    t = time.process_time()
     issues = _load(config)
-    load_ms = (time.perf_counter() - t) * 1000 / len(issues)
+    load_ms = (time.process_time() - t) * 1000 / len(issues)
     env = render.make_env(config)
     chosen = issues[-sample:]
     render.render_email(env, config, issues[0])  # warm caches and imports
     text.render_text(env, config, issues[0])
 
     def templates(issue: Issue) -> tuple[str, float]:
-        t = time.perf_counter()
+        t = time.process_time()
         mjml_src = render.email_mjml(env, config, issue)
         render.render_web(env, config, issue)
         text.render_text(env, config, issue)
         render.render_content(env, config, issue)
-        return mjml_src, time.perf_counter() - t
+        return mjml_src, time.process_time() - t
 
     totals = {"markdown": 0.0, "jinja": 0.0, "mjml": 0.0, "premailer": 0.0}
     for issue in chosen:
         mjml_src, cold = templates(issue)
         warm = templates(issue)[1]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         html = render.mjml_to_html(mjml_src)
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         render.finish_email(render.inline_css(html), config)
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         totals["markdown"] += cold - warm
         totals["jinja"] += warm
         totals["mjml"] += t1 - t0
@@ -190,17 +192,17 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     per = {"load+validate": load_ms, **{k: v * 1000 / len(chosen) for k, v in totals.items()}}
     newest = published(issues)[: config.feed_items]
     contents = {i.number: render.render_content(env, config, i) for i in newest}
-    t = time.perf_counter()
+    t = time.process_time()
     files = feeds.render_feeds(config, newest, contents)
-    per["feeds (whole site)"] = (time.perf_counter() - t) * 1000
+    per["feeds (whole site)"] = (time.process_time() - t) * 1000
     with tempfile.TemporaryDirectory() as tmp:
         data = render.render_email(env, config, chosen[0]).encode()
-        t = time.perf_counter()
+        t = time.process_time()
         for i in range(200):
             p = Path(tmp, str(i), "email.html")
             p.parent.mkdir()
             p.write_bytes(data)
-        per["write one file"] = (time.perf_counter() - t) * 1000 / 200
+        per["write one file"] = (time.process_time() - t) * 1000 / 200
     per["email bytes"] = float(len(render.render_email(env, config, chosen[0]).encode()))
     del files
     return per
