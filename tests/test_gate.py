@@ -228,6 +228,34 @@ def test_links_reports_a_refused_connection(newsletter: Callable[..., Path]) -> 
     assert result.stderr == f"issues/0001.yaml:5: warning: sections[1].items[1].url: {url} is broken: the connection is refused\n"
 
 
+def test_links_reports_an_untrusted_certificate_and_an_unknown_host(newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()  # an authority the system has never heard of
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    handler = type("Handler", (_Handler,), {"seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        tls = f"https://127.0.0.1:{server.server_address[1]}/ok"
+        unknown = "https://digest-test.invalid/x"  # .invalid never resolves (RFC 6761)
+        root = newsletter(config=CONFIG, issues={"0001.yaml": issue("2024-01-05", tls, unknown)})
+        result = run("check", "--links", "--root", str(root))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert result.stderr == (
+        f"issues/0001.yaml:5: warning: sections[1].items[1].url: {tls} is broken: its TLS certificate is not valid\n"
+        f"issues/0001.yaml:7: warning: sections[1].items[2].url: {unknown} is broken: the host name does not resolve\n"
+    )
+
+
 def test_a_cache_it_did_not_make_is_not_trusted(newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]) -> None:
     base, seen = web
     root = newsletter(config=CONFIG, issues={"0001.yaml": issue("2024-01-05", f"{base}/missing")})

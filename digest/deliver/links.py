@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,25 +76,23 @@ def audit(issues: list[IssueLinks], cache_dir: Path, timeout: float = TIMEOUT, n
 
 
 def _check_all(urls: list[str], timeout: float) -> dict[str, Result]:
-    import urllib3
+    import httpx
 
-    http = urllib3.PoolManager(
-        num_pools=WORKERS * 2,
-        maxsize=WORKERS,
-        timeout=urllib3.Timeout(connect=timeout, read=timeout),
-        retries=False,
-        headers={"User-Agent": f"digest/{__version__} link check"},
-    )
-    try:
-        with ThreadPoolExecutor(WORKERS) as pool:
-            return dict(zip(urls, pool.map(lambda u: check_url(http, u), urls), strict=True))
-    finally:
-        http.clear()
+    with (
+        httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=WORKERS, max_keepalive_connections=WORKERS),
+            follow_redirects=False,
+            headers={"User-Agent": f"digest/{__version__} link check"},
+        ) as http,
+        ThreadPoolExecutor(WORKERS) as pool,
+    ):
+        return dict(zip(urls, pool.map(lambda u: check_url(http, u), urls), strict=True))
 
 
 def check_url(http: Any, url: str) -> Result:
     """HEAD, then GET where HEAD is refused, following temporary redirects."""
-    import urllib3
+    import httpx
 
     target = url
     for _ in range(MAX_REDIRECTS + 1):
@@ -100,15 +100,11 @@ def check_url(http: Any, url: str) -> Result:
             status, location = _ask(http, "HEAD", target)
             if status >= 400:
                 status, location = _ask(http, "GET", target)
-        except urllib3.exceptions.NameResolutionError:
-            return Result(None, "the host name does not resolve")
-        except urllib3.exceptions.NewConnectionError:  # before timeouts: urllib3 makes it a kind of ConnectTimeoutError
-            return Result(None, "the connection is refused")
-        except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError):
+        except httpx.TimeoutException:
             return Result(None, "no answer in time (timeout)")
-        except urllib3.exceptions.SSLError:
-            return Result(None, "its TLS certificate is not valid")
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
+        except httpx.ConnectError as e:
+            return Result(None, _why_no_connection(e))
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as e:
             return Result(None, f"the request fails ({type(e).__name__})")
         if status in _PERMANENT and location:
             return Result(status, moved_to=urljoin(target, location))
@@ -119,12 +115,25 @@ def check_url(http: Any, url: str) -> Result:
     return Result(None, f"more than {MAX_REDIRECTS} redirects")
 
 
+def _why_no_connection(error: BaseException) -> str:
+    """What the socket said, from the chain of causes httpx keeps."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return "the host name does not resolve"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "its TLS certificate is not valid"
+        if isinstance(cause, ssl.SSLError):
+            return "the TLS handshake fails"
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection is refused"
+        cause = cause.__cause__ or cause.__context__
+    return "the connection fails"
+
+
 def _ask(http: Any, method: str, url: str) -> tuple[int, str | None]:
-    response = http.request(method, url, redirect=False, preload_content=False)
-    try:
-        return int(response.status), response.headers.get("Location")
-    finally:
-        response.release_conn() if method == "HEAD" else response.drain_conn()
+    with http.stream(method, url) as response:  # a GET's body is never read
+        return int(response.status_code), response.headers.get("location")
 
 
 def _read_cache(path: Path, now: float) -> dict[str, Result]:
