@@ -9,8 +9,10 @@ Rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
@@ -61,6 +63,7 @@ def _parser() -> MarkdownIt:
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.add_render_rule("heading_open", _heading)
     md.add_render_rule("heading_close", _heading)
+    md.add_render_rule("link_open", _link_open)
     return md
 
 
@@ -169,8 +172,14 @@ def bad_links(src: str) -> tuple[BadLink, ...]:
     return tuple(problems)
 
 
+# A link hook rewrites the href of every link (never an image) as it is rendered: the
+# email's UTM tagging (digest.render.utm).  It must be a value (hashable, equal for the
+# same work), since rendering is cached on it.
+LinkHook = Callable[[str], str]
+
+
 @lru_cache(maxsize=4096)
-def to_html(src: str, top: int = 1) -> Markup:
+def to_html(src: str, top: int = 1, *, link: LinkHook | None = None) -> Markup:
     """Render markdown to safe HTML (raw HTML in ``src`` appears as text).
 
     ``top`` is the level the text's highest headings get, so headings inside a blurb
@@ -178,11 +187,11 @@ def to_html(src: str, top: int = 1) -> Markup:
     skips a level (a screen reader's list of headings would show a gap): levels are
     ranked, so "#" then "###" become top and top + 1, a text that uses only "##" starts
     at top, and no heading is more than one level below the one before it.  Levels
-    stop at h6.
+    stop at h6.  ``link`` rewrites each link's href (see :data:`LinkHook`).
     """
     md = _parser()
     tokens = _tokens(src)
-    return Markup(md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top)}).strip())
+    return Markup(md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top), "link": link}).strip())
 
 
 def _heading_levels(tokens: list[Token], top: int) -> dict[int, int]:
@@ -204,10 +213,19 @@ def _heading(self: object, tokens: list[Token], idx: int, options: object, env: 
     return f"<h{level}>" if tokens[idx].nesting == 1 else f"</h{level}>\n"
 
 
+def _link_open(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    link = env.get("link")
+    tok = tokens[idx]
+    if link is not None and tok.attrs.get("href", "#") != "#":
+        tok = tok.copy(attrs={**tok.attrs, "href": link(str(tok.attrs["href"]))})
+    rendered: str = self.renderToken([tok], 0, options, env)
+    return rendered
+
+
 @lru_cache(maxsize=4096)
-def to_inline_html(src: str) -> Markup:
+def to_inline_html(src: str, *, link: LinkHook | None = None) -> Markup:
     """Like :func:`to_html` for a one-paragraph text, without the ``<p>`` wrapper."""
-    html = str(to_html(src))
+    html = str(to_html(src, link=link))
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]
     return Markup(html)
@@ -219,7 +237,7 @@ def to_inline_html(src: str) -> Markup:
 _GLUE = "\x00"
 
 
-def _inline_text(children: list[Token], reflow: bool = False) -> str:
+def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | None = None) -> str:
     out: list[str] = []
     link_stack: list[tuple[str, int]] = []
     for tok in children:
@@ -238,9 +256,14 @@ def _inline_text(children: list[Token], reflow: bool = False) -> str:
             href, start = link_stack.pop()
             label = "".join(out[start:])
             target = href[len("mailto:"):] if href.lower().startswith("mailto:") else href
-            # Autolinks (<https://…>) already show their URL as the label.
-            if href != "#" and label.strip() not in (target, href):
-                out.append(f" ({target})" if label.strip() else target)
+            shown = link(target) if link is not None and href != "#" else target
+            if href == "#":
+                pass
+            elif label.strip() in (target, href):  # an autolink (<https://…>) shows its URL as its label
+                if shown != target:
+                    out[start:] = [shown]  # the link written once, as it goes out
+            else:
+                out.append(f" ({shown})" if label.strip() else shown)
         elif t == "image":
             # A reader of plain text gets what the image shows, as a screen reader does.
             alt = "".join(c.content for c in tok.children or ()).strip()
@@ -249,10 +272,11 @@ def _inline_text(children: list[Token], reflow: bool = False) -> str:
 
 
 @lru_cache(maxsize=4096)
-def to_text(src: str, width: int | None = None) -> str:
+def to_text(src: str, width: int | None = None, *, link: LinkHook | None = None) -> str:
     """Render markdown to plain text: no markup characters, every link's URL written out,
     images as their alt text.  With ``width``, paragraphs are wrapped to that many columns
-    (prefixes of lists and quotes included); code blocks are kept as written."""
+    (prefixes of lists and quotes included); code blocks are kept as written.  ``link``
+    rewrites each link's URL (see :data:`LinkHook`)."""
     lines: list[str] = []
     prefix_stack: list[str] = []
     counters: list[int] = []
@@ -277,7 +301,7 @@ def to_text(src: str, width: int | None = None) -> str:
         if t == "paragraph_open" or t == "heading_open":
             pass
         elif t == "inline":
-            emit(_inline_text(tok.children or [], reflow=width is not None))
+            emit(_inline_text(tok.children or [], width is not None, link))
         elif t in ("paragraph_close", "heading_close"):
             if not tok.hidden:
                 blank_needed = True

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from digest.core import markdown
 from digest.core.loading import cut, short
@@ -105,6 +105,19 @@ def strip_tracking(url: str) -> str:
     if len(kept) == len(pieces):
         return url
     return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def add_parameters(url: str, params: tuple[tuple[str, str], ...]) -> str:
+    """``url`` with the query parameters of ``params`` it does not have yet, after its own
+    query (kept byte for byte) and before its fragment; values are percent-encoded."""
+    base, hash_, fragment = url.partition("#")
+    query = base.partition("?")[2]
+    have = {unquote_plus(p.split("=", 1)[0]) for p in query.split("&") if p}
+    added = [(k, v) for k, v in params if k not in have]
+    if not added:
+        return url
+    sep = "?" if "?" not in base else "" if base.endswith(("?", "&")) else "&"
+    return base + sep + urlencode(added, quote_via=quote) + hash_ + fragment
 
 
 @functools.lru_cache(maxsize=65536)

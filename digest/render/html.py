@@ -35,6 +35,7 @@ from digest.core.loading import NOT_XML
 from digest.core.markdown import to_html, to_inline_html, to_text
 from digest.core.models import Config, Issue
 from digest.core.wrap import text_width, wrap
+from digest.render import utm
 
 if TYPE_CHECKING:
     import logging
@@ -126,10 +127,23 @@ def make_env(config: Config) -> jinja2.Environment:
     def underline(text: str, char: str = "=") -> str:
         return char * max(3, *(text_width(line) for line in text.split("\n")))  # a wrapped heading: its longest line
 
-    # Markdown fields are optional: None renders as nothing rather than "None".
-    env.filters["markdown"] = lambda src, top=1: to_html(src, top) if src else Markup("")
-    env.filters["markdown_inline"] = lambda src: to_inline_html(src) if src else Markup("")
-    env.filters["markdown_text"] = lambda src, width=TEXT_WIDTH: to_text(src, width) if src else ""
+    # Markdown fields are optional: None renders as nothing rather than "None".  The email's
+    # renders put their link hook (UTM tagging) in the context as link_tag; pages have none.
+    @jinja2.pass_context
+    def markdown(ctx: jinja2.runtime.Context, src: str | None, top: int = 1) -> Markup:
+        return to_html(src, top, link=ctx.get("link_tag")) if src else Markup("")
+
+    @jinja2.pass_context
+    def markdown_inline(ctx: jinja2.runtime.Context, src: str | None) -> Markup:
+        return to_inline_html(src, link=ctx.get("link_tag")) if src else Markup("")
+
+    @jinja2.pass_context
+    def markdown_text(ctx: jinja2.runtime.Context, src: str | None, width: int = TEXT_WIDTH) -> str:
+        return to_text(src, width, link=ctx.get("link_tag")) if src else ""
+
+    env.filters["markdown"] = markdown
+    env.filters["markdown_inline"] = markdown_inline
+    env.filters["markdown_text"] = markdown_text
     env.filters["wrap"] = lambda text, width=TEXT_WIDTH: "\n".join(wrap(text, width)) if text else ""
     env.filters["format_date"] = format_date
     env.filters["underline"] = underline
@@ -275,7 +289,8 @@ def _mjml_error_line(mjml_src: str, filename: str | None) -> tuple[int, str]:
 
 def email_mjml(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     placeholder = UNSUBSCRIBE_PLACEHOLDER if config.email.unsubscribe_url else None
-    return env.get_template("email.mjml").render(issue=issue, unsubscribe_url=placeholder)
+    tag = utm.tagger(config, issue)
+    return env.get_template("email.mjml").render(issue=utm.tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag)
 
 
 # MRML (the Rust MJML inside mjml-python 1.4) writes some characters of attribute values
