@@ -154,6 +154,7 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     converted, which times Jinja2 alone; markdown is the difference.
     """
     from digest.render import feeds
+    from digest.render.archive import Neighbours
     from digest.render import html as render
     from digest.render import text
     from digest.build.pipeline import published
@@ -171,9 +172,9 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     def templates(issue: Issue) -> tuple[str, float]:
         t = time.process_time()
         mjml_src = render.email_mjml(env, config, issue)
-        render.render_web(env, config, issue)
+        content = render.render_content(env, config, issue)
+        render.render_web(env, config, issue, content, Neighbours(None, None, ()))
         text.render_text(env, config, issue)
-        render.render_content(env, config, issue)
         return mjml_src, time.process_time() - t
 
     totals = {"markdown": 0.0, "jinja": 0.0, "mjml": 0.0, "premailer": 0.0}

@@ -181,15 +181,29 @@ def test_publishing_writes_only_what_changed(tmp_path: Path, monkeypatch: pytest
     path.write_text(path.read_text().replace("Issue 4:", "Issue 4 (corrected):"))
     report = build(root, jobs=1)
     assert report.changed == 1
-    site_writes = sorted(Path(w).relative_to(writer.Site(root / "site", _cache(root)).spare()).as_posix() for w in written if "spare-" in w)
-    # The spare held the site before issue 13: it gets 13, the edited 4, the archive and the feeds.
-    assert site_writes == sorted(["issues/13/email.html", "issues/13/email.txt", "issues/13/index.html", "issues/4/email.html",
-                                  "issues/4/email.txt", "issues/4/index.html", "index.html", "feed.xml", "atom.xml", "feed.json"])
+    spare = writer.Site(root / "site", _cache(root)).spare()
+    site_writes = sorted(Path(w).relative_to(spare).as_posix() for w in written if "spare-" in w)
+    # The spare held the site before issue 13: it gets 13, the edited 4, every issue's web
+    # page (13 joined the recent issues each page lists), the archive and the feeds.
+    pages = [f"issues/{n}/index.html" for n in range(1, 14)]
+    assert site_writes == sorted(["issues/13/email.html", "issues/13/email.txt", "issues/4/email.html", "issues/4/email.txt",
+                                  *pages, "index.html", "feed.xml", "atom.xml", "feed.json"])
     after = {rel: os.stat(root / "site" / rel).st_ino for rel in tree(root / "site")}
-    unchanged = [rel for rel in inodes if not rel.startswith("issues/4/") and "/" in rel]
+    # 4's retitling changes its own files and the pages that link it: 3's (next) and 5's (previous).
+    moved = ("issues/3/index.html", "issues/5/index.html")
+    unchanged = [rel for rel in inodes if not rel.startswith("issues/4/") and "/" in rel and rel not in moved]
     assert unchanged and all(after[rel] == inodes[rel] for rel in unchanged)  # the same files, never copied
-    assert_clean = _site_of(root, tmp_path, "clean")
-    assert tree(root / "site") == assert_clean
+    assert all(after[rel] != inodes[rel] for rel in moved)
+    assert tree(root / "site") == _site_of(root, tmp_path, "clean")
+    # Once the spare is current, a retitled issue costs its own files and its neighbours' pages.
+    written.clear()
+    path = root / "issues" / "0002.yaml"
+    path.write_text(path.read_text().replace("Issue 2:", "Issue 2 (corrected):"))
+    assert build(root, jobs=1).changed == 1
+    site_writes = sorted(Path(w).relative_to(spare).as_posix() for w in written if "spare-" in w)
+    assert site_writes == sorted(["issues/4/email.html", "issues/4/email.txt", *(f"issues/{n}/index.html" for n in (1, 2, 3, 4, 5)),
+                                  "issues/2/email.html", "issues/2/email.txt", "index.html", "feed.xml", "atom.xml", "feed.json"])
+    assert tree(root / "site") == _site_of(root, tmp_path, "clean2")
 
 
 def test_the_previous_site_is_kept_as_the_spare_not_deleted(tmp_path: Path) -> None:
@@ -208,14 +222,16 @@ def test_verify_repairs_a_file_changed_behind_the_record(tmp_path: Path) -> None
     make_newsletter(root, 3)
     build(root, jobs=1)
     good = tree(root / "site")
+    email = root / "site" / "issues" / "2" / "email.html"
     page = root / "site" / "issues" / "2" / "index.html"
-    st = page.stat()
-    with open(page, "r+b") as f:
-        f.write(b"X")
-    os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+    for damaged in (email, page):
+        st = damaged.stat()
+        with open(damaged, "r+b") as f:
+            f.write(b"X")
+        os.utime(damaged, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert build(root, jobs=1).changed == 0 and tree(root / "site") != good  # trusted by its stat
     report = build(root, jobs=1, verify=True)
-    assert report.changed == 1  # its cache entry shared the damaged file
+    assert report.changed == 1  # the email's cache entry shared the damaged file (the page's cache entry its own)
     assert tree(root / "site") == good
 
 

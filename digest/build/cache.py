@@ -1,4 +1,4 @@
-"""The build cache: each issue's validated model and rendered files, keyed by content.
+"""The build cache: each issue's validated model, rendered files and web page, keyed by content.
 
 Rules:
 - Keys are hashes of content only (digest.build.memo): the issue file's bytes and name,
@@ -71,6 +71,7 @@ def same_stat(st: os.stat_result, size: int, mtime_ns: int, ino: int) -> bool:
     return stat.S_ISREG(st.st_mode) and (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime_ns, ino)
 
 
+PAGE = "index.html"  # an issue's web page, stored apart from its entry (digest.build.memo.page_key)
 CONTENT = "content.html"  # an entry's feed fragment: a file of its own, read only for the issues the feeds carry
 
 
@@ -78,7 +79,7 @@ CONTENT = "content.html"  # an entry's feed fragment: a file of its own, read on
 class Entry:
     issue: Issue
     warnings: tuple[Problem, ...]
-    content: Stored  # the issue's HTML fragment, for the feeds (not published)
+    content: Stored  # the issue's HTML fragment, for its web page and the feeds (not published)
     files: dict[str, Stored]  # output name (email.html...) → the cached file
 
     def read_content(self) -> str:
@@ -127,6 +128,27 @@ class BuildCache:
 
     def put(self, k: str, issue: Issue, warnings: Iterable[Problem], content: str, outputs: dict[str, bytes]) -> Entry | None:
         """Store an entry; returns it, or None if the cache cannot be written (that only costs speed)."""
+        meta = {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings]}
+        moved = self._store("entry", k, meta, {**outputs, CONTENT: content.encode()})
+        return Entry(issue, tuple(warnings), moved.pop(CONTENT), moved) if moved is not None else None
+
+    def get_page(self, k: str) -> Stored | None:
+        """The web page stored under page key ``k`` if this user's digest wrote it and it is intact, else None."""
+        folder = self.dir / k
+        try:
+            meta = unseal(self.key, "page", k, (folder / "meta.json").read_bytes())
+            page = Stored(folder / PAGE, *meta["files"][PAGE])
+            return page if page.intact(self.verify) else None
+        except Exception:  # noqa: BLE001 - any damage at all means "not cached"
+            return None
+
+    def put_page(self, k: str, data: bytes) -> Stored | None:
+        """Store a web page under page key ``k``; None if the cache cannot be written."""
+        files = self._store("page", k, {}, {PAGE: data})
+        return files[PAGE] if files is not None else None
+
+    def _store(self, kind: str, k: str, meta: dict[str, Any], outputs: dict[str, bytes]) -> dict[str, Stored] | None:
+        """Write ``outputs`` and the sealed ``meta`` as folder ``k``, through a temporary name."""
         if self.key is None:
             return None
         folder = self.dir / k
@@ -135,20 +157,18 @@ class BuildCache:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             files = {}
-            for name, data in {**outputs, CONTENT: content.encode()}.items():
+            for name, data in outputs.items():
                 (tmp / name).write_bytes(data)
                 files[name] = Stored.of(tmp / name, hashlib.sha256(data).hexdigest())
-            meta = {"issue": _to_json(issue), "warnings": [dataclasses.asdict(w) for w in warnings],
-                    "files": {name: f.record() for name, f in files.items()}}
-            (tmp / "meta.json").write_text(seal(self.key, "entry", k, meta), encoding="utf-8")
+            body = {**meta, "files": {name: f.record() for name, f in files.items()}}
+            (tmp / "meta.json").write_text(seal(self.key, kind, k, body), encoding="utf-8")
             if os.path.lexists(folder):
                 shutil.rmtree(folder) if os.path.isdir(folder) and not os.path.islink(folder) else os.unlink(folder)
             os.rename(tmp, folder)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
             return None
-        moved = {name: dataclasses.replace(f, path=folder / name) for name, f in files.items()}
-        return Entry(issue, tuple(warnings), moved.pop(CONTENT), moved)
+        return {name: dataclasses.replace(f, path=folder / name) for name, f in files.items()}
 
     def get_model(self, k: str) -> tuple[Issue, tuple[Problem, ...]] | None:
         """A validated issue and its warnings, stored under model key ``k``, or None."""

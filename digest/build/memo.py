@@ -9,21 +9,28 @@ Keys are content only:
 - an issue's rendered files: its file's name and bytes, config.yaml, every template and
   digest's own code;
 - its validated model: the same without the templates (validation never reads them), so
-  a template change re-renders every issue but validates none again.
+  a template change re-renders every issue but validates none again;
+- its web page: its rendered files' key and its neighbours (what the page shows of other
+  issues), so that publishing or retitling an issue makes only the pages that show it
+  again, and never renders an issue again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest import __version__
 from digest.build.cache import CACHE_DIR, BuildCache, Stored
-from digest.build.stages import Checked, Context, Source, render_issue, validate_issue
+from digest.build.stages import Checked, Context, Source, render_issue, render_page, validate_issue
 from digest.core.errors import Problem
+
+if TYPE_CHECKING:
+    from digest.render.archive import Neighbours
 
 FORMAT = 4  # of the cache's records: a new format is a new key for everything
 
@@ -40,7 +47,7 @@ class Done:
 
     number: int
     checked: Checked
-    content: str | Stored = ""  # the HTML fragment for the feeds (in the cache: read only if a feed needs it)
+    content: str | Stored = ""  # the HTML fragment for the web page and the feeds (in the cache: read only when needed)
     clip: Problem | None = None
     files: dict[str, Stored] | None = None  # the outputs as stored in the cache
     outputs: dict[str, bytes] | None = None  # the outputs themselves, when not stored
@@ -87,6 +94,12 @@ def keys(ctx: Context, sources: list[Source]) -> dict[int, Keys]:
         return hashlib.sha256(salt + src.rel.encode() + b"\0" + src.data).hexdigest()
 
     return {src.number: Keys(one(model, src), one(render, src)) for src in sources}
+
+
+def page_key(k: Keys, near: Neighbours) -> str:
+    """An issue's web page is a function of its rendered files' key and its neighbours
+    (plain frozen values: their repr is their content)."""
+    return hashlib.sha256(f"page\0{k.render}\0{near!r}".encode()).hexdigest()
 
 
 def site_key(all_keys: dict[int, Keys]) -> str:
@@ -138,6 +151,20 @@ class Memo:
                 return Done(src.number, checked, rendered.content, clip, entry.files)
         return Done(src.number, checked, rendered.content, clip, outputs=rendered.files)
 
-    def prune(self, all_keys: dict[int, Keys]) -> None:
-        self.cache().prune({k.render for k in all_keys.values()}, {k.model for k in all_keys.values()})
+    def page(self, ctx: Context, done: Done, k: Keys, near: Neighbours) -> tuple[str, Stored | bytes]:
+        """An issue's web page (its page key, and the stored file or its bytes): from the
+        cache if its content and neighbours are unchanged, else rendered (and stored)."""
+        assert done.checked.issue is not None
+        key = page_key(k, near)
+        cache = self.cache()
+        if (hit := cache.get_page(key)) is not None:
+            return key, hit
+        content = done.content if isinstance(done.content, str) else done.content.path.read_bytes().decode("utf-8")
+        page = render_page(ctx, done.checked.issue, content, near)
+        stored = cache.put_page(key, page) if self.store else None
+        return key, stored if stored is not None else page
+
+    def prune(self, all_keys: dict[int, Keys], pages: Iterable[str] = ()) -> None:
+        """Remove every entry but the current issues' and pages' (``pages``: their page keys)."""
+        self.cache().prune({k.render for k in all_keys.values()} | set(pages), {k.model for k in all_keys.values()})
 

@@ -1,11 +1,14 @@
 """``digest build`` and ``digest check``: read → validate → render → write.
 
 Follow one issue: read_sources() reads its file; validate_issue() makes its model;
-render_issue() makes its email.html, email.txt and index.html; render_site() makes the
-archive and feeds that list it; Site.publish() writes the site.  Those stage functions
-(digest.build.stages) are plain; around the two per-issue ones run the build cache
-(digest.build.memo: an issue whose content has not changed is taken from it) and the
-process pool (digest.build.workers).
+render_issue() makes its email.html and email.txt and its content fragment;
+neighbours() finds the issues its web page links (previous, next, recent) and
+render_page() makes that page, index.html; render_site() makes the archive pages and
+feeds that list it; Site.publish() writes the site.  Those stage functions
+(digest.build.stages) are plain; around the per-issue ones run the build cache
+(digest.build.memo: an issue whose content has not changed is taken from it, a page
+whose content and neighbours have not changed too) and the process pool
+(digest.build.workers).
 
 Every issue is validated and rendered before anything is written, so errors are
 reported together and a failed build writes nothing; the new site appears at once
@@ -22,8 +25,9 @@ from typing import Any
 
 from digest.build import memo as memos
 from digest.build import output
+from digest.build.cache import Stored
 from digest.build.memo import Contents, Done, Memo
-from digest.build.stages import Context, Source, context, feed_issues, published, read_sources, render_issue, render_site, validate_issue
+from digest.build.stages import PAGE_FILE, Context, Source, context, feed_issues, neighbours, published, read_sources, render_issue, render_site, validate_issue
 from digest.build.workers import Workers
 from digest.core.config import load_config
 from digest.core.errors import DigestError, Problem
@@ -31,6 +35,7 @@ from digest.core.models import Config, Issue
 
 SITE_DIR = "site"
 Progress = Callable[[int, int], None]  # (issues done, issues to render)
+Output = Stored | bytes  # a file linked from the build cache, or bytes to write
 
 
 @dataclass
@@ -65,10 +70,11 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
         with Workers(jobs) as pool:
             done = each_issue(ctx, sources, keys, memo, pool, progress)  # validate → render
         report = _report(ctx.config, done, strict)
+        issue_pages = each_page(ctx, done, keys, memo)
         pages = render_site(ctx, _issues(done), Contents(done))
-        report.files += len(pages)
-        site.publish(_files(done, pages), memos.site_key(keys), _summary(report))  # write
-        memo.prune(keys)
+        report.files += len(issue_pages) + len(pages)
+        site.publish(_files(done, issue_pages, pages), memos.site_key(keys), _summary(report))  # write
+        memo.prune(keys, issue_pages)
     return _finish(report, strict, started)
 
 
@@ -83,6 +89,7 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     with Workers(jobs) as pool:
         done = each_issue(ctx, sources, memos.keys(ctx, sources), memo, pool, None)
     report = _report(ctx.config, done, strict)
+    report.files += len(each_page(ctx, done, memos.keys(ctx, sources), memo))
     report.files += len(render_site(ctx, _issues(done), Contents(done)))
     return _finish(report, strict, started)
 
@@ -98,6 +105,18 @@ def each_issue(ctx: Context, sources: list[Source], keys: dict[int, memos.Keys],
         if progress:
             progress(n, len(todo))
     return [found[src.number] for src in sources]
+
+
+def each_page(ctx: Context, done: list[Done], keys: dict[int, memos.Keys], memo: Memo) -> dict[str, tuple[int, Output]]:
+    """Every issue's web page by page key, as (issue number, stored file or bytes): taken
+    from the cache unless its content or its neighbours changed.  In this process: a page
+    costs a fraction of a millisecond, and only the pages whose neighbours changed render."""
+    near = neighbours(_issues(done))
+    pages = {}
+    for d in done:
+        key, page = memo.page(ctx, d, keys[d.number], near[d.number])
+        pages[key] = (d.number, page)
+    return pages
 
 
 def _report(config: Config, done: list[Done], strict: bool) -> Report:
@@ -122,14 +141,18 @@ def _issues(done: list[Done]) -> list[Issue]:
     return [d.checked.issue for d in done if d.checked.issue is not None]
 
 
-def _files(done: list[Done], pages: dict[str, bytes]) -> dict[str, Any]:
-    """Every file of the site: each issue's (linked from the cache where stored) and the site's own."""
+def _files(done: list[Done], issue_pages: dict[str, tuple[int, Output]], pages: dict[str, bytes]) -> dict[str, Any]:
+    """Every file of the site: each issue's and its web page (linked from the cache where
+    stored) and the site's own."""
     files: dict[str, Any] = {output.MARKER: output.MARKER_TEXT}
+    slugs = {}
     for d in done:
         assert d.checked.issue is not None
-        slug = d.checked.issue.slug
+        slug = slugs[d.number] = d.checked.issue.slug
         for name, f in (d.files or d.outputs or {}).items():
             files[f"issues/{slug}/{name}"] = f
+    for number, page in issue_pages.values():
+        files[f"issues/{slugs[number]}/{PAGE_FILE}"] = page
     files.update(pages)
     return files
 

@@ -1,12 +1,17 @@
 """The build's stages as plain functions: values in, values out, no cache, no processes.
 
-    read_sources(config)            the issue files' bytes
-    validate_issue(ctx, source)     one file → its model and problems
-    render_issue(ctx, issue)        one model → its three files, as bytes
-    render_site(ctx, issues, ...)   the archive and the feeds
+    read_sources(config)                the issue files' bytes
+    validate_issue(ctx, source)         one file → its model and problems
+    render_issue(ctx, issue)            one model → its email (HTML, text) and content fragment
+    neighbours(issues)                  what each issue page shows of the others
+    render_page(ctx, issue, content, near)  one issue's web page, from its fragment and neighbours
+    render_site(ctx, issues, ...)       the archive pages and the feeds
 
 The build (digest.build.pipeline) runs them with a cache and a process pool around the
-two per-issue stages; the preview calls them directly to render in memory.
+per-issue stages; the preview calls them directly to render in memory.  An issue's web
+page is not part of render_issue: it shows other issues (previous, next, recent), and
+what render_issue makes must depend on the issue alone, so that editing one issue
+renders that one again, not all.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from digest.core.models import Config, Issue
 if TYPE_CHECKING:
     import jinja2
 
-ISSUE_FILES = ("email.html", "email.txt", "index.html")
+    from digest.render.archive import Neighbours
+
+ISSUE_FILES = ("email.html", "email.txt")  # what render_issue makes; the web page is render_page's
+PAGE_FILE = "index.html"
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -64,7 +72,8 @@ class Checked:
 
 @dataclass(frozen=True)
 class Rendered:
-    """One issue's outputs: its files under site/issues/<n>/, and its HTML fragment for the feeds."""
+    """One issue's outputs: its email's files under site/issues/<n>/, and its HTML fragment
+    (the web page's body and the feeds' content)."""
 
     files: dict[str, bytes]
     content: str
@@ -117,7 +126,7 @@ def validate_issue(ctx: Context, source: Source) -> Checked:
 
 
 def render_issue(ctx: Context, issue: Issue) -> Rendered:
-    """One issue's email (HTML and text), web page and feed fragment."""
+    """One issue's email (HTML and text) and content fragment."""
     from digest.core import lint
     from digest.render import html as render
     from digest.render import text
@@ -127,7 +136,6 @@ def render_issue(ctx: Context, issue: Issue) -> Rendered:
         files = {
             "email.html": render.render_email(env, config, issue).encode(),
             "email.txt": text.render_text(env, config, issue).encode(),
-            "index.html": render.render_web(env, config, issue).encode(),
         }
         content = render.render_content(env, config, issue)
     clip = None
@@ -138,14 +146,32 @@ def render_issue(ctx: Context, issue: Issue) -> Rendered:
     return Rendered(files, content, clip)
 
 
+def neighbours(issues: Iterable[Issue]) -> dict[int, Neighbours]:
+    """Every issue's neighbours (previous, next and recent published issues): all that its
+    web page shows of other issues.  Drafts are nobody's neighbour."""
+    from digest.render import archive
+
+    listed = list(issues)
+    return archive.all_neighbours(listed, published(listed))
+
+
+def render_page(ctx: Context, issue: Issue, content: str, near: Neighbours) -> bytes:
+    """One issue's web page from its content fragment (render_issue's) and its neighbours."""
+    from digest.render import html as render
+
+    with render.template_errors():
+        return render.render_web(ctx.env, ctx.config, issue, content, near).encode()
+
+
 def render_site(ctx: Context, issues: Iterable[Issue], contents: Mapping[int, str]) -> dict[str, bytes]:
-    """The archive index and the three feeds (``contents``: each feed issue's HTML fragment)."""
+    """The archive pages (index.html, page/2/index.html, ...) and the three feeds
+    (``contents``: each feed issue's HTML fragment)."""
     from digest.render import archive, feeds
     from digest.render import html as render
 
     newest = published(issues)
     with render.template_errors():
-        site = {"index.html": archive.render_archive(ctx.env, ctx.config, newest).encode()}
+        site = {path: page.encode() for path, page in archive.render_archive(ctx.env, ctx.config, newest).items()}
     site.update(feeds.render_feeds(ctx.config, feed_issues(ctx.config, newest), contents))
     return site
 

@@ -13,11 +13,12 @@ from digest.core import i18n
 from digest.core import colors, lint, paths
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
-from digest.core.models import Author, Config, DarkTheme, EmailSettings, FeedSource, Image, Theme, Utm
+from digest.core.models import Author, Config, DarkTheme, Edition, EmailSettings, FeedSource, Image, Theme, Utm
 from digest.core.validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
-KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "utm", "check", "sources")
+KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "utm", "check", "sources", "editions", "archive", "digits")
+EDITION_KEYS = ("language", "title", "url", "same_numbers")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
 
@@ -127,8 +128,8 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             theme["icon"] = icon
         light = Theme(**theme)  # type: ignore[arg-type]
         kwargs["theme"] = dataclasses.replace(light, dark=_dark_theme(c, t.get("dark"), light))
+    words: list[tuple[str, str]] = []
     if (w := c.mapping(top.get("words"), "words", i18n.WORDS)) is not None:
-        words = []
         for key in i18n.WORDS:
             if (text := c.get(w, key, "words", c.line_text)) is None:
                 continue
@@ -139,6 +140,27 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
         kwargs["words"] = tuple(words)
     if (sources := _sources(c, top.get("sources"))) is not None:
         kwargs["sources"] = sources
+    language = str(kwargs.get("language", "en"))
+    if lang_node is not None and "language" in kwargs:
+        if missing := [word for word in i18n.missing_words(language) if word not in dict(words)]:
+            c.warn(
+                lang_node.line,
+                "language",
+                f"digest has no interface words in {_language_name(language, 'en')}: the pages and emails show these in English "
+                f"until you write them under words: {', '.join(missing)}",
+            )
+    digits = "locale"
+    if (d := top.get("digits")) is not None and (value := c.line_text(d, "digits")) is not None:
+        if value in i18n.DIGITS:
+            digits = value
+        else:
+            c.error(d.line, "digits", f"must be locale (the digits the language writes, e.g. ۲۶۳ in Persian) or latin (0-9), got {short(value)}")
+    kwargs["numbering"] = i18n.numbering_system(language, digits)
+    if (a := c.mapping(top.get("archive"), "archive", ("per_page",))) is not None:
+        if (n := c.get(a, "per_page", "archive", c.positive)) is not None:
+            kwargs["archive_per_page"] = n
+    if (e_node := top.get("editions")) is not None and title is not None and url is not None:
+        kwargs["editions"], kwargs["x_default"] = _editions(c, e_node, Edition(language, title, url, str(kwargs.get("direction", "ltr")), _language_name(language), True))
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]
@@ -194,6 +216,60 @@ def _sources(c: Checker, node: Node | None) -> tuple[FeedSource, ...] | None:
         if url is not None:
             sources.append(FeedSource(url=url, section=section))
     return tuple(sources)
+def _editions(c: Checker, node: Node, this: Edition) -> tuple[tuple[Edition, ...], str | None]:
+    """The editions listed under ``editions:`` with ``this`` one among them (first, unless
+    listed: the same list can then be copied into every edition's config.yaml), and the
+    url of the first listed, the x-default."""
+    found: list[Edition] = []
+    seen_urls: dict[str, str] = {}
+    seen_languages: dict[str, str] = {}
+    for child, path in c.items(node, "editions") or []:
+        entry = c.mapping(child, path, EDITION_KEYS, required=("language", "title", "url"))
+        if entry is None:
+            continue
+        ed_title = c.get(entry, "title", path, c.line_text)
+        ed_url = c.get(entry, "url", path, c.url)
+        same = c.get(entry, "same_numbers", path, c.boolean)
+        language = c.get(entry, "language", path, c.line_text)
+        direction = None
+        if language is not None:
+            direction = _direction(language)
+            if direction is None:
+                c.error(entry["language"].line, f"{path}.language", f"unknown language {short(language)}: use a BCP 47 tag such as en, ar, fa, sq or pt-BR")
+        if ed_title is None or ed_url is None or language is None or direction is None:
+            continue
+        if not ed_url.endswith("/"):
+            ed_url += "/"
+        if ed_url in seen_urls:
+            c.error(entry["url"].line, f"{path}.url", f"is also the url of {seen_urls[ed_url]}: each edition has its own")
+            continue
+        if language.lower() in seen_languages:
+            c.error(entry["language"].line, f"{path}.language", f"{short(language)} is also the language of {seen_languages[language.lower()]}: a reader picks an edition by its language")
+            continue
+        if ed_url == this.url and language.lower() != this.language.lower():
+            c.error(entry["language"].line, f"{path}.language", f"is {short(language)}, but this entry's url is this newsletter's, whose language is {this.language}")
+            continue
+        seen_urls[ed_url] = seen_languages[language.lower()] = path
+        found.append(this if ed_url == this.url else Edition(language, ed_title, ed_url, direction, _language_name(language), bool(same)))
+    if not found:
+        return (), None
+    x_default = found[0].url
+    if this not in found:
+        found.insert(0, this)
+    return tuple(found), x_default
+
+
+def _language_name(language: str, in_language: str | None = None) -> str:
+    """The language's name in itself ("فارسی", "Shqip") or in ``in_language``; the tag if Babel has none."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        name = Locale.parse(language, sep="-").get_display_name(in_language or Locale.parse(language, sep="-"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return language
+    if not name:
+        return language
+    return name[:1].upper() + name[1:] if in_language is None else f"{name} ({language})"
 
 
 def _direction(language: str) -> str | None:

@@ -23,7 +23,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import markdown, paths
+from digest.core import i18n, markdown, paths
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -147,7 +147,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     if date is not None and updated is not None and updated < date:
         c.error(top["updated"].line, "updated", f"{updated.isoformat()} is before the issue's date {date.isoformat()}: a correction comes after publication")
     draft = c.get(top, "draft", "", c.boolean) or False
-    title = c.get(top, "title", "", c.line_text) or config.issue_title.format(title=config.title, number=number)
+    title = c.get(top, "title", "", c.line_text) or i18n.format_title(config.issue_title, config.title, number, config.numbering)
     subject = c.get(top, "subject", "", c.line_text) or title
     preheader = c.get(top, "preheader", "", c.line_text)
     intro = c.get(top, "intro", "", c.markdown)

@@ -124,6 +124,24 @@ class FeedSource:
 
 
 @dataclass(frozen=True)
+class Edition:
+    """A sibling edition of the newsletter in another language (config.yaml's ``editions:``)."""
+
+    language: str  # BCP 47
+    title: str
+    url: str  # absolute, always ends with "/"
+    direction: str = "ltr"
+    name: str = ""  # the language's name in itself, for the switcher: "فارسی", "Shqip"
+    # It publishes the same issue numbers: an issue page links to the same number there,
+    # not to its archive.
+    same_numbers: bool = False
+
+    def page_url(self, number: int | None) -> str:
+        """The edition's page for issue ``number`` (its archive for None or without same_numbers)."""
+        return f"{self.url}issues/{number}/" if number is not None and self.same_numbers else self.url
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path  # the newsletter folder
     title: str
@@ -143,6 +161,13 @@ class Config:
     # language: (key, text) pairs, a tuple so that the config stays hashable.
     words: tuple[tuple[str, str], ...] = ()
     sources: tuple[FeedSource, ...] = ()
+    # Every edition of the newsletter in the order of the language switcher, this one
+    # included (the one whose url is this url); empty when config.yaml lists none.  The first
+    # listed in config.yaml is the hreflang x-default.
+    editions: tuple[Edition, ...] = ()
+    x_default: str | None = None  # the url of the x-default edition
+    archive_per_page: int = 30  # issues per archive page (index.html, page/2/, ...)
+    numbering: str = "latn"  # the CLDR numbering system of digest's own numbers (dates, issue numbers)
     warnings: tuple[Problem, ...] = ()  # config.yaml's own warnings (e.g. low-contrast colours)
 
     def issue_url(self, number: int) -> str:

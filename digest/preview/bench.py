@@ -41,6 +41,7 @@ def render_ms(root: Path, number: int, repeat: int) -> float:
     from digest.core.issues import load_issue
     from digest.render import html as render
     from digest.render import text
+    from digest.render.archive import Neighbours
 
     config = load_config(root)
     path = root / "issues" / f"{number:04d}.yaml"
@@ -52,7 +53,7 @@ def render_ms(root: Path, number: int, repeat: int) -> float:
         t = time.perf_counter()
         render.render_email(env, config, issue)
         text.render_text(env, config, issue)
-        render.render_web(env, config, issue)
+        render.render_web(env, config, issue, render.render_content(env, config, issue), Neighbours(None, None, ()))
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times[2:])  # the first two warm caches and imports
 

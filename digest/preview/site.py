@@ -14,6 +14,9 @@ Rules:
   errors of every issue and of config.yaml are what every open page is told.
 - Issue pages nobody asked for are rendered on first request, so that opening a long
   archive costs one validation per issue (cached across runs), not one render.
+- An issue's web page shows other issues (previous, next, recent), so it is made on each
+  request from the issue's rendered content and its current neighbours, never kept with
+  the issue: editing one issue renders that one, and its neighbours' pages stay current.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from digest.build import memo
 from digest.build.cache import BuildCache
-from digest.build.stages import Context, Source, context, render_issue, validate_issue
+from digest.build.stages import ISSUE_FILES, PAGE_FILE, Context, Source, context, neighbours, render_issue, render_page, validate_issue
 from digest.core.config import CONFIG_FILE, load_config
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import ISSUES_DIR, discover
@@ -34,8 +37,6 @@ from digest.core.models import Config, Issue
 
 if TYPE_CHECKING:
     import jinja2
-
-ISSUE_FILES = ("email.html", "email.txt", "index.html")
 
 
 @dataclass
@@ -48,8 +49,8 @@ class IssueState:
     issue: Issue | None = None  # the last good model (None: never valid since the preview started)
     problems: list[Problem] = field(default_factory=list)  # of the current file: errors mean `issue` is older
     render_problems: list[Problem] = field(default_factory=list)  # template errors, the clip gate
-    outputs: dict[str, bytes] | None = None  # rendered for `issue`, or None until asked for
-    content: str | None = None  # the HTML fragment, for the feeds
+    outputs: dict[str, bytes] | None = None  # the email's files rendered for `issue`, or None until asked for
+    content: str | None = None  # the HTML fragment, for the web page and the feeds
 
     @property
     def errors(self) -> list[Problem]:
@@ -71,7 +72,7 @@ class PreviewSite:
         self.general: list[Problem] = []  # config.yaml, the templates, file naming
         self.issues: dict[int, IssueState] = {}
         self.ctx: Context | None = None
-        self._archive: tuple[object, bytes] | None = None  # (what it shows, the page)
+        self._archive: tuple[object, dict[str, bytes]] | None = None  # (what it shows, the pages by path)
         self._feeds: tuple[object, dict[str, bytes]] | None = None
 
     # --- updating -------------------------------------------------------------------
@@ -182,6 +183,7 @@ class PreviewSite:
                 return state
             state.render_problems = [rendered.clip] if rendered.clip is not None else []
             state.outputs, state.content = rendered.files, rendered.content
+            self._web_page(state)  # the page template's mistakes are the issue's, shown at once
             return state
 
     # --- reading --------------------------------------------------------------------
@@ -203,21 +205,35 @@ class PreviewSite:
     def file(self, rel: str) -> bytes | None:
         """The bytes of the site file at ``rel``, or None if the site has no such file."""
         with self.lock:
-            if rel == "index.html":
-                return self._archive_page()
+            if rel == "index.html" or rel.startswith("page/"):
+                return (self._archive_pages() or {}).get(rel)
             parts = rel.split("/")
-            if len(parts) == 3 and parts[0] == "issues" and parts[2] in ISSUE_FILES:
+            if len(parts) == 3 and parts[0] == "issues" and parts[2] in (*ISSUE_FILES, PAGE_FILE):
                 number = _number(parts[1])
                 if number is None or number not in self.issues:
                     return None
-                outputs = self.render(number).outputs
-                return outputs[parts[2]] if outputs is not None else None
+                state = self.render(number)
+                if parts[2] == PAGE_FILE:
+                    return self._web_page(state)
+                return state.outputs[parts[2]] if state.outputs is not None else None
             return self._feed_files().get(rel)
 
     def _published(self) -> list[Issue]:
         return [s.issue for s in self.listing() if s.issue is not None and not s.issue.draft]
 
-    def _archive_page(self) -> bytes | None:
+    def _web_page(self, state: IssueState) -> bytes | None:
+        """``state``'s web page from its content and its neighbours as they are now."""
+        if state.issue is None or state.content is None or self.ctx is None:
+            return None
+        issue = state.issue
+        near = neighbours([issue, *(i for i in self._published() if i.number != issue.number)])[issue.number]
+        try:
+            return render_page(self.ctx, issue, state.content, near)
+        except DigestError as e:
+            state.render_problems = [p for p in state.render_problems if p not in e.problems] + list(e.problems)
+            return None
+
+    def _archive_pages(self) -> dict[str, bytes] | None:
         from digest.render import archive
         from digest.render import html as render
 
@@ -228,7 +244,8 @@ class PreviewSite:
         if self._archive is None or self._archive[0] != shown:
             try:
                 with render.template_errors():
-                    self._archive = (shown, archive.render_archive(self.env, self.config, newest).encode())
+                    pages = archive.render_archive(self.env, self.config, newest)
+                self._archive = (shown, {path: page.encode() for path, page in pages.items()})
             except DigestError as e:
                 self.general = [p for p in self.general if p not in e.problems] + list(e.problems)
                 return None

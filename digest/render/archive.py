@@ -1,16 +1,128 @@
-"""Render the archive index page: every published issue, newest first."""
+"""The archive pages and what an issue page shows of the rest of the newsletter.
+
+Rules:
+- The archive pages newest first, ``config.archive_per_page`` issues a page: page 1 is
+  ``index.html``, page k is ``page/k/`` (``page/k/index.html``); each links its newer and
+  older neighbour with rel="prev"/"next".
+- An issue page shows its :class:`Neighbours` (previous and next published issue, the most
+  recent ones): that value is all it shows of other issues, so a build can tell when a
+  page must be rendered again by comparing it.  Drafts are never anyone's neighbour.
+- Share links are plain links with the issue's own URL: no script, no tracking
+  parameter, nothing the page loads.
+"""
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
-from digest.core.models import Config, Issue
+from digest.core.models import Config, Edition, Issue
 
 if TYPE_CHECKING:
     import jinja2
 
+RECENT = 5  # recent issues on an issue page
 
-def render_archive(env: jinja2.Environment, config: Config, issues: Sequence[Issue]) -> str:
-    """The ``archive.html`` page.  ``issues`` arrive filtered (no drafts) and sorted."""
-    return env.get_template("archive.html").render(issues=list(issues))
+
+@dataclass(frozen=True)
+class Link:
+    """What a page shows of another issue."""
+
+    number: int
+    title: str
+    url: str
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    previous: Link | None  # the next older published issue
+    next: Link | None  # the next newer published issue
+    recent: tuple[Link, ...]  # the newest published issues, this one left out
+
+
+def _link(issue: Issue) -> Link:
+    return Link(issue.number, issue.title, issue.url, issue.date)
+
+
+def all_neighbours(issues: Sequence[Issue], published: Sequence[Issue], recent: int = RECENT) -> dict[int, Neighbours]:
+    """Every issue's neighbours, in one pass (``published``: no drafts, newest first)."""
+    ordered = sorted(published, key=lambda i: i.number)
+    links = [_link(i) for i in ordered]
+    numbers = [i.number for i in ordered]
+    newest = [_link(i) for i in published[: recent + 1]]
+    found: dict[int, Neighbours] = {}
+    for issue in issues:
+        lo = bisect.bisect_left(numbers, issue.number)
+        hi = bisect.bisect_right(numbers, issue.number)
+        found[issue.number] = Neighbours(
+            previous=links[lo - 1] if lo > 0 else None,
+            next=links[hi] if hi < len(links) else None,
+            recent=tuple(link for link in newest if link.number != issue.number)[:recent],
+        )
+    return found
+
+
+def page_path(page: int) -> str:
+    """Where archive page ``page`` is written, relative to the site."""
+    return "index.html" if page == 1 else f"page/{page}/index.html"
+
+
+def page_url(config: Config, page: int) -> str:
+    return config.url if page == 1 else f"{config.url}page/{page}/"
+
+
+def render_archive(env: jinja2.Environment, config: Config, issues: Sequence[Issue]) -> dict[str, str]:
+    """The archive pages, by path.  ``issues`` arrive filtered (no drafts) and sorted."""
+    template = env.get_template("archive.html")
+    size = config.archive_per_page
+    count = max(1, -(-len(issues) // size))
+    pages = {}
+    for page in range(1, count + 1):
+        pages[page_path(page)] = template.render(
+            issues=list(issues[(page - 1) * size : page * size]),
+            page=page,
+            pages=count,
+            page_url=page_url(config, page),
+            newer_url=page_url(config, page - 1) if page > 1 else None,
+            older_url=page_url(config, page + 1) if page < count else None,
+        )
+    return pages
+
+
+def edition_links(config: Config, number: int | None = None) -> list[tuple[Edition, str, bool]]:
+    """(edition, href, is this edition) for the language switcher and hreflang links of the
+    archive (``number`` None) or of issue ``number``."""
+    links = []
+    for edition in config.editions:
+        this = edition.url == config.url
+        href = (config.issue_url(number) if number is not None else config.url) if this else edition.page_url(number)
+        links.append((edition, href, this))
+    return links
+
+
+def alternates(config: Config, number: int | None = None) -> list[tuple[str, str]]:
+    """(hreflang, href) of the archive's or issue ``number``'s <link rel="alternate">: only
+    pages with the same content in another edition (the archives; an issue in editions
+    with ``same_numbers``), then x-default when its edition is among them; none when no
+    other edition has the page."""
+    links = [(edition, href) for edition, href, this in edition_links(config, number) if this or number is None or edition.same_numbers]
+    if len(links) < 2:
+        return []
+    return [(e.language, href) for e, href in links] + [("x-default", href) for e, href in links if e.url == config.x_default]
+
+
+def share_links(issue: Issue, email_label: str) -> list[tuple[str, str]]:
+    """(label, href) of the share links of an issue page."""
+    url, title = quote(issue.url, safe=""), quote(issue.title, safe="")
+    return [
+        (email_label, f"mailto:?subject={title}&body={url}"),
+        ("Telegram", f"https://t.me/share/url?url={url}&text={title}"),
+        ("WhatsApp", f"https://wa.me/?text={quote(issue.title + ' ' + issue.url, safe='')}"),
+        ("X", f"https://x.com/intent/post?text={title}&url={url}"),
+        ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={url}"),
+    ]

@@ -7,6 +7,11 @@ Rules:
   issue's ``updated`` date (a correction), else on its date; RSS items have no such date.
 - Deterministic: the feed's updated/lastBuildDate is the newest entry's update (the Unix
   epoch for an empty feed), never "now"; the generator is plain "digest".
+- Sibling editions (config.yaml's ``editions:``) are linked with their language: Atom and
+  RSS as the feed's <link rel="alternate" hreflang> (RSS through atom:link), JSON Feed in
+  a ``_digest`` extension object.  RSS's own <link> stays the home page.  Entries link only
+  their own issue: feedgen 1.0 drops an entry link's rel and hreflang, and a bare second
+  link would read as the entry's own.
 - User text is escaped by lxml (XML) and json.dumps (JSON).  RSS <description> is
   HTML by convention, so the plain-text preheader is HTML-escaped before it goes there.
 """
@@ -20,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import escape
 
-from digest.core.models import Config, Issue
+from digest.core.models import Config, Edition, Issue
 from digest.render.html import FEED_FILES, xml_safe
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -100,6 +105,7 @@ def _xml_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
     def links(kind: str, media_type: str) -> list[dict[str, str]]:
         return [
             {"href": config.url + FEED_FILES[kind], "rel": "self", "type": media_type},
+            *_edition_links(config),
             {"href": config.url, "rel": "alternate", "type": "text/html"},
         ]
 
@@ -109,7 +115,35 @@ def _xml_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
     if not config.description:
         fg.description(xml_safe(config.title))
     rss = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return rss, atom
+    return _rss_edition_links(config, rss), atom
+
+
+def _siblings(config: Config) -> list[Edition]:
+    return [ed for ed in config.editions if ed.url != config.url]
+
+
+def _edition_links(config: Config) -> list[dict[str, str]]:
+    return [{"href": ed.url, "rel": "alternate", "type": "text/html", "hreflang": ed.language, "title": xml_safe(ed.title)} for ed in _siblings(config)]
+
+
+def _rss_edition_links(config: Config, rss: bytes) -> bytes:
+    """feedgen writes only the self link as atom:link in RSS: the editions' links join it."""
+    links = _edition_links(config)
+    if not links:
+        return rss
+    from lxml import etree  # type: ignore[import-untyped]
+
+    tree = etree.fromstring(rss)
+    channel = tree.find("channel")
+    assert channel is not None
+    self_link = channel.find("{http://www.w3.org/2005/Atom}link")
+    at = list(channel).index(self_link) + 1 if self_link is not None else len(channel)
+    for i, attrs in enumerate(links):
+        link = etree.Element("{http://www.w3.org/2005/Atom}link", attrib=attrs)
+        channel.insert(at + i, link)
+    etree.indent(tree, space="  ")
+    data: bytes = etree.tostring(tree, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return data
 
 
 def _json_feed(config: Config, issues: Sequence[Issue], contents: Mapping[int, str]) -> bytes:
@@ -133,6 +167,12 @@ def _json_feed(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
             person["url"] = f"mailto:{author.email}"
         feed["authors"] = [person]
     feed["language"] = config.language
+    if siblings := _siblings(config):  # a JSON Feed extension: names starting with "_" are the publisher's
+        feed["_digest"] = {
+            "editions": [
+                {"language": ed.language, "title": ed.title, "home_page_url": ed.url, "feed_url": ed.url + FEED_FILES["json"]} for ed in siblings
+            ]
+        }
     items = []
     for issue in issues:
         item: dict[str, object] = {

@@ -30,12 +30,14 @@ from markupsafe import Markup, escape
 
 from digest.core import paths
 from digest.core.errors import DigestError, Problem
-from digest.core.i18n import strings_for
+from digest.core.i18n import localize_digits, strings_for
 from digest.core.loading import NOT_XML
 from digest.core.markdown import to_html, to_inline_html, to_text
 from digest.core.models import Config, Issue
 from digest.core.wrap import text_width, wrap
 from digest.render import utm
+from digest.render import archive
+from digest.render.archive import Neighbours
 
 if TYPE_CHECKING:
     import logging
@@ -122,7 +124,7 @@ def make_env(config: Config) -> jinja2.Environment:
         locale = Locale.parse("en")
 
     def format_date(value: dt.date) -> str:
-        return babel_format_date(value, format="long", locale=locale)
+        return localize_digits(babel_format_date(value, format="long", locale=locale), config.numbering)
 
     def underline(text: str, char: str = "=") -> str:
         return char * max(3, *(text_width(line) for line in text.split("\n")))  # a wrapped heading: its longest line
@@ -146,13 +148,18 @@ def make_env(config: Config) -> jinja2.Environment:
     env.filters["markdown_text"] = markdown_text
     env.filters["wrap"] = lambda text, width=TEXT_WIDTH: "\n".join(wrap(text, width)) if text else ""
     env.filters["format_date"] = format_date
+    env.filters["digits"] = lambda value: localize_digits(str(value), config.numbering)
     env.filters["underline"] = underline
     env.filters["direction"] = text_direction
 
     rtl = config.direction == "rtl"
+    words = strings_for(config.language, config.words)
     env.globals.update(
         config=config,
-        t=strings_for(config.language, config.words),
+        t=words,
+        edition_links=lambda number=None: archive.edition_links(config, number),
+        alternates=lambda number=None: archive.alternates(config, number),
+        share_links=lambda issue: archive.share_links(issue, words["share_email"]),
         # Physical sides for MJML attributes and email CSS, which have no logical ones.
         start="right" if rtl else "left",
         end="left" if rtl else "right",
@@ -227,9 +234,11 @@ def render_content(env: jinja2.Environment, config: Config, issue: Issue) -> str
     return env.get_template("_content.html").render(issue=issue).strip() + "\n"
 
 
-def render_web(env: jinja2.Environment, config: Config, issue: Issue) -> str:
-    """The standalone web page of an issue (no external resources but the content's images)."""
-    return env.get_template("issue.html").render(issue=issue)
+def render_web(env: jinja2.Environment, config: Config, issue: Issue, content: str, neighbours: Neighbours) -> str:
+    """The standalone web page of an issue (no external resources but the content's images).
+
+    ``content`` is the issue's render_content(); ``neighbours`` all the page shows of other issues."""
+    return env.get_template("issue.html").render(issue=issue, content=Markup(content), neighbours=neighbours)
 
 
 def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
