@@ -1,9 +1,11 @@
 """The built pages in a real browser (Debian's Chromium driven by Playwright).
 
-Three editions are built and served with digest's own preview server on 127.0.0.1: the
-example newsletter at the repository root, the right-to-left examples/arabic, and the
-golden fixture (the issue with every field, hostile text and mixed scripts).  Every
-archive page, issue web page and email.html is opened at 375 px and 1024 px.
+The model site's four editions are built and served with digest's own preview server on
+127.0.0.1: the English example newsletter at the repository root, the right-to-left
+examples/arabic and examples/persian, and examples/albanian; with them the golden fixture
+(the issue with every field, hostile text and mixed scripts), and the golden fixture again
+with one issue per archive page ("paged": its archive pages only).  Every archive page,
+issue web page and email.html is opened at 375 px and 1024 px.
 
 Without /usr/bin/chromium these tests skip, unless DIGEST_REQUIRE_BROWSER=1 (CI) makes
 them fail instead.  Screenshots go to each test's tmp_path.
@@ -48,8 +50,14 @@ PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQV
 SOURCES = {
     "example": REPO,
     "arabic": REPO / "examples" / "arabic",
+    "persian": REPO / "examples" / "persian",
+    "albanian": REPO / "examples" / "albanian",
     "golden": GOLDEN_SRC,
+    "paged": GOLDEN_SRC,
 }
+# Added to an edition's config.yaml when it is built; such an edition's pages are its archive pages.
+EXTRA_CONFIG = {"paged": "archive:\n  per_page: 1\n"}
+ARCHIVE_PAGES = {"paged": 2}  # two published issues
 
 
 def _issue_numbers(source: Path) -> list[int]:
@@ -57,10 +65,13 @@ def _issue_numbers(source: Path) -> list[int]:
 
 
 def _pages() -> list[tuple[str, str]]:
-    """(edition, page) for every page: "archive", "web-<n>", "email-<n>"."""
+    """(edition, page) for every page: "archive", "archive-<k>", "web-<n>", "email-<n>"."""
     pages = []
     for name, source in SOURCES.items():
         pages.append((name, "archive"))
+        pages += [(name, f"archive-{k}") for k in range(2, ARCHIVE_PAGES.get(name, 1) + 1)]
+        if name in EXTRA_CONFIG:
+            continue
         for n in _issue_numbers(source):
             pages += [(name, f"web-{n}"), (name, f"email-{n}")]
     return pages
@@ -122,6 +133,8 @@ class Edition:
         if page == "archive":
             return self.base
         kind, n = page.split("-")
+        if kind == "archive":
+            return self.base + f"page/{n}/"
         slug = self.issues[int(n)].slug
         return self.base + (f"issues/{slug}/" if kind == "web" else f"issues/{slug}/email.html")
 
@@ -140,6 +153,8 @@ def editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Edi
         for name, source in SOURCES.items():
             root = tmp_path_factory.mktemp(name)
             shutil.copy2(source / "config.yaml", root / "config.yaml")
+            with open(root / "config.yaml", "a", encoding="utf-8") as config_file:
+                config_file.write(EXTRA_CONFIG.get(name, ""))
             for sub in ("issues", "templates"):
                 if (source / sub).is_dir():
                     shutil.copytree(source / sub, root / sub)
@@ -381,8 +396,10 @@ def test_text_runs_in_its_own_direction(editions: dict[str, Edition], visit: Any
     assert page.evaluate("document.documentElement.lang") == ed.config.language
     assert page.evaluate("getComputedStyle(document.body).direction") == ed.config.direction
 
-    if page_id == "archive":
-        texts = [i.title for i in ed.issues.values() if not i.draft]
+    if page_id.startswith("archive"):
+        published = sorted((i for i in ed.issues.values() if not i.draft), key=lambda i: -i.number)
+        k, size = int(page_id.partition("-")[2] or 1), ed.config.archive_per_page
+        texts = [i.title for i in published[(k - 1) * size : k * size]]
     else:
         issue = ed.issues[int(page_id.split("-")[1])]
         texts = [issue.title] + [s.title for s in issue.sections if s.title]
@@ -418,8 +435,36 @@ def test_arabic_edition_is_rtl_with_english_titles_ltr(editions: dict[str, Editi
 def test_page_ids_cover_every_issue() -> None:
     # Guards the parametrization itself: a renamed example folder must not silently test nothing.
     assert {e for e, _ in PAGES} == set(SOURCES)
-    assert ("arabic", "email-263") in PAGES and ("golden", "web-7") in PAGES
-    assert all(re.fullmatch(r"archive|(web|email)-\d+", p) for _, p in PAGES)
+    assert ("arabic", "email-263") in PAGES and ("golden", "web-7") in PAGES and ("persian", "web-264") in PAGES
+    assert ("albanian", "email-263") in PAGES and ("paged", "archive-2") in PAGES
+    assert all(re.fullmatch(r"archive(-\d+)?|(web|email)-\d+", p) for _, p in PAGES)
+
+
+@pytest.mark.parametrize("edition", ["example", "arabic", "persian", "albanian"])
+def test_language_switcher_names_the_four_editions_and_the_share_links_load_nothing(editions: dict[str, Edition], visit: Any, edition: str) -> None:
+    ed = editions[edition]
+    first = min(ed.issues)
+    v = visit(ed, ed.local(f"web-{first}"), NARROW)
+    names = v.page.evaluate("Array.from(document.querySelectorAll('nav.editions a')).map(a => [a.textContent, a.lang, a.hreflang])")
+    assert names == [["English", "en", "en"], ["العربية", "ar", "ar"], ["فارسی", "fa", "fa"], ["Shqip", "sq", "sq"]]
+    # Each language's name runs in its own direction, wherever it stands.
+    dirs = v.page.evaluate("Array.from(document.querySelectorAll('nav.editions a')).map(a => getComputedStyle(a).direction)")
+    assert dirs == ["ltr", "rtl", "rtl", "ltr"]
+    shares = v.page.evaluate("Array.from(document.querySelectorAll('.share a')).map(a => a.href)")
+    assert len(shares) == 5 and all(ed.issues[first].url.replace(":", "%3A").replace("/", "%2F") in h for h in shares)
+    assert v.external == [] and v.page.evaluate("document.scripts.length") == 0
+
+
+def test_archive_pages_link_each_other(editions: dict[str, Edition], visit: Any) -> None:
+    ed = editions["paged"]
+    v = visit(ed, ed.local("archive"), NARROW)
+    older = v.page.evaluate("document.querySelector('nav.pages a[rel=next]').href")
+    assert older == ed.config.url + "page/2/" == v.page.evaluate("document.querySelector('link[rel=next]').href")
+    response = v.page.goto(ed.served(older))
+    assert response is not None and response.status == 200
+    assert v.page.evaluate("document.querySelector('nav.pages a[rel=prev]').href") == ed.config.url
+    assert v.page.evaluate("document.querySelector('link[rel=canonical]').href") == older
+    assert v.page.evaluate("document.querySelectorAll('ol.issues li').length") == 1
 
 
 # --- `digest serve`: live reload in a real browser -----------------------------------------
