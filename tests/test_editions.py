@@ -349,3 +349,23 @@ def test_share_links_are_plain_links_with_the_issue_url(newsletter: Callable[...
     ]
     assert all(a.get("rel") == "noopener noreferrer" for a in links)
     assert b"<script" not in page and b"<iframe" not in page and not doc.xpath("//img")
+
+
+def test_the_preview_shows_the_same_archive_pages_and_issue_pages_as_the_build(newsletter: Callable[..., Path], tmp_path: Path) -> None:
+    from digest.preview.site import PreviewSite
+
+    root = newsletter(config=f"title: T\nurl: {URL}\narchive:\n  per_page: 2\n", issues=_issues(range(1, 6), drafts=(5,)))
+    build(root, tmp_path / "built", jobs=1)
+    built = tree(tmp_path / "built")
+    preview = PreviewSite(root)
+    preview.reload()
+    pages = [p for p in built if p.endswith("index.html")]
+    assert "page/2/index.html" in pages and "issues/5/index.html" in pages
+    assert {p: preview.file(p) for p in pages} == {p: built[p] for p in pages}
+    assert preview.file("page/4/index.html") is None
+    # An edit re-renders the edited issue alone; its neighbours' pages show it as it is now.
+    edited = root / "issues/0003.yaml"
+    edited.write_text(ISSUE.format(day=3, n=3, draft="").replace("date:", "title: Renamed\ndate:"))
+    assert preview.update([edited]) == {3}
+    assert "Renamed" in (preview.file("issues/2/index.html") or b"").decode()
+    assert "Renamed" in (preview.file("issues/4/index.html") or b"").decode()
