@@ -32,6 +32,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import feedparser
 import lxml.etree
@@ -360,6 +361,18 @@ def page_hrefs(case: Case) -> set[str]:
     return {SITE_URL, ISSUE_URL, *FEED_URLS, "#main"} | {i.url for i in case.items if i.url}
 
 
+def share_hrefs(case: Case) -> set[str]:
+    """The issue page's share links: its title and URL, percent-encoded, and nothing else."""
+    title, url = quote(case.issue_title, safe=""), quote(ISSUE_URL, safe="")
+    return {
+        f"mailto:?subject={title}&body={url}",
+        f"https://t.me/share/url?url={url}&text={title}",
+        f"https://wa.me/?text={quote(case.issue_title + ' ' + ISSUE_URL, safe='')}",
+        f"https://x.com/intent/post?text={title}&url={url}",
+        f"https://www.facebook.com/sharer/sharer.php?u={url}",
+    }
+
+
 def image_srcs(case: Case) -> set[str]:
     return {LOGO_SRC} | {i.image[0] for i in case.items if i.image}
 
@@ -390,7 +403,8 @@ def check_email(data: bytes, case: Case) -> None:
 def check_web(data: bytes, case: Case) -> None:
     doc = parse_html(data)
     where = "issues/N/index.html"
-    assert_no_live_markup(doc, page_hrefs(case), image_srcs(case), where)
+    assert_no_live_markup(doc, page_hrefs(case) | share_hrefs(case), image_srcs(case), where)
+    assert set(doc.xpath("//section[@class='share']//a/@href")) == share_hrefs(case)
     assert doc.getroottree().getroot().get("dir") == ("rtl" if case.language == "ar" else "ltr")
     assert texts(doc, "//title") == [f"{case.issue_title} · {case.config_title}"]
     assert texts(doc, "//h1") == [case.issue_title]
