@@ -261,7 +261,7 @@ def _ratio(label: str, value: float | None, target: float, now: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m digest.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--issues", type=int, default=1000, help="synthetic issues (default 1000)")
-    parser.add_argument("--corpus", type=Path, help="also benchmark a real newsletter folder (e.g. ../shared/corpora/this-week-in-rust)")
+    parser.add_argument("--corpus", type=Path, help="also benchmark a real newsletter folder (e.g. ../shared/corpora/this-week-in-rust), and its largest emails' sizes against TWiR's own")
     parser.add_argument("--repeat", type=int, default=3, help="builds per figure, the median reported (default 3)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer pipeline (Pelican, Node MJML 5 + juice)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -308,6 +308,9 @@ def main(argv: list[str] | None = None) -> None:
             croot, dropped = corpus_copy(args.corpus, base)
             count = len(list((croot / "issues").glob("*.yaml")))
             print(f"corpus {args.corpus}: {count} issues" + (f" ({len(dropped)} left out: they fail the build: {', '.join(dropped)})" if dropped else ""), flush=True)
+            from digest.bench_sizes import report
+
+            results["corpus_email_bytes"] = report(croot)
             cfull = median_build(croot, args.repeat, functools.partial(_from_scratch_each, croot))
             cedit = median_build(croot, args.repeat, functools.partial(_edit_newest, croot))
             results.update(corpus_full=cfull, corpus_edit=cedit, corpus_issues=count, corpus_dropped=dropped)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from digest.core.models import Config, Issue
+    from digest.core.models import Config, Issue, Section
 
 NODE_SCRIPT = r"""
 const fs = require('fs'), path = require('path');
@@ -59,13 +59,18 @@ def _article(config: Config, issue: Issue) -> str:
     lines = [f"Title: {issue.title}", f"Number: {issue.number}", f"Date: {issue.date.isoformat()}", "Category: Digest", ""]
     if issue.intro:
         lines += [issue.intro, ""]
-    for section in issue.sections:
-        lines += [f"### {section.title or ''}", ""]
+    def section_md(section: Section, level: str) -> None:
+        lines.extend([f"{level} {section.title or ''}", ""] + ([section.intro, ""] if section.intro else []))
         for item in section.items:
             head = f"[{item.title}]({item.url})" if item.title and item.url else (item.title or "")
             summary = " ".join((item.summary or "").split())
             lines.append(f"* {head}{': ' if head and summary else ''}{summary}")
         lines.append("")
+        for sub in section.sections:
+            section_md(sub, level + "#")
+
+    for section in issue.sections:
+        section_md(section, "###")
     if issue.outro:
         lines += [issue.outro, ""]
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """Golden files: the exact bytes of one issue's email, text and web page, the archive and
-the three feeds, built from tests/fixtures/golden/ (issue 7 uses every field).
+the three feeds, built from tests/fixtures/golden/ (issue 7 uses every field; issue 9 the
+richer format: a table, titled and untitled sub-sections, section intros, code-span titles).
 
 After an intended change to the output, rewrite them and review the diff:
 
@@ -21,14 +22,17 @@ FILES = [
     "issues/7/email.html",
     "issues/7/email.txt",
     "issues/7/index.html",
+    "issues/9/email.html",
+    "issues/9/email.txt",
+    "issues/9/index.html",
     "index.html",
     "feed.xml",
     "atom.xml",
     "feed.json",
 ]
 
-# Everything the golden newsletter builds: two published issues and a draft (8).
-SITE = {f"issues/{n}/{name}" for n in (6, 7, 8) for name in ("email.html", "email.txt", "index.html")} | {
+# Everything the golden newsletter builds: three published issues and a draft (8).
+SITE = {f"issues/{n}/{name}" for n in (6, 7, 8, 9) for name in ("email.html", "email.txt", "index.html")} | {
     "index.html",
     "feed.xml",
     "atom.xml",

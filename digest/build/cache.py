@@ -237,9 +237,10 @@ def _replace_json(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-# An issue as JSON: its own fields by name, each section as [title, items] and each item
-# as the list of its fields in order (about half the text, and much faster to read back,
-# than one mapping per item: a build reads every cached issue for the archive).
+# An issue as JSON: its own fields by name, each section as [title, intro, items,
+# sub-sections] and each item as the list of its fields in order (about half the text,
+# and much faster to read back, than one mapping per item: a build reads every cached
+# issue for the archive).
 _ITEM_FIELDS = [f.name for f in dataclasses.fields(Item)]
 _IMAGE, _DATE = _ITEM_FIELDS.index("image"), _ITEM_FIELDS.index("date")
 
@@ -248,7 +249,7 @@ def _to_json(issue: Issue) -> dict[str, Any]:
     d = {f.name: getattr(issue, f.name) for f in dataclasses.fields(Issue)}
     d["date"] = issue.date.isoformat()
     d["updated"] = issue.updated.isoformat() if issue.updated else None
-    d["sections"] = [[s.title, [_item_json(i) for i in s.items]] for s in issue.sections]
+    d["sections"] = [_section_json(s) for s in issue.sections]
     return d
 
 
@@ -265,7 +266,16 @@ def _item_from_json(row: list[Any]) -> Item:
     return Item(*row)
 
 
+def _section_json(section: Section) -> list[Any]:
+    return [section.title, section.intro, [_item_json(i) for i in section.items], [_section_json(sub) for sub in section.sections]]
+
+
+def _section_from_json(row: list[Any]) -> Section:
+    title, intro, items, subs = row
+    return Section(title, tuple(map(_item_from_json, items)), intro, tuple(map(_section_from_json, subs)))
+
+
 def _issue_from_json(d: dict[str, Any]) -> Issue:
-    sections = tuple(Section(title, tuple(map(_item_from_json, items))) for title, items in d["sections"])
+    sections = tuple(map(_section_from_json, d["sections"]))
     updated = dt.date.fromisoformat(d["updated"]) if d["updated"] else None
     return Issue(**{**d, "date": dt.date.fromisoformat(d["date"]), "updated": updated, "sections": sections})

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from digest.core import i18n
 
-from digest.core import colors, lint, paths
+from digest.core import colors, lint, markdown, paths
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
 from digest.core.models import Author, Config, DarkTheme, Edition, EmailSettings, FeedSource, Image, Theme, Utm
 from digest.core.validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
-KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "utm", "check", "sources", "editions", "archive", "digits")
+KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "utm", "check", "sources", "editions", "archive", "digits", "links")
 EDITION_KEYS = ("language", "title", "url", "same_numbers")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
@@ -161,6 +161,8 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             kwargs["archive_per_page"] = n
     if (e_node := top.get("editions")) is not None and title is not None and url is not None:
         kwargs["editions"], kwargs["x_default"] = _editions(c, e_node, Edition(language, title, url, str(kwargs.get("direction", "ltr")), _language_name(language), True))
+    if (links := c.mapping(top.get("links"), "links", ("schemes",))) is not None and "schemes" in links:
+        kwargs["link_schemes"] = _schemes(c, links["schemes"])
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]
@@ -270,6 +272,23 @@ def _language_name(language: str, in_language: str | None = None) -> str:
     if not name:
         return language
     return name[:1].upper() + name[1:] if in_language is None else f"{name} ({language})"
+
+
+def _schemes(c: Checker, node: Node) -> tuple[str, ...]:
+    """links.schemes: the URL schemes links may use besides http(s) and mailto."""
+    entries = c.items(node, "links.schemes") or []
+    schemes: list[str] = []
+    for item, path in entries:
+        if (name := c.line_text(item, path)) is None:
+            continue
+        scheme = name.lower().removesuffix(":")
+        if scheme in markdown.NEVER_SCHEMES:
+            c.error(item.line, path, f"{short(name)} can never be allowed: its links run code or read local files")
+        elif not markdown.SCHEME.fullmatch(scheme):
+            c.error(item.line, path, f"must be a URL scheme such as irc or ftp (letters, digits, + - .), got {short(name)}")
+        elif scheme not in ("http", "https", "mailto", *schemes):
+            schemes.append(scheme)
+    return tuple(schemes)
 
 
 def _direction(language: str) -> str | None:

@@ -9,8 +9,10 @@ Rules:
   (``~``, ``#…#``, ``.swp``, ``.bak``, ``.orig``, ``.rej``, ``.tmp``), and names that are
   neither YAML nor start with a digit (a README, an images/ folder).
 - ``number:``, when given, must equal the file's number.
-- A published issue needs at least one section with at least one item; a draft may
-  be empty (a warning), because drafts are built for preview only.
+- A published issue needs at least one section; a draft may be empty (a warning),
+  because drafts are built for preview only.  A section needs items, an intro or
+  sub-sections (``sections:``, one level down and no deeper).
+- Titles are inline markdown; a linked item title (one with a url) holds no link.
 - issues/ and the files in it may be symlinks only to places inside the newsletter
   folder; a symlink loop, a dangling link or an unreadable folder is an error.
 - Issue files larger than MAX_FILE_BYTES are refused here, before anything reads them.
@@ -31,7 +33,7 @@ from digest.core.validate import Checker, capped
 
 ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
-SECTION_KEYS = ("title", "items")
+SECTION_KEYS = ("title", "intro", "items", "sections")
 ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date")
 _NAME = re.compile(r"([0-9]{1,9})\.yaml")
 # Editors' backup, swap, lock and temporary files (0004.yaml~, .0004.yaml.swp, #0004.yaml#,
@@ -130,7 +132,7 @@ def load_issue(config: Config, number: int, path: Path, rel: str, data: bytes | 
     node, problems = parse(text, rel)
     if node is None:
         return None, problems or [Problem(rel, 1, "is empty: an issue needs at least date and sections")]
-    c = Checker(rel)
+    c = Checker(rel, config.link_schemes)
     c.problems.extend(problems)
     issue = issue_from_node(c, config, number, node)
     return (None if any(not p.warning for p in c.problems) else issue), capped(c.problems)
@@ -183,36 +185,55 @@ def _sections(c: Checker, top: dict[str, Node], draft: bool) -> tuple[Section, .
         return None
     if not entries:
         _empty(c, node.line, "sections", "has no sections", draft)
-    sections = []
-    for snode, spath in entries:
-        s = c.mapping(snode, spath, SECTION_KEYS, required=("items",))
-        if s is None:
-            continue
-        title = c.get(s, "title", spath, c.line_text)
-        items: list[Item] = []
-        inode = s.get("items")
-        if inode is not None and inode.value is None:
-            _empty(c, inode.line, f"{spath}.items", "has no items", draft)
-        elif inode is not None and (ientries := c.items(inode, f"{spath}.items")) is not None:
-            if not ientries:
-                _empty(c, inode.line, f"{spath}.items", "has no items", draft)
-            items = [item for n, p in ientries if (item := _item(c, n, p)) is not None]
-        sections.append(Section(title=title, items=tuple(items)))
-    return tuple(sections)
+    return tuple(s for snode, spath in entries if (s := _section(c, snode, spath, draft, nested=False)) is not None)
+
+
+def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Section | None:
+    s = c.mapping(node, path, SECTION_KEYS)
+    if s is None:
+        return None
+    if not any(k in s for k in ("items", "intro", "sections")) and set(s) <= set(SECTION_KEYS):
+        c.error(node.line, path, "has no items, intro or sections: a section needs at least one of them")
+    title = c.get(s, "title", path, c.title)
+    intro = c.get(s, "intro", path, c.markdown)
+    items: list[Item] = []
+    inode = s.get("items")
+    if inode is not None and inode.value is None:
+        _empty(c, inode.line, f"{path}.items", "has no items", draft)
+    elif inode is not None and (ientries := c.items(inode, f"{path}.items")) is not None:
+        if not ientries:
+            _empty(c, inode.line, f"{path}.items", "has no items", draft)
+        items = [item for n, p in ientries if (item := _item(c, n, p)) is not None]
+    subs: list[Section] = []
+    snode = s.get("sections")
+    if snode is not None and nested:
+        c.error(node.key_lines.get("sections", snode.line), f"{path}.sections", "sections go one level deep: a sub-section cannot have sections of its own")
+    elif snode is not None and snode.value is None:
+        _empty(c, snode.line, f"{path}.sections", "has no sections", draft)
+    elif snode is not None and (sentries := c.items(snode, f"{path}.sections")) is not None:
+        if not sentries:
+            _empty(c, snode.line, f"{path}.sections", "has no sections", draft)
+        subs = [sub for n, p in sentries if (sub := _section(c, n, p, draft, nested=True)) is not None]
+    return Section(title=title, items=tuple(items), intro=intro, sections=tuple(subs))
 
 
 def _empty(c: Checker, line: int, path: str, what: str, draft: bool) -> None:
     if draft:
         c.warn(line, path, f"{what} (fine for a draft; it must have some before publishing)")
+    elif path == "sections":
+        c.error(line, path, f"{what}: a published issue needs at least one section")
     else:
-        c.error(line, path, f"{what}: a published issue needs at least one section with at least one item")
+        c.error(line, path, f"{what}: list them below it, or delete the line")
 
 
 def _item(c: Checker, node: Node, path: str) -> Item | None:
     i = c.mapping(node, path, ITEM_KEYS)
     if i is None:
         return None
-    title = c.get(i, "title", path, c.line_text)
+    title = c.get(i, "title", path, c.title)
+    url = c.get(i, "url", path, c.link)
+    if title and "url" in i and any(link.kind == "link" for link in markdown.links(title, inline=True)):
+        c.error(i["title"].line, f"{path}.title", "has a link, but the whole title already links to the item's url: keep one of them")
     summary = c.get(i, "summary", path, c.markdown)
     if all(k not in i or i[k].value is None for k in ("title", "summary")):
         c.error(node.line, path, "an item needs a title or a summary")
@@ -223,7 +244,7 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
         image = Image(src=src, alt=alt) if src and alt else None
     return Item(
         title=title,
-        url=c.get(i, "url", path, c.url),
+        url=url,
         summary=summary,
         source=c.get(i, "source", path, c.line_text),
         author=c.get(i, "author", path, c.line_text),
@@ -234,10 +255,13 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
 
 def _derive_preheader(intro: str | None, sections: tuple[Section, ...]) -> str:
     """Inbox preview text: the intro's opening, else the first item's summary or title."""
-    candidates = [intro] + [x for item in (sections[0].items[:1] if sections else ()) for x in (item.summary, item.title)]
+    first = [item for section in sections for item in section.all_items][:1]
+    candidates = [markdown.to_text(intro) if intro else ""]
+    for item in first:
+        candidates += [markdown.to_text(item.summary) if item.summary else "", markdown.title_text(item.title) if item.title else ""]
     for source in candidates:
         if source:
-            text = " ".join(markdown.to_text(source).split())
+            text = " ".join(source.split())
             if text:
                 return text if len(text) <= PREHEADER_CHARS else text[: PREHEADER_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return ""

@@ -1,9 +1,15 @@
-"""CommonMark for intros, summaries and outros, rendered safely to HTML and to text.
+"""CommonMark with GFM tables and strikethrough for intros, summaries and outros (and
+inline markdown for titles), rendered safely to HTML and to text.
 
 Rules:
 - Raw HTML is never live: markdown-it runs with ``html: False`` so tags show as text.
-- Links and images may point only to http(s) and mailto URLs.  Validation reports any
+- Links may point only to http(s) and mailto URLs, and to the schemes config.yaml allows
+  (``links: {schemes: [irc, ftp]}``); images only to http(s).  javascript:, data:,
+  vbscript: and file: are never allowed (config validation refuses them, and
+  :func:`url_problem` refuses them whatever the config says).  Validation reports any
   other target as an error at its line (:func:`bad_links`); rendering never emits one.
+- Titles are inline markdown only (code spans, emphasis, strikethrough, links): a title
+  such as "1. Intro" or "# tag" stays a title, never becomes a list or a heading.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from markupsafe import Markup
 
@@ -23,9 +30,16 @@ from digest.core.wrap import text_width, wrap
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
+# Schemes that run code or read local files in a mail client or browser: never allowed.
+NEVER_SCHEMES = ("javascript", "data", "vbscript", "file")
+SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")  # RFC 3986, lower case
 
-def url_problem(url: str, *, allow_mailto: bool = True) -> str | None:
-    """Why ``url`` is not an acceptable absolute link target, or None if it is."""
+
+def url_problem(url: str, *, allow_mailto: bool = True, schemes: tuple[str, ...] = ()) -> str | None:
+    """Why ``url`` is not an acceptable absolute link target, or None if it is.
+
+    ``schemes`` are the further schemes config.yaml allows for links (never for images).
+    """
     got = _short(url)
     if _CONTROL.search(url):
         return f"must be an http(s) URL without spaces or control characters, got {got}"
@@ -44,7 +58,10 @@ def url_problem(url: str, *, allow_mailto: bool = True) -> str | None:
         return None
     if allow_mailto and scheme == "mailto" and len(url) > len("mailto:"):
         return None
-    kind = "an http(s) or mailto URL" if allow_mailto else "an http(s) URL"
+    if scheme in schemes and scheme not in NEVER_SCHEMES and len(url) > len(scheme) + 1:
+        return None
+    names = ["http(s)", *(["mailto"] if allow_mailto else []), *(x for x in schemes if x not in NEVER_SCHEMES)]
+    kind = "an " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]) + " URL"
     if not scheme:  # relative, or a bare host name: say what a full address looks like
         return f"must be a full {kind.removeprefix('an ')} (like https://example.com/page), got {got}"
     return f"must be {kind}, got {got}"
@@ -55,16 +72,73 @@ def _short(url: str, limit: int = 60) -> str:
     return repr(url) if len(url) <= limit else repr(url[: limit - 1]) + "…"
 
 
+def _new_parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(["table", "strikethrough"])
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md = _new_parser()
     # Every link is checked by bad_links() during validation and by the renderers;
     # markdown-it's own silent filter would hide a bad link instead of reporting it.
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.add_render_rule("heading_open", _heading)
     md.add_render_rule("heading_close", _heading)
+    # The email styles user tables by this class: MJML's layout tables must keep theirs.
     md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("table_open", _table_open)
+    md.add_render_rule("th_open", _cell)
+    md.add_render_rule("td_open", _cell)
     return md
+
+
+# A table fits a 320 px phone (about 36 characters of a 14 px font across) when its
+# columns' longest words, and each cell's padding, add up to no more.  Cells keep their
+# words whole, so a short column never breaks "mean" into "me an"; where the words are
+# too long, the columns with the longest ones get class="wrap" on their cells, which
+# lets them break anywhere, until the rest fits.
+_TABLE_CHARS = 36
+_CELL_PADDING = 2  # characters
+
+
+def _cell_words(tokens: list[Token], idx: int) -> list[str]:
+    inline = tokens[idx + 1] if idx + 1 < len(tokens) else None
+    if inline is None or inline.type != "inline":
+        return []
+    return "".join(c.content for c in inline.children or () if c.type in ("text", "code_inline")).split()
+
+
+def _table_open(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    longest: dict[int, int] = {}
+    column = 0
+    for i in range(idx + 1, len(tokens)):
+        t = tokens[i].type
+        if t == "table_close":
+            break
+        if t == "tr_open":
+            column = 0
+        elif t in ("th_open", "td_open"):
+            longest[column] = max([longest.get(column, 0), *map(len, _cell_words(tokens, i))])
+            column += 1
+    wrap: set[int] = set()
+    width = {c: n + _CELL_PADDING for c, n in longest.items()}
+    while sum(width.values()) > _TABLE_CHARS and len(wrap) < len(width):
+        widest = max((c for c in width if c not in wrap), key=lambda c: (width[c], -c))
+        wrap.add(widest)
+        width[widest] = 1 + _CELL_PADDING
+    env["wrap_columns"] = wrap
+    env["column"] = 0
+    return '<table class="md-table">\n'
+
+
+def _cell(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    if idx > 0 and tokens[idx - 1].type == "tr_open":
+        env["column"] = 0
+    column = env.get("column", 0)
+    env["column"] = column + 1
+    attrs = "".join(f' {k}="{escapeHtml(str(v))}"' for k, v in tokens[idx].attrs.items())
+    wrap = ' class="wrap"' if column in env.get("wrap_columns", ()) else ""
+    return f"<{tokens[idx].tag}{wrap}{attrs}>"
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +148,18 @@ def _checking_parser() -> MarkdownIt:
     Rendering normalizes ``<https://a b>`` to ``https://a%20b``; validation must see
     the space the editor wrote, and the text it can find again in the file.
     """
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md = _new_parser()
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    return md
+
+
+# Titles are plain text that may use inline markdown.  Autolinks stay text in them: a
+# title such as "add From<core::ascii::Char>" names a type, not a link to "core:".
+@lru_cache(maxsize=1)
+def _title_checking_parser() -> MarkdownIt:
+    """Like :func:`_checking_parser`, for titles: the one parse of a title (see :func:`_tokens`)."""
+    md = _new_parser().disable("autolink")
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.normalizeLink = lambda url: url  # type: ignore[method-assign]
     return md
@@ -88,16 +173,18 @@ class BadLink:
 
 
 @lru_cache(maxsize=512)
-def _tokens(src: str) -> list[Token]:
+def _tokens(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> list[Token]:
     """``src`` parsed once, for validation's link checks and for rendering alike.
 
     Each link and image target is kept as written in ``meta["written"]`` (what validation
     checks and reports: ``<https://a b>`` with its space), and in ``attrs`` as rendering
     writes it: normalized (``https://a%20b``), and made harmless if it is not allowed
     (unreachable after validation; defence in depth).  Renderers only read the tokens.
+    Links may also use ``schemes`` (config.yaml's ``links.schemes``); images never.
+    ``inline``: ``src`` is a title, parsed as inline markdown only.
     """
     normalize = _parser().normalizeLink
-    tokens = _checking_parser().parse(src)
+    tokens = _title_checking_parser().parseInline(src) if inline else _checking_parser().parse(src)
     for block in tokens:
         for tok in block.children or ():
             if tok.type not in ("link_open", "image"):
@@ -105,19 +192,21 @@ def _tokens(src: str) -> list[Token]:
             attr = "href" if tok.type == "link_open" else "src"
             written = str(tok.attrs.get(attr, ""))
             url = normalize(written)
-            if url_problem(url, allow_mailto=(attr == "href")):
-                url = "#" if attr == "href" else ""
+            if attr == "href" and url_problem(url, schemes=schemes):
+                url = "#"
+            elif attr == "src" and url_problem(url, allow_mailto=False):
+                url = ""
             tok.meta = {**(tok.meta or {}), "written": written}
             tok.attrs[attr] = url
     return tokens
 
 
-def _inline_tokens(src: str) -> list[tuple[int, Token]]:
+def _inline_tokens(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> list[tuple[int, Token]]:
     """Link-bearing inline tokens with their line offsets in ``src``."""
     out: list[tuple[int, Token]] = []
     if "[" not in src and "<" not in src:
         return out  # no link, image or autolink can exist without one of these
-    for block in _tokens(src):
+    for block in _tokens(src, schemes, inline):
         if block.type != "inline" or not block.children:
             continue
         line = block.map[0] if block.map else 0
@@ -136,11 +225,14 @@ class Link:
     target: str
 
 
-def links(src: str) -> list[Link]:
-    """Every link and image in ``src``, with its text as a reader (or screen reader) gets it."""
+def links(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> list[Link]:
+    """Every link and image in ``src``, with its text as a reader (or screen reader) gets it.
+
+    ``schemes`` only selects the parse validation and rendering share (targets are as written).
+    """
     out: list[Link] = []
     current: tuple[int, str, list[str]] | None = None
-    for line, tok in _inline_tokens(src):
+    for line, tok in _inline_tokens(src, schemes, inline):
         if tok.type == "link_open":
             current = (line, str(tok.meta["written"]), [])
         elif tok.type == "link_close" and current is not None:
@@ -154,10 +246,13 @@ def links(src: str) -> list[Link]:
 
 
 @lru_cache(maxsize=256)
-def bad_links(src: str) -> tuple[BadLink, ...]:
-    """Links and images in ``src`` whose target is not http(s)/mailto (cached: an alias repeats a text)."""
+def bad_links(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> tuple[BadLink, ...]:
+    """Links and images in ``src`` whose target is not allowed (cached: an alias repeats a text).
+
+    Links may be http(s), mailto or one of ``schemes``; images only http(s).
+    """
     problems = []
-    for line, tok in _inline_tokens(src):
+    for line, tok in _inline_tokens(src, schemes, inline):
         if tok.type == "link_open":
             url = str(tok.meta["written"])
             what = "link"
@@ -166,7 +261,7 @@ def bad_links(src: str) -> tuple[BadLink, ...]:
             what = "image"
         else:
             continue
-        why = url_problem(url, allow_mailto=(what == "link"))
+        why = url_problem(url, allow_mailto=(what == "link"), schemes=schemes if what == "link" else ())
         if why:
             problems.append(BadLink(line, f"markdown {what} target {why}", url))
     return tuple(problems)
@@ -179,7 +274,7 @@ LinkHook = Callable[[str], str]
 
 
 @lru_cache(maxsize=4096)
-def to_html(src: str, top: int = 1, *, link: LinkHook | None = None) -> Markup:
+def to_html(src: str, top: int = 1, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None) -> Markup:
     """Render markdown to safe HTML (raw HTML in ``src`` appears as text).
 
     ``top`` is the level the text's highest headings get, so headings inside a blurb
@@ -190,7 +285,7 @@ def to_html(src: str, top: int = 1, *, link: LinkHook | None = None) -> Markup:
     stop at h6.  ``link`` rewrites each link's href (see :data:`LinkHook`).
     """
     md = _parser()
-    tokens = _tokens(src)
+    tokens = _tokens(src, schemes)
     return Markup(md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top), "link": link}).strip())
 
 
@@ -223,12 +318,40 @@ def _link_open(self: Any, tokens: list[Token], idx: int, options: Any, env: dict
 
 
 @lru_cache(maxsize=4096)
-def to_inline_html(src: str, *, link: LinkHook | None = None) -> Markup:
+def to_inline_html(src: str, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None) -> Markup:
     """Like :func:`to_html` for a one-paragraph text, without the ``<p>`` wrapper."""
-    html = str(to_html(src, link=link))
+    html = str(to_html(src, 1, schemes, link=link))
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]
     return Markup(html)
+
+
+@lru_cache(maxsize=8192)
+def title_html(src: str, schemes: tuple[str, ...] = (), linked: bool = False) -> Markup:
+    """A title (inline markdown) as HTML: code spans, emphasis, strikethrough, links.
+
+    ``linked``: the title is itself a link, so links inside it render as their text
+    (validation reports them; a link inside a link is not HTML).
+    """
+    md = _parser()
+    tokens = _tokens(src, schemes, inline=True)
+    if linked:
+        children = [t for t in tokens[0].children or () if t.type not in ("link_open", "link_close")] if tokens else []
+        tokens = [tokens[0].copy(children=children)] if tokens else []
+    return Markup(md.renderer.render(tokens, md.options, {}))
+
+
+@lru_cache(maxsize=8192)
+def title_text(src: str, urls: bool = False, schemes: tuple[str, ...] = ()) -> str:
+    """A title as plain text (subject lines, feed titles, the text email): no markup characters.
+
+    ``urls``: write a link's URL after its text, as the text email does.
+    """
+    tokens = _tokens(src, schemes, inline=True)
+    children = tokens[0].children or [] if tokens else []
+    if not urls:
+        children = [t for t in children if t.type not in ("link_open", "link_close")]
+    return " ".join(_inline_text(children).split())
 
 
 # While text is wrapped, the spaces inside a code span are this character, so that code
@@ -250,6 +373,8 @@ def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | N
             out.append(" " if reflow else "\n")
         elif t == "hardbreak":
             out.append("\n")
+        elif t in ("s_open", "s_close"):
+            out.append("~~")  # struck-out text reads as removed, not as part of the sentence
         elif t == "link_open":
             link_stack.append((str(tok.attrs.get("href", "")), len(out)))
         elif t == "link_close" and link_stack:
@@ -272,7 +397,7 @@ def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | N
 
 
 @lru_cache(maxsize=4096)
-def to_text(src: str, width: int | None = None, *, link: LinkHook | None = None) -> str:
+def to_text(src: str, width: int | None = None, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None) -> str:
     """Render markdown to plain text: no markup characters, every link's URL written out,
     images as their alt text.  With ``width``, paragraphs are wrapped to that many columns
     (prefixes of lists and quotes included); code blocks are kept as written.  ``link``
@@ -296,12 +421,24 @@ def to_text(src: str, width: int | None = None, *, link: LinkHook | None = None)
                 lines.append((indent + line).rstrip())
         pending_marker = None
 
-    for tok in _tokens(src):
+    row: list[str] | None = None  # the cells of the table row being read
+    for tok in _tokens(src, schemes):
         t = tok.type
         if t == "paragraph_open" or t == "heading_open":
             pass
+        elif t == "inline" and row is not None:
+            row.append(" ".join(_inline_text(tok.children or [], width is not None, link).split()))
         elif t == "inline":
             emit(_inline_text(tok.children or [], width is not None, link))
+        elif t == "tr_open":
+            row = []
+        elif t == "tr_close" and row is not None:
+            emit(" | ".join(row))
+            row = None
+        elif t == "thead_close":
+            emit("---")
+        elif t == "table_close":
+            blank_needed = True
         elif t in ("paragraph_close", "heading_close"):
             if not tok.hidden:
                 blank_needed = True

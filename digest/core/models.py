@@ -22,7 +22,7 @@ class Image:
 
 @dataclass(frozen=True)
 class Item:
-    title: str | None
+    title: str | None  # inline markdown source (code spans, emphasis; links only in an unlinked title)
     url: str | None
     summary: str | None  # markdown source
     source: str | None
@@ -33,8 +33,15 @@ class Item:
 
 @dataclass(frozen=True)
 class Section:
-    title: str | None
+    title: str | None  # inline markdown source
     items: tuple[Item, ...]
+    intro: str | None = None  # markdown source
+    sections: tuple[Section, ...] = ()  # sub-sections: one level down, never deeper
+
+    @property
+    def all_items(self) -> tuple[Item, ...]:
+        """Its items, then its sub-sections' items."""
+        return self.items + tuple(item for sub in self.sections for item in sub.items)
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class Issue:
 
     @property
     def items(self) -> tuple[Item, ...]:
-        return tuple(item for section in self.sections for item in section.items)
+        return tuple(item for section in self.sections for item in section.all_items)
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,9 @@ class Config:
     x_default: str | None = None  # the url of the x-default edition
     archive_per_page: int = 30  # issues per archive page (index.html, page/2/, ...)
     numbering: str = "latn"  # the CLDR numbering system of digest's own numbers (dates, issue numbers)
+    # links.schemes: URL schemes links may use besides http(s) and mailto (never javascript:,
+    # data:, vbscript:, file:; config validation refuses them).
+    link_schemes: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()  # config.yaml's own warnings (e.g. low-contrast colours)
 
     def issue_url(self, number: int) -> str:

@@ -34,8 +34,9 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 class Checker:
     """Collects problems for one file while reading typed values out of its nodes."""
 
-    def __init__(self, rel: str) -> None:
+    def __init__(self, rel: str, schemes: tuple[str, ...] = ()) -> None:
         self.rel = rel
+        self.schemes = schemes  # config's links.schemes: further schemes links may use
         self.problems: list[Problem] = []
         self.required: set[str] = set()  # key paths of required keys seen, for the wording of "is empty"
 
@@ -107,15 +108,21 @@ class Checker:
         return " ".join(value.split()) if value is not None else None
 
     def markdown(self, node: Node, path: str) -> str | None:
-        value = self.text(node, path)
+        return self._checked_markdown(node, path, self.text(node, path), inline=False)
+
+    def title(self, node: Node, path: str) -> str | None:
+        """A one-line title in inline markdown (code spans, emphasis, links)."""
+        return self._checked_markdown(node, path, self.line_text(node, path), inline=True)
+
+    def _checked_markdown(self, node: Node, path: str, value: str | None, inline: bool) -> str | None:
         if value is None:
             return None
         cursor = (0, 0)
-        for bad in markdown.bad_links(value):
+        for bad in markdown.bad_links(value, self.schemes, inline):
             line, cursor = _locate(node, bad.url, cursor)
             self.error(line or node.line + bad.line_offset, path, bad.message)
         cursor = (0, 0)
-        for link in markdown.links(value):
+        for link in markdown.links(value, self.schemes, inline):
             line, cursor = _locate(node, link.target, cursor)
             why = lint.alt_text_problem(link.text) if link.kind == "image" else lint.link_text_problem(link.text)
             if why:
@@ -134,6 +141,17 @@ class Checker:
         if value is None:
             return None
         why = urls.url_problem(value, mailto=mailto, merge_tag=merge_tag)
+        if why:
+            self.error(node.line, path, why)
+            return None
+        return value
+
+    def link(self, node: Node, path: str) -> str | None:
+        """An item's link: http(s), or a scheme config.yaml allows (links.schemes)."""
+        value = self.text(node, path)
+        if value is None:
+            return None
+        why = markdown.url_problem(value, allow_mailto=False, schemes=self.schemes)
         if why:
             self.error(node.line, path, why)
             return None

@@ -32,7 +32,7 @@ from digest.core import paths
 from digest.core.errors import DigestError, Problem
 from digest.core.i18n import localize_digits, strings_for
 from digest.core.loading import NOT_XML
-from digest.core.markdown import to_html, to_inline_html, to_text
+from digest.core.markdown import title_html, title_text, to_html, to_inline_html, to_text
 from digest.core.models import Config, Issue
 from digest.core.wrap import text_width, wrap
 from digest.render import utm
@@ -92,6 +92,42 @@ def text_direction(texts: str | Iterable[str | None] | None, default: str = "ltr
     return default
 
 
+# Characters that can make dir="auto" choose right-to-left: the Hebrew, Arabic, Syriac,
+# Thaana, NKo, Samaritan and Mandaic blocks and their presentation forms, the historic
+# right-to-left scripts of the SMP, and the right-to-left mark and embeddings.
+_MAY_RUN_RTL = re.compile("[\u0590-\u08ff\u200f\u202b\u202e\u2067\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
+_DIR_AUTO = Markup(' dir="auto"')
+
+
+def dir_auto(text: str | None, direction: str) -> Markup:
+    """' dir="auto"' for a block of user text that could run against the edition's
+    ``direction``, else nothing: the attribute would give what the block inherits.
+
+    In a left-to-right edition dir="auto" can only differ for a text with a
+    right-to-left character in it.  In a right-to-left one it differs unless the text's
+    first strong character is right-to-left, and then only a text with no left-to-right
+    letter at all is left without it (the check stays simple and errs on keeping it).
+    """
+    if not text:
+        return Markup("")
+    if direction == "ltr":
+        return _DIR_AUTO if _MAY_RUN_RTL.search(text) else Markup("")
+    kinds = {unicodedata.bidirectional(ch) for ch in text}
+    return Markup("") if "L" not in kinds and kinds & {"R", "AL"} else _DIR_AUTO
+
+
+_FIRST_TAG = re.compile(r'<([a-z][a-z0-9]*)(?: class="([^"]*)")?(?=[\s>])')
+
+
+def first_class(html: str, name: str) -> Markup:
+    """``html`` (safe markup) with class ``name`` on its first element: the email gives a
+    blurb's first block its item gap that way, without a wrapping <div>."""
+    def add(m: re.Match[str]) -> str:
+        return f'<{m.group(1)} class="{(m.group(2) + " " if m.group(2) else "") + name}"'
+
+    return Markup(_FIRST_TAG.sub(add, str(html), count=1))
+
+
 def make_env(config: Config) -> jinja2.Environment:
     """The Jinja2 environment for one newsletter (its templates first, then built-ins)."""
     import jinja2
@@ -131,22 +167,29 @@ def make_env(config: Config) -> jinja2.Environment:
 
     # Markdown fields are optional: None renders as nothing rather than "None".  The email's
     # renders put their link hook (UTM tagging) in the context as link_tag; pages have none.
+    schemes = config.link_schemes
+
     @jinja2.pass_context
     def markdown(ctx: jinja2.runtime.Context, src: str | None, top: int = 1) -> Markup:
-        return to_html(src, top, link=ctx.get("link_tag")) if src else Markup("")
+        return to_html(src, top, schemes, link=ctx.get("link_tag")) if src else Markup("")
 
     @jinja2.pass_context
     def markdown_inline(ctx: jinja2.runtime.Context, src: str | None) -> Markup:
-        return to_inline_html(src, link=ctx.get("link_tag")) if src else Markup("")
+        return to_inline_html(src, schemes, link=ctx.get("link_tag")) if src else Markup("")
 
     @jinja2.pass_context
     def markdown_text(ctx: jinja2.runtime.Context, src: str | None, width: int = TEXT_WIDTH) -> str:
-        return to_text(src, width, link=ctx.get("link_tag")) if src else ""
+        return to_text(src, width, schemes, link=ctx.get("link_tag")) if src else ""
 
     env.filters["markdown"] = markdown
     env.filters["markdown_inline"] = markdown_inline
     env.filters["markdown_text"] = markdown_text
     env.filters["wrap"] = lambda text, width=TEXT_WIDTH: "\n".join(wrap(text, width)) if text else ""
+    # Titles are inline markdown: markup in the email and the page, plain in text.
+    env.filters["title"] = lambda src, linked=False: title_html(src, schemes, linked) if src else Markup("")
+    env.filters["title_text"] = lambda src, urls=False: title_text(src, urls, schemes) if src else ""
+    env.filters["dir_auto"] = lambda text: dir_auto(text, config.direction)
+    env.filters["first_class"] = first_class
     env.filters["format_date"] = format_date
     env.filters["digits"] = lambda value: localize_digits(str(value), config.numbering)
     env.filters["underline"] = underline
@@ -253,8 +296,8 @@ def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
             line, detail = _mjml_error_line(mjml_src, template.filename)
             raise DigestError([Problem(where, line, f"MJML cannot convert what this template produces: {e}{detail}")]) from e
         raise DigestError([Problem(where, None, f"MJML cannot convert the email of {issue.source}: {e}")]) from e
-    html, urls = _protect_urls(html)
-    html = _restore_urls(inline_css(html), urls)
+    html, urls = _protect_urls(_reset_rules_in_head(html))
+    html = _restore_urls(lean_email(inline_css(html)), urls)
     return finish_email(html, config)
 
 
@@ -543,3 +586,102 @@ def _innermost_template_frame(tb: TracebackType | None) -> tuple[str | None, int
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+# --- a lean email -------------------------------------------------------------------
+# Gmail clips a message over 102 KB.  The bytes MJML and premailer add beyond the design
+# are taken out here, without changing what any client shows:
+# - MJML's reset rules for tables, cells and paragraphs (border-collapse, mso-table-*
+#   spacing, p's display:block) stay in <head> instead of being inlined on every cell:
+#   the layout tables carry cellspacing/cellpadding/border attributes anyway, the mso-*
+#   properties are read only by Outlook, which reads <head> styles, and every <p> has
+#   its margin inline from the email's own stylesheet.
+# - style="" attributes lose the spaces premailer writes between declarations.
+# - class="" names that no remaining <style> rule selects are dropped (premailer keeps
+#   them all because the @media rules still select by class).
+# - Adjacent Outlook conditional comments with the same condition are merged.
+# - Whitespace between block tags goes (never inside <pre>).
+_MJML_RESET = re.compile(r'<style type="text/css">\s*(#outlook a \{.*?)</style>', re.DOTALL)
+_HEAD_ONLY_RULES = ("#outlook a", "table, td", "p ")
+
+
+def _reset_rules_in_head(html: str) -> str:
+    m = _MJML_RESET.search(html)
+    if not m:
+        return html
+    rules = [" ".join(rule.split()) + "}" for rule in m.group(1).split("}") if rule.strip()]
+    head = "".join(r for r in rules if r.startswith(_HEAD_ONLY_RULES))
+    inline = "".join(r for r in rules if not r.startswith(_HEAD_ONLY_RULES))
+    blocks = f'<style type="text/css" data-premailer="ignore">{head}</style><style type="text/css">{inline}</style>'
+    return html[: m.start()] + blocks + html[m.end() :]
+
+
+_STYLE_ATTR = re.compile(r'(\sstyle=")([^"]*)(")')
+_CLASS_ATTR = re.compile(r'\sclass="([^"]*)"')
+_STYLE_BLOCK = re.compile(r"<style\b[^>]*>(.*?)</style>", re.DOTALL)
+_CSS_CLASS = re.compile(r"\.(-?[A-Za-z_][\w-]*)")
+_CONDITIONAL = re.compile(r"<!--\[if ([^\]]+)\]>(?!<!-->)(.*?)<!\[endif\]-->", re.DOTALL)
+_BLOCK = "p|div|ul|ol|li|table|thead|tbody|tr|th|td|h[1-6]|blockquote|hr|pre"
+_BLOCK_GAP = re.compile(rf"(<(?:/?(?:{_BLOCK})|hr|br)\b[^>]*>)\s+(?=<)|\s+(?=</?(?:{_BLOCK})\b)")
+_PRE = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)
+
+
+_SIDES = ("top", "right", "bottom", "left")
+_LENGTH = re.compile(r"-?\d+(?:\.\d+)?(?:px|em|%)?|auto")
+
+
+def _fold_sides(declarations: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``margin:0 0 12px;margin-top:20px`` as ``margin:20px 0 12px`` (the same box; padding too)."""
+    for prop in ("margin", "padding"):
+        at = [i for i, (p, _) in enumerate(declarations) if p == prop]
+        if len(at) != 1:
+            continue
+        values = declarations[at[0]][1].split()
+        if not 1 <= len(values) <= 4 or not all(_LENGTH.fullmatch(v) for v in values):
+            continue
+        box = dict(zip(_SIDES, (values * 4)[:4] if len(values) == 1 else [values[0], values[1], values[2 % len(values)], values[-1] if len(values) == 4 else values[1]], strict=True))
+        later = [(i, p.removeprefix(prop + "-")) for i, (p, v) in enumerate(declarations) if i > at[0] and p.startswith(prop + "-")]
+        if not later or any(side not in _SIDES or not _LENGTH.fullmatch(declarations[i][1]) for i, side in later):
+            continue
+        for i, side in later:
+            box[side] = declarations[i][1]
+        top, right, bottom, left = (box[s] for s in _SIDES)
+        short = [top, right, bottom, left] if left != right else [top, right, bottom] if top != bottom else [top, right] if top != right else [top]
+        folded = {i for i, _ in later}
+        declarations = [(p, " ".join(short) if i == at[0] else v) for i, (p, v) in enumerate(declarations) if i not in folded]
+    return declarations
+
+
+def _compact_style(match: re.Match[str]) -> str:
+    css = match.group(2)
+    if re.search(r"""['"(][^'")]*;""", css) or "!important" in css:  # leave anything unusual as written
+        return match.group(0)
+    declarations = [(p.strip(), v.strip()) for p, _, v in (d.partition(":") for d in css.split(";") if d.strip())]
+    return match.group(1) + ";".join(f"{p}:{v}" for p, v in _fold_sides(declarations)) + match.group(3)
+
+
+def _merge_conditionals(html: str) -> str:
+    out: list[str] = []
+    pos, last_end, last_condition = 0, -1, ""
+    for m in _CONDITIONAL.finditer(html):
+        if m.start() == last_end and m.group(1) == last_condition:
+            out[-1] = out[-1][: -len("<![endif]-->")] + m.group(2) + "<![endif]-->"
+        else:
+            out += [html[pos : m.start()], m.group(0)]
+        pos = last_end = m.end()
+        last_condition = m.group(1)
+    return "".join(out) + html[pos:]
+
+
+def lean_email(html: str) -> str:
+    """The inlined email with the bytes taken out that change nothing a client shows (see above)."""
+    used = {name for css in _STYLE_BLOCK.findall(html) for name in _CSS_CLASS.findall(css)}
+
+    def classes(m: re.Match[str]) -> str:
+        kept = [name for name in m.group(1).split() if name in used]
+        return f' class="{" ".join(kept)}"' if kept else ""
+
+    html = _CLASS_ATTR.sub(classes, _STYLE_ATTR.sub(_compact_style, html))
+    html = _merge_conditionals(html)
+    parts = _PRE.split(html)  # odd parts are <pre> elements: their whitespace is content
+    return "".join(part if i % 2 else _BLOCK_GAP.sub(r"\1", part) for i, part in enumerate(parts))

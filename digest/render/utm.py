@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from digest.core import urls
-from digest.core.models import Config, Issue
+from digest.core.models import Config, Issue, Section
 
 _HTTP = re.compile(r"https?://", re.IGNORECASE)
 # Merge tags of Mailchimp (*|UNIQID|*), listmonk, Buttondown and Brevo ({{ ... }}),
@@ -63,8 +63,9 @@ def tag_items(issue: Issue, tag: Tagger | None) -> Issue:
     """``issue`` with its items' URLs tagged (markdown links are tagged as they render)."""
     if tag is None:
         return issue
-    sections = tuple(
-        dataclasses.replace(section, items=tuple(dataclasses.replace(item, url=tag(item.url) if item.url else item.url) for item in section.items))
-        for section in issue.sections
-    )
-    return dataclasses.replace(issue, sections=sections)
+
+    def tagged(section: Section) -> Section:
+        items = tuple(dataclasses.replace(item, url=tag(item.url) if item.url else item.url) for item in section.items)
+        return dataclasses.replace(section, items=items, sections=tuple(map(tagged, section.sections)))
+
+    return dataclasses.replace(issue, sections=tuple(map(tagged, issue.sections)))
