@@ -57,11 +57,11 @@ def test_the_preview_serves_exactly_what_a_build_writes(golden_root: Path) -> No
 
 def test_drafts_are_previewed_and_listed_first_but_never_published(preview: PreviewSite) -> None:
     assert preview.issues[8].issue is not None and preview.issues[8].issue.draft
-    assert [s.number for s in preview.listing()] == [8, 7, 6]
+    assert [s.number for s in preview.listing()] == [8, 9, 7, 6]
     assert b"Not yet" in (preview.file("issues/8/email.html") or b"")
     index = pages.index_page(preview.config, preview.listing(), []).decode()
     rows = re.findall(r'<li data-number="(\d+)">(.*?)</li>', index)
-    assert [n for n, _ in rows] == ["8", "7", "6"]
+    assert [n for n, _ in rows] == ["8", "9", "7", "6"]
     assert 'class="badge draft">Draft<' in rows[0][1] and "Draft" not in rows[1][1] + rows[2][1]
     for rel in ("index.html", "feed.xml", "atom.xml", "feed.json"):
         assert b"Not yet" not in (preview.file(rel) or b"!"), rel  # the archive and feeds as published

@@ -400,7 +400,7 @@ def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | N
 def to_text(src: str, width: int | None = None, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None) -> str:
     """Render markdown to plain text: no markup characters, every link's URL written out,
     images as their alt text.  With ``width``, paragraphs are wrapped to that many columns
-    (prefixes of lists and quotes included); code blocks are kept as written.  ``link``
+    (prefixes of lists and quotes included); code blocks and table rows are kept as written.  ``link``
     rewrites each link's URL (see :data:`LinkHook`)."""
     lines: list[str] = []
     prefix_stack: list[str] = []
@@ -427,13 +427,13 @@ def to_text(src: str, width: int | None = None, schemes: tuple[str, ...] = (), *
         if t == "paragraph_open" or t == "heading_open":
             pass
         elif t == "inline" and row is not None:
-            row.append(" ".join(_inline_text(tok.children or [], width is not None, link).split()))
+            row.append(" ".join(_inline_text(tok.children or [], False, link).split()))
         elif t == "inline":
             emit(_inline_text(tok.children or [], width is not None, link))
         elif t == "tr_open":
             row = []
         elif t == "tr_close" and row is not None:
-            emit(" | ".join(row))
+            emit(" | ".join(row), code=True)  # a row is never wrapped: its continuation would read as the next row
             row = None
         elif t == "thead_close":
             emit("---")
