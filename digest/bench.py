@@ -155,6 +155,7 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     """
     from digest.render import feeds
     from digest.render.archive import Neighbours
+    from digest.render import environment, inline, mjml
     from digest.render import html as render
     from digest.render import text
     from digest.build.pipeline import published
@@ -164,7 +165,7 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     t = time.process_time()
     issues = _load(config)
     load_ms = (time.process_time() - t) * 1000 / len(issues)
-    env = render.make_env(config)
+    env = environment.make_env(config)
     chosen = issues[-sample:]
     render.render_email(env, config, issues[0])  # warm caches and imports
     text.render_text(env, config, issues[0])
@@ -182,9 +183,9 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
         mjml_src, cold = templates(issue)
         warm = templates(issue)[1]
         t0 = time.process_time()
-        html = render.mjml_to_html(mjml_src)
+        html = mjml.mjml_to_html(mjml_src)
         t1 = time.process_time()
-        render.finish_email(render.inline_css(html), config)
+        inline.finish_email(inline.inline_css(html), config)
         t2 = time.process_time()
         totals["markdown"] += cold - warm
         totals["jinja"] += warm
@@ -245,10 +246,11 @@ def corpus_copy(corpus: Path, workdir: Path) -> tuple[Path, list[str]]:
 
 def mjml_sources(root: Path) -> dict[int, str]:
     from digest.core.config import load_config
+    from digest.render import environment
     from digest.render import html as render
 
     config = load_config(root)
-    env = render.make_env(config)
+    env = environment.make_env(config)
     return {issue.number: render.email_mjml(env, config, issue) for issue in _load(config)}
 
 

@@ -22,12 +22,13 @@ def email_sizes(root: Path, largest: int = 10) -> tuple[list[tuple[int, int]], l
     content-fixes.patch clears them in a copy)."""
     from digest.core.config import load_config
     from digest.core.issues import discover, load_issue
+    from digest.render import environment
     from digest.render import html as render
 
     config = load_config(root)
     files, _ = discover(root)
     chosen = sorted(files, key=lambda f: f[1].stat().st_size, reverse=True)
-    env = render.make_env(config)
+    env = environment.make_env(config)
     sizes, invalid = [], []
     for number, path, rel in chosen[:largest]:
         issue, _problems = load_issue(config, number, path, rel)

@@ -64,7 +64,7 @@ def test_pip_installed_digest_builds_with_its_packaged_templates(tmp_path: Path)
     assert not (news / "templates").exists()
 
     # digest and its templates are the installed copy in the venv's site-packages.
-    where = _run([python, "-c", "import sysconfig, digest.render.html as r; print(sysconfig.get_paths()['purelib']); print(r.BUILTIN_TEMPLATES)"], cwd=work)
+    where = _run([python, "-c", "import sysconfig, digest.render.environment as r; print(sysconfig.get_paths()['purelib']); print(r.BUILTIN_TEMPLATES)"], cwd=work)
     purelib, templates = (Path(line) for line in where.stdout.splitlines())
     assert purelib.is_relative_to(venv) and templates == purelib / "digest" / "render" / "templates"
     assert sorted(p.name for p in templates.iterdir()) == sorted(p.name for p in (REPO / "digest" / "render" / "templates").iterdir() if p.is_file())

@@ -467,7 +467,7 @@ def test_markdown_headings_continue_the_outline(newsletter: Callable[..., Path])
 def test_css_inlining_keeps_nothing_from_one_stylesheet_to_the_next() -> None:
     """inline_css keeps what premailer makes of each stylesheet for the process's life:
     a second email with other CSS must come out as a fresh process would write it."""
-    from digest.render.html import inline_css
+    from digest.render.inline import inline_css
 
     def email(colour: str, width: int) -> str:
         return (
@@ -478,7 +478,7 @@ def test_css_inlining_keeps_nothing_from_one_stylesheet_to_the_next() -> None:
 
     docs = [email("#1f5fa8", 479), email("#ab1234", 600), email("#1f5fa8", 479)]
     in_process = [inline_css(d) for d in docs]
-    code = "import sys; from digest.render.html import inline_css; sys.stdout.write(inline_css(sys.stdin.read()))"
+    code = "import sys; from digest.render.inline import inline_css; sys.stdout.write(inline_css(sys.stdin.read()))"
     fresh = [
         subprocess.run([sys.executable, "-c", code], input=d, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
         for d in docs

@@ -130,9 +130,10 @@ def render_issue(ctx: Context, issue: Issue) -> Rendered:
     from digest.core import lint
     from digest.render import html as render
     from digest.render import text
+    from digest.render.errors import template_errors
 
     env, config = ctx.env, ctx.config
-    with render.template_errors():
+    with template_errors():
         files = {
             "email.html": render.render_email(env, config, issue).encode(),
             "email.txt": text.render_text(env, config, issue).encode(),
@@ -158,8 +159,9 @@ def neighbours(issues: Iterable[Issue]) -> dict[int, Neighbours]:
 def render_page(ctx: Context, issue: Issue, content: str, near: Neighbours) -> bytes:
     """One issue's web page from its content fragment (render_issue's) and its neighbours."""
     from digest.render import html as render
+    from digest.render.errors import template_errors
 
-    with render.template_errors():
+    with template_errors():
         return render.render_web(ctx.env, ctx.config, issue, content, near).encode()
 
 
@@ -167,10 +169,10 @@ def render_site(ctx: Context, issues: Iterable[Issue], contents: Mapping[int, st
     """The archive pages (index.html, page/2/index.html, ...) and the three feeds
     (``contents``: each feed issue's HTML fragment)."""
     from digest.render import archive, feeds
-    from digest.render import html as render
+    from digest.render.errors import template_errors
 
     newest = published(issues)
-    with render.template_errors():
+    with template_errors():
         site = {path: page.encode() for path, page in archive.render_archive(ctx.env, ctx.config, newest).items()}
     site.update(feeds.render_feeds(ctx.config, feed_issues(ctx.config, newest), contents))
     return site
@@ -189,9 +191,9 @@ def feed_issues(config: Config, issues: Iterable[Issue]) -> list[Issue]:
 @lru_cache(maxsize=2)
 def _env(config: Config, templates: bytes) -> jinja2.Environment:
     """One Jinja2 environment per newsletter, per process, per state of its templates."""
-    from digest.render import html as render
+    from digest.render.environment import make_env
 
-    return render.make_env(config)
+    return make_env(config)
 
 
 def preload() -> None:
@@ -208,6 +210,6 @@ def preload() -> None:
     import digest.render.archive  # noqa: F401
     import digest.render.feeds  # noqa: F401
     import digest.render.text  # noqa: F401
-    from digest.render import html
+    from digest.render import inline
 
-    html._inliner_class()
+    inline._inliner_class()

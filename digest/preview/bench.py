@@ -39,6 +39,7 @@ def render_ms(root: Path, number: int, repeat: int) -> float:
     """Median milliseconds to render issue ``number`` in this process (warm)."""
     from digest.core.config import load_config
     from digest.core.issues import load_issue
+    from digest.render import environment
     from digest.render import html as render
     from digest.render import text
     from digest.render.archive import Neighbours
@@ -47,7 +48,7 @@ def render_ms(root: Path, number: int, repeat: int) -> float:
     path = root / "issues" / f"{number:04d}.yaml"
     issue, problems = load_issue(config, number, path, f"issues/{path.name}", path.read_bytes())
     assert issue is not None, problems
-    env = render.make_env(config)
+    env = environment.make_env(config)
     times = []
     for _ in range(repeat + 2):
         t = time.perf_counter()

@@ -85,9 +85,9 @@ class PreviewSite:
             except DigestError as e:
                 self.general = list(e.problems)  # the last good config stays in use
                 return
-            from digest.render import html as render
+            from digest.render.environment import make_env
 
-            self.config, self.env = config, render.make_env(config)
+            self.config, self.env = config, make_env(config)
             self.ctx = context(config)
             self._archive = self._feeds = None
             viewed = {n for n, s in self.issues.items() if s.outputs is not None}
@@ -235,7 +235,7 @@ class PreviewSite:
 
     def _archive_pages(self) -> dict[str, bytes] | None:
         from digest.render import archive
-        from digest.render import html as render
+        from digest.render.errors import template_errors
 
         if self.config is None or self.env is None:
             return None
@@ -243,7 +243,7 @@ class PreviewSite:
         shown = tuple((i.number, i.title, i.date, i.preheader, i.url) for i in newest)
         if self._archive is None or self._archive[0] != shown:
             try:
-                with render.template_errors():
+                with template_errors():
                     pages = archive.render_archive(self.env, self.config, newest)
                 self._archive = (shown, {path: page.encode() for path, page in pages.items()})
             except DigestError as e:

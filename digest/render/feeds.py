@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import escape
 
 from digest.core.models import Config, Edition, Issue
-from digest.render.html import FEED_FILES, xml_safe
+from digest.render.environment import FEED_FILES, xml_safe
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

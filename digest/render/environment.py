@@ -1,0 +1,265 @@
+"""The Jinja2 environment every output is rendered in, and the filters templates use.
+
+Rules:
+- Templates come from the newsletter's own ``templates/`` folder first, then from the
+  built-in ``digest/render/templates/``: a file of the same name overrides the built-in one.
+- Autoescape is on for every template except ``.txt`` ones.  User text therefore always
+  lands as text; markdown fields become HTML only through the ``markdown`` filters,
+  which return safe :class:`~markupsafe.Markup`.
+- Output is deterministic: rendering the same issue twice, in any process, gives the
+  same bytes (no timestamps, no random ids, no hash-ordered iteration).
+- jinja2 and babel are imported inside the functions that use them (``digest --help``
+  stays fast).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import stat
+import unicodedata
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from digest.core import paths
+from digest.core.errors import DigestError, Problem
+from digest.core.i18n import localize_digits, strings_for
+from digest.core.loading import NOT_XML
+from digest.core.markdown import title_html, title_text, to_html, to_inline_html, to_text
+from digest.core.models import Config
+from digest.core.wrap import text_width, wrap
+from digest.render import archive
+
+if TYPE_CHECKING:
+    import jinja2
+
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEXT_WIDTH = 78  # columns of the plain-text email: RFC 5322's recommended line length
+
+# The email template links "unsubscribe" to this token; render_email swaps it for the
+# configured URL only in the final HTML string.  The real value may be a mailing
+# service's merge tag (*|UNSUB|*, {{ UnsubscribeURL }}, {{ unsubscribe_url }}) that
+# Jinja would evaluate and lxml would percent-encode, so it must never pass through them.
+UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.digest.invalid/"
+
+# Feed file names, relative to config.url (feeds.py writes them, pages link to them).
+FEED_FILES = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
+
+# Validation refuses the characters XML forbids; templates may still bring them in
+# (a stray vertical tab in a newsletter's own template), and MJML and lxml would refuse
+# the whole issue, so every {{ expression }} is cleaned as a last line of defence.
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML forbids (keeps Markup as Markup)."""
+    if not NOT_XML.search(text):
+        return text
+    cleaned = NOT_XML.sub("", text)
+    return Markup(cleaned) if isinstance(text, Markup) else cleaned
+
+
+def _finalize(value: object) -> object:
+    # Runs on every {{ expression }} before autoescaping.
+    return xml_safe(value) if isinstance(value, str) else value
+
+
+def text_direction(texts: str | Iterable[str | None] | None, default: str = "ltr") -> str:
+    """The direction dir="auto" gives the first of ``texts`` (a string or a list of
+    strings, None skipped) that has a strong character: "rtl" or "ltr", else ``default``.
+
+    Templates use it where a line mixes isolated parts (each ``dir="auto"``), which a
+    browser's own dir="auto" would skip: an item's meta line runs like its title.
+    """
+    for text in [texts] if isinstance(texts, str) else texts or ():
+        for ch in text or "":
+            kind = unicodedata.bidirectional(ch)
+            if kind == "L":
+                return "ltr"
+            if kind in ("R", "AL"):
+                return "rtl"
+    return default
+
+
+# Characters that can make dir="auto" choose right-to-left: the Hebrew, Arabic, Syriac,
+# Thaana, NKo, Samaritan and Mandaic blocks and their presentation forms, the historic
+# right-to-left scripts of the SMP, and the right-to-left mark and embeddings.
+_MAY_RUN_RTL = re.compile("[\u0590-\u08ff\u200f\u202b\u202e\u2067\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
+_DIR_AUTO = Markup(' dir="auto"')
+
+
+def dir_auto(text: str | None, direction: str) -> Markup:
+    """' dir="auto"' for a block of user text that could run against the edition's
+    ``direction``, else nothing: the attribute would give what the block inherits.
+
+    In a left-to-right edition dir="auto" can only differ for a text with a
+    right-to-left character in it.  In a right-to-left one it differs unless the text's
+    first strong character is right-to-left, and then only a text with no left-to-right
+    letter at all is left without it (the check stays simple and errs on keeping it).
+    """
+    if not text:
+        return Markup("")
+    if direction == "ltr":
+        return _DIR_AUTO if _MAY_RUN_RTL.search(text) else Markup("")
+    kinds = {unicodedata.bidirectional(ch) for ch in text}
+    return Markup("") if "L" not in kinds and kinds & {"R", "AL"} else _DIR_AUTO
+
+
+_FIRST_TAG = re.compile(r'<([a-z][a-z0-9]*)(?: class="([^"]*)")?(?=[\s>])')
+
+
+def first_class(html: str, name: str) -> Markup:
+    """``html`` (safe markup) with class ``name`` on its first element: the email gives a
+    blurb's first block its item gap that way, without a wrapping <div>."""
+    def add(m: re.Match[str]) -> str:
+        return f'<{m.group(1)} class="{(m.group(2) + " " if m.group(2) else "") + name}"'
+
+    return Markup(_FIRST_TAG.sub(add, str(html), count=1))
+
+
+def make_env(config: Config) -> jinja2.Environment:
+    """The Jinja2 environment for one newsletter (its templates first, then built-ins)."""
+    import jinja2
+    from babel import Locale, UnknownLocaleError
+    from babel.dates import format_date as babel_format_date
+
+    loaders: list[jinja2.BaseLoader] = []
+    if (user_templates := _user_templates(config.root)) is not None:
+        loaders.append(_OverrideLoader(user_templates, config.root.resolve()))
+    loaders.append(jinja2.PackageLoader("digest.render", "templates"))
+
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        # Everything but plain text is markup; unknown extensions (e.g. the _style.css
+        # partial) are escaped too, so user values cannot close a <style> element.
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "mjml", "xml"),
+            disabled_extensions=("txt",),
+            default_for_string=True,
+            default=True,
+        ),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+    )
+
+    try:
+        locale = Locale.parse(config.language, sep="-")
+    except (ValueError, TypeError, UnknownLocaleError):
+        locale = Locale.parse("en")
+
+    def format_date(value: dt.date) -> str:
+        return localize_digits(babel_format_date(value, format="long", locale=locale), config.numbering)
+
+    def underline(text: str, char: str = "=") -> str:
+        return char * max(3, *(text_width(line) for line in text.split("\n")))  # a wrapped heading: its longest line
+
+    # Markdown fields are optional: None renders as nothing rather than "None".  The email's
+    # renders put their link hook (UTM tagging) in the context as link_tag; pages have none.
+    schemes = config.link_schemes
+
+    @jinja2.pass_context
+    def markdown(ctx: jinja2.runtime.Context, src: str | None, top: int = 1) -> Markup:
+        return to_html(src, top, schemes, link=ctx.get("link_tag")) if src else Markup("")
+
+    @jinja2.pass_context
+    def markdown_inline(ctx: jinja2.runtime.Context, src: str | None) -> Markup:
+        return to_inline_html(src, schemes, link=ctx.get("link_tag")) if src else Markup("")
+
+    @jinja2.pass_context
+    def markdown_text(ctx: jinja2.runtime.Context, src: str | None, width: int = TEXT_WIDTH) -> str:
+        return to_text(src, width, schemes, link=ctx.get("link_tag")) if src else ""
+
+    env.filters["markdown"] = markdown
+    env.filters["markdown_inline"] = markdown_inline
+    env.filters["markdown_text"] = markdown_text
+    env.filters["wrap"] = lambda text, width=TEXT_WIDTH: "\n".join(wrap(text, width)) if text else ""
+    # Titles are inline markdown: markup in the email and the page, plain in text.
+    env.filters["title"] = lambda src, linked=False: title_html(src, schemes, linked) if src else Markup("")
+    env.filters["title_text"] = lambda src, urls=False: title_text(src, urls, schemes) if src else ""
+    env.filters["dir_auto"] = lambda text: dir_auto(text, config.direction)
+    env.filters["first_class"] = first_class
+    env.filters["format_date"] = format_date
+    env.filters["digits"] = lambda value: localize_digits(str(value), config.numbering)
+    env.filters["underline"] = underline
+    env.filters["direction"] = text_direction
+
+    rtl = config.direction == "rtl"
+    words = strings_for(config.language, config.words)
+    env.globals.update(
+        config=config,
+        t=words,
+        edition_links=lambda number=None: archive.edition_links(config, number),
+        alternates=lambda number=None: archive.alternates(config, number),
+        share_links=lambda issue: archive.share_links(issue, words["share_email"]),
+        # Physical sides for MJML attributes and email CSS, which have no logical ones.
+        start="right" if rtl else "left",
+        end="left" if rtl else "right",
+        feed_urls={kind: config.url + name for kind, name in FEED_FILES.items()},
+    )
+    return env
+
+
+def _user_templates(root: Path) -> Path | None:
+    """The newsletter's templates/ folder, or None when it has none.  An unreadable one is an
+    error: falling back to the built-in templates would quietly build the wrong emails."""
+    folder, problems = paths.templates_folder(root)
+    if problems:
+        raise DigestError(problems)
+    return folder
+
+
+@lru_cache(maxsize=1)
+def _override_loader_class() -> type[jinja2.FileSystemLoader]:
+    import jinja2
+
+    class OverrideLoader(jinja2.FileSystemLoader):
+        """templates/ as Jinja's loader, refusing what the built-in fallback would hide:
+        a file that cannot be read, is not UTF-8, or is a symlink out of the newsletter.
+        A byte order mark at the start is dropped (Windows editors write one)."""
+
+        def __init__(self, folder: Path, root: Path) -> None:
+            super().__init__(folder)
+            self.folder, self.root = folder, root
+
+        def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+            path = self.folder.joinpath(*jinja2.loaders.split_template_path(template))  # refuses ".."
+            rel = f"templates/{template}"
+            try:
+                st = paths.input_stat(path, self.root)
+            except paths.Refused as e:
+                if e.missing:
+                    raise jinja2.TemplateNotFound(template) from None
+                raise DigestError([Problem(rel, None, str(e))]) from None
+            if not stat.S_ISREG(st.st_mode):
+                raise jinja2.TemplateNotFound(template)
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                raise DigestError([Problem(rel, None, f"cannot be read: {paths.reason(e)}")]) from None
+            try:
+                source = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                line = data[: e.start].count(b"\n") + 1
+                raise DigestError([Problem(rel, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} cannot be decoded); save the file as UTF-8")]) from None
+            mtime = st.st_mtime_ns
+            return source.removeprefix("\ufeff"), str(path), lambda: _mtime(path) == mtime
+
+    return OverrideLoader
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _OverrideLoader(folder: Path, root: Path) -> jinja2.BaseLoader:  # noqa: N802 - a class made lazily (jinja2 is a heavy import)
+    cls: Any = _override_loader_class()
+    loader: jinja2.BaseLoader = cls(folder, root)
+    return loader

@@ -1,0 +1,76 @@
+"""Template mistakes as user errors at their file and line (the build wraps rendering in template_errors())."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from digest.core.errors import DigestError, Problem
+from digest.render.environment import BUILTIN_TEMPLATES
+
+
+class MjmlError(Exception):
+    """MJML rejected the markup the email template produced."""
+
+
+def template_path(filename: str | None) -> str:
+    """How a problem names a template: templates/NAME, or the built-in file."""
+    if not filename:
+        return "templates"
+    path = Path(filename).resolve()
+    if path.is_relative_to(BUILTIN_TEMPLATES):
+        return f"digest/render/templates/{path.name} (built-in)"
+    return f"templates/{path.name}"
+
+
+@contextmanager
+def template_errors() -> Iterator[None]:
+    """Turn a template mistake (syntax, unknown variable, missing include) into a
+    DigestError naming the template file and line, like any other user error."""
+    import jinja2
+
+    try:
+        yield
+    except DigestError:
+        raise
+    except jinja2.TemplateSyntaxError as e:
+        raise DigestError([Problem(template_path(e.filename), e.lineno, f"template error: {e.message}")]) from e
+    except jinja2.TemplateError as e:
+        # Jinja rewrites tracebacks so that frames inside a template carry its file
+        # name and line: the innermost such frame is where the mistake is.
+        filename, line = _innermost_template_frame(e.__traceback__)
+        message = f"template {e.name!r} not found" if isinstance(e, jinja2.TemplateNotFound) else str(e.message or e)
+        raise DigestError([Problem(template_path(filename), line, f"template error: {message}")]) from e
+    except Exception as e:  # noqa: BLE001 - sorted below: the user's template, or a bug in digest
+        # A newsletter's own template can fail as it runs ({{ 1/0 }}, a bad strftime format,
+        # an include of itself, a string of ten gigabytes): that is the user's error, at the
+        # template's line.  The same in a built-in template is a bug in digest.
+        filename, line = _innermost_template_frame(e.__traceback__)
+        where = template_path(filename) if filename else ""
+        if not where.startswith("templates/"):
+            raise
+        e.__traceback__ = None  # let a huge allocation's frames go before reporting
+        raise DigestError([Problem(where, line, f"template error: {_runtime_message(e)}")]) from None
+
+
+def _runtime_message(e: BaseException) -> str:
+    if isinstance(e, RecursionError):
+        return "the template includes or calls itself without end"
+    if isinstance(e, MemoryError):
+        return "the template needs more memory than there is (a repetition or a loop without bound?)"
+    text = str(e) or type(e).__name__
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return f"{text} ({type(e).__name__})"
+
+
+def _innermost_template_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
+    found: tuple[str | None, int | None] = (None, None)
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".mjml", ".txt", ".css", ".xml")) or f"{os.sep}templates{os.sep}" in filename:
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
