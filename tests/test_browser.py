@@ -31,7 +31,7 @@ from conftest import GOLDEN_SRC, REPO, run
 from digest.build.pipeline import render_issue_email
 from digest.core.config import load_config
 from digest.core.i18n import strings_for
-from digest.core.markdown import title_text
+from digest.core.plaintext import title_text
 from digest.core.models import Config, Issue
 from digest.preview.server import make_server
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import run
 
-from digest.core import markdown
+from digest.core import markdown, plaintext
 
 TABLE_ISSUE = """\
 date: 2024-01-05
@@ -61,7 +61,7 @@ def test_tables_and_strikethrough_render_in_every_output(newsletter: Callable[..
 
 def test_text_of_a_table_keeps_its_rows_and_links() -> None:
     src = "| a | b |\n|---|---|\n| [docs](https://example.com/d) | x |\n\nafter"
-    assert markdown.to_text(src) == "a | b\n---\ndocs (https://example.com/d) | x\n\nafter"
+    assert plaintext.to_text(src) == "a | b\n---\ndocs (https://example.com/d) | x\n\nafter"
 
 
 SCHEME_ISSUE = """\

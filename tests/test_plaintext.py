@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import columns, run
 
-from digest.core.markdown import to_text
+from digest.core.plaintext import to_text
 
 LONG_URL = "https://example.com/" + "a-very-long-path-segment/" * 5
 

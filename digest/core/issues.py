@@ -25,7 +25,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import i18n, markdown, paths
+from digest.core import i18n, markdown, paths, plaintext
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -256,9 +256,9 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
 def _derive_preheader(intro: str | None, sections: tuple[Section, ...]) -> str:
     """Inbox preview text: the intro's opening, else the first item's summary or title."""
     first = [item for section in sections for item in section.all_items][:1]
-    candidates = [markdown.to_text(intro) if intro else ""]
+    candidates = [plaintext.to_text(intro) if intro else ""]
     for item in first:
-        candidates += [markdown.to_text(item.summary) if item.summary else "", markdown.title_text(item.title) if item.title else ""]
+        candidates += [plaintext.to_text(item.summary) if item.summary else "", plaintext.title_text(item.title) if item.title else ""]
     for source in candidates:
         if source:
             text = " ".join(source.split())

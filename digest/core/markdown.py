@@ -1,5 +1,5 @@
 """CommonMark with GFM tables and strikethrough for intros, summaries and outros (and
-inline markdown for titles), rendered safely to HTML and to text.
+inline markdown for titles), rendered safely to HTML (plain text: digest.core.plaintext).
 
 Rules:
 - Raw HTML is never live: markdown-it runs with ``html: False`` so tags show as text.
@@ -26,7 +26,6 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from markupsafe import Markup
 
-from digest.core.wrap import text_width, wrap
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
@@ -158,7 +157,7 @@ def _checking_parser() -> MarkdownIt:
 # title such as "add From<core::ascii::Char>" names a type, not a link to "core:".
 @lru_cache(maxsize=1)
 def _title_checking_parser() -> MarkdownIt:
-    """Like :func:`_checking_parser`, for titles: the one parse of a title (see :func:`_tokens`)."""
+    """Like :func:`_checking_parser`, for titles: the one parse of a title (see :func:`parsed`)."""
     md = _new_parser().disable("autolink")
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.normalizeLink = lambda url: url  # type: ignore[method-assign]
@@ -173,7 +172,7 @@ class BadLink:
 
 
 @lru_cache(maxsize=512)
-def _tokens(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> list[Token]:
+def parsed(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> list[Token]:
     """``src`` parsed once, for validation's link checks and for rendering alike.
 
     Each link and image target is kept as written in ``meta["written"]`` (what validation
@@ -206,7 +205,7 @@ def _inline_tokens(src: str, schemes: tuple[str, ...] = (), inline: bool = False
     out: list[tuple[int, Token]] = []
     if "[" not in src and "<" not in src:
         return out  # no link, image or autolink can exist without one of these
-    for block in _tokens(src, schemes, inline):
+    for block in parsed(src, schemes, inline):
         if block.type != "inline" or not block.children:
             continue
         line = block.map[0] if block.map else 0
@@ -285,7 +284,7 @@ def to_html(src: str, top: int = 1, schemes: tuple[str, ...] = (), *, link: Link
     stop at h6.  ``link`` rewrites each link's href (see :data:`LinkHook`).
     """
     md = _parser()
-    tokens = _tokens(src, schemes)
+    tokens = parsed(src, schemes)
     return Markup(md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top), "link": link}).strip())
 
 
@@ -334,140 +333,8 @@ def title_html(src: str, schemes: tuple[str, ...] = (), linked: bool = False) ->
     (validation reports them; a link inside a link is not HTML).
     """
     md = _parser()
-    tokens = _tokens(src, schemes, inline=True)
+    tokens = parsed(src, schemes, inline=True)
     if linked:
         children = [t for t in tokens[0].children or () if t.type not in ("link_open", "link_close")] if tokens else []
         tokens = [tokens[0].copy(children=children)] if tokens else []
     return Markup(md.renderer.render(tokens, md.options, {}))
-
-
-@lru_cache(maxsize=8192)
-def title_text(src: str, urls: bool = False, schemes: tuple[str, ...] = ()) -> str:
-    """A title as plain text (subject lines, feed titles, the text email): no markup characters.
-
-    ``urls``: write a link's URL after its text, as the text email does.
-    """
-    tokens = _tokens(src, schemes, inline=True)
-    children = tokens[0].children or [] if tokens else []
-    if not urls:
-        children = [t for t in children if t.type not in ("link_open", "link_close")]
-    return " ".join(_inline_text(children).split())
-
-
-# While text is wrapped, the spaces inside a code span are this character, so that code
-# is never broken across lines (wrap() turns it back into a space).  It cannot come from
-# an editor: YAML cannot carry it and markdown-it replaces it with U+FFFD.
-_GLUE = "\x00"
-
-
-def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | None = None) -> str:
-    out: list[str] = []
-    link_stack: list[tuple[str, int]] = []
-    for tok in children:
-        t = tok.type
-        if t == "code_inline" and reflow:
-            out.append(tok.content.replace(" ", _GLUE))
-        elif t in ("text", "code_inline", "html_inline"):
-            out.append(tok.content)
-        elif t == "softbreak":
-            out.append(" " if reflow else "\n")
-        elif t == "hardbreak":
-            out.append("\n")
-        elif t in ("s_open", "s_close"):
-            out.append("~~")  # struck-out text reads as removed, not as part of the sentence
-        elif t == "link_open":
-            link_stack.append((str(tok.attrs.get("href", "")), len(out)))
-        elif t == "link_close" and link_stack:
-            href, start = link_stack.pop()
-            label = "".join(out[start:])
-            target = href[len("mailto:"):] if href.lower().startswith("mailto:") else href
-            shown = link(target) if link is not None and href != "#" else target
-            if href == "#":
-                pass
-            elif label.strip() in (target, href):  # an autolink (<https://…>) shows its URL as its label
-                if shown != target:
-                    out[start:] = [shown]  # the link written once, as it goes out
-            else:
-                out.append(f" ({shown})" if label.strip() else shown)
-        elif t == "image":
-            # A reader of plain text gets what the image shows, as a screen reader does.
-            alt = "".join(c.content for c in tok.children or ()).strip()
-            out.append(f"[{alt or 'image'}]")
-    return "".join(out)
-
-
-@lru_cache(maxsize=4096)
-def to_text(src: str, width: int | None = None, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None) -> str:
-    """Render markdown to plain text: no markup characters, every link's URL written out,
-    images as their alt text.  With ``width``, paragraphs are wrapped to that many columns
-    (prefixes of lists and quotes included); code blocks and table rows are kept as written.  ``link``
-    rewrites each link's URL (see :data:`LinkHook`)."""
-    lines: list[str] = []
-    prefix_stack: list[str] = []
-    counters: list[int] = []
-    pending_marker: str | None = None
-    blank_needed = False
-
-    def emit(text: str, code: bool = False) -> None:
-        nonlocal pending_marker, blank_needed
-        if blank_needed and lines:
-            lines.append("")
-        blank_needed = False
-        indent = "".join(prefix_stack)
-        for i, line in enumerate(text.split("\n") if code or width is None else wrap(text, width, text_width(indent), _GLUE)):
-            if i == 0 and pending_marker is not None:
-                lines.append((indent[: -len(pending_marker)] + pending_marker + line).rstrip())
-            else:
-                lines.append((indent + line).rstrip())
-        pending_marker = None
-
-    row: list[str] | None = None  # the cells of the table row being read
-    for tok in _tokens(src, schemes):
-        t = tok.type
-        if t == "paragraph_open" or t == "heading_open":
-            pass
-        elif t == "inline" and row is not None:
-            row.append(" ".join(_inline_text(tok.children or [], False, link).split()))
-        elif t == "inline":
-            emit(_inline_text(tok.children or [], width is not None, link))
-        elif t == "tr_open":
-            row = []
-        elif t == "tr_close" and row is not None:
-            emit(" | ".join(row), code=True)  # a row is never wrapped: its continuation would read as the next row
-            row = None
-        elif t == "thead_close":
-            emit("---")
-        elif t == "table_close":
-            blank_needed = True
-        elif t in ("paragraph_close", "heading_close"):
-            if not tok.hidden:
-                blank_needed = True
-        elif t == "bullet_list_open":
-            counters.append(0)
-        elif t == "ordered_list_open":
-            counters.append(int(tok.attrs.get("start", 1) or 1) - 1 + 1000000)
-        elif t in ("bullet_list_close", "ordered_list_close"):
-            counters.pop()
-            blank_needed = not counters
-        elif t == "list_item_open":
-            if counters and counters[-1] >= 1000000:
-                counters[-1] += 1
-                marker = f"{counters[-1] - 1000000}. "
-            else:
-                marker = "- "
-            prefix_stack.append(" " * len(marker))
-            pending_marker = marker
-        elif t == "list_item_close":
-            prefix_stack.pop()
-        elif t == "blockquote_open":
-            prefix_stack.append("> ")
-        elif t == "blockquote_close":
-            prefix_stack.pop()
-            blank_needed = True
-        elif t in ("fence", "code_block"):
-            emit(tok.content.rstrip("\n"), code=True)
-            blank_needed = True
-        elif t == "hr":
-            emit("----")
-            blank_needed = True
-    return "\n".join(lines).strip("\n")
