@@ -326,31 +326,32 @@ def test_starttls_delivers_and_logs_in_only_after_tls(golden_root: Path, tls: Tl
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
 
 
-def test_implicit_tls_delivers(golden_root: Path, tls: Tls) -> None:
+@pytest.fixture
+def smtps(tls: Tls) -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server on 127.0.0.1 that speaks TLS from the first byte (implicit TLS)."""
     inbox = Inbox()
     controller = LoopbackController(inbox, ssl_context=tls.server)
     controller.start()
     try:
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(controller.port), "DIGEST_SMTP_SECURITY": "ssl", "DIGEST_SMTP_CA_FILE": str(tls.ca_file)}
-        result = send(golden_root, 7, **env)
+        yield inbox, controller.port
     finally:
         controller.stop()
+
+
+def test_implicit_tls_delivers(golden_root: Path, smtps: tuple[Inbox, int], tls: Tls) -> None:
+    inbox, port = smtps
+    result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="ssl", DIGEST_SMTP_CA_FILE=str(tls.ca_file))
     assert result.exit_code == 0, result.output
     assert inbox.message()["Subject"] == "Golden Weekly #7: leap day special"
 
 
-def test_an_untrusted_certificate_is_one_clear_line(golden_root: Path, tls: Tls) -> None:
-    inbox = Inbox()
-    controller = LoopbackController(inbox, ssl_context=tls.server)
-    controller.start()
-    try:
-        # No DIGEST_SMTP_CA_FILE: the system's authorities never signed the test's certificate.
-        result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(controller.port), DIGEST_SMTP_SECURITY="ssl")
-    finally:
-        controller.stop()
+def test_an_untrusted_certificate_is_one_clear_line(golden_root: Path, smtps: tuple[Inbox, int]) -> None:
+    inbox, port = smtps
+    # No DIGEST_SMTP_CA_FILE: the system's authorities never signed the test's certificate.
+    result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="ssl")
     assert result.exit_code == 1
     assert result.stderr == (
-        f"environment: could not send through 127.0.0.1:{controller.port}: the server's TLS certificate is not trusted"
+        f"environment: could not send through 127.0.0.1:{port}: the server's TLS certificate is not trusted"
         " (unable to get local issuer certificate); if it is signed by your own authority, set DIGEST_SMTP_CA_FILE\n"
         "1 error; nothing was sent\n"
     )
