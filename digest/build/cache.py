@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import os
 import shutil
 import stat
