@@ -47,7 +47,7 @@ def test_an_email_gmail_would_clip_warns_in_build_and_fails_strict(newsletter: C
 
 
 def test_an_email_close_to_the_clip_limit_warns(newsletter: Callable[..., Path]) -> None:
-    root = newsletter(issues={"0001.yaml": _big_issue(110)})
+    root = newsletter(issues={"0001.yaml": _big_issue(125)})
     result = run("build", "--root", str(root))
     assert result.exit_code == 0, result.stderr
     size = _sent_size(root / "site/issues/1/email.html")

@@ -151,8 +151,10 @@ def _without_media_queries(css: str) -> str:
     return "".join(out)
 
 
-# MJML's resets that stay in <head> rather than on every cell (html.lean_email says why).
-MJML_HEAD_RESETS = ["#outlook a", "table, td", "p"]
+# MJML's resets that stay in <head> rather than on every cell (inline.lean_email says why).
+MJML_HEAD_RESETS = ["#outlook a", "table,td", "p"]
+# The headings' line-heights, in <head> only (email.mjml says why).
+HEADING_LINE_HEIGHTS = ["h1", "h2", "h3"]
 
 
 def test_email_css_is_inlined_and_only_media_queries_stay_in_style_elements(rich: Path) -> None:
@@ -160,12 +162,12 @@ def test_email_css_is_inlined_and_only_media_queries_stay_in_style_elements(rich
     styles = doc.xpath("//style")
     assert styles, "the media queries (responsive columns, mobile h1) must be kept"
     assert any("@media" in s.text for s in styles)
-    resets = 0
+    resets = headings = 0
     for style in styles:
         if style.get("media"):  # <style media="..."> is itself a media query (MJML's Thunderbird rule)
             continue
         left = _without_media_queries(style.text or "")
-        if "prefers-color-scheme: dark" in (style.text or ""):
+        if "prefers-color-scheme:dark" in (style.text or ""):
             # The dark design's block keeps, besides its media query, only what no inliner
             # could place: the colour-scheme declaration and the Outlook apps' hooks.
             for rule in filter(None, (r.strip() for r in left.split("}"))):
@@ -176,8 +178,12 @@ def test_email_css_is_inlined_and_only_media_queries_stay_in_style_elements(rich
         if selectors == MJML_HEAD_RESETS:
             resets += 1
             continue
+        if selectors == HEADING_LINE_HEIGHTS:
+            assert left == "h1{line-height:1.25}h2{line-height:1.3}h3{line-height:1.35}"
+            headings += 1
+            continue
         assert not left.strip(), f"rules left un-inlined in <style>: {left.strip()!r}"
-    assert resets == 1
+    assert resets == 1 and headings == 1
     # The rules of the email's <mj-style> reached the elements they select.
     h1 = doc.xpath("//h1")[0]
     assert "font-size:26px" in h1.get("style").replace(" ", "")

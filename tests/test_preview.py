@@ -177,9 +177,9 @@ def test_the_frame_shows_the_emails_own_dark_rules(served: tuple[int, Reloader],
     email = (preview.file("issues/7/email.html") or b"").decode()
     dark = fetch(port, "/preview/7/email.html?scheme=dark")[2].decode()
     light = fetch(port, "/preview/7/email.html?scheme=light")[2].decode()
-    assert "prefers-color-scheme: dark" in email
-    assert "prefers-color-scheme: dark" not in dark and "(min-width: 0px)" in dark
-    assert "prefers-color-scheme: dark" not in light and "(min-width: 0px)" not in light
+    assert "prefers-color-scheme:dark" in email
+    assert "prefers-color-scheme:dark" not in dark and "(min-width: 0px)" in dark
+    assert "prefers-color-scheme:dark" not in light and "(min-width: 0px)" not in light
     assert '<meta name="color-scheme" content="dark">' in dark
     # Apart from the scheme, the frame holds the email as sent.
     assert pages.emulate_scheme(email, "dark") == dark

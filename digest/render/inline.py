@@ -167,7 +167,10 @@ def finish_email(html: str, config: Config) -> str:
 # - class="" names that no remaining <style> rule selects are dropped (premailer keeps
 #   them all because the @media rules still select by class).
 # - Adjacent Outlook conditional comments with the same condition are merged.
-# - Whitespace between block tags goes (never inside <pre>).
+# - Whitespace between block tags goes (never inside <pre>), and the whitespace in <style>
+#   blocks that CSS does not need.
+# - MJML's responsive rule for a full-width column (.mj-column-per-100: width and max-width
+#   100%) goes: the column's inline style is width:100% already, so it changes nothing.
 _MJML_RESET = re.compile(r'<style type="text/css">\s*(#outlook a \{.*?)</style>', re.DOTALL)
 _HEAD_ONLY_RULES = ("#outlook a", "table, td", "p ")
 
@@ -240,8 +243,35 @@ def _merge_conditionals(html: str) -> str:
     return "".join(out) + html[pos:]
 
 
+# MJML writes these two for every full-width column; with the inline width:100% they are no-ops.
+_FULL_COLUMN_RULES = re.compile(
+    r"(?:\.moz-text-html\s+)?\.mj-column-per-100\s*\{\s*width:\s*100%\s*!important;\s*max-width:\s*100%(?:\s*!important)?;?\s*\}"
+)
+_EMPTY_MEDIA = re.compile(r"@media[^{};]*\{\s*\}")
+_EMPTY_STYLE = re.compile(r"<style\b[^>]*>\s*</style>")
+_CSS_GAP = re.compile(r"\s*([{};,>])\s*|(:)\s+|\s{2,}")
+_IMPORTANT = re.compile(r"\s+!important")
+
+
+def _lean_css(css: str) -> str:
+    """Whitespace CSS does not need: around braces, semicolons, commas and child
+    combinators, after colons, runs of it; descendant combinators keep their one space.
+    Left alone if it holds a string or a comment (their spaces are content)."""
+    if any(c in css for c in "'\"/"):
+        return css
+    css = _EMPTY_MEDIA.sub("", _FULL_COLUMN_RULES.sub("", css))
+    css = _CSS_GAP.sub(lambda m: m.group(1) or m.group(2) or " ", css).strip()
+    return _IMPORTANT.sub("!important", css).replace(";}", "}")
+
+
+def _lean_style_blocks(html: str) -> str:
+    html = _STYLE_BLOCK.sub(lambda m: m.group(0).replace(m.group(1), _lean_css(m.group(1))), html)
+    return _EMPTY_STYLE.sub("", html)
+
+
 def lean_email(html: str) -> str:
     """The inlined email with the bytes taken out that change nothing a client shows (see above)."""
+    html = _lean_style_blocks(html)
     used = {name for css in _STYLE_BLOCK.findall(html) for name in _CSS_CLASS.findall(css)}
 
     def classes(m: re.Match[str]) -> str:
