@@ -26,6 +26,8 @@ _SPACES = re.compile(r"( +)")
 
 def text_width(text: str) -> int:
     """Columns ``text`` takes in a monospace plain-text email (wide CJK = 2, marks = 0)."""
+    if text.isascii():  # no ASCII character is wide, combining or a format character
+        return len(text)
     width = 0
     for ch in text:
         if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
