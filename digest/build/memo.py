@@ -151,18 +151,22 @@ class Memo:
                 return Done(src.number, checked, rendered.content, clip, entry.files)
         return Done(src.number, checked, rendered.content, clip, outputs=rendered.files)
 
-    def page(self, ctx: Context, done: Done, k: Keys, near: Neighbours) -> tuple[str, Stored | bytes]:
-        """An issue's web page (its page key, and the stored file or its bytes): from the
-        cache if its content and neighbours are unchanged, else rendered (and stored)."""
-        assert done.checked.issue is not None
-        key = page_key(k, near)
+    def pages(self, ctx: Context, todo: Iterable[tuple[Done, Keys, Neighbours]]) -> Iterator[tuple[str, Stored | bytes]]:
+        """Each issue's web page (its page key, and the stored file or its bytes): from the
+        cache if its content and neighbours are unchanged, else rendered (and stored).
+        One opened cache for the lot: opening checks the cache folder for links, a
+        thousand times over for a thousand pages otherwise."""
         cache = self.cache()
-        if (hit := cache.get_page(key)) is not None:
-            return key, hit
-        content = done.content if isinstance(done.content, str) else done.content.path.read_bytes().decode("utf-8")
-        page = render_page(ctx, done.checked.issue, content, near)
-        stored = cache.put_page(key, page) if self.store else None
-        return key, stored if stored is not None else page
+        for done, k, near in todo:
+            assert done.checked.issue is not None
+            key = page_key(k, near)
+            if (hit := cache.get_page(key)) is not None:
+                yield key, hit
+                continue
+            content = done.content if isinstance(done.content, str) else done.content.path.read_bytes().decode("utf-8")
+            page = render_page(ctx, done.checked.issue, content, near)
+            stored = cache.put_page(key, page) if self.store else None
+            yield key, stored if stored is not None else page
 
     def prune(self, all_keys: dict[int, Keys], pages: Iterable[str] = ()) -> None:
         """Remove every entry but the current issues' and pages' (``pages``: their page keys)."""

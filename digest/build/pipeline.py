@@ -112,11 +112,8 @@ def each_page(ctx: Context, done: list[Done], keys: dict[int, memos.Keys], memo:
     from the cache unless its content or its neighbours changed.  In this process: a page
     costs a fraction of a millisecond, and only the pages whose neighbours changed render."""
     near = neighbours(_issues(done))
-    pages = {}
-    for d in done:
-        key, page = memo.page(ctx, d, keys[d.number], near[d.number])
-        pages[key] = (d.number, page)
-    return pages
+    todo = [(d, keys[d.number], near[d.number]) for d in done]
+    return {key: (d.number, page) for d, (key, page) in zip(done, memo.pages(ctx, todo), strict=True)}
 
 
 def _report(config: Config, done: list[Done], strict: bool) -> Report:
