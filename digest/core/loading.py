@@ -6,8 +6,9 @@ Rules:
 - Duplicate keys in one mapping are errors (YAML would silently keep the last one).
 - Aliases are allowed, but the expanded document is bounded (in values and in
   characters) so an alias bomb ("billion laughs") is refused instead of exhausting memory.
-- Nesting is bounded, and checked on the parser's events before any tree is built, so
-  ``[[[[…`` cannot exhaust the stack.
+- Nesting is bounded before anything recurses over it, so ``[[[[…`` cannot exhaust the
+  stack: libyaml's composer refuses 1,000 levels, and the tree is checked for 64 before it
+  is walked (without libyaml, the parser's events are checked before any tree is built).
 - Files must be UTF-8 text of bounded size.
 - Every problem is worded for the editor of the file, not for a YAML expert: syntax
   errors say what to change, at the line where the change is needed.
@@ -15,27 +16,23 @@ Rules:
 
 from __future__ import annotations
 
-import bisect
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from digest.core.errors import Problem
+from digest.core.yamltext import LIBYAML, MAX_DEPTH, MAX_NODES, TOO_DEEP, Lines, Loader, check_shape, check_tree, syntax_problem
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-MAX_NODES = 100_000  # expanded nodes per document, aliases counted every time they are used
 MAX_CHARS = MAX_FILE_BYTES  # expanded text per document: only aliases can go beyond the file's size
-MAX_DEPTH = 64
 SHORT = 60  # longest user value quoted in a message
-_TOO_DEEP = f"lists and mappings are nested more than {MAX_DEPTH} levels deep"
 TOO_LARGE = f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, too large for a newsletter's YAML file: is it the right file?"
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 # An explicit tag (``!!bool maybe``) makes PyYAML construct a value that its resolver
@@ -51,52 +48,6 @@ _WORDS = {"timestamp": "date", "bool": "boolean (true or false)", "int": "whole 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates,
 # U+FFFE/U+FFFF): they would break the feeds and the HTML, so validation refuses them.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-# Line numbers are the ones an editor shows.  YAML also counts NEL (U+0085), LS (U+2028)
-# and PS (U+2029) as line breaks, which editors do not, so no line number is taken from
-# the parser's marks: each is worked out from the mark's character index.
-_EDITOR_BREAK = re.compile(r"\r\n|\r|\n")
-_YAML_ONLY_BREAK = re.compile("[\x85\u2028\u2029]")
-_BREAK_NAMES = {"\x85": "NEXT LINE", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
-_LIBYAML = hasattr(yaml, "CSafeLoader") and _Loader is yaml.CSafeLoader
-
-
-class Lines:
-    """The file's lines as an editor shows them, and the line of any character index."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.lines = _EDITOR_BREAK.split(text)
-        self.starts = [0, *(m.end() for m in _EDITOR_BREAK.finditer(text))]
-        # The last line an editor shows with something on it: a file's final line break
-        # does not start a line of its own, so nothing is reported past the end.
-        self.count = max(1, len(self.lines) - (len(self.lines) > 1 and self.lines[-1] == ""))
-
-    def at(self, index: int) -> int:
-        """The 1-based line of the character at ``index`` (the end of the file is on the last line)."""
-        return self.clamp(self.raw(index))
-
-    def raw(self, index: int) -> int:
-        """The line of ``index`` without the clamp (the end of a file after its final break is one line on)."""
-        return bisect.bisect_right(self.starts, index)
-
-    def of(self, mark: Any) -> int:  # yaml.Mark, or libyaml's own Mark
-        return self.at(mark.index)
-
-    def starts_line(self, index: int) -> bool:
-        i = bisect.bisect_right(self.starts, index)
-        return i > 0 and self.starts[i - 1] == index
-
-    def clamp(self, line: int) -> int:
-        return min(max(1, line), self.count)
-
-    def char(self, mark: Any) -> str:
-        return self.text[mark.index] if mark is not None and mark.index < len(self.text) else ""
-
-    def byte_offset_to_index(self, offset: int) -> int:
-        """libyaml reports a reader error's position in bytes of UTF-8, not in characters."""
-        return len(self.text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore"))
 
 
 class _Invalid:
@@ -176,20 +127,30 @@ def parse(text: str, rel: str) -> tuple[Node | None, list[Problem]]:
     """Parse one YAML document into a Node tree, or report why it cannot be."""
     lines = Lines(text)
     try:
-        # A first pass over the parser's events bounds nesting and size before the
-        # composer (which recurses once per level) builds anything.
-        if (problem := _check_shape(text, rel, lines)) is not None:
+        # PyYAML's own composer recurses once per level in Python, so without libyaml a
+        # first pass over the parser's events bounds nesting before it builds anything.
+        # libyaml's composer is C and refuses nesting past 1,000 levels itself: the file
+        # is parsed once, and the tree checked before it is walked.
+        if not LIBYAML and (problem := check_shape(text, rel, lines)) is not None:
             return None, [problem]
-        loader = _Loader(text)
+        loader = Loader(text)
         try:
             root = loader.get_single_node()
         finally:
             loader.dispose()
+        if LIBYAML and root is not None and (problem := check_tree(root, rel, lines)) is not None:
+            return None, [problem]
     except yaml.reader.ReaderError as e:
-        at = lines.at(lines.byte_offset_to_index(e.position) if _LIBYAML else e.position)
+        at = lines.at(lines.byte_offset_to_index(e.position) if LIBYAML else e.position)
         return None, [Problem(rel, at, f"contains the invisible control character U+{e.character:04X}, which YAML files cannot hold: delete it")]
     except yaml.MarkedYAMLError as e:
-        where, message = _syntax_problem(e, lines)
+        if LIBYAML and "maximum nesting depth" in (e.problem or ""):
+            # libyaml stops 1,000 levels down; the editor needs the line where 64 are passed
+            # (on one line of brackets its scanner meets its limit first: that line it is).
+            with contextlib.suppress(yaml.YAMLError):
+                if (problem := check_shape(text, rel, lines)) is not None:
+                    return None, [problem]
+        where, message = syntax_problem(e, lines)
         return None, [Problem(rel, where, message)]
     except yaml.YAMLError as e:
         return None, [Problem(rel, None, f"YAML error: {e}")]
@@ -199,94 +160,6 @@ def parse(text: str, rel: str) -> tuple[Node | None, list[Problem]]:
     node = walker.convert(root)
     # Problems inside values come back with the tree, so validation can report the rest of the file too.
     return node, walker.problems
-
-
-def _check_shape(text: str, rel: str, lines: Lines) -> Problem | None:
-    depth = count = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return Problem(rel, _line(event, lines), _TOO_DEEP)
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
-        if isinstance(event, yaml.NodeEvent):
-            count += 1
-            if count > MAX_NODES:
-                return Problem(rel, _line(event, lines), f"has more than {MAX_NODES:,} values; split it up")
-    return None
-
-
-def _line(event: yaml.Event, lines: Lines) -> int | None:
-    return lines.of(event.start_mark) if event.start_mark else None
-
-
-# Syntax errors: what the parser says → what the editor should do.  The parser's own
-# wording differs between libyaml and pure-Python PyYAML; both are matched.
-_CLOSERS = {"[": "]", "{": "}", '"': '"', "'": "'"}
-
-
-def _syntax_problem(e: yaml.MarkedYAMLError, lines: Lines) -> tuple[int | None, str]:
-    """The line to fix and what to do there, for a YAML syntax error."""
-    context, problem = e.context or "", e.problem or ""
-    at = e.problem_mark or e.context_mark
-    line = lines.of(at) if at else None
-    start = lines.of(e.context_mark) if e.context_mark else line  # where the broken construct began
-    if "maximum nesting depth" in problem:  # libyaml's own limit, met while looking ahead
-        return line, _TOO_DEEP
-    source_line = lines.lines[line - 1] if line else ""
-    indent = source_line[: len(source_line) - len(source_line.lstrip(" \t"))]
-    found = lines.char(e.problem_mark)
-
-    def syntax(where: int | None, message: str) -> tuple[int | None, str]:
-        return where, f"YAML syntax error: {message}"
-
-    # A line break only YAML sees (NEL, LS, PS) before the error is its likely cause.
-    if at is not None and (m := _YAML_ONLY_BREAK.search(lines.text, 0, at.index + 1)):
-        name = _BREAK_NAMES[m.group()]
-        return syntax(lines.at(m.start()), f"this line holds the invisible character U+{ord(m.group()):04X} ({name}), which YAML reads as a line break though an editor shows none: replace it with a space or a real line break")
-
-    if re.search(r"\btab\b", problem) or found == "\t" or "\t" in indent:
-        return syntax(line, "a tab is used for indentation or spacing here; YAML needs spaces")
-    if "quoted scalar" in context and "end of stream" in problem:
-        quote = lines.char(e.context_mark) or '"'
-        return syntax(start, f"the text in quotes that starts on this line never ends: add the closing {quote}")
-    if "quoted scalar" in context and "escape" in problem:
-        return syntax(line, r'a backslash in "double quotes" starts an escape such as \n; write \\ for a backslash, or use single quotes')
-    if "cannot start any token" in problem and found in ("@", "`"):
-        return syntax(line, f"text cannot start with {found} unless it is in quotes: put the whole text in quotes")
-    if "scanning an alias" in context or "undefined alias" in problem:
-        return syntax(line, "text that starts with * is read as an alias (a reference to an &anchor): put the whole text in quotes")
-    if "flow node" in context and at is not None and at.index >= len(lines.text.rstrip()):
-        # The file ends inside a flow collection: libyaml marks the end; the opener is what to fix.
-        opened = max(lines.text.rfind("["), lines.text.rfind("{"))
-        if opened >= 0:
-            opener = lines.text[opened]
-            return syntax(lines.at(opened), f"the {opener} that starts here is never closed with {_CLOSERS[opener]}: put the whole text in quotes if it is text")
-    if "flow sequence" in context or "flow mapping" in context:
-        opener = lines.char(e.context_mark) or ("[" if "sequence" in context else "{")
-        return syntax(start, f"the {opener} that starts here is never closed with {_CLOSERS.get(opener, ']')}: put the whole text in quotes if it is text")
-    if "single document" in context:
-        return syntax(line, "a second YAML document starts here (after ---): keep one document per file")
-    if "mapping values are not allowed" in problem:
-        return syntax(line, "a colon and space (': ') cannot appear here: put the whole text in quotes, or indent this line like the ones around it")
-    if "simple key" in context:
-        return syntax(start, "this line has no 'key: value' where one is expected: check its indentation, or put text in quotes")
-    if "block mapping" in context or "block collection" in context or "expected <block end>" in problem:
-        value = _value_of(source_line)
-        if value[:1] in _CLOSERS:
-            return syntax(line, f"a value that starts with {value[0]} ends at the matching {_CLOSERS[value[0]]}, and more follows it: put the whole text in quotes")
-        return syntax(line, "this line is not indented like the lines around it: check its spaces")
-    return syntax(line, " ".join(x for x in (context, problem) if x))
-
-
-def _value_of(line: str) -> str:
-    """What follows the key (and any list dashes) on a line of YAML."""
-    rest = line.strip()
-    while rest.startswith("- "):
-        rest = rest[2:].lstrip()
-    m = re.match(r"[^\s:\[\]{}\"'][^:]*:\s+", rest)
-    return rest[m.end():] if m else rest
 
 
 class _TooBig(Exception):
@@ -318,8 +191,8 @@ class _Walker:
         if self.count > MAX_NODES:
             raise _TooBig(f"{MAX_NODES:,} values")
         line = self.lines.of(ynode.start_mark)
-        if depth > MAX_DEPTH:  # unreachable after _check_shape, unless aliases nest deeper
-            self.problems.append(Problem(self.rel, line, _TOO_DEEP, path))
+        if depth > MAX_DEPTH:  # unreachable after check_tree, unless aliases nest deeper
+            self.problems.append(Problem(self.rel, line, TOO_DEEP, path))
             return Node(INVALID, line)
         if isinstance(ynode, (yaml.MappingNode, yaml.SequenceNode)):
             if id(ynode) in self.open:
