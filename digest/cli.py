@@ -285,7 +285,7 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
     import time
 
     from digest.preview.server import Reloader, make_preview_server
-    from digest.preview.server import watch as watch_sources
+    from digest.preview.watch import watch as watch_sources
     from digest.preview.site import PreviewSite
 
     site = PreviewSite(root)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from digest.core import lint
 from digest.preview import pages
 from digest.preview.server import Reloader, Server, make_preview_server, make_server
 from digest.preview.site import PreviewSite
+from digest.preview.watch import watch
 
 
 @pytest.fixture
@@ -126,6 +128,63 @@ def test_an_issue_broken_from_the_start_shows_its_errors(golden_root: Path, serv
         assert status == 200, path
         assert b"issues/0010.yaml:1: date:" in body, path
     assert fetch(port, "/issues/10/email.txt")[0] == 404
+
+
+def test_the_watcher_sees_every_save_however_it_is_saved(tmp_path: Path) -> None:
+    """Editors, `sed -i` and git save by renaming a new file over the old one; a watch on
+    config.yaml itself would stay on the old file and miss every save after the first."""
+    (tmp_path / "issues").mkdir()
+    (tmp_path / "site" / "issues" / "1").mkdir(parents=True)
+    config, issue = tmp_path / "config.yaml", tmp_path / "issues" / "0001.yaml"
+    config.write_text("title: 0\n", encoding="utf-8")
+    issue.write_text("date: 2024-01-01\n", encoding="utf-8")
+    batches: queue.Queue[set[Path]] = queue.Queue()
+    stop = threading.Event()
+    thread = threading.Thread(target=watch, args=(tmp_path, batches.put, stop), daemon=True)
+    thread.start()
+    seen: list[set[Path]] = []
+
+    def renamed_over(path: Path, text: str) -> None:
+        new = path.with_name(path.name + ".new")
+        new.write_text(text, encoding="utf-8")
+        new.rename(path)
+
+    def reported(path: Path, save: Callable[[], object], repeat: bool = False) -> None:
+        """save(), then wait for a batch naming ``path``; ``repeat``: save again every 2 s meanwhile
+        (only for the first save: the watcher may not be running yet)."""
+        deadline = time.monotonic() + HANG_GUARD
+        save()
+        while True:
+            try:
+                batch = batches.get(timeout=2)
+            except queue.Empty:
+                assert time.monotonic() < deadline, f"{path} was never reported; batches: {seen}"
+                if repeat:
+                    save()
+                continue
+            seen.append(batch)
+            if path in batch:
+                return
+
+    try:
+        reported(config, lambda: renamed_over(config, "title: 1\n"), repeat=True)
+        for n in (2, 3, 4):  # each save after the first must be seen too
+            reported(config, lambda: renamed_over(config, f"title: {n}\n"))
+        reported(config, lambda: config.write_text("title: 5\n", encoding="utf-8"))  # and one written in place
+        reported(issue, lambda: renamed_over(issue, "date: 2024-01-02\n"))
+        reported(issue, lambda: renamed_over(issue, "date: 2024-01-03\n"))
+        (tmp_path / "site" / "issues" / "1" / "index.html").write_text("x", encoding="utf-8")  # not a source
+        # templates/ made while serving counts from its first file.
+        reported(tmp_path / "templates", lambda: (tmp_path / "templates").mkdir())
+        reported(tmp_path / "templates" / "email.mjml", lambda: (tmp_path / "templates" / "email.mjml").write_text("x", encoding="utf-8"))
+        reported(issue, lambda: issue.write_text("date: 2024-01-04\n", encoding="utf-8"))
+    finally:
+        stop.set()
+        thread.join(HANG_GUARD)
+    assert not thread.is_alive()
+    everything = set().union(*seen)
+    assert all(p == config or p.parent in (tmp_path, tmp_path / "issues", tmp_path / "templates") for p in everything), everything
+    assert not any("site" in p.parts for p in everything)
 
 
 # --- the preview's pages -----------------------------------------------------------------

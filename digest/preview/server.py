@@ -21,7 +21,6 @@ import socket
 import sys
 import threading
 import urllib.parse
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -356,20 +355,3 @@ def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, reloader:
 def make_preview_server(site: PreviewSite, reloader: Reloader, host: str = "127.0.0.1", port: int = 8000) -> Server:
     """A server for the preview of ``site`` (not yet serving); port 0 picks a free one."""
     return Server((host, port), partial(PreviewHandler, site=site, reloader=reloader))
-
-
-def watch(root: Path, rebuild: Callable[[set[Path]], None], stop: threading.Event) -> None:
-    """Call ``rebuild(changed paths)`` whenever config.yaml, issues/ or templates/ change, until ``stop`` is set.
-
-    A save is taken in once no further change has come for 10 ms (an editor's write and rename
-    arrive together), so the wait adds little to an edit's way to the reader."""
-    from watchfiles import watch as watch_changes
-
-    paths = [p for p in (root / "config.yaml", root / "issues", root / "templates") if p.exists()]
-    try:
-        for changes in watch_changes(*paths, stop_event=stop, debounce=200, step=10):
-            rebuild({Path(p) for _, p in changes})
-    except Exception:  # noqa: BLE001 - any failure of the native watcher (e.g. the inotify limit)
-        # Poll instead of going deaf: a preview that silently stops rebuilding is worse.
-        for changes in watch_changes(*paths, stop_event=stop, debounce=200, force_polling=True, poll_delay_ms=300):
-            rebuild({Path(p) for _, p in changes})
