@@ -571,8 +571,14 @@ def preview(browser: Any, golden_root: Path) -> Iterator[tuple[Any, str, Path, A
     assert not (golden_root / "site").exists()
 
 
-def _frame(page: Any) -> Any:
-    page.wait_for_function("() => { const d = document.getElementById('frame').contentDocument; return d && d.readyState === 'complete' && d.querySelector('h1'); }")
+def _frame(page: Any, scheme: str = "") -> Any:
+    """The frame once its email has loaded (the one for ``scheme``, if given: just after a
+    switch the frame may still hold the previous email, or the blank document between the two)."""
+    page.wait_for_function(
+        "s => { const d = document.getElementById('frame').contentDocument;"
+        " return d && d.readyState === 'complete' && d.location.search.includes('scheme=' + s) && d.querySelector('h1'); }",
+        arg=scheme,
+    )
     return page.frame_locator("#frame")
 
 
@@ -658,13 +664,11 @@ def test_preview_widths_dark_mode_and_screenshots(preview: tuple[Any, str, Path,
     colours = "() => { const d = document.getElementById('frame').contentDocument; const c = getComputedStyle(d.querySelector('.card > table')); const t = getComputedStyle(d.querySelector('.dm-text > div')); const a = getComputedStyle(d.querySelector('.dm-text a')); const m = getComputedStyle(d.querySelector('.meta')); return [c.backgroundColor, t.color, a.color, m.color, getComputedStyle(d.body).backgroundColor]; }"
     _set(page, "w=375")
     _set(page, "scheme=light")
-    page.wait_for_function("() => document.getElementById('frame').getAttribute('src').includes('light')")
-    _frame(page)
+    _frame(page, "light")
     light = page.evaluate(colours)
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-phone-light.png"))
     _set(page, "scheme=dark")
-    page.wait_for_function("() => document.getElementById('frame').getAttribute('src').includes('dark')")
-    _frame(page)
+    _frame(page, "dark")
     page.wait_for_function(f"() => getComputedStyle(document.getElementById('frame').contentDocument.querySelector('.card > table')).backgroundColor !== {light[0]!r}")
     dark = page.evaluate(colours)
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-phone-dark.png"))

@@ -223,8 +223,18 @@ def test_inbox_cuts_and_warnings_with_their_lines(golden_root: Path, served: tup
     _edit(golden_root / "issues/0007.yaml", "[inline link]", "[click here]")
     preview.update({golden_root / "issues/0007.yaml"})
     page = fetch(port, "/preview/7/")[2].decode()
-    assert f'<span class="muted preheader">{pages.cut(long, 40)}</span>' in page
-    assert pages.cut(long, 40).endswith("…") and len(pages.cut(long, 40)) == 40
+    shown = {client: re.sub(r"<[^>]+>", "", line) for client, line in re.findall(r'<div data-client="([^"]+)"><span class="client">[^<]*</span><br>(.*?)</div>', page)}
+    # Gmail on the web: one line of 130 characters, the preheader in what the subject leaves;
+    # phones: the subject on a line of its own, then the preheader's line(s).
+    assert shown == {
+        "Gmail on the web": "Golden Weekly · Golden Weekly #7: leap day special – "
+        "A preheader that goes on and on well past what any phone inbox shows in its one line of prev…",
+        "iPhone Mail": "Golden Weekly · Golden Weekly #7: leap day special"
+        "A preheader that goes on and on well past what any phone inbox shows in its one line of p…",
+        "Gmail app on a phone": "Golden Weekly · Golden Weekly #7: leap day speci…A preheader that goes on and on well pa…",
+    }
+    assert '<strong class="sender">Golden Weekly</strong> · <span class="subject">Golden Weekly #7: leap day speci…</span><br>' in page
+    assert len("Golden Weekly #7: leap day special – ") + len("A preheader that goes on and on well past what any phone inbox shows in its one line of prev…") == 130
     warnings = [str(p) for p in preview.issues[7].warnings]
     assert warnings and all(re.match(r"issues/0007\.yaml:\d+: warning: ", w) for w in warnings)
     for w in warnings:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from email.utils import parseaddr
 from html.parser import HTMLParser
 
@@ -22,13 +23,34 @@ from digest.core import lint
 from digest.core.models import Config, Issue
 from digest.preview.site import IssueState
 
-# Where inboxes cut the preview line, in characters (they vary with the window and the
-# font; these are the usual figures for the default views).
-INBOX_CUTS = (
-    ("Gmail on the web", 120),  # subject and preheader share one line
-    ("iPhone Mail", 90),  # two lines of preview under the subject
-    ("Gmail app on a phone", 40),  # one line under the subject
+@dataclass(frozen=True)
+class Inbox:
+    """How one mail client shows a message in its list: how many characters of the subject
+    and of the preheader fit before it cuts them off with "…"."""
+
+    client: str
+    subject: int
+    preheader: int = 0
+    shared: bool = False  # subject and preheader share one line of ``subject`` characters
+
+
+# Where inboxes cut (they vary with the window, the device and the font; these are the
+# usual figures for the default views).
+INBOXES = (
+    Inbox("Gmail on the web", 130, shared=True),  # one line: the subject, then the preheader in grey after " – "
+    Inbox("iPhone Mail", 41, 90),  # the subject on one line, two lines of preview under it
+    Inbox("Gmail app on a phone", 33, 40),  # one line each
 )
+_BETWEEN = " – "  # what Gmail on the web puts between the subject and the preheader
+
+
+def inbox_line(subject: str, preheader: str, inbox: Inbox) -> tuple[str, str]:
+    """(subject, preheader) as ``inbox`` shows them, each cut where it is cut."""
+    if not inbox.shared:
+        return cut(subject, inbox.subject), cut(preheader, inbox.preheader)
+    room = inbox.subject - len(subject) - len(_BETWEEN)  # what the subject leaves of the line
+    return cut(subject, inbox.subject), cut(preheader, room) if room >= 2 else ""
+
 
 _DARK_FEATURE = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(dark|light)\s*\)", re.IGNORECASE)
 _SCHEME_META = re.compile(r'(<meta\s+name="(?:color-scheme|supported-color-schemes)"\s+content=")[^"]*(")', re.IGNORECASE)
@@ -54,7 +76,8 @@ def size_as_sent(email_html: str) -> int:
 
 
 def cut(text: str, chars: int) -> str:
-    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+    """``text`` in at most ``chars`` characters, the last an ellipsis if it had to be cut."""
+    return text if len(text) <= chars else text[: chars - 1].rstrip().rstrip("\u200d") + "…"
 
 
 class _Links(HTMLParser):
@@ -217,12 +240,15 @@ def preview_page(config: Config, state: IssueState, general: list[str]) -> bytes
     if issue is not None and outputs is not None:
         email = outputs["email.html"].decode("utf-8")
         name = sender(config)
-        inbox = "".join(
-            f'<div><span class="client">{html.escape(client)}</span><br><strong>{html.escape(name)}</strong> · '
-            f'<span class="subject">{html.escape(cut(issue.subject, chars))}</span><br>'
-            f'<span class="muted preheader">{html.escape(cut(issue.preheader, chars))}</span></div>'
-            for client, chars in INBOX_CUTS
-        )
+        inbox = ""
+        for view in INBOXES:
+            subject, preheader = inbox_line(issue.subject, issue.preheader, view)
+            between = "" if not preheader else f'<span class="muted">{_BETWEEN}</span>' if view.shared else "<br>"
+            inbox += (
+                f'<div data-client="{html.escape(view.client)}"><span class="client">{html.escape(view.client)}</span><br>'
+                f'<strong class="sender">{html.escape(name)}</strong> · <span class="subject">{html.escape(subject)}</span>'
+                f'{between}<span class="muted preheader">{html.escape(preheader)}</span></div>'
+            )
         aside.append(f'<div class="panel inbox" id="inbox"><h2>Inbox</h2>{inbox}</div>')
         size = size_as_sent(email)
         over = " over" if size > lint.CLIP_BYTES else ""
