@@ -231,7 +231,9 @@ def test_serve_builds_and_serves_until_interrupted(golden_root: Path) -> None:
         assert fetch(port, "/../config.yaml")[0] == 404
     finally:
         server.stop()
-    assert server.proc.returncode is not None
+    # Ctrl-C is how a preview ends: a clean exit, no traceback.
+    assert server.proc.returncode == 0
+    assert list(server.stdout.queue) == ["stopped"]
     assert not any("Traceback" in line for line in server.stderr), server.stderr
 
 
@@ -267,13 +269,27 @@ def _wait_for_page(port: int, path: str, wanted: bytes, touch: Path | None = Non
     pytest.fail(f"{path} never showed {wanted!r}; server stderr: {server.stderr if server else '-'}")
 
 
+def _folder(root: Path) -> dict[str, tuple[bool, bytes, int]]:
+    """Every path under ``root`` but the build cache: whether a folder, its bytes, its mtime."""
+    return {
+        str(p.relative_to(root)): (p.is_dir(), b"" if p.is_dir() else p.read_bytes(), p.lstat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.relative_to(root).parts[0] != ".digest-cache"
+    }
+
+
 def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golden_root: Path) -> None:
     issue = golden_root / "issues" / "0007.yaml"
     assert run("build", "--root", str(golden_root)).exit_code == 0
     published = tree(golden_root / "site")
+    before = _folder(golden_root)
     server = Serve("--root", str(golden_root), "--port", "0")
     try:
         port = _serving_port(server, golden_root)
+        # Every kind of page asked for at least once (each could write, if anything did).
+        for path in ("/", "/preview/7/", "/preview/8/", "/preview/7/email.html?scheme=dark", "/index.html", "/issues/8/",
+                     "/issues/7/email.html", "/issues/7/email.txt", "/feed.xml", "/atom.xml", "/feed.json"):
+            assert fetch(port, path)[0] == 200, path
         assert b"<h1 dir=\"auto\">Leap day</h1>" in fetch(port, "/issues/7/")[2]
 
         revised = issue.read_text(encoding="utf-8").replace("title: Leap day\n", "title: Leap day, revised\n")
@@ -296,11 +312,29 @@ def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golde
         issue.write_text(fixed, encoding="utf-8")
         _wait_for_page(port, "/issues/7/", b"Leap day, fixed", issue, fixed, server)
         assert re.search(r"^updated issue 7 in \d+\.\d\d s$", "\n".join(list(server.stdout.queue)), re.MULTILINE)
+        # Stopped while a page waits for the next update (the long poll): still a clean exit.
+        now = json.loads(fetch(port, "/__digest__/reload?since=-1")[2])["generation"]
+
+        def wait_for_update() -> None:
+            with contextlib.suppress(OSError, http.client.HTTPException):  # answered, or dropped as the process ends
+                fetch(port, f"/__digest__/reload?since={now}")
+
+        waiting = threading.Thread(target=wait_for_update, daemon=True)
+        waiting.start()
+        time.sleep(0.5)
     finally:
         server.stop()
+    assert server.proc.returncode == 0 and list(server.stdout.queue)[-1] == "stopped"
+    waiting.join(HANG_GUARD)
+    assert not waiting.is_alive()
     assert not any("Traceback" in line for line in server.stderr), server.stderr
-    # Serving never touched what `digest build` published.
+    # Serving never touched what `digest build` published, nor anything else in the folder
+    # but the build cache (and the issue this test edited).
     assert tree(golden_root / "site") == published
+    after = _folder(golden_root)
+    assert after.pop("issues/0007.yaml")[1] == issue.read_bytes()
+    before.pop("issues/0007.yaml")
+    assert after == before
 
 
 # --- live reload ---------------------------------------------------------------------------
