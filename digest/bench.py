@@ -260,6 +260,21 @@ def _ratio(label: str, value: float | None, target: float, now: str) -> str:
     return f"| {label} | {now} | <= {target} | {shown}{verdict} |"
 
 
+PREVIEW_SMALL = 100  # the preview's edit-to-reload must not grow with the archive: measured here and at --issues
+
+
+def _preview(n: int, root: Path | None = None) -> dict[str, Any]:
+    """The preview's edit-to-reload at PREVIEW_SMALL and ``n`` issues (``root``: an ``n``-issue newsletter already made)."""
+    from digest.preview.bench import preview_latency  # the preview's own figures: digest/preview/bench.py
+
+    with tempfile.TemporaryDirectory(prefix="digest-bench-preview-") as tmp:
+        roots = {n: root} if root is not None else {}
+        for size in {PREVIEW_SMALL, n} - set(roots):
+            roots[size] = Path(tmp) / str(size)
+            make_newsletter(roots[size], size)
+        return preview_latency(roots)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m digest.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--issues", type=int, default=1000, help="synthetic issues (default 1000)")
@@ -267,8 +282,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="builds per figure, the median reported (default 3)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer pipeline (Pelican, Node MJML 5 + juice)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--preview-only", action="store_true", help=f"only the preview's edit-to-reload figures ({PREVIEW_SMALL} and --issues issues), no builds")
     args = parser.parse_args(argv)
     n = args.issues
+    if args.preview_only:
+        preview = {"preview": _preview(n)}
+        if args.json:
+            args.json.write_text(json.dumps(preview, indent=2, default=str) + "\n")
+        return
     results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}", "repeat": args.repeat}
     print(f"each figure is the median of {args.repeat} builds, each in a fresh process; CPU = user + system of it and its workers", flush=True)
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
@@ -281,9 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         results.update(full=full, noop=noop, edit=edit)
         for name, r in (("full build", full), ("no-op", noop), ("edit one issue", edit)):
             print(f"{n} synthetic issues, {name:>14}: {r['seconds']:7.2f} s wall, {r['cpu']:7.2f} s CPU, {r['changed']} rendered", flush=True)
-        from digest.preview.bench import preview_latency  # the preview's own figures: digest/preview/bench.py
-
-        results["preview"] = preview_latency({n: root})
+        results["preview"] = _preview(n, root)
         stages = stage_times(root)
         results["stages_ms"] = stages
         print("per issue, one process: " + ", ".join(f"{k} {v:.2f} ms" for k, v in stages.items() if k != "email bytes"))
