@@ -66,6 +66,14 @@ def test_low_dark_contrast_warns_at_its_line(newsletter: Callable[..., Path]) ->
     assert run("check", "--strict", "--root", str(root)).exit_code == 1
 
 
+def test_text_on_dark_code_blocks_is_checked_too(newsletter: Callable[..., Path]) -> None:
+    # Readable on the card (4.9:1), not on the code blocks a shade lighter (4.4:1).
+    root = newsletter(config=MINIMAL_CONFIG + 'theme:\n  dark:\n    text_color: "#8a8a8c"\n')
+    result = run("check", "--root", str(root))
+    assert result.exit_code == 0
+    assert result.stderr == "config.yaml:5: warning: theme.dark.text_color: in dark mode, #8a8a8c on #262629 has a contrast of 4.4:1; readable text needs at least 4.5:1 (WCAG AA)\n"
+
+
 def test_theme_dark_mistakes_are_errors_at_their_lines(newsletter: Callable[..., Path]) -> None:
     root = newsletter(config=MINIMAL_CONFIG + 'theme:\n  dark:\n    text_color: white\n    brand_color: #abc\n    logo: {src: "https://x.example/d.png"}\n')
     result = run("check", "--root", str(root))

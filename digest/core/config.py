@@ -198,7 +198,8 @@ def _dark_theme(c: Checker, node: Node | None, light: Theme) -> DarkTheme:
         dark_text=given.get("text_color"), dark_brand=given.get("brand_color"), logo=logo,
     )
     for fg_key, bg_key, ratio in lint.dark_contrast(dark):
-        at = fg_key if fg_key in given else bg_key
+        # Reported at the colour config.yaml set; code_color is not a setting: it follows surface_color.
+        at = fg_key if fg_key in given else "surface_color" if bg_key == "code_color" else bg_key
         line = d[at].line if d is not None and at in given else (node.line if node is not None else None)
         fg, bg = getattr(dark, fg_key), getattr(dark, bg_key)
         c.warn(line, f"theme.dark.{at}", f"in dark mode, {fg} on {bg} has a contrast of {ratio:.1f}:1; readable text needs at least {lint.MIN_CONTRAST}:1 (WCAG AA)")
