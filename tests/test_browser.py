@@ -655,6 +655,18 @@ def test_preview_widths_dark_mode_and_screenshots(preview: tuple[Any, str, Path,
         page.wait_for_function(f"() => document.getElementById('frame').contentDocument.documentElement.clientWidth === {width}")
         scroll_width, client = page.evaluate(scroll)
         assert client == width and scroll_width <= width, f"the email scrolls sideways at {width} px: {scroll_width} px wide"
+    # Free resizing: dragging the frame's corner sets any width, and the email follows.
+    page.evaluate("() => document.getElementById('device').scrollIntoView({block: 'end'})")  # the grip is at its bottom corner
+    box = page.locator("#device").bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] + 120, box["y"] + box["height"] - 3, steps=5)
+    page.mouse.up()
+    dragged = page.evaluate("() => document.getElementById('frame').contentDocument.documentElement.clientWidth")
+    assert 480 <= dragged <= 510, dragged  # 375 + the 120 px dragged, give or take the grip's few pixels
+    assert page.text_content("#width-now") == f"{dragged} px"
+    scroll_width, client = page.evaluate(scroll)
+    assert scroll_width <= client == dragged
     _set(page, "w=desktop")
     page.wait_for_function("() => document.getElementById('frame').contentDocument.documentElement.clientWidth > 700")
     column = page.evaluate("() => document.getElementById('frame').contentDocument.querySelector('.card').getBoundingClientRect().width")
@@ -662,15 +674,21 @@ def test_preview_widths_dark_mode_and_screenshots(preview: tuple[Any, str, Path,
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-desktop-light.png"))
 
     colours = "() => { const d = document.getElementById('frame').contentDocument; const c = getComputedStyle(d.querySelector('.card > table')); const t = getComputedStyle(d.querySelector('.dm-text > div')); const a = getComputedStyle(d.querySelector('.dm-text a')); const m = getComputedStyle(d.querySelector('.meta')); return [c.backgroundColor, t.color, a.color, m.color, getComputedStyle(d.body).backgroundColor]; }"
+    # The footer's words sit on the page background, not the card; the logo, drawn for a white page, gets a white backing in dark.
+    footer_and_logo = "() => { const d = document.getElementById('frame').contentDocument; const f = [...d.querySelectorAll('.dm-muted > div')].find(e => e.textContent.includes('You are receiving')); return [getComputedStyle(f).color, getComputedStyle(d.querySelector('.body')).backgroundColor, getComputedStyle(d.querySelector('.logo img')).backgroundColor]; }"
     _set(page, "w=375")
     _set(page, "scheme=light")
     _frame(page, "light")
     light = page.evaluate(colours)
+    light_footer, light_page, light_logo = page.evaluate(footer_and_logo)
+    assert light_logo == "rgba(0, 0, 0, 0)" and _contrast(light_footer, light_page) >= 4.5, (light_footer, light_page, light_logo)
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-phone-light.png"))
     _set(page, "scheme=dark")
     _frame(page, "dark")
     page.wait_for_function(f"() => getComputedStyle(document.getElementById('frame').contentDocument.querySelector('.card > table')).backgroundColor !== {light[0]!r}")
     dark = page.evaluate(colours)
+    dark_footer, dark_page, dark_logo = page.evaluate(footer_and_logo)
+    assert dark_logo == "rgb(255, 255, 255)" and dark_page != light_page and _contrast(dark_footer, dark_page) >= 4.5, (dark_footer, dark_page, dark_logo)
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-phone-dark.png"))
     scroll_width, client = page.evaluate(scroll)
     assert scroll_width <= client == 375
@@ -683,3 +701,12 @@ def test_preview_widths_dark_mode_and_screenshots(preview: tuple[Any, str, Path,
     assert _contrast(card, "rgb(0, 0, 0)") < 2  # a dark design, not the light one
     for name in ("preview-phone-light.png", "preview-phone-dark.png", "preview-desktop-light.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000, name
+
+    # The plain-text view: the text email, in place of the frame.
+    _set(page, "view=text")
+    assert page.is_hidden("#device") and page.is_visible("#text")
+    text_email = page.request.get(base + "issues/7/email.txt").text()
+    assert "Leap day" in text_email and page.text_content("#text") == text_email
+    assert page.url.endswith("&view=text")
+    page.reload()  # the switches live in the address: the view survives a reload
+    assert page.is_hidden("#device") and page.is_visible("#text")
