@@ -671,6 +671,10 @@ def test_preview_widths_dark_mode_and_screenshots(preview: tuple[Any, str, Path,
     page.wait_for_function("() => document.getElementById('frame').contentDocument.documentElement.clientWidth > 700")
     column = page.evaluate("() => document.getElementById('frame').contentDocument.querySelector('.card').getBoundingClientRect().width")
     assert 590 <= column <= 610, column
+    # The frame fits the email at each width: no blank tail left from the taller narrow layout.
+    tail = "() => { const f = document.getElementById('frame'); return f.getBoundingClientRect().height - f.contentDocument.body.getBoundingClientRect().height; }"
+    page.wait_for_function(f"() => ({tail})() < 2")
+    assert 0 <= page.evaluate(tail) < 2
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-desktop-light.png"))
 
     colours = "() => { const d = document.getElementById('frame').contentDocument; const c = getComputedStyle(d.querySelector('.card > table')); const t = getComputedStyle(d.querySelector('.dm-text > div')); const a = getComputedStyle(d.querySelector('.dm-text a')); const m = getComputedStyle(d.querySelector('.meta')); return [c.backgroundColor, t.color, a.color, m.color, getComputedStyle(d.body).backgroundColor]; }"

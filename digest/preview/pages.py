@@ -192,7 +192,9 @@ _PAGE_SCRIPT = """<script>/* the preview page's switches; their state lives in t
   location.hash.slice(1).split("&").forEach(function (kv) { var p = kv.split("="); if (p[0] in state && p[1]) state[p[0]] = decodeURIComponent(p[1]); });
   var device = document.getElementById("device"), frame = document.getElementById("frame"), text = document.getElementById("text"), now = document.getElementById("width-now");
   function fit() {
-    try { var d = frame.contentDocument; if (d && d.documentElement) frame.style.height = Math.max(200, d.documentElement.scrollHeight) + "px"; } catch (e) {}
+    // The email's own height (its body's), not the document's: that is never less than the
+    // frame it fills, so a frame once made tall (at a narrow width) would never shrink again.
+    try { var d = frame.contentDocument, b = d && d.body, s = b && getComputedStyle(b); if (b) frame.style.height = Math.max(200, Math.ceil(b.getBoundingClientRect().height + parseFloat(s.marginTop) + parseFloat(s.marginBottom))) + "px"; } catch (e) {}
     if (device) now.textContent = Math.round(device.getBoundingClientRect().width - 2) + " px";
   }
   function apply() {
