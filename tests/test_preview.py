@@ -206,8 +206,10 @@ def test_the_preview_page_shows_everything_about_the_email(served: tuple[int, Re
     assert f"<strong>{len(str(part.get_payload()).encode()) / 1000:.1f} KB</strong> of Gmail's {lint.CLIP_BYTES // 1000} KB clip" in page
     assert "Golden Weekly #7: leap day special" in page  # the subject, in the inbox line
     assert '<span class="muted preheader">Everything that can go in an issue, in one issue.</span>' in page
-    for text, href in pages.links(email):
-        assert pages.html.escape(href) in page
+    listed = pages.links(email)
+    assert len(listed) == len(re.findall(r"<a\s", email)) > 10  # every link of the email, each once
+    table = page.split('id="links"')[1].split("</table>")[0]
+    assert re.findall(r'<td class="target">([^<]*)</td>', table) == [pages.html.escape(href) for _, href in listed]
     assert ("View in your browser", "https://golden.example.com/news/issues/7/") in pages.links(email)
     assert "A summary with bold" not in page.split('id="text"')[0].split("<aside>")[-1]  # text view holds the text, not the panels
     text = (preview.file("issues/7/email.txt") or b"").decode()
