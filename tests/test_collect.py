@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import yaml
 from conftest import run, tree
 from webserver import FIXTURES, Web, send, serve
 
+from digest.build.seal import unseal, user_key
 from digest.compose.collect import collect
 from digest.compose.net import FetchError
 
@@ -146,8 +146,8 @@ def test_conditional_get_with_etag_and_last_modified(example: Path, web: Web) ->
 
     web.routes["/feed"] = feed
     assert run("collect", web.url("/feed"), "--root", str(example)).exit_code == 0
-    cache = json.loads((example / ".digest-cache" / "collect" / "feeds.json").read_text(encoding="utf-8"))
-    assert cache == {"version": 1, "feeds": {web.url("/feed"): {"etag": etag, "last_modified": modified}}}
+    cache = unseal(user_key(), "collect", "feeds", (example / ".digest-cache" / "collect" / "feeds.json").read_bytes())
+    assert cache == {"version": 2, "feeds": {web.url("/feed"): {"etag": etag, "last_modified": modified, "admits": "2026-03-21"}}}
     second = run("collect", web.url("/feed"), "--root", str(example))
     assert second.stdout == f"{web.url('/feed')}: not modified since the last collect\nnothing new; {DRAFT} is unchanged\n"
     assert web.requests[-1][1]["if-none-match"] == etag
@@ -155,11 +155,57 @@ def test_conditional_get_with_etag_and_last_modified(example: Path, web: Web) ->
     assert "if-none-match" not in web.requests[0][1]
 
 
-def test_a_cache_collect_did_not_write_is_ignored(example: Path, web: Web) -> None:
+def test_an_earlier_since_asks_again_instead_of_trusting_not_modified(example: Path, web: Web) -> None:
+    # The first run skipped the January post as too old; "not modified" must not hide it from --since.
+    body = (FIXTURES / "wordpress.rss").read_bytes()
+
+    def feed(h: object) -> None:
+        from http.server import BaseHTTPRequestHandler
+
+        assert isinstance(h, BaseHTTPRequestHandler)
+        if h.headers.get("If-None-Match") == '"v1"':
+            send(h, 304, b"", {"ETag": '"v1"'})
+        else:
+            send(h, 200, body, {"Content-Type": "application/rss+xml", "ETag": '"v1"'})
+
+    web.routes["/feed"] = feed
+    url = web.url("/feed")
+    assert run("collect", url, "--root", str(example)).stdout == f"{url}: added 2, skipped 1 (1 not after 2026-03-20)\nadded 2 items to {DRAFT}\n"
+    older = run("collect", url, "--root", str(example), "--since", "2026-01-01")
+    assert older.stdout == f"{url}: added 1, skipped 2 (2 already in an issue)\nadded 1 item to {DRAFT}\n"
+    assert "if-none-match" not in web.requests[-1][1]
+    assert items(example)[-1]["title"] == "An old post"
+    # Learnt under --since 2026-01-01, the validators serve any run that takes no older entries.
+    later = run("collect", url, "--root", str(example), "--since", "2026-02-01")
+    assert later.stdout == f"{url}: not modified since the last collect\nnothing new; {DRAFT} is unchanged\n"
+    assert web.requests[-1][1]["if-none-match"] == '"v1"'
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        '{"feeds": {"URL": {"etag": "\\"v1\\""}}}',
+        '{"version": 1, "feeds": {"URL": {"etag": "\\"v1\\""}}}',  # the unsealed format of earlier versions
+        '{"version": 2, "feeds": {"URL": {"etag": "\\"v1\\"", "admits": ""}}}',  # well formed, but not sealed
+        '{"mac":"' + "0" * 64 + '","body":{"version": 2, "feeds": {"URL": {"etag": "\\"v1\\"", "admits": ""}}}}',  # sealed by another key
+    ],
+)
+def test_a_cache_collect_did_not_write_is_ignored(example: Path, web: Web, planted: str) -> None:
     url = feeds(web)["rss"]
     (example / ".digest-cache" / "collect").mkdir(parents=True)
-    (example / ".digest-cache" / "collect" / "feeds.json").write_text('{"feeds": {"%s": {"etag": "x"}}}' % url, encoding="utf-8")
+    (example / ".digest-cache" / "collect" / "feeds.json").write_text(planted.replace("URL", url), encoding="utf-8")
     assert run("collect", url, "--root", str(example)).exit_code == 0
+    assert "if-none-match" not in web.requests[-1][1]
+
+
+def test_the_cache_is_never_written_through_a_symlink(example: Path, web: Web, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (example / ".digest-cache").symlink_to(outside, target_is_directory=True)
+    url = web.file("/feed", "wordpress.rss", "application/rss+xml", ETag='"v1"')
+    result = run("collect", url, "--root", str(example))
+    assert result.exit_code == 0, result.output
+    assert list(outside.iterdir()) == []
     assert "if-none-match" not in web.requests[-1][1]
 
 

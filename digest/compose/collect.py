@@ -8,6 +8,10 @@ Rules:
   offered again next week, and a second run adds nothing.
 - Conditional GET: each feed's ETag and Last-Modified are kept in the cache folder;
   they are saved only after the issue was written, so a failed run loses no entries.
+  They are sent only when this run admits no older entries than the run that learnt
+  them ("not modified" says nothing about entries that run skipped as too old, which
+  an earlier --since now asks for).  The cache is a sealed record (digest.build.seal)
+  in real folders: one digest did not write, or reached through a symlink, is ignored.
 - One broken feed is reported and the others are still collected.
 - The issue, then the ledger, then the cache: each replaced atomically, the issue only
   when it passes validation.
@@ -16,12 +20,12 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.build.cache import CACHE_DIR
+from digest.build.seal import seal, unseal, user_key
 from digest.compose.edit import Batch, Fields, save_issue, write_atomic
 from digest.compose.feeds import Entry, FeedError, parse_feed
 from digest.compose.net import TIMEOUT, FetchError, fetch, user_agent
@@ -82,6 +86,8 @@ def collect(
     cutoff, inclusive = (since, True) if since is not None else (last_published(files), False)
     known = known_links(files)
     offered = read_ledger(root)
+    # The earliest entry date this run takes ("": any): what a feed's validators were learnt under.
+    admits = "" if cutoff is None else (cutoff if inclusive else cutoff + dt.timedelta(days=1)).isoformat()
     conditions = _read_conditions(root)
     learnt: dict[str, dict[str, str]] = {}
     agent = user_agent(config.url)
@@ -91,7 +97,7 @@ def collect(
         report = FeedReport(feed)
         reports.append(report)
         try:
-            data, base, condition = _read(root, feed, agent, conditions.get(feed), timeout)
+            data, base, condition = _read(root, feed, agent, _usable(conditions.get(feed), admits), timeout)
         except FetchError as e:
             report.error = str(e)
             continue
@@ -104,7 +110,7 @@ def collect(
             report.error = f"{feed}: {e}"
             continue
         if condition:
-            learnt[feed] = condition
+            learnt[feed] = {**condition, "admits": admits}
         batch = batches.setdefault(section or feed_section, Batch(section or feed_section))
         for entry in parsed.entries:
             url = strip_tracking(entry.url.strip()) if entry.url else None
@@ -191,29 +197,53 @@ def _read(root: Path, feed: str, agent: str, known: dict[str, str] | None, timeo
     return r.body, r.url, learnt
 
 
-def _read_conditions(root: Path) -> dict[str, dict[str, str]]:
-    """The cache of validators; anything not exactly as collect writes it is ignored (never trust a cache we did not make)."""
+def _usable(known: dict[str, str] | None, admits: str) -> dict[str, str] | None:
+    """The validators to send, if a "not modified" would lose nothing this run admits."""
+    if known is None or "admits" not in known:
+        return None
+    learnt_under = known["admits"]
+    return known if learnt_under == "" or (admits != "" and admits >= learnt_under) else None
+
+
+_SEAL = ("collect", "feeds")  # the record's kind and name under the seal
+
+
+def _cache_path(root: Path) -> Path | None:
+    """The validators' file, or None when the cache folder, its collect/ folder or the file is a symlink."""
     path = root / CONDITIONS
+    if any(p.is_symlink() for p in (root / CACHE_DIR, path.parent, path)):
+        return None
+    return path
+
+
+def _read_conditions(root: Path) -> dict[str, dict[str, str]]:
+    """The cache of validators; anything this user's digest did not write is ignored (never trust a cache we did not make)."""
+    path = _cache_path(root)
     try:
-        if path.is_symlink():
+        if path is None:
             return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = unseal(user_key(), *_SEAL, path.read_bytes())
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("feeds"), dict):
+    if not isinstance(data, dict) or data.get("version") != 2 or not isinstance(data.get("feeds"), dict):
         return {}
     return {
-        url: {k: v for k, v in c.items() if k in ("etag", "last_modified") and isinstance(v, str)}
+        url: {k: v for k, v in c.items() if k in ("etag", "last_modified", "admits") and isinstance(v, str)}
         for url, c in data["feeds"].items()
         if isinstance(url, str) and isinstance(c, dict)
     }
 
 
 def _write_conditions(root: Path, conditions: dict[str, dict[str, str]]) -> None:
-    path = root / CONDITIONS
+    path = _cache_path(root)
+    key = user_key()
+    if path is None or key is None:
+        return  # no cache rather than one in a place digest does not own
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        before = path.read_bytes() if path.is_file() and not path.is_symlink() else None
-        write_atomic(path, json.dumps({"version": 1, "feeds": conditions}, indent=1, sort_keys=True).encode("utf-8"), before)
+        if _cache_path(root) is None:  # a link that appeared meanwhile
+            return
+        before = path.read_bytes() if path.is_file() else None
+        write_atomic(path, seal(key, *_SEAL, {"version": 2, "feeds": conditions}).encode("utf-8"), before)
     except (OSError, DigestError):
         pass  # the cache only saves requests
