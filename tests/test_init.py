@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ from conftest import run, tree
 from webserver import Web, serve
 
 from digest.compose.init import init_newsletter, installed_from
-from digest.core.config import load_config
+from digest.core.config import EDITION_KEYS, KEYS, load_config
+from digest.core.i18n import WORDS
+from digest.core.models import Config
 
 
 @pytest.fixture
@@ -54,11 +57,27 @@ def test_every_commented_setting_is_a_real_one(tmp_path: Path) -> None:
         lines.append(line)
     text = "\n".join(lines) + "\n"
     data = yaml.safe_load(text)
-    assert set(data) == {"title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "sources"}
+    assert sorted(data) == sorted(KEYS)  # every key config.yaml takes
+    assert set(data["author"]) == {"name", "email"}
+    assert set(data["email"]) == {"from", "reply_to", "unsubscribe_url", "unsubscribe_mailto"}
+    assert set(data["theme"]) == {"brand_color", "text_color", "background_color", "logo", "icon", "dark"}
+    assert set(data["theme"]["logo"]) == {"src", "alt"}
+    assert set(data["theme"]["dark"]) == {"background_color", "surface_color", "text_color", "brand_color", "logo"}
+    assert set(data["utm"]) == {"source", "medium", "campaign"}
+    assert set(data["editions"][0]) == set(EDITION_KEYS)
+    assert set(data["sources"][0]) == {"url", "section"}
+    assert [set(data[k]) for k in ("feed", "check", "archive", "links")] == [{"items"}, {"history"}, {"per_page"}, {"schemes"}]
+    config_text = (folder / "config.yaml").read_text(encoding="utf-8")
+    assert all(word in config_text for word in WORDS)  # the words: comment names every word there is
     (folder / "config.yaml").write_text(text, encoding="utf-8")
     config = load_config(folder)
     assert config.title == "Test: “quoted” & {braces}"
     assert config.sources[0].section == "From the blog"
+    # What the comments call defaults are digest's defaults.
+    defaults = Config(root=folder, title="t", url="https://t.example/")
+    assert (config.feed_items, config.ledger_history, config.archive_per_page) == (defaults.feed_items, defaults.ledger_history, defaults.archive_per_page)
+    assert config.theme.dark == dataclasses.replace(defaults.theme.dark, logo=config.theme.dark.logo)
+    assert [config.theme.brand_color, config.theme.text_color, config.theme.background_color] == [defaults.theme.brand_color, defaults.theme.text_color, defaults.theme.background_color]
 
 
 def test_the_workflow_checks_pull_requests_and_publishes_main(tmp_path: Path) -> None:
