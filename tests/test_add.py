@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,3 +298,70 @@ def test_help_has_an_example() -> None:
         result = run(command, "--help")
         assert result.exit_code == 0
         assert "Example:\n    digest " + command in result.output
+
+
+# Each field's sources, in the order the issue gives them: (kind, name, value, what the item gets).
+PRIORITY: dict[str, list[tuple[str, str, str, object]]] = {
+    "title": [("meta", "og:title", "OG", "OG"), ("meta", "twitter:title", "TW", "TW"), ("ld", "headline", "LD", "LD"), ("title", "", "T", "T")],
+    "summary": [
+        ("meta", "og:description", "OG", "OG"),
+        ("meta", "twitter:description", "TW", "TW"),
+        ("ld", "description", "LD", "LD"),
+        ("meta", "description", "M", "M"),
+    ],
+    "source": [("meta", "og:site_name", "OG", "OG"), ("ld", "publisher", "LD", "LD")],
+    "author": [("meta", "article:author", "OG", "OG"), ("ld", "author", "LD", "LD"), ("meta", "author", "M", "M")],
+    "date": [("meta", "article:published_time", "2026-01-02T23:30:00+05:00", dt.date(2026, 1, 2)), ("ld", "datePublished", "2026-01-03", dt.date(2026, 1, 3))],
+    "url": [
+        ("link", "canonical", "https://www.news.example/canon?utm_medium=y&k=1", "https://www.news.example/canon?k=1"),
+        ("meta", "og:url", "/og?fbclid=z", "https://news.example/og"),
+        ("page", "", "", "https://news.example/a"),
+    ],
+}
+
+
+def _page(sources: list[tuple[str, str, str, object]]) -> bytes:
+    head = []
+    ld: dict[str, object] = {"@type": "NewsArticle"}
+    for kind, name, value, _ in sources:
+        if kind == "meta":
+            attr = "property" if ":" in name and not name.startswith("twitter:") else "name"
+            head.append(f'<meta {attr}="{name}" content="{value}">')
+        elif kind == "ld":
+            ld[name] = {"@type": "Organization", "name": value} if name in ("publisher", "author") else value
+        elif kind == "title":
+            head.append(f"<title>{value}</title>")
+        elif kind == "link":
+            head.append(f'<link rel="{name}" href="{value}">')
+    if len(ld) > 1:
+        head.append(f'<script type="application/ld+json">{__import__("json").dumps(ld)}</script>')
+    return ("<!doctype html><html><head>" + "".join(head) + "</head><body></body></html>").encode("utf-8")
+
+
+@pytest.mark.parametrize("field", list(PRIORITY))
+def test_each_field_takes_its_sources_in_order(field: str) -> None:
+    # Every source present, then the first taken away, and so on: each time the next one wins.
+    from digest.compose.meta import page_metadata
+
+    sources = PRIORITY[field]
+    for i, (_, _, _, expected) in enumerate(sources):
+        present = sources[i:]
+        if field != "title":  # the JSON-LD object counts only with a headline
+            present = [*present, ("ld", "headline", "H", None)]
+        meta = page_metadata(_page(present), "https://news.example/a?utm_source=x")
+        assert getattr(meta, field) == expected, (field, sources[i])
+
+
+def test_a_canonical_elsewhere_gives_way_to_og_url_and_a_profile_url_is_no_author() -> None:
+    from digest.compose.meta import page_metadata
+
+    page = _page(
+        [
+            ("link", "canonical", "https://aggregator.example/copy", None),
+            ("meta", "og:url", "https://news.example/real", None),
+            ("meta", "article:author", "https://social.example/nino", None),
+            ("meta", "author", "Nino Beridze", None),
+        ]
+    )
+    meta = page_metadata(page, "https://www.news.example/a")
+    assert (meta.url, meta.author) == ("https://news.example/real", "Nino Beridze")
