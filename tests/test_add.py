@@ -166,6 +166,7 @@ def test_without_a_draft_add_points_to_new(example: Path, web: Web) -> None:
         ("/hop0", "more than 5 redirects"),
         ("/big", "larger than 5 MB; not reading it"),
         ("/big-unannounced", "larger than 5 MB; not reading it"),
+        ("/gzip-bomb", "larger than 5 MB; not reading it"),  # 6 KB on the wire, counted as what it unpacks to
         ("/data.json", "is not a web page (application/json); only HTML pages can be added"),
         ("/report.pdf", "is a PDF, not a web page: digest add --force adds it with its file name as the title"),
         ("/to-ftp", "redirects to ftp://127.0.0.1/file: only http and https addresses can be fetched"),
@@ -180,6 +181,8 @@ def test_what_cannot_be_added_is_one_line_and_the_file_stays(example: Path, web:
     big = b"<title>big</title>" + b" " * (5 * 1024 * 1024)
     web.routes["/big"] = lambda h: send(h, 200, big, {"Content-Type": "text/html"})
     web.routes["/big-unannounced"] = lambda h: send(h, 200, big, {"Content-Type": "text/html"}, length=False)
+    bomb = __import__("gzip").compress(big)
+    web.routes["/gzip-bomb"] = lambda h: send(h, 200, bomb, {"Content-Type": "text/html", "Content-Encoding": "gzip"})
     web.routes["/data.json"] = lambda h: send(h, 200, b"{}", {"Content-Type": "application/json"})
     web.file("/report.pdf", "report.pdf", "application/pdf")
     web.routes["/to-ftp"] = lambda h: send(h, 302, b"", {"Location": "ftp://127.0.0.1/file"})

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import run, tree
 
+from digest.cli import main
+
 
 def test_bad_url_is_reported_at_its_file_line_and_key_path(newsletter: Callable[..., Path]) -> None:
     root = newsletter(issues={"0263.yaml": """\
@@ -161,12 +163,12 @@ def test_missing_config_names_the_folder(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["check", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], *([name, "--help"] for name in main.commands)])
 def test_every_help_has_an_example(args: list[str]) -> None:
     result = run(*args)
     assert result.exit_code == 0
     assert "Example:" in result.stdout
-    assert "digest " in result.stdout.split("Example:")[1]
+    assert f"digest {args[0] if len(args) > 1 else ''}".strip() in result.stdout.split("Example:")[1]
 
 
 def test_python_dash_m_works() -> None:

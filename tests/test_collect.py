@@ -219,6 +219,26 @@ def test_one_broken_feed_does_not_stop_the_others(example: Path, web: Web) -> No
     assert items(example)[-1]["url"] == "https://rights.example.net/posts/encryption-bill"
 
 
+def test_a_truncated_feed_is_broken_xml_at_its_line(example: Path, web: Web) -> None:
+    cut = (FIXTURES / "wordpress.rss").read_bytes()[:50]
+    web.routes["/cut.xml"] = lambda h: send(h, 200, cut, {"Content-Type": "application/rss+xml"})
+    before = tree(example)
+    result = run("collect", web.url("/cut.xml"), "--root", str(example))
+    assert (result.exit_code, result.stderr) == (1, f"{web.url('/cut.xml')}: broken XML at line 2: unclosed token\n")
+    assert tree(example) == before
+
+
+def test_feeds_are_asked_for_with_digests_user_agent_and_go_to_the_issue_named(example: Path, web: Web) -> None:
+    from digest import __version__
+
+    url = feeds(web)["atom"]
+    result = run("collect", url, "--root", str(example), "--issue", "43")
+    assert result.stdout == f"{url}: added 1, skipped 0\nadded 1 item to issues/0043.yaml\n"
+    assert items(example, "issues/0043.yaml")[-1]["url"] == "https://rights.example.net/posts/encryption-bill"
+    assert web.requests[-1][1]["user-agent"] == f"digest/{__version__} (+https://digest.example.org/)"
+    assert "application/atom+xml" in web.requests[-1][1]["accept"]
+
+
 def test_only_broken_feeds_leave_everything_as_it_was(example: Path, web: Web) -> None:
     f = feeds(web)
     before = tree(example)
