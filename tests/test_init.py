@@ -167,6 +167,15 @@ def test_init_refuses_anything_but_a_new_or_empty_folder(tmp_path: Path, setup: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n"]  # no staging folder left behind
 
 
+def test_a_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    folder = tmp_path / "notes.txt" / "n"
+    result = run("init", str(folder))
+    assert result.exit_code == 1
+    assert result.stderr == f"{folder}: cannot be created in {tmp_path / 'notes.txt'}: File exists; nothing was written\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_init_into_an_empty_folder(tmp_path: Path) -> None:
     folder = tmp_path / "empty"
     folder.mkdir()

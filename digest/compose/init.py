@@ -53,7 +53,11 @@ def init_newsletter(
         raise DigestError([Problem(str(folder), None, "is not a folder; nothing was written")])
     if (folder / CONFIG_FILE).exists():
         raise DigestError([Problem(str(folder), None, "already holds a newsletter (config.yaml); init starts a new one in an empty folder")])
-    if folder.is_dir() and any(folder.iterdir()):
+    try:
+        non_empty = folder.is_dir() and any(folder.iterdir())
+    except OSError as e:
+        raise DigestError([Problem(str(folder), None, f"cannot be read: {e.strerror or e}; nothing was written")]) from None
+    if non_empty:
         raise DigestError([Problem(str(folder), None, "is not empty; init starts a new newsletter in an empty or new folder")])
     if why := url_problem(url, allow_mailto=False):
         raise DigestError([Problem("--url", None, why)])
@@ -61,6 +65,15 @@ def init_newsletter(
         raise DigestError([Problem("--requirement", None, "must be one line naming where to install digest from, e.g. 'digest @ git+https://github.com/OWNER/digest@v1'")])
     name = title or folder.resolve().name.replace("-", " ").replace("_", " ").strip().title() or "Weekly Digest"
     files = _files(name, url if url.endswith("/") else url + "/", today or dt.date.today(), requirement)
+    try:
+        _put_in_place(folder, files)
+    except OSError as e:  # a parent that is a file, a folder digest may not write in, a full disk...
+        raise DigestError([Problem(str(folder), None, f"cannot be created in {folder.resolve().parent}: {e.strerror or e}; nothing was written")]) from None
+    return list(files)
+
+
+def _put_in_place(folder: Path, files: dict[str, str]) -> None:
+    """Write ``files`` into a staging folder beside ``folder``, then rename it into place."""
     parent = folder.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{folder.name}.init-"))
@@ -69,14 +82,10 @@ def init_newsletter(
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             (staging / rel).write_text(text, encoding="utf-8")
         os.chmod(staging, 0o777 & ~_umask())
-        try:
-            os.replace(staging, folder.resolve())  # over an empty folder too; fails if one appeared with files in it
-        except OSError as e:
-            raise DigestError([Problem(str(folder), None, f"cannot be created: {e.strerror or e}; nothing was written")]) from None
+        os.replace(staging, folder.resolve())  # over an empty folder too; fails if one appeared with files in it
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return list(files)
 
 
 def installed_from(direct_url: object = ...) -> str | None:
