@@ -259,6 +259,8 @@ def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str 
         click.echo(str(report), err=bool(report.error))
     added = sum(r.added for r in result.reports)
     click.echo(f"added {_plural(added, 'item')} to {result.rel}" if added else f"nothing new; {result.rel} is unchanged")
+    if result.ledger_error:
+        click.echo(result.ledger_error, err=True)
     if result.failed:
         sys.exit(1)
 

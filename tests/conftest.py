@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import textwrap
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,19 @@ def columns(line: str) -> int:
         0 if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf") else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
         for ch in line
     )
+
+
+@contextlib.contextmanager
+def immutable(folder: Path) -> Iterator[None]:
+    """``folder`` made unwritable even for root (chattr +i) while the block runs: a read-only place."""
+    import subprocess
+
+    if shutil.which("chattr") is None:
+        pytest.fail("chattr (e2fsprogs) is needed to make a folder unwritable for root")
+    flag = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+    if flag.returncode != 0:
+        pytest.fail(f"chattr +i failed on this filesystem: {flag.stderr}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)

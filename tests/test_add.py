@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run, tree
+from conftest import immutable, run, tree
 from webserver import FIXTURES, Web, send, serve
 
 from digest import __version__
@@ -368,3 +368,13 @@ def test_a_canonical_elsewhere_gives_way_to_og_url_and_a_profile_url_is_no_autho
     )
     meta = page_metadata(page, "https://www.news.example/a")
     assert (meta.url, meta.author) == ("https://news.example/real", "Nino Beridze")
+
+
+def test_a_read_only_issues_folder_is_one_error(example: Path, web: Web) -> None:
+    url = web.file("/plain", "title-only.html", "text/html")
+    before = tree(example)
+    with immutable(example / "issues"):
+        result = run("add", url, "--root", str(example))
+    assert result.exit_code == 1
+    assert result.stderr == f"{DRAFT}: cannot be written (Operation not permitted); it is unchanged\n1 error; nothing was written\n"
+    assert tree(example) == before

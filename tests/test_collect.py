@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run, tree
+from conftest import immutable, run, tree
 from webserver import FIXTURES, Web, send, serve
 
 from digest.build.seal import unseal, user_key
@@ -291,3 +291,26 @@ def test_a_missing_file_is_named(example: Path, tmp_path: Path) -> None:
 
 def test_fetch_error_is_one_line() -> None:
     assert str(FetchError("https://x.example/feed", "HTTP 500 Internal Server Error")) == "https://x.example/feed: HTTP 500 Internal Server Error"
+
+
+def test_a_ledger_that_cannot_be_written_is_reported_and_the_items_stay(example: Path) -> None:
+    path = str(FIXTURES / "atom.xml")
+    with immutable(example):  # the newsletter folder, where collected.txt goes; issues/ stays writable
+        result = run("collect", path, "--root", str(example))
+    assert result.exit_code == 1
+    assert result.stdout == f"{path}: added 1, skipped 0\nadded 1 item to {DRAFT}\n"
+    assert result.stderr == (
+        "collected.txt: cannot be written (Operation not permitted); it is unchanged: "
+        f"the items are in {DRAFT}, but if you delete one, the next collect offers it again\n"
+    )
+    assert items(example)[-1]["url"] == "https://rights.example.net/posts/encryption-bill"
+    assert not (example / "collected.txt").exists()
+
+
+def test_an_issue_that_cannot_be_written_is_one_error(example: Path) -> None:
+    before = tree(example)
+    with immutable(example / "issues"):
+        result = run("collect", str(FIXTURES / "atom.xml"), "--root", str(example))
+    assert result.exit_code == 1
+    assert result.stderr == f"{DRAFT}: cannot be written (Operation not permitted); it is unchanged\n1 error; nothing was written\n"
+    assert tree(example) == before

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL_CONFIG, MINIMAL_ISSUE, run, tree
+from conftest import MINIMAL_CONFIG, MINIMAL_ISSUE, immutable, run, tree
 
 from digest.compose.new import new_issue
 from digest.core.errors import DigestError
@@ -206,3 +206,12 @@ def test_the_skeleton_holds_hints_only_as_comments(example: Path) -> None:
     text = (example / "issues" / "0045.yaml").read_text(encoding="utf-8")
     assert yaml.safe_load(text) == {"number": 45, "date": __import__("datetime").date(2026, 4, 3), "draft": True, "sections": None}
     assert "# intro: |" in text and "#         summary: |" in text  # the hints are there for the editor
+
+
+def test_a_read_only_issues_folder_is_one_error(example: Path) -> None:
+    before = tree(example)
+    with immutable(example / "issues"):
+        result = run("new", "--root", str(example))
+    assert result.exit_code == 1
+    assert result.stderr == "issues/0045.yaml: cannot be created (Operation not permitted)\n1 error; nothing was written\n"
+    assert tree(example) == before

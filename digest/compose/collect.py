@@ -62,10 +62,11 @@ class FeedReport:
 class Collected:
     rel: str  # the issue file
     reports: list[FeedReport]
+    ledger_error: str | None = None  # the items were added, but the ledger could not record them
 
     @property
     def failed(self) -> bool:
-        return any(r.error for r in self.reports)
+        return self.ledger_error is not None or any(r.error for r in self.reports)
 
 
 def collect(
@@ -136,7 +137,12 @@ def collect(
     if chosen:
         before = target.path.read_bytes()
         save_issue(config, target.number, target.path, target.rel, before, chosen)
-        write_ledger(root, offered)
+        try:
+            write_ledger(root, offered)
+        except DigestError as e:
+            # The issue is written (the items are safe there); only the memory of them is missing.
+            why = "; ".join(str(p) for p in e.problems)
+            return Collected(target.rel, reports, f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again")
     if learnt:
         _write_conditions(root, {**conditions, **learnt})
     return Collected(target.rel, reports)
@@ -148,13 +154,18 @@ def read_ledger(root: Path) -> set[str]:
         raise DigestError([Problem(LEDGER, None, "is a symlink; collect replaces only a plain file of its own")])
     if not path.is_file():
         return set()
-    return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise DigestError([Problem(LEDGER, None, f"cannot be read ({why or e}); it lists the links collect has offered, one a line")]) from None
+    return {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
 
 
 def write_ledger(root: Path, links: set[str]) -> None:
     path = root / LEDGER
     before = path.read_bytes() if path.is_file() else None
-    write_atomic(path, "".join(f"{link}\n" for link in sorted(links)).encode("utf-8"), before)
+    write_atomic(path, "".join(f"{link}\n" for link in sorted(links)).encode("utf-8"), before, LEDGER)
 
 
 def _fields(entry: Entry, url: str, feed_title: str | None) -> Fields:

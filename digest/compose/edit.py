@@ -145,20 +145,24 @@ def save_issue(config: Config, number: int, path: Path, rel: str, before: bytes,
     errors = [p for p in problems if not p.warning]
     if errors:
         raise DigestError(errors)
-    write_atomic(path, data, before)
+    write_atomic(path, data, before, rel)
 
 
-def write_atomic(path: Path, data: bytes, before: bytes | None) -> None:
-    """Replace ``path`` with ``data`` by a rename, unless someone changed it since it was read as ``before``."""
+def write_atomic(path: Path, data: bytes, before: bytes | None, name: str | None = None) -> None:
+    """Replace ``path`` with ``data`` by a rename, unless someone changed it since it was read as ``before``.
+    A file that cannot be written (a read-only folder, a full disk) is the user's problem, named as ``name``."""
     real = path.resolve()
-    if before is not None and real.read_bytes() != before:
-        raise DigestError([Problem(str(path), None, "changed while digest was editing it; run the command again")])
-    tmp = write_temporary(real, data, real.stat().st_mode & 0o7777 if real.exists() else FILE_MODE)
     try:
-        os.replace(tmp, real)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        if before is not None and real.read_bytes() != before:
+            raise DigestError([Problem(name or str(path), None, "changed while digest was editing it; run the command again")])
+        tmp = write_temporary(real, data, real.stat().st_mode & 0o7777 if real.exists() else FILE_MODE)
+        try:
+            os.replace(tmp, real)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise DigestError([Problem(name or str(path), None, f"cannot be written ({e.strerror or e}); it is unchanged")]) from None
 
 
 def write_temporary(path: Path, data: bytes, mode: int) -> Path:

@@ -78,11 +78,17 @@ def new_issue(root: Path, date: dt.date | None = None, number: int | None = None
 
 def create_new(path: Path, data: bytes) -> None:
     """Create ``path`` holding ``data``, whole, unless the name is taken (then DigestError)."""
-    tmp = write_temporary(path, data, FILE_MODE)
+    rel = f"{ISSUES_DIR}/{path.name}"
+    try:
+        tmp = write_temporary(path, data, FILE_MODE)
+    except OSError as e:  # a read-only folder, a full disk
+        raise DigestError([Problem(rel, None, f"cannot be created ({e.strerror or e})")]) from None
     try:
         os.link(tmp, path)  # atomic, and fails instead of replacing an existing file
     except FileExistsError:
-        raise DigestError([Problem(f"{ISSUES_DIR}/{path.name}", None, "already exists; not overwriting it")]) from None
+        raise DigestError([Problem(rel, None, "already exists; not overwriting it")]) from None
+    except OSError as e:
+        raise DigestError([Problem(rel, None, f"cannot be created ({e.strerror or e})")]) from None
     finally:
         tmp.unlink(missing_ok=True)
 
