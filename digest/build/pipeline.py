@@ -30,7 +30,7 @@ from digest.build.memo import Contents, Done, Memo
 from digest.build.stages import PAGE_FILE, Context, Source, context, feed_issues, neighbours, published, read_sources, render_issue, render_site, validate_issue
 from digest.build.workers import Workers
 from digest.core.config import load_config
-from digest.core.errors import DigestError, Problem
+from digest.core.errors import DigestError, Problem, strict_failures
 from digest.core.models import Config, Issue
 
 SITE_DIR = "site"
@@ -127,8 +127,8 @@ def _report(config: Config, done: list[Done], strict: bool) -> Report:
     if any(not p.warning for p in problems):
         raise DigestError(problems)
     problems.sort(key=lambda p: (p.path, p.line or 0))
-    if strict and problems:
-        raise DigestError(problems)
+    if strict and (fatal := strict_failures(problems)):
+        raise DigestError(fatal)
     issues = _issues(done)
     files = sum(len(d.files or d.outputs or ()) for d in done)  # the site's own are added once rendered
     return Report(len(issues), len(published(issues)), sum(d.fresh for d in done), files, warnings=problems)
@@ -165,8 +165,8 @@ def _from_summary(summary: dict[str, Any]) -> Report:
 def _finish(report: Report, strict: bool, started: float) -> Report:
     """Under --strict, warnings (the accessibility lint, the clip warning, low contrast) fail
     like errors: here for a build with nothing to do, in _report() before anything is written."""
-    if strict and report.warnings:
-        raise DigestError(report.warnings)
+    if strict and (fatal := strict_failures(report.warnings)):
+        raise DigestError(fatal)
     report.seconds = time.perf_counter() - started
     return report
 

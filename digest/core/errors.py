@@ -13,6 +13,10 @@ class Problem:
     key: str = ""  # key path such as "sections[1].items[2].url"
     warning: bool = False
     hidden: int = 0  # for a "N more errors are not shown" line: the N errors it stands for
+    # A note is a warning that fails nothing, not even --strict: it describes work in
+    # progress that reaches no reader (an empty draft), so a pull request adding a fresh
+    # `digest new` draft passes `digest check --strict`.
+    note: bool = False
 
     @property
     def errors(self) -> int:
@@ -21,8 +25,13 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        prefix = "warning: " if self.warning else ""
+        prefix = "note: " if self.note else "warning: " if self.warning else ""
         return f"{where}: {prefix}{self.key + ': ' if self.key else ''}{self.message}"
+
+
+def strict_failures(problems: list[Problem]) -> list[Problem]:
+    """What --strict fails on: every problem but the notes."""
+    return [p for p in problems if not p.note]
 
 
 class DigestError(Exception):

@@ -219,7 +219,7 @@ def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Se
 
 def _empty(c: Checker, line: int, path: str, what: str, draft: bool) -> None:
     if draft:
-        c.warn(line, path, f"{what} (fine for a draft; it must have some before publishing)")
+        c.note(line, path, f"{what} (fine for a draft; it must have some before publishing)")
     elif path == "sections":
         c.error(line, path, f"{what}: a published issue needs at least one section")
     else:

@@ -46,6 +46,9 @@ class Checker:
     def warn(self, line: int | None, key: str, message: str) -> None:
         self.problems.append(Problem(self.rel, line, message, key, warning=True))
 
+    def note(self, line: int | None, key: str, message: str) -> None:
+        self.problems.append(Problem(self.rel, line, message, key, warning=True, note=True))
+
     def mapping(self, node: Node | None, path: str, known: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Node] | None:
         """The mapping's entries after checking its keys, or None (with a problem) if it is not a mapping."""
         if node is None or node.value is INVALID:

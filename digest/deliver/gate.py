@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.core.config import load_config
-from digest.core.errors import DigestError, Problem
+from digest.core.errors import DigestError, Problem, strict_failures
 from digest.core.issues import discover
 from digest.core.loading import Node, decode
 from digest.core.models import Config
@@ -59,8 +59,10 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False, links: b
 
         chosen = [f for f in files if f.number in checked]
         problems += audit.audit(chosen, root / CACHE_DIR, **({"timeout": timeout} if timeout else {}))
-    if any(not p.warning for p in problems) or (strict and problems):
+    if any(not p.warning for p in problems):
         raise DigestError(problems)
+    if strict and (fatal := strict_failures(problems)):
+        raise DigestError(fatal)
     return Outcome(count, checked, sorted(problems, key=lambda p: (p.path, p.line or 0, p.key)))
 
 
