@@ -9,6 +9,8 @@ Rules:
 - issues/ and templates/ are watched with everything in them, and watched again whenever
   one of them appears, disappears or is replaced, so a templates/ folder made while
   serving counts from its first file.
+- A folder that appears (or is replaced) is listed once its new watch is in place, so a
+  file saved into it in the moment between is handed over too.
 - Changes are handed over one batch at a time, never from two threads at once.
 - A save is taken in once no further change has come for 10 ms (an editor's write and
   rename arrive together), so the wait adds little to an edit's way to the reader.
@@ -40,12 +42,19 @@ class _Either:
         return any(e.is_set() for e in self.events)
 
 
-def _changes(paths: list[Path], stop: Any, **options: Any) -> Iterator[set[Path]]:
+def _changes(paths: list[Path], stop: Any, ready: Callable[[], None] | None = None, **options: Any) -> Iterator[set[Path]]:
+    """Batches of changed paths.  ``ready`` is called once the native watch is in place
+    (its first wake-up, changes or not): what was saved before that is the caller's to find."""
     from watchfiles import watch as watch_changes
 
     try:
-        for changes in watch_changes(*paths, stop_event=stop, debounce=200, step=10, **options):
-            yield {Path(p) for _, p in changes}
+        extra: dict[str, Any] = {"yield_on_timeout": True, "rust_timeout": 100} if ready else {}
+        for changes in watch_changes(*paths, stop_event=stop, debounce=200, step=10, **options, **extra):
+            if ready is not None:
+                ready()
+                ready = None
+            if changes:
+                yield {Path(p) for _, p in changes}
     except Exception:  # noqa: BLE001 - any failure of the native watcher (e.g. the inotify limit)
         for changes in watch_changes(*paths, stop_event=stop, debounce=200, force_polling=True, poll_delay_ms=300, **options):
             yield {Path(p) for _, p in changes}
@@ -60,15 +69,23 @@ def watch(root: Path, rebuild: Callable[[set[Path]], None], stop: threading.Even
             if not stop.is_set():
                 rebuild(paths)
 
-    def watch_folders(again: threading.Event) -> None:
+    def watch_folders(again: threading.Event, fresh: set[Path]) -> None:
         folders = [root / name for name in (ISSUES_DIR, TEMPLATES_DIR) if (root / name).is_dir()]
+
+        def ready() -> None:
+            # A file saved into a folder that just appeared, before its watch was in place,
+            # is handed over from a listing of the folder: no save is missed in that gap.
+            found = {p for folder in folders if folder in fresh for p in folder.rglob("*") if p.is_file()}
+            if found:
+                hand_over(found)
+
         if folders:
-            for paths in _changes(folders, _Either(stop, again)):
+            for paths in _changes(folders, _Either(stop, again), ready if fresh else None):
                 hand_over(paths)
 
-    def start_folders() -> tuple[threading.Thread, threading.Event]:
+    def start_folders(fresh: set[Path] | None = None) -> tuple[threading.Thread, threading.Event]:
         again = threading.Event()
-        thread = threading.Thread(target=watch_folders, args=(again,), daemon=True)
+        thread = threading.Thread(target=watch_folders, args=(again, fresh or set()), daemon=True)
         thread.start()
         return thread, again
 
@@ -79,7 +96,7 @@ def watch(root: Path, rebuild: Callable[[set[Path]], None], stop: threading.Even
             if any(p.name != CONFIG_FILE for p in paths):  # issues/ or templates/ came, went or was replaced
                 again.set()
                 folders.join()
-                folders, again = start_folders()
+                folders, again = start_folders({p for p in paths if p.name != CONFIG_FILE})
             hand_over(paths)
     finally:
         again.set()
