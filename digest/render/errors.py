@@ -41,18 +41,18 @@ def template_errors() -> Iterator[None]:
     except jinja2.TemplateError as e:
         # Jinja rewrites tracebacks so that frames inside a template carry its file
         # name and line: the innermost such frame is where the mistake is.
-        filename, line = _innermost_template_frame(e.__traceback__)
+        filename, line = _blame(e)
         message = f"template {e.name!r} not found" if isinstance(e, jinja2.TemplateNotFound) else str(e.message or e)
         raise DigestError([Problem(template_path(filename), line, f"template error: {message}")]) from e
     except Exception as e:  # noqa: BLE001 - sorted below: the user's template, or a bug in digest
         # A newsletter's own template can fail as it runs ({{ 1/0 }}, a bad strftime format,
         # an include of itself, a string of ten gigabytes): that is the user's error, at the
         # template's line.  The same in a built-in template is a bug in digest.
-        filename, line = _innermost_template_frame(e.__traceback__)
+        filename, line = _blame(e)
         where = template_path(filename) if filename else ""
         if not where.startswith("templates/"):
             raise
-        e.__traceback__ = None  # let a huge allocation's frames go before reporting
+        e.__traceback__ = e.__context__ = None  # let a huge allocation's frames go before reporting
         raise DigestError([Problem(where, line, f"template error: {_runtime_message(e)}")]) from None
 
 
@@ -66,11 +66,43 @@ def _runtime_message(e: BaseException) -> str:
     return f"{text} ({type(e).__name__})"
 
 
-def _innermost_template_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
-    found: tuple[str | None, int | None] = (None, None)
+def _blame(e: BaseException) -> tuple[str | None, int | None]:
+    """The template file and line to blame for ``e``.
+
+    Rules: the innermost template frame, as for any error.  Out of memory, Jinja's own
+    handling can fail in turn (it imports and compiles as it rewrites the traceback): then
+    the frames are those of the first error, in its context.  A recursion or a lack of
+    memory is the user's template's doing wherever it ends, so it is blamed on an override
+    in the stack even if a built-in template (an override's ``{% extends %}``) is innermost;
+    for a recursion, on the frame that enters its own file again (the include of itself)."""
+    frames: list[tuple[str, int | None]] = []
+    seen: BaseException | None = e
+    for _ in range(4):  # the error, and what it was raised while handling
+        if seen is None or (frames := _template_frames(seen.__traceback__)):
+            break
+        seen = seen.__context__
+    if not frames:
+        return None, None
+    if not isinstance(e, (RecursionError, MemoryError)):
+        return frames[-1]
+    user = [i for i, (filename, _) in enumerate(frames) if template_path(filename).startswith("templates/")]
+    if isinstance(e, RecursionError):
+        again = [i for i in user if i + 1 < len(frames) and frames[i + 1][0] == frames[i][0]]
+        if again:
+            return frames[again[-1]]
+    return frames[user[-1]] if user else frames[-1]
+
+
+def _template_frames(tb: TracebackType | None) -> list[tuple[str, int | None]]:
+    """(file, line) of each template frame, outermost first: as Jinja rewrote them, or, in a
+    traceback it did not get to rewrite, mapped back from the compiled code's line."""
+    found: list[tuple[str, int | None]] = []
     while tb is not None:
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
         filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith((".html", ".mjml", ".txt", ".css", ".xml")) or f"{os.sep}templates{os.sep}" in filename:
-            found = (filename, tb.tb_lineno)
+        if template is not None and template.filename:
+            found.append((template.filename, template.get_corresponding_lineno(tb.tb_lineno)))
+        elif filename.endswith((".html", ".mjml", ".txt", ".css", ".xml")) or f"{os.sep}templates{os.sep}" in filename:
+            found.append((filename, tb.tb_lineno))
         tb = tb.tb_next
     return found
