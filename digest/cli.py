@@ -101,7 +101,7 @@ def _progress() -> Callable[[int, int], None] | None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (default: ROOT/site).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: ROOT/site).")
 @_JOBS
 @_STRICT
 @click.option("--verify", is_flag=True, help="Check the cache and the site by their bytes (not by size, time and inode) and repair what differs.")

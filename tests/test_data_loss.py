@@ -118,6 +118,18 @@ def test_out_is_never_the_config_file(tmp_path: Path) -> None:
     assert [str(p) for p in e.value.problems] == [f"{root / 'config.yaml'}: is the newsletter's config.yaml; refusing to replace it with the site: choose another --out"]
 
 
+def test_out_that_is_a_file_is_refused_with_exit_1(home: Path) -> None:
+    """A file as --out (config.yaml itself, or any file) is refused by digest, exit 1, not by click's usage error (exit 2)."""
+    root = newsletter(home)
+    (home / "notes.txt").write_text("precious")
+    before = snapshot(home)
+    result = as_nobody(home, "build", "--root", str(root), "--out", str(root / "config.yaml"))
+    assert (result.returncode, result.stderr) == (1, f"{root / 'config.yaml'}: is the newsletter's config.yaml; refusing to replace it with the site: choose another --out" + REFUSED)
+    result = as_nobody(home, "build", "--root", str(root), "--out", str(home / "notes.txt"))
+    assert (result.returncode, result.stderr) == (1, f"{home / 'notes.txt'}: exists and is not a folder; refusing to replace it" + REFUSED)
+    assert snapshot(home) == before
+
+
 def test_out_through_a_link_into_the_sources_is_refused(home: Path) -> None:
     root = newsletter(home)
     (home / "public").symlink_to(root / "issues")
