@@ -18,7 +18,7 @@ import datetime as dt
 import re
 import stat
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,6 +122,33 @@ def first_class(html: str, name: str) -> Markup:
     return Markup(_FIRST_TAG.sub(add, str(html), count=1))
 
 
+# What one template may produce, in characters.  A template without bound (a repetition, a
+# loop) otherwise exhausts memory after it has run, in MJML, CSS inlining or wrapping, where
+# no template line is known; this much of an email, page or text is already absurd (Gmail
+# clips at 102 KB) and is still converted within a gigabyte.
+MAX_OUTPUT = 16 * 1024 * 1024
+
+
+class TemplateOutputTooLarge(Exception):
+    """A template produced more than MAX_OUTPUT characters."""
+
+
+def bounded_concat(parts: Iterable[str]) -> str:
+    """Jinja's concat (it joins a template's output) with the MAX_OUTPUT bound.
+
+    Over the bound, the error is raised inside the template, at the output that went past
+    it, so that it is reported at the template's line like any other template error."""
+    out: list[str] = []
+    size = 0
+    # Chunk by chunk: the template's generator must still be paused at the chunk that went past.
+    for chunk in parts:
+        size += len(chunk)
+        if size > MAX_OUTPUT and isinstance(parts, Generator):
+            parts.throw(TemplateOutputTooLarge(f"the template produces more than {MAX_OUTPUT // 1024 // 1024} MiB of text (a repetition or a loop without bound?)"))
+        out.append(chunk)
+    return "".join(out)
+
+
 def make_env(config: Config) -> jinja2.Environment:
     """The Jinja2 environment for one newsletter (its templates first, then built-ins)."""
     import jinja2
@@ -147,6 +174,7 @@ def make_env(config: Config) -> jinja2.Environment:
         keep_trailing_newline=True,
         finalize=_finalize,
     )
+    env.concat = bounded_concat  # type: ignore[method-assign]
 
     try:
         locale = Locale.parse(config.language, sep="-")

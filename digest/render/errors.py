@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 from digest.core.errors import DigestError, Problem
-from digest.render.environment import BUILTIN_TEMPLATES
+from digest.render.environment import BUILTIN_TEMPLATES, TemplateOutputTooLarge
 
 
 class MjmlError(Exception):
@@ -61,6 +61,8 @@ def _runtime_message(e: BaseException) -> str:
         return "the template includes or calls itself without end"
     if isinstance(e, MemoryError):
         return "the template needs more memory than there is (a repetition or a loop without bound?)"
+    if isinstance(e, TemplateOutputTooLarge):
+        return str(e)
     text = str(e) or type(e).__name__
     text = text if len(text) <= 200 else text[:199] + "…"
     return f"{text} ({type(e).__name__})"
@@ -82,7 +84,9 @@ def _blame(e: BaseException) -> tuple[str | None, int | None]:
             break
         seen = seen.__context__
     if not frames:
-        return None, None
+        # Jinja computes constant output as it compiles ({{ "x" * 10**10 }}): no template
+        # frame runs yet, but the compile names the file.
+        return _compiling(e.__traceback__), None
     if not isinstance(e, (RecursionError, MemoryError)):
         return frames[-1]
     user = [i for i, (filename, _) in enumerate(frames) if template_path(filename).startswith("templates/")]
@@ -91,6 +95,18 @@ def _blame(e: BaseException) -> tuple[str | None, int | None]:
         if again:
             return frames[again[-1]]
     return frames[user[-1]] if user else frames[-1]
+
+
+def _compiling(tb: TracebackType | None) -> str | None:
+    """The template file Jinja was compiling when ``tb`` was raised, if it was."""
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name in ("compile", "_compile", "_generate") and "jinja2" in code.co_filename:
+            filename = tb.tb_frame.f_locals.get("filename")
+            found = filename if isinstance(filename, str) else found
+        tb = tb.tb_next
+    return found
 
 
 def _template_frames(tb: TracebackType | None) -> list[tuple[str, int | None]]:
