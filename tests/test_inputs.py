@@ -48,7 +48,7 @@ def digest_as_user(*args: str) -> subprocess.CompletedProcess[str]:
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
-            pytest.skip("running as root without setpriv (util-linux) to drop privileges")
+            pytest.fail("running as root without setpriv (util-linux): these permission tests must drop privileges, not skip")
         drop = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     return subprocess.run([*drop, sys.executable, "-m", "digest", *args], capture_output=True, text=True, env=env, cwd="/")
 
