@@ -178,7 +178,7 @@ def test_out_may_be_new_empty_or_a_previous_digest_site(home: Path) -> None:
 # 2. Links in the cache folder: never followed, never pruned through.
 
 
-@pytest.mark.parametrize("part", ["objects", "models", "", "build.lock", "site.json"])
+@pytest.mark.parametrize("part", ["objects", "models", "templates", "", "build.lock", "site.json"])
 def test_a_link_in_place_of_the_cache_or_its_parts_is_refused(home: Path, part: str) -> None:
     root = newsletter(home)
     assert as_nobody(home, "build", "--root", str(root)).returncode == 0
@@ -277,6 +277,89 @@ def test_a_cache_made_by_another_user_or_machine_is_not_used(tmp_path: Path, mon
     assert report.changed == 3  # every issue rendered here; nothing taken from the clone's cache
     assert tree(cloned / "site") == good
     assert build(cloned).changed == 0  # and this user's own cache is used from now on
+
+
+def _forge_compiled(path: Path, source: str) -> None:
+    """What a hostile commit can do to a compiled template: code of its own, with the
+    header Jinja2 checks (magic and the source's checksum) copied from the real one."""
+    import io
+    import pickle
+
+    import jinja2
+    from jinja2.bccache import Bucket, bc_magic
+
+    body = io.BytesIO(path.read_bytes()[64:])
+    assert body.read(len(bc_magic)) == bc_magic
+    checksum = pickle.load(body)  # the checksum Jinja2 compares with the template's
+    forged = Bucket(jinja2.Environment(), path.stem, checksum)
+    forged.code = compile(jinja2.Environment().compile(source, raw=True), "forged", "exec")
+    path.write_bytes(b"0" * 64 + forged.bytecode_to_string())
+
+
+def test_forged_compiled_templates_are_compiled_again_not_run(tmp_path: Path) -> None:
+    from digest.build import stages
+
+    root = tmp_path / "news"
+    make_newsletter(root, 2)
+    build(root)
+    compiled = sorted((root / CACHE_DIR / "templates").iterdir())
+    assert len(compiled) >= 5  # every template the build used
+    for path in compiled:
+        _forge_compiled(path, "<script>alert(1)</script>")
+    forged = {p: p.read_bytes() for p in compiled}
+    (root / "issues" / "0002.yaml").write_text((root / "issues" / "0002.yaml").read_text() + "# edited\n")
+    stages._env.cache_clear()  # a new process: templates come from the cache folder, not memory
+    build(root)
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site"))
+    stages._env.cache_clear()
+    build(clean)
+    assert tree(root / "site") == tree(clean / "site")
+    assert not any(b"alert(1)" in data for data in tree(root / "site").values())
+    assert all(p.read_bytes() != data for p, data in forged.items())  # each replaced by this user's own
+
+
+def test_compiled_templates_are_kept_between_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jinja2
+
+    from digest.build import stages
+
+    root = tmp_path / "news"
+    make_newsletter(root, 2)
+    build(root)
+    compiled: list[str] = []
+    real_compile = jinja2.Environment.compile
+
+    def counting(self: jinja2.Environment, source: str, name: str | None = None, *args: object, **kwargs: object) -> object:
+        compiled.append(name or "")
+        return real_compile(self, source, name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    (root / "issues" / "0002.yaml").write_text((root / "issues" / "0002.yaml").read_text().replace("Issue 2", "Issue two"))
+    stages._env.cache_clear()
+    assert build(root).changed == 1
+    assert compiled == []  # the email, text, page and archive templates all came compiled
+    (root / "templates").mkdir()
+    (root / "templates" / "archive.html").write_text((REPO / "digest/render/templates/archive.html").read_text() + "<!-- ours -->\n")
+    stages._env.cache_clear()
+    build(root)
+    assert "archive.html" in compiled  # a new state of the templates: compiled afresh
+
+
+def test_a_linked_compiled_template_is_never_read_or_written_through(home: Path) -> None:
+    root = newsletter(home)
+    assert as_nobody(home, "build", "--root", str(root)).returncode == 0
+    precious = home / "precious.bin"
+    precious.write_bytes(b"years of work")
+    linked = sorted((root / CACHE_DIR / "templates").iterdir())
+    for path in linked:
+        path.unlink()
+        path.symlink_to(precious)
+    (root / "issues" / "0001.yaml").write_text((root / "issues" / "0001.yaml").read_text().replace("Issue 1", "Issue one"))
+    result = as_nobody(home, "build", "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    assert precious.read_bytes() == b"years of work"
+    assert not any(p.is_symlink() for p in linked)
 
 
 def test_the_cache_key_is_private_to_the_user_and_outside_the_newsletter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

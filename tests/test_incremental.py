@@ -167,11 +167,12 @@ def test_an_edited_site_is_rebuilt_not_trusted(tmp_path: Path) -> None:
 
 
 def test_cache_entries_are_json_not_pickle(tmp_path: Path) -> None:
-    """A cache folder from elsewhere must never be able to run code on load."""
+    """A cache folder from elsewhere must never be able to run code on load: records are
+    JSON; the only code kept is compiled templates, sealed (tests/test_data_loss.py)."""
     root = _newsletter(tmp_path, 1)
     build(root)
     cache = root / CACHE_DIR
-    files = {p.name for p in cache.rglob("*") if p.is_file() and p.parent.name != "models"}
+    files = {p.name for p in cache.rglob("*") if p.is_file() and p.parent.name not in ("models", "templates")}
     assert files == {"email.html", "email.txt", "index.html", "content.html", "meta.json", "site.json", "build.lock"}
     models = list((cache / "models").iterdir())
     assert len(models) == 1 and re.fullmatch(r"[0-9a-f]{64}\.json", models[0].name)
@@ -197,3 +198,20 @@ def test_help_and_no_op_build_do_not_import_heavy_libraries(tmp_path: Path) -> N
     )
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] []"
+
+
+def test_a_build_that_renders_never_loads_requests(tmp_path: Path) -> None:
+    """premailer imports requests only to fetch stylesheets, which a build never lets it
+    do: a rendering build leaves it unloaded; code that does use it gets the real one."""
+    root = _newsletter(tmp_path, 2)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from digest.build.pipeline import build\n"
+        "assert build(Path(sys.argv[1])).changed == 2\n"
+        "print(sorted(m for m in sys.modules if m == 'requests' or m.startswith(('requests.', 'urllib3', 'charset_normalizer'))))\n"
+        "import premailer.premailer, requests\n"
+        "print(premailer.premailer.requests.Session is requests.Session, type(sys.modules['requests']).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["['requests']", "True module"]

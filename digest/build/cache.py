@@ -88,7 +88,7 @@ class Entry:
 def refuse_links(work: Path) -> None:
     """Refuse a cache folder that is, or whose own parts are, a symbolic link or not a folder:
     digest never writes, prunes or reads through a link out of its cache."""
-    for path, folder in ((work, True), (work / "objects", True), (work / "models", True), (work / "site.json", False), (work / "build.lock", False)):
+    for path, folder in ((work, True), (work / "objects", True), (work / "models", True), (work / "templates", True), (work / "site.json", False), (work / "build.lock", False)):
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:

@@ -119,6 +119,11 @@ class Memo:
     def work(self) -> Path:
         return self.root / CACHE_DIR
 
+    @property
+    def compiled(self) -> Path:
+        """Where compiled templates are kept (digest.build.compiled)."""
+        return self.work / "templates"
+
     def cache(self) -> BuildCache:
         """Opened afresh for each use: it checks the cache folder for links each time."""
         return BuildCache(self.root, verify=self.verify)

@@ -56,10 +56,11 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     from digest.build.writer import Site
 
     started = time.perf_counter()
-    ctx = context(load_config(root))
+    config = load_config(root)
     target = out or root / SITE_DIR
     output.check_output(root, target)
     memo = Memo(root, store=True, verify=verify)
+    ctx = context(config, compiled=memo.compiled)
     sources = read_sources(ctx.config)
     keys = memos.keys(ctx, sources)
     cache = memo.cache()  # refuses a cache folder that is, or holds, a link: before the lock is made in it

@@ -89,3 +89,18 @@ def unseal(key: bytes | None, kind: str, name: str, raw: bytes) -> Any:
     if not hmac.compare_digest(raw[len(_HEAD) : len(_HEAD) + _MAC_HEX], _mac(key, kind, name, body).encode()):
         raise ValueError("not written by this user's digest")
     return json.loads(body)
+
+
+def seal_bytes(key: bytes, kind: str, name: str, body: bytes) -> bytes:
+    """``body`` (any bytes) behind its HMAC, as 64 hex digits."""
+    return _mac(key, kind, name, body).encode() + body
+
+
+def unseal_bytes(key: bytes | None, kind: str, name: str, raw: bytes) -> bytes:
+    """The body of a record seal_bytes() made, or raise ValueError if this user's digest did not write it."""
+    if key is None or len(raw) < _MAC_HEX:
+        raise ValueError("not sealed")
+    body = raw[_MAC_HEX:]
+    if not hmac.compare_digest(raw[:_MAC_HEX], _mac(key, kind, name, body).encode()):
+        raise ValueError("not written by this user's digest")
+    return body

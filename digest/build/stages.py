@@ -43,10 +43,11 @@ class Context:
 
     config: Config
     templates: bytes  # a hash of every template (the newsletter's and the built-in ones) and of digest itself
+    compiled: Path | None = None  # where compiled templates are kept between builds (digest.build.compiled), if anywhere
 
     @property
     def env(self) -> jinja2.Environment:
-        return _env(self.config, self.templates)
+        return _env(self.config, self.templates, self.compiled)
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ class Rendered:
     clip: Problem | None  # the clip gate's warning on email.html
 
 
-def context(config: Config) -> Context:
-    return Context(config, templates_state(config.root))
+def context(config: Config, compiled: Path | None = None) -> Context:
+    return Context(config, templates_state(config.root), compiled)
 
 
 def templates_state(root: Path) -> bytes:
@@ -189,11 +190,15 @@ def feed_issues(config: Config, issues: Iterable[Issue]) -> list[Issue]:
 
 
 @lru_cache(maxsize=2)
-def _env(config: Config, templates: bytes) -> jinja2.Environment:
+def _env(config: Config, templates: bytes, compiled: Path | None) -> jinja2.Environment:
     """One Jinja2 environment per newsletter, per process, per state of its templates."""
     from digest.render.environment import make_env
 
-    return make_env(config)
+    if compiled is None:
+        return make_env(config)
+    from digest.build.compiled import SealedBytecode
+
+    return make_env(config, SealedBytecode(compiled, templates))
 
 
 def preload() -> None:
@@ -204,7 +209,6 @@ def preload() -> None:
     import jinja2  # noqa: F401
     import lxml.html  # type: ignore[import-untyped]  # noqa: F401
     import mjml  # noqa: F401
-    import premailer  # noqa: F401
 
     import digest.core.lint  # noqa: F401
     import digest.render.archive  # noqa: F401

@@ -149,8 +149,9 @@ def bounded_concat(parts: Iterable[str]) -> str:
     return "".join(out)
 
 
-def make_env(config: Config) -> jinja2.Environment:
-    """The Jinja2 environment for one newsletter (its templates first, then built-ins)."""
+def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None) -> jinja2.Environment:
+    """The Jinja2 environment for one newsletter (its templates first, then built-ins);
+    ``bytecode_cache``: where compiled templates are kept between processes, if anywhere."""
     import jinja2
     from babel import Locale, UnknownLocaleError
     from babel.dates import format_date as babel_format_date
@@ -173,6 +174,7 @@ def make_env(config: Config) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         finalize=_finalize,
+        bytecode_cache=bytecode_cache,
     )
     env.concat = bounded_concat  # type: ignore[method-assign]
 
