@@ -178,7 +178,7 @@ def test_out_may_be_new_empty_or_a_previous_digest_site(home: Path) -> None:
 # 2. Links in the cache folder: never followed, never pruned through.
 
 
-@pytest.mark.parametrize("part", ["objects", "models", "templates", "", "build.lock", "site.json"])
+@pytest.mark.parametrize("part", ["objects", "models", "templates", "", "build.lock", "site.json", "index.json"])
 def test_a_link_in_place_of_the_cache_or_its_parts_is_refused(home: Path, part: str) -> None:
     root = newsletter(home)
     assert as_nobody(home, "build", "--root", str(root)).returncode == 0
@@ -191,7 +191,7 @@ def test_a_link_in_place_of_the_cache_or_its_parts_is_refused(home: Path, part: 
         shutil.rmtree(link)
     else:
         link.unlink()
-    link.symlink_to(precious / "thesis.tex" if part in ("build.lock", "site.json") else precious)
+    link.symlink_to(precious / "thesis.tex" if part in ("build.lock", "site.json", "index.json") else precious)
     (root / "issues" / "0001.yaml").write_text((root / "issues" / "0001.yaml").read_text().replace("Issue 1", "Issue one"))
     before = snapshot(home)
     result = as_nobody(home, "build", "--root", str(root))
@@ -252,6 +252,28 @@ def test_a_cache_with_forged_entries_is_rebuilt_not_used(tmp_path: Path) -> None
     assert report.changed == 3
     assert tree(root / "site") == good
     assert not any(b"<script>alert" in data for data in tree(root / "site").values())
+
+
+def test_a_forged_index_is_not_used(tmp_path: Path) -> None:
+    """The index (every entry's record in one file) forged to match forged entries, as a
+    commit could bring it: its seal fails, so each entry's own record is read, and fails too."""
+    root = tmp_path / "news"
+    make_newsletter(root, 3)
+    build(root)
+    good = tree(root / "site")
+    index_path = root / CACHE_DIR / "index.json"
+    index = json.loads(index_path.read_bytes())
+    for entry in (root / CACHE_DIR / "objects").iterdir():
+        _forge(entry)
+        record = index["body"][entry.name]
+        record["files"] = json.loads((entry / "meta.json").read_bytes())["body"]["files"]
+        if "meta" in record:
+            record["meta"] = _record(entry / "meta.json", (entry / "meta.json").read_bytes())
+    index_path.write_text(json.dumps(index))  # the old seal, over a body it does not match
+    shutil.rmtree(root / "site")
+    report = build(root)
+    assert report.changed == 3
+    assert tree(root / "site") == good
 
 
 def test_a_cache_made_by_another_user_or_machine_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

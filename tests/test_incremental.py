@@ -173,7 +173,7 @@ def test_cache_entries_are_json_not_pickle(tmp_path: Path) -> None:
     build(root)
     cache = root / CACHE_DIR
     files = {p.name for p in cache.rglob("*") if p.is_file() and p.parent.name not in ("models", "templates")}
-    assert files == {"email.html", "email.txt", "index.html", "content.html", "meta.json", "site.json", "build.lock"}
+    assert files == {"email.html", "email.txt", "index.html", "content.html", "meta.json", "site.json", "index.json", "build.lock"}
     models = list((cache / "models").iterdir())
     assert len(models) == 1 and re.fullmatch(r"[0-9a-f]{64}\.json", models[0].name)
     for path in [*cache.rglob("*.json")]:
@@ -215,3 +215,65 @@ def test_a_build_that_renders_never_loads_requests(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["['requests']", "True module"]
+
+
+def _edit(root: Path, number: int, old: str, new: str) -> None:
+    path = root / "issues" / f"{number:04d}.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_an_edit_build_reads_the_cached_issues_from_the_index_not_their_sections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest.build import cache
+
+    root = _newsletter(tmp_path, 6)
+    build(root)
+    read: list[str] = []
+    real = cache.BuildCache._sections
+    monkeypatch.setattr(cache.BuildCache, "_sections", lambda self, k: read.append(k) or real(self, k))
+    entry_reads: list[str] = []
+    real_unseal = cache.unseal
+    monkeypatch.setattr(cache, "unseal", lambda key, kind, name, raw: entry_reads.append(kind) or real_unseal(key, kind, name, raw))
+    _edit(root, 6, "Thanks for reading.", "Thanks for reading!")
+    assert build(root).changed == 1
+    assert read == []  # no cached issue's sections were needed
+    assert entry_reads.count("entry") == 1 and entry_reads.count("page") == 1  # only the edited issue's new records, read back to index them
+    assert_same_as_a_clean_build(root, tmp_path)
+
+
+def test_a_template_that_reads_cached_issues_sections_gets_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest.build import cache
+
+    root = _newsletter(tmp_path, 6)
+    archive = (Path(__file__).parent.parent / "digest/render/templates/archive.html").read_text()
+    marker = '<time datetime="{{ issue.date.isoformat() }}">'
+    assert marker in archive
+    listing = "{% for s in issue.sections %}[{{ s.title }}: {% for i in s.items %}{{ i.title }}; {% endfor %}]{% endfor %}" + marker
+    (root / "templates").mkdir()
+    (root / "templates" / "archive.html").write_text(archive.replace(marker, listing))
+    build(root)
+    read: list[str] = []
+    real = cache.BuildCache._sections
+    monkeypatch.setattr(cache.BuildCache, "_sections", lambda self, k: read.append(k) or real(self, k))
+    _edit(root, 6, "Thanks for reading.", "Thanks for reading!")
+    assert build(root).changed == 1
+    assert len(read) == 5  # every cached issue's sections, for the archive page that lists them
+    assert_same_as_a_clean_build(root, tmp_path)
+
+
+def test_a_cache_record_damaged_during_the_build_is_an_error_not_a_wrong_page(tmp_path: Path) -> None:
+    from digest.build.cache import BuildCache
+    from digest.core.errors import DigestError
+
+    root = _newsletter(tmp_path, 2)
+    build(root)
+    cache = BuildCache(root)
+    (k,) = [k for k, rec in cache.index().items() if "issue" in rec and rec["issue"]["number"] == 1]
+    entry = cache.get(k)
+    assert entry is not None
+    (root / CACHE_DIR / "objects" / k / "meta.json").write_text("{}")
+    with pytest.raises(DigestError) as e:
+        entry.issue.items
+    assert [str(p) for p in e.value.problems] == [f"{root / CACHE_DIR / 'objects' / k}: the build cache changed during the build: build again"]
+    assert BuildCache(root).get(k) is None  # and the next build renders it again

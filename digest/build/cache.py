@@ -12,6 +12,10 @@ Rules:
   ``verify=True`` (``digest build --verify``) hashes every byte instead.
 - The cache folder and its parts must be real folders: digest refuses one that is, or
   holds, a symbolic link where its own folders belong, and pruning never follows a link.
+- After each build, one sealed index (``index.json``) holds every current entry's record
+  but its sections, and every page's, so the next build reads one file, not one per
+  issue and page; an entry whose own record changed since is read from that record.
+  An issue's sections are read from its own record when first used (digest.build.lazy).
 - Entries are written to a temporary name and renamed, so a killed build leaves no
   half-written entry under a real key; unused entries are pruned after each build.
 """
@@ -30,11 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from digest.build.lazy import LazySections
 from digest.build.seal import seal, unseal, user_key
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Image, Issue, Item, Section
 
 CACHE_DIR = ".digest-cache"
+INDEX = "index.json"  # every current entry's record but its sections, in one file (BuildCache.write_index)
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ class Entry:
 def refuse_links(work: Path) -> None:
     """Refuse a cache folder that is, or whose own parts are, a symbolic link or not a folder:
     digest never writes, prunes or reads through a link out of its cache."""
-    for path, folder in ((work, True), (work / "objects", True), (work / "models", True), (work / "templates", True), (work / "site.json", False), (work / "build.lock", False)):
+    for path, folder in ((work, True), (work / "objects", True), (work / "models", True), (work / "templates", True), (work / "site.json", False), (work / INDEX, False), (work / "build.lock", False)):
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
@@ -111,19 +117,44 @@ class BuildCache:
         self.dir = self.work / "objects"
         self.models = self.work / "models"  # validated issues, keyed without the templates
         self.sites = self.work / "site.json"
+        self._index: dict[str, Any] | None = None
+
+    def index(self) -> dict[str, Any]:
+        """The index the last build wrote ({} if there is none, or it is not this user's)."""
+        if self._index is None:
+            try:
+                self._index = unseal(self.key, "index", INDEX, (self.work / INDEX).read_bytes())
+                assert isinstance(self._index, dict)
+            except Exception:  # noqa: BLE001 - no index only means reading each entry's own record
+                self._index = {}
+        return self._index
 
     def get(self, k: str) -> Entry | None:
-        """The entry for ``k`` if this user's digest wrote it and its files are intact, else None."""
+        """The entry for ``k`` if this user's digest wrote it and its files are intact, else None.
+        From the index when it holds ``k`` and the entry's record is as indexed; its
+        sections are then read from that record when first used (digest.build.lazy)."""
         folder = self.dir / k
         try:
-            meta = unseal(self.key, "entry", k, (folder / "meta.json").read_bytes())
+            if (rec := self.index().get(k)) is not None and Stored(folder / "meta.json", *rec["meta"]).intact(self.verify):
+                meta, issue = rec, _issue_from_json(rec["issue"], LazySections(lambda: self._sections(k)))
+            else:
+                meta = unseal(self.key, "entry", k, (folder / "meta.json").read_bytes())
+                issue = _issue_from_json(meta["issue"])
             files = {name: Stored(folder / name, *rec) for name, rec in meta["files"].items()}
             content = files.pop(CONTENT)
             if not content.intact(self.verify) or not all(f.intact(self.verify) for f in files.values()):
                 return None
-            return Entry(_issue_from_json(meta["issue"]), tuple(Problem(**w) for w in meta["warnings"]), content, files)
+            return Entry(issue, tuple(Problem(**w) for w in meta["warnings"]), content, files)
         except Exception:  # noqa: BLE001 - any damage at all means "not cached"
             return None
+
+    def _sections(self, k: str) -> tuple[Section, ...]:
+        """An indexed entry's sections, from its own record (checked intact at lookup)."""
+        try:
+            meta = unseal(self.key, "entry", k, (self.dir / k / "meta.json").read_bytes())
+            return tuple(map(_section_from_json, meta["issue"]["sections"]))
+        except Exception as e:  # noqa: BLE001
+            raise DigestError([Problem(str(self.dir / k), None, "the build cache changed during the build: build again")]) from e
 
     def put(self, k: str, issue: Issue, warnings: Iterable[Problem], content: str, outputs: dict[str, bytes]) -> Entry | None:
         """Store an entry; returns it, or None if the cache cannot be written (that only costs speed)."""
@@ -135,7 +166,7 @@ class BuildCache:
         """The web page stored under page key ``k`` if this user's digest wrote it and it is intact, else None."""
         folder = self.dir / k
         try:
-            meta = unseal(self.key, "page", k, (folder / "meta.json").read_bytes())
+            meta = self.index().get(k) or unseal(self.key, "page", k, (folder / "meta.json").read_bytes())
             page = Stored(folder / PAGE, *meta["files"][PAGE])
             return page if page.intact(self.verify) else None
         except Exception:  # noqa: BLE001 - any damage at all means "not cached"
@@ -224,6 +255,34 @@ class BuildCache:
                         os.unlink(entry.path)
 
 
+    def write_index(self, entries: Iterable[str], pages: Iterable[str]) -> None:
+        """Write the index of the current entries and pages: each one's record (an entry's
+        without its sections) and the stat of that record's file, so the next build reads
+        one file instead of one per issue and page.  Records already indexed are kept as
+        they are; the others are read from their folders (the issues rendered just now)."""
+        if self.key is None:
+            return
+        old, new = self.index(), {}
+        for kind, keys in (("entry", entries), ("page", pages)):
+            for k in keys:
+                if k in old:
+                    new[k] = old[k]
+                    continue
+                path = self.dir / k / "meta.json"
+                try:
+                    raw = path.read_bytes()
+                    meta = unseal(self.key, kind, k, raw)
+                    st = os.lstat(path)
+                except Exception:  # noqa: BLE001 - not indexed: the next build reads its own record
+                    continue
+                if kind == "entry":
+                    meta["issue"] = {name: v for name, v in meta["issue"].items() if name != "sections"}
+                    meta["meta"] = [hashlib.sha256(raw).hexdigest(), st.st_size, st.st_mtime_ns, st.st_ino]
+                new[k] = meta
+        self._index = new
+        _replace_json(self.work / INDEX, seal(self.key, "index", INDEX, new))
+
+
 def _replace_json(path: Path, text: str) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary name, so no reader sees half a
     file; a cache that cannot be written only costs speed, so failures pass quietly."""
@@ -274,7 +333,7 @@ def _section_from_json(row: list[Any]) -> Section:
     return Section(title, tuple(map(_item_from_json, items)), intro, tuple(map(_section_from_json, subs)))
 
 
-def _issue_from_json(d: dict[str, Any]) -> Issue:
-    sections = tuple(map(_section_from_json, d["sections"]))
+def _issue_from_json(d: dict[str, Any], lazy: LazySections | None = None) -> Issue:
+    sections = lazy if lazy is not None else tuple(map(_section_from_json, d["sections"]))
     updated = dt.date.fromisoformat(d["updated"]) if d["updated"] else None
     return Issue(**{**d, "date": dt.date.fromisoformat(d["date"]), "updated": updated, "sections": sections})

@@ -174,6 +174,9 @@ class Memo:
             yield key, stored if stored is not None else page
 
     def prune(self, all_keys: dict[int, Keys], pages: Iterable[str] = ()) -> None:
-        """Remove every entry but the current issues' and pages' (``pages``: their page keys)."""
-        self.cache().prune({k.render for k in all_keys.values()} | set(pages), {k.model for k in all_keys.values()})
+        """Remove every entry but the current issues' and pages' (``pages``: their page
+        keys), and index those for the next build."""
+        cache, entries, pages = self.cache(), [k.render for k in all_keys.values()], list(pages)
+        cache.prune(set(entries) | set(pages), {k.model for k in all_keys.values()})
+        cache.write_index(entries, pages)
 
