@@ -277,3 +277,27 @@ def test_a_cache_record_damaged_during_the_build_is_an_error_not_a_wrong_page(tm
         entry.issue.items
     assert [str(p) for p in e.value.problems] == [f"{root / CACHE_DIR / 'objects' / k}: the build cache changed during the build: build again"]
     assert BuildCache(root).get(k) is None  # and the next build renders it again
+
+
+def test_each_markdown_text_is_parsed_once_for_validation_and_rendering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import collections
+
+    from markdown_it import MarkdownIt
+
+    from digest.build.stages import context, read_sources, render_issue, validate_issue
+    from digest.core import markdown
+    from digest.core.config import load_config
+
+    root = _newsletter(tmp_path, 1)
+    parses: collections.Counter[str] = collections.Counter()
+    for name in ("parse", "parseInline"):
+        real = getattr(MarkdownIt, name)
+        monkeypatch.setattr(MarkdownIt, name, lambda self, src, env=None, _real=real: parses.update([src]) or _real(self, src, env))
+    markdown._parse.cache_clear()
+    ctx = context(load_config(root))
+    (source,) = read_sources(ctx.config)
+    checked = validate_issue(ctx, source)
+    assert checked.issue is not None
+    render_issue(ctx, checked.issue)
+    assert len(parses) > 40  # the summaries, intro, outro and titles
+    assert parses.most_common(1)[0][1] == 1

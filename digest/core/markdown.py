@@ -171,7 +171,6 @@ class BadLink:
     url: str = ""  # the target as written (after markdown's own unescaping)
 
 
-@lru_cache(maxsize=512)
 def parsed(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> list[Token]:
     """``src`` parsed once, for validation's link checks and for rendering alike.
 
@@ -182,6 +181,13 @@ def parsed(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> lis
     Links may also use ``schemes`` (config.yaml's ``links.schemes``); images never.
     ``inline``: ``src`` is a title, parsed as inline markdown only.
     """
+    # All three passed as values: lru_cache keys a call by how its arguments are spelt,
+    # and parsed(src) then parsed(src, schemes, False) would parse one text twice.
+    return _parse(src, schemes, inline)
+
+
+@lru_cache(maxsize=512)
+def _parse(src: str, schemes: tuple[str, ...], inline: bool) -> list[Token]:
     normalize = _parser().normalizeLink
     tokens = _title_checking_parser().parseInline(src) if inline else _checking_parser().parse(src)
     for block in tokens:
