@@ -89,11 +89,11 @@ def keys(ctx: Context, sources: list[Source]) -> dict[int, Keys]:
         config = b"<unreadable>"
     model = hashlib.sha256(b"model\0" + code_state() + hashlib.sha256(config).digest()).digest()
     render = hashlib.sha256(b"render\0" + ctx.templates + model).digest()
-
-    def one(salt: bytes, src: Source) -> str:
-        return hashlib.sha256(salt + src.rel.encode() + b"\0" + src.data).hexdigest()
-
-    return {src.number: Keys(one(model, src), one(render, src)) for src in sources}
+    found = {}
+    for src in sources:
+        file = hashlib.sha256(src.rel.encode() + b"\0" + src.data).digest()  # each file's bytes hashed once
+        found[src.number] = Keys(hashlib.sha256(model + file).hexdigest(), hashlib.sha256(render + file).hexdigest())
+    return found
 
 
 def page_key(k: Keys, near: Neighbours) -> str:

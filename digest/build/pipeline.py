@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digest.build import collector
 from digest.build import memo as memos
 from digest.build import output
 from digest.build.cache import Stored
@@ -64,7 +65,7 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     sources = read_sources(ctx.config)
     keys = memos.keys(ctx, sources)
     cache = memo.cache()  # refuses a cache folder that is, or holds, a link: before the lock is made in it
-    with output.locked(memo.work):
+    with output.locked(memo.work), collector.relaxed():
         site = Site(target, cache)
         if (summary := site.unchanged(memos.site_key(keys))) is not None:  # nothing to do
             return _finish(_from_summary(summary), strict, started)
@@ -87,7 +88,7 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     ctx = context(load_config(root))
     memo = Memo(root, store=False)
     sources = read_sources(ctx.config)
-    with Workers(jobs) as pool:
+    with collector.relaxed(), Workers(jobs) as pool:
         done = each_issue(ctx, sources, memos.keys(ctx, sources), memo, pool, None)
     report = _report(ctx.config, done, strict)
     report.files += len(each_page(ctx, done, memos.keys(ctx, sources), memo))

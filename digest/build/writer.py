@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import functools
 import hashlib
@@ -252,10 +251,12 @@ def _old(spare: Path) -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _renameat2() -> Any:
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
+    # The C library is already loaded into this process: CDLL(None) finds its symbols
+    # (find_library would run ldconfig in a subprocess on every build).
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except OSError:
         return None
-    return getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None)
 
 
 def _exchange(a: Path, b: Path) -> bool:

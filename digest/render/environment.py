@@ -175,6 +175,10 @@ def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None)
         keep_trailing_newline=True,
         finalize=_finalize,
         bytecode_cache=bytecode_cache,
+        # An environment serves one state of the templates (a change makes a new one: the
+        # build's context, the preview's reload), so no template file is looked at again
+        # on each use (the archive's pages would stat _base.html a hundred times).
+        auto_reload=False,
     )
     env.concat = bounded_concat  # type: ignore[method-assign]
 
