@@ -26,6 +26,7 @@ def _newsletter(tmp_path: Path, n: int = 12) -> Path:
 def assert_same_as_a_clean_build(root: Path, tmp_path: Path) -> None:
     """The site built incrementally in ``root`` is exactly what a clean one-process build makes."""
     clean = tmp_path / "clean"
+    shutil.rmtree(clean, ignore_errors=True)  # a test may compare more than once
     shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site", ".site*"))
     build(clean, jobs=1)
     assert tree(root / "site") == tree(clean / "site")
@@ -238,7 +239,9 @@ def test_an_edit_build_reads_the_cached_issues_from_the_index_not_their_sections
     _edit(root, 6, "Thanks for reading.", "Thanks for reading!")
     assert build(root).changed == 1
     assert read == []  # no cached issue's sections were needed
-    assert entry_reads.count("entry") == 1 and entry_reads.count("page") == 1  # only the edited issue's new records, read back to index them
+    # Only the new records, read back to index them: the edited issue's, its web page's and
+    # that of the archive page that lists it.
+    assert entry_reads.count("entry") == 1 and entry_reads.count("page") == 2
     assert_same_as_a_clean_build(root, tmp_path)
 
 
@@ -307,3 +310,33 @@ def test_each_markdown_text_is_parsed_once_for_validation_and_rendering(tmp_path
     render_issue(ctx, checked.issue)
     assert len(parses) > 40  # the summaries, intro, outro and titles
     assert parses.most_common(1)[0][1] == 1
+
+
+def test_an_edit_renders_only_the_archive_page_that_lists_the_issue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest.build import memo
+
+    root = _newsletter(tmp_path, 65)  # three archive pages of 30
+    build(root)
+    rendered: list[str] = []
+    real = memo.render_archive_page
+    monkeypatch.setattr(memo, "render_archive_page", lambda ctx, page: rendered.append(page.path) or real(ctx, page))
+    _edit(root, 2, "Thanks for reading.", "Thanks for reading!")
+    assert build(root).changed == 1
+    assert rendered == ["page/3/index.html"]
+    assert_same_as_a_clean_build(root, tmp_path)
+    _edit(root, 65, "title: \"Issue 65", "title: \"Issue sixty-five")
+    rendered.clear()
+    build(root)
+    assert rendered == ["index.html"]
+    assert_same_as_a_clean_build(root, tmp_path)
+
+
+def test_a_config_change_remakes_an_archive_that_lists_no_issue(tmp_path: Path) -> None:
+    root = _newsletter(tmp_path, 1)
+    (root / "issues" / "0001.yaml").unlink()  # a newsletter before its first issue
+    build(root)
+    config = root / "config.yaml"
+    config.write_text(config.read_text().replace("title: Bench Weekly", "title: Bench Monthly"))
+    build(root)
+    assert b"Bench Monthly" in (root / "site" / "index.html").read_bytes()
+    assert_same_as_a_clean_build(root, tmp_path)

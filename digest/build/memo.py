@@ -18,7 +18,7 @@ Keys are content only:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 
 from digest import __version__
 from digest.build.cache import CACHE_DIR, BuildCache, Stored
-from digest.build.stages import Checked, Context, Source, render_issue, render_page, validate_issue
+from digest.build.stages import Checked, Context, Source, render_archive_page, render_issue, render_page, validate_issue
 from digest.core.errors import Problem
 
 if TYPE_CHECKING:
-    from digest.render.archive import Neighbours
+    from digest.render.archive import ArchivePage, Neighbours
 
 FORMAT = 4  # of the cache's records: a new format is a new key for everything
 
@@ -82,13 +82,18 @@ def code_state() -> bytes:
     return h.digest()
 
 
-def keys(ctx: Context, sources: list[Source]) -> dict[int, Keys]:
+def _salts(ctx: Context) -> tuple[bytes, bytes]:
+    """What every model key (digest's code, config.yaml) and every render key (those and the templates) covers."""
     try:
         config = (ctx.config.root / "config.yaml").read_bytes()
     except OSError:
         config = b"<unreadable>"
     model = hashlib.sha256(b"model\0" + code_state() + hashlib.sha256(config).digest()).digest()
-    render = hashlib.sha256(b"render\0" + ctx.templates + model).digest()
+    return model, hashlib.sha256(b"render\0" + ctx.templates + model).digest()
+
+
+def keys(ctx: Context, sources: list[Source]) -> dict[int, Keys]:
+    model, render = _salts(ctx)
     found = {}
     for src in sources:
         file = hashlib.sha256(src.rel.encode() + b"\0" + src.data).digest()  # each file's bytes hashed once
@@ -102,9 +107,16 @@ def page_key(k: Keys, near: Neighbours) -> str:
     return hashlib.sha256(f"page\0{k.render}\0{near!r}".encode()).hexdigest()
 
 
-def site_key(all_keys: dict[int, Keys]) -> str:
-    """The whole site is a function of its issues' keys (each of which covers config and templates)."""
-    return hashlib.sha256("\n".join(k.render for _, k in sorted(all_keys.items())).encode()).hexdigest()
+def archive_key(salt: bytes, page: ArchivePage, all_keys: dict[int, Keys]) -> str:
+    """An archive page is a function of config, the templates (``salt``), its place and its
+    issues (their render keys: a template may show anything of them)."""
+    listed = "\0".join(all_keys[i.number].render for i in page.issues)
+    return hashlib.sha256(b"archive\0" + salt + f"{page.path}\0{page.page}\0{page.pages}\0{listed}".encode()).hexdigest()
+
+
+def site_key(ctx: Context, all_keys: dict[int, Keys]) -> str:
+    """The whole site is a function of config, the templates and its issues' keys."""
+    return hashlib.sha256(_salts(ctx)[1] + "\n".join(k.render for _, k in sorted(all_keys.items())).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -163,15 +175,26 @@ class Memo:
         thousand times over for a thousand pages otherwise."""
         cache = self.cache()
         for done, k, near in todo:
-            assert done.checked.issue is not None
+            issue = done.checked.issue
+            assert issue is not None
+            content = done.content
             key = page_key(k, near)
-            if (hit := cache.get_page(key)) is not None:
-                yield key, hit
-                continue
-            content = done.content if isinstance(done.content, str) else done.content.path.read_bytes().decode("utf-8")
-            page = render_page(ctx, done.checked.issue, content, near)
-            stored = cache.put_page(key, page) if self.store else None
-            yield key, stored if stored is not None else page
+            yield key, self._page(cache, key, lambda: render_page(ctx, issue, content if isinstance(content, str) else content.path.read_bytes().decode("utf-8"), near))
+
+    def archive(self, ctx: Context, pages: Iterable[ArchivePage], all_keys: dict[int, Keys]) -> Iterator[tuple[str, Stored | bytes]]:
+        """Each archive page (its key, and the stored file or its bytes): from the cache if
+        its issues are unchanged, else rendered (and stored)."""
+        cache, salt = self.cache(), _salts(ctx)[1]
+        for page in pages:
+            key = archive_key(salt, page, all_keys)
+            yield key, self._page(cache, key, lambda: render_archive_page(ctx, page))
+
+    def _page(self, cache: BuildCache, key: str, render: Callable[[], bytes]) -> Stored | bytes:
+        if (hit := cache.get_page(key)) is not None:
+            return hit
+        page = render()
+        stored = cache.put_page(key, page) if self.store else None
+        return stored if stored is not None else page
 
     def prune(self, all_keys: dict[int, Keys], pages: Iterable[str] = ()) -> None:
         """Remove every entry but the current issues' and pages' (``pages``: their page

@@ -3,11 +3,13 @@
 Follow one issue: read_sources() reads its file; validate_issue() makes its model;
 render_issue() makes its email.html and email.txt and its content fragment;
 neighbours() finds the issues its web page links (previous, next, recent) and
-render_page() makes that page, index.html; render_site() makes the archive pages and
-feeds that list it; Site.publish() writes the site.  Those stage functions
+render_page() makes that page, index.html; archive_pages() and render_archive_page()
+make the archive page that lists it, render_feeds() the feeds; Site.publish() writes
+the site.  Those stage functions
 (digest.build.stages) are plain; around the per-issue ones run the build cache
 (digest.build.memo: an issue whose content has not changed is taken from it, a page
-whose content and neighbours have not changed too) and the process pool
+whose content and neighbours have not changed too, an archive page whose issues have
+not) and the process pool
 (digest.build.workers).
 
 Every issue is validated and rendered before anything is written, so errors are
@@ -28,7 +30,7 @@ from digest.build import memo as memos
 from digest.build import output
 from digest.build.cache import Stored
 from digest.build.memo import Contents, Done, Memo
-from digest.build.stages import PAGE_FILE, Context, Source, context, feed_issues, neighbours, published, read_sources, render_issue, render_site, validate_issue
+from digest.build.stages import PAGE_FILE, Context, Source, archive_pages, context, feed_issues, neighbours, published, read_sources, render_feeds, render_issue, validate_issue
 from digest.build.workers import Workers
 from digest.core.config import load_config
 from digest.core.errors import DigestError, Problem, strict_failures
@@ -67,16 +69,17 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     cache = memo.cache()  # refuses a cache folder that is, or holds, a link: before the lock is made in it
     with output.locked(memo.work), collector.relaxed():
         site = Site(target, cache)
-        if (summary := site.unchanged(memos.site_key(keys))) is not None:  # nothing to do
+        if (summary := site.unchanged(memos.site_key(ctx, keys))) is not None:  # nothing to do
             return _finish(_from_summary(summary), strict, started)
         with Workers(jobs) as pool:
             done = each_issue(ctx, sources, keys, memo, pool, progress)  # validate → render
         report = _report(ctx.config, done, strict)
         issue_pages = each_page(ctx, done, keys, memo)
-        pages = render_site(ctx, _issues(done), Contents(done))
-        report.files += len(issue_pages) + len(pages)
-        site.publish(_files(done, issue_pages, pages), memos.site_key(keys), _summary(report))  # write
-        memo.prune(keys, issue_pages)
+        archive = each_archive_page(ctx, done, keys, memo)
+        feeds = render_feeds(ctx, _issues(done), Contents(done))
+        report.files += len(issue_pages) + len(archive) + len(feeds)
+        site.publish(_files(done, issue_pages, archive, feeds), memos.site_key(ctx, keys), _summary(report))  # write
+        memo.prune(keys, [*issue_pages, *archive])
     return _finish(report, strict, started)
 
 
@@ -91,8 +94,9 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     with collector.relaxed(), Workers(jobs) as pool:
         done = each_issue(ctx, sources, memos.keys(ctx, sources), memo, pool, None)
     report = _report(ctx.config, done, strict)
-    report.files += len(each_page(ctx, done, memos.keys(ctx, sources), memo))
-    report.files += len(render_site(ctx, _issues(done), Contents(done)))
+    keys = memos.keys(ctx, sources)
+    report.files += len(each_page(ctx, done, keys, memo)) + len(each_archive_page(ctx, done, keys, memo))
+    report.files += len(render_feeds(ctx, _issues(done), Contents(done)))
     return _finish(report, strict, started)
 
 
@@ -118,6 +122,13 @@ def each_page(ctx: Context, done: list[Done], keys: dict[int, memos.Keys], memo:
     return {key: (d.number, page) for d, (key, page) in zip(done, memo.pages(ctx, todo), strict=True)}
 
 
+def each_archive_page(ctx: Context, done: list[Done], keys: dict[int, memos.Keys], memo: Memo) -> dict[str, tuple[str, Output]]:
+    """Every archive page by page key, as (path, stored file or bytes): taken from the
+    cache unless the issues it lists changed, so an edit makes only its own page again."""
+    pages = archive_pages(ctx, _issues(done))
+    return {key: (page.path, out) for page, (key, out) in zip(pages, memo.archive(ctx, pages, keys), strict=True)}
+
+
 def _report(config: Config, done: list[Done], strict: bool) -> Report:
     """Every problem of every issue, in one round: errors (and, under --strict, warnings)
     fail here, before anything is written."""
@@ -140,9 +151,9 @@ def _issues(done: list[Done]) -> list[Issue]:
     return [d.checked.issue for d in done if d.checked.issue is not None]
 
 
-def _files(done: list[Done], issue_pages: dict[str, tuple[int, Output]], pages: dict[str, bytes]) -> dict[str, Any]:
-    """Every file of the site: each issue's and its web page (linked from the cache where
-    stored) and the site's own."""
+def _files(done: list[Done], issue_pages: dict[str, tuple[int, Output]], archive: dict[str, tuple[str, Output]], feeds: dict[str, bytes]) -> dict[str, Any]:
+    """Every file of the site: each issue's and its web page, the archive pages (linked
+    from the cache where stored) and the feeds."""
     files: dict[str, Any] = {output.MARKER: output.MARKER_TEXT}
     slugs = {}
     for d in done:
@@ -152,7 +163,8 @@ def _files(done: list[Done], issue_pages: dict[str, tuple[int, Output]], pages: 
             files[f"issues/{slug}/{name}"] = f
     for number, page in issue_pages.values():
         files[f"issues/{slugs[number]}/{PAGE_FILE}"] = page
-    files.update(pages)
+    files.update(archive.values())
+    files.update(feeds)
     return files
 
 

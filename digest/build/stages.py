@@ -5,7 +5,9 @@
     render_issue(ctx, issue)            one model → its email (HTML, text) and content fragment
     neighbours(issues)                  what each issue page shows of the others
     render_page(ctx, issue, content, near)  one issue's web page, from its fragment and neighbours
-    render_site(ctx, issues, ...)       the archive pages and the feeds
+    archive_pages(ctx, issues)          what each archive page lists
+    render_archive_page(ctx, page)      one archive page
+    render_feeds(ctx, issues, contents) the feeds
 
 The build (digest.build.pipeline) runs them with a cache and a process pool around the
 per-issue stages; the preview calls them directly to render in memory.  An issue's web
@@ -30,7 +32,7 @@ from digest.core.models import Config, Issue
 if TYPE_CHECKING:
     import jinja2
 
-    from digest.render.archive import Neighbours
+    from digest.render.archive import ArchivePage, Neighbours
 
 ISSUE_FILES = ("email.html", "email.txt")  # what render_issue makes; the web page is render_page's
 PAGE_FILE = "index.html"
@@ -166,17 +168,27 @@ def render_page(ctx: Context, issue: Issue, content: str, near: Neighbours) -> b
         return render.render_web(ctx.env, ctx.config, issue, content, near).encode()
 
 
-def render_site(ctx: Context, issues: Iterable[Issue], contents: Mapping[int, str]) -> dict[str, bytes]:
-    """The archive pages (index.html, page/2/index.html, ...) and the three feeds
-    (``contents``: each feed issue's HTML fragment)."""
-    from digest.render import archive, feeds
+def archive_pages(ctx: Context, issues: Iterable[Issue]) -> list[ArchivePage]:
+    """What each archive page (index.html, page/2/index.html, ...) lists: the published issues, newest first."""
+    from digest.render import archive
+
+    return archive.archive_pages(ctx.config, published(issues))
+
+
+def render_archive_page(ctx: Context, page: ArchivePage) -> bytes:
+    """One archive page, from what it lists."""
+    from digest.render import archive
     from digest.render.errors import template_errors
 
-    newest = published(issues)
     with template_errors():
-        site = {path: page.encode() for path, page in archive.render_archive(ctx.env, ctx.config, newest).items()}
-    site.update(feeds.render_feeds(ctx.config, feed_issues(ctx.config, newest), contents))
-    return site
+        return archive.render_archive_page(ctx.env, ctx.config, page).encode()
+
+
+def render_feeds(ctx: Context, issues: Iterable[Issue], contents: Mapping[int, str]) -> dict[str, bytes]:
+    """The three feeds (``contents``: each feed issue's HTML fragment)."""
+    from digest.render import feeds
+
+    return feeds.render_feeds(ctx.config, feed_issues(ctx.config, published(issues)), contents)
 
 
 def published(issues: Iterable[Issue]) -> list[Issue]:

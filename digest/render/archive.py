@@ -76,22 +76,37 @@ def page_url(config: Config, page: int) -> str:
     return config.url if page == 1 else f"{config.url}page/{page}/"
 
 
-def render_archive(env: jinja2.Environment, config: Config, issues: Sequence[Issue]) -> dict[str, str]:
-    """The archive pages, by path.  ``issues`` arrive filtered (no drafts) and sorted."""
-    template = env.get_template("archive.html")
+@dataclass(frozen=True)
+class ArchivePage:
+    """One archive page: where it goes, its number, how many there are, and its issues."""
+
+    path: str
+    page: int
+    pages: int
+    issues: tuple[Issue, ...]
+
+
+def archive_pages(config: Config, issues: Sequence[Issue]) -> list[ArchivePage]:
+    """The archive's pages, each with its issues.  ``issues`` arrive filtered (no drafts) and sorted."""
     size = config.archive_per_page
     count = max(1, -(-len(issues) // size))
-    pages = {}
-    for page in range(1, count + 1):
-        pages[page_path(page)] = template.render(
-            issues=list(issues[(page - 1) * size : page * size]),
-            page=page,
-            pages=count,
-            page_url=page_url(config, page),
-            newer_url=page_url(config, page - 1) if page > 1 else None,
-            older_url=page_url(config, page + 1) if page < count else None,
-        )
-    return pages
+    return [ArchivePage(page_path(page), page, count, tuple(issues[(page - 1) * size : page * size])) for page in range(1, count + 1)]
+
+
+def render_archive_page(env: jinja2.Environment, config: Config, page: ArchivePage) -> str:
+    return env.get_template("archive.html").render(
+        issues=list(page.issues),
+        page=page.page,
+        pages=page.pages,
+        page_url=page_url(config, page.page),
+        newer_url=page_url(config, page.page - 1) if page.page > 1 else None,
+        older_url=page_url(config, page.page + 1) if page.page < page.pages else None,
+    )
+
+
+def render_archive(env: jinja2.Environment, config: Config, issues: Sequence[Issue]) -> dict[str, str]:
+    """The archive pages, by path.  ``issues`` arrive filtered (no drafts) and sorted."""
+    return {page.path: render_archive_page(env, config, page) for page in archive_pages(config, issues)}
 
 
 def edition_links(config: Config, number: int | None = None) -> list[tuple[Edition, str, bool]]:
