@@ -8,14 +8,14 @@ content (Pelican for the pages, Node's MJML 5 and juice for the emails; installe
 the temporary folder, and reported as not measured when they cannot be), and our CPU
 per issue against the design's fixed stages (Jinja2, MRML, premailer).  ``--corpus DIR``
 also builds a real newsletter folder.  Each build figure is the median of ``--repeat``
-builds (default 3), each in a fresh process.  It is a tool, not a test.
+rounds (default 3) of full, no-op and edit builds, each in a fresh process.  It is a
+tool, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import json
 import os
 import random
@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,17 +118,36 @@ def timed_build(root: Path, *extra: str) -> dict[str, float]:
     return {"seconds": float(seconds), "cpu": float(cpu), "rss_mib": float(own), "worker_rss_mib": float(kids), "changed": int(changed)}
 
 
-def median_build(root: Path, repeat: int, before: Callable[[int], None]) -> dict[str, float]:
-    """``repeat`` builds, each after ``before(i)``: the median wall and CPU times, and the highest peak memory."""
-    runs = []
+def build_rounds(root: Path, repeat: int) -> dict[str, Any]:
+    """``repeat`` rounds of: a full build from scratch, a no-op rebuild, a first edit (which
+    also fills the spare site, once after every full build) and an edit, each in a fresh
+    process.  Rounds, not one phase per kind of build: on these shared machines the speed
+    drifts by a quarter within minutes, and the ratios compare builds made minutes apart
+    otherwise.  Each figure is its median over the rounds; each ratio the median of the
+    rounds' ratios."""
+    runs: dict[str, list[dict[str, float]]] = {"full": [], "noop": [], "first_edit": [], "edit": []}
     for i in range(repeat):
-        before(i)
-        runs.append(timed_build(root))
+        _from_scratch_each(root, i)
+        runs["full"].append(timed_build(root))
+        runs["noop"].append(timed_build(root))
+        _edit_newest(root, 2 * i)
+        runs["first_edit"].append(timed_build(root))
+        _edit_newest(root, 2 * i + 1)
+        runs["edit"].append(timed_build(root))
+    out: dict[str, Any] = {name: _summary_of(r) for name, r in runs.items()}
+    for name, kind in (("edit_cpu", "edit"), ("noop_cpu", "noop")):
+        out[f"{name}_ratio"] = statistics.median(e["cpu"] / f["cpu"] for e, f in zip(runs[kind], runs["full"], strict=True))
+    out["edit_wall_ratio"] = statistics.median(e["seconds"] / f["seconds"] for e, f in zip(runs["edit"], runs["full"], strict=True))
+    return out
+
+
+def _summary_of(runs: list[dict[str, float]]) -> dict[str, Any]:
     median = dict(sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2])
     median["cpu"] = statistics.median(r["cpu"] for r in runs)
     median["rss_mib"] = max(r["rss_mib"] for r in runs)
     median["worker_rss_mib"] = max(r["worker_rss_mib"] for r in runs)
     median["runs_s"] = [round(r["seconds"], 3) for r in runs]  # type: ignore[assignment]
+    median["runs_cpu"] = [round(r["cpu"], 3) for r in runs]  # type: ignore[assignment]
     return median
 
 
@@ -279,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m digest.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--issues", type=int, default=1000, help="synthetic issues (default 1000)")
     parser.add_argument("--corpus", type=Path, help="also benchmark a real newsletter folder (e.g. ../shared/corpora/this-week-in-rust), and its largest emails' sizes against TWiR's own")
-    parser.add_argument("--repeat", type=int, default=3, help="builds per figure, the median reported (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of full, no-op and edit builds, the medians reported (default 3)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer pipeline (Pelican, Node MJML 5 + juice)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--preview-only", action="store_true", help=f"only the preview's edit-to-reload figures ({PREVIEW_SMALL} and --issues issues), no builds")
@@ -291,17 +309,16 @@ def main(argv: list[str] | None = None) -> None:
             args.json.write_text(json.dumps(preview, indent=2, default=str) + "\n")
         return
     results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}", "repeat": args.repeat}
-    print(f"each figure is the median of {args.repeat} builds, each in a fresh process; CPU = user + system of it and its workers", flush=True)
+    print(f"{args.repeat} rounds of full, no-op, first edit and edit builds, each in a fresh process; each figure is its median over the rounds, each ratio the median of the rounds' ratios; CPU = user + system of the build and its workers", flush=True)
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
         base = Path(tmp)
         root = base / "synthetic"
         make_newsletter(root, n)
-        full = median_build(root, args.repeat, functools.partial(_from_scratch_each, root))
-        noop = median_build(root, args.repeat, lambda _: None)
-        edit = median_build(root, args.repeat, functools.partial(_edit_newest, root))
-        results.update(full=full, noop=noop, edit=edit)
-        for name, r in (("full build", full), ("no-op", noop), ("edit one issue", edit)):
-            print(f"{n} synthetic issues, {name:>14}: {r['seconds']:7.2f} s wall, {r['cpu']:7.2f} s CPU, {r['changed']} rendered", flush=True)
+        synthetic = build_rounds(root, args.repeat)
+        full, noop, edit = synthetic["full"], synthetic["noop"], synthetic["edit"]
+        results.update(synthetic)
+        for name, r in (("full build", full), ("no-op", noop), ("first edit", synthetic["first_edit"]), ("edit one issue", edit)):
+            print(f"{n} synthetic issues, {name:>14}: {r['seconds']:7.2f} s wall, {r['cpu']:7.2f} s CPU, {r['changed']} rendered  (CPU by round: {r['runs_cpu']})", flush=True)
         results["preview"] = _preview(n, root)
         stages = stage_times(root)
         results["stages_ms"] = stages
@@ -332,16 +349,16 @@ def main(argv: list[str] | None = None) -> None:
             from digest.bench_sizes import report
 
             results["corpus_email_bytes"] = report(croot)
-            cfull = median_build(croot, args.repeat, functools.partial(_from_scratch_each, croot))
-            cedit = median_build(croot, args.repeat, functools.partial(_edit_newest, croot))
-            results.update(corpus_full=cfull, corpus_edit=cedit, corpus_issues=count, corpus_dropped=dropped)
-            for name, r in (("full build", cfull), ("edit one issue", cedit)):
-                print(f"corpus, {name:>14}: {r['seconds']:7.2f} s wall, {r['cpu']:7.2f} s CPU, {r['changed']} rendered", flush=True)
-            corpus_ratio = cedit["seconds"] / cfull["seconds"]
+            corpus = build_rounds(croot, args.repeat)
+            results.update(corpus=corpus, corpus_issues=count, corpus_dropped=dropped)
+            for name in ("full", "noop", "first_edit", "edit"):
+                r = corpus[name]
+                print(f"corpus, {name.replace('_', ' '):>14}: {r['seconds']:7.2f} s wall, {r['cpu']:7.2f} s CPU, {r['changed']} rendered  (wall by round: {r['runs_s']})", flush=True)
+            corpus_ratio = corpus["edit_wall_ratio"]
     rows = [
-        _ratio(f"edit one issue / full build, {n:,} synthetic issues (CPU)", edit["cpu"] / full["cpu"], 0.02, "0.085"),
+        _ratio(f"edit one issue / full build, {n:,} synthetic issues (CPU)", synthetic["edit_cpu_ratio"], 0.02, "0.085"),
         _ratio("edit one issue / full build, the corpus (wall)", corpus_ratio, 0.02, "0.11"),
-        _ratio(f"no-op / full build, {n:,} issues (CPU)", noop["cpu"] / full["cpu"], 0.01, "0.024"),
+        _ratio(f"no-op / full build, {n:,} issues (CPU)", synthetic["noop_cpu_ratio"], 0.01, "0.024"),
         _ratio("full build CPU / (Pelican full build + Node MJML 5 + juice)", full["cpu"] / peers_cpu if peers_cpu else None, 0.45, "0.68"),
         _ratio("per-issue CPU / (Jinja2 + MRML + premailer for that issue)", per_issue_cpu / design, 1.4, "2.2"),
     ]
