@@ -18,13 +18,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
-from markdown_it.token import Token
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+# markdown-it is imported when a text is first parsed: a build with nothing to do, and
+# config.yaml's URL checks, never need it.
 
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
@@ -72,6 +76,8 @@ def _short(url: str, limit: int = 60) -> str:
 
 
 def _new_parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(["table", "strikethrough"])
 
 
@@ -135,6 +141,8 @@ def _cell(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str,
         env["column"] = 0
     column = env.get("column", 0)
     env["column"] = column + 1
+    from markdown_it.common.utils import escapeHtml
+
     attrs = "".join(f' {k}="{escapeHtml(str(v))}"' for k, v in tokens[idx].attrs.items())
     wrap = ' class="wrap"' if column in env.get("wrap_columns", ()) else ""
     return f"<{tokens[idx].tag}{wrap}{attrs}>"

@@ -10,11 +10,13 @@ the same one validation's link checks and the HTML read.
 from __future__ import annotations
 
 from functools import lru_cache
-
-from markdown_it.token import Token
+from typing import TYPE_CHECKING
 
 from digest.core.markdown import LinkHook, parsed
 from digest.core.wrap import text_width, wrap
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
 
 
 @lru_cache(maxsize=8192)
