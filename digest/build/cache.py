@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.build.lazy import LazySections
-from digest.build.seal import seal, unseal, user_key
+from digest.build.seal import seal, unseal, unseal_shared, user_key
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Image, Issue, Item, Section
 
@@ -123,8 +123,7 @@ class BuildCache:
         """The index the last build wrote ({} if there is none, or it is not this user's)."""
         if self._index is None:
             try:
-                self._index = unseal(self.key, "index", INDEX, (self.work / INDEX).read_bytes())
-                assert isinstance(self._index, dict)
+                self._index = _sealed_file(self.key, "index", INDEX, self.work / INDEX)
             except Exception:  # noqa: BLE001 - no index only means reading each entry's own record
                 self._index = {}
         return self._index
@@ -217,8 +216,7 @@ class BuildCache:
     def site_record(self, out: Path) -> dict[str, Any]:
         """What the last build recorded about output folder ``out`` (its files, its spare), or {}."""
         try:
-            records: dict[str, Any] = unseal(self.key, "sites", "sites", self.sites.read_bytes())
-            record: dict[str, Any] = records[str(out.resolve())]
+            record: dict[str, Any] = _sealed_file(self.key, "sites", "sites", self.sites)[str(out.resolve())]
             return record
         except Exception:  # noqa: BLE001 - an unreadable record just means "check everything"
             return {}
@@ -228,7 +226,7 @@ class BuildCache:
         if self.key is None:
             return
         try:
-            records = unseal(self.key, "sites", "sites", self.sites.read_bytes())
+            records = dict(_sealed_file(self.key, "sites", "sites", self.sites))  # a copy: the parse is shared
         except Exception:  # noqa: BLE001
             records = {}
         if record is None:
@@ -281,6 +279,15 @@ class BuildCache:
                 new[k] = meta
         self._index = new
         _replace_json(self.work / INDEX, seal(self.key, "index", INDEX, new))
+
+
+def _sealed_file(key: bytes | None, kind: str, name: str, path: Path) -> dict[str, Any]:
+    """A sealed file's body, a mapping shared with every other reader of the same text in
+    this process (digest.build.seal.unseal_shared): read-only."""
+    body = unseal_shared(key, kind, name, path.read_bytes())
+    if not isinstance(body, dict):
+        raise ValueError("not a mapping")
+    return body
 
 
 def _replace_json(path: Path, text: str) -> None:

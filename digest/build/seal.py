@@ -84,12 +84,28 @@ def seal(key: bytes, kind: str, name: str, body: Any) -> str:
 
 def unseal(key: bytes | None, kind: str, name: str, raw: bytes) -> Any:
     """The body of a sealed record, or raise ValueError if this user's digest did not write it."""
+    return _loads(_body(key, kind, name, raw))
+
+
+def unseal_shared(key: bytes | None, kind: str, name: str, raw: bytes) -> Any:
+    """Like unseal(), the seal checked each time but the body parsed once per process for
+    each text (the index and the site record are read at several stages of a build, a
+    megabyte each for a thousand issues): callers share the result and must not change it."""
+    return _shared_loads(_body(key, kind, name, raw))
+
+
+def _body(key: bytes | None, kind: str, name: str, raw: bytes) -> bytes:
     start = len(_HEAD) + _MAC_HEX + len(_MID)
     if key is None or not raw.startswith(_HEAD) or raw[len(_HEAD) + _MAC_HEX : start] != _MID or not raw.endswith(b"}"):
         raise ValueError("not sealed")
     body = raw[start:-1]
     if not hmac.compare_digest(raw[len(_HEAD) : len(_HEAD) + _MAC_HEX], _mac(key, kind, name, body).encode()):
         raise ValueError("not written by this user's digest")
+    return body
+
+
+@lru_cache(maxsize=4)
+def _shared_loads(body: bytes) -> Any:
     return _loads(body)
 
 
@@ -97,7 +113,6 @@ def _loads(body: bytes) -> Any:
     # The index and the site record are a hundred thousand containers made at once.
     with paused():
         return json.loads(body)
-
 
 
 def seal_bytes(key: bytes, kind: str, name: str, body: bytes) -> bytes:
