@@ -261,11 +261,20 @@ def _fold_sides(declarations: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _compact_style(match: re.Match[str]) -> str:
-    css = match.group(2)
-    if re.search(r"""['"(][^'")]*;""", css) or "!important" in css:  # leave anything unusual as written
-        return match.group(0)
+    return match.group(1) + _compact_css(match.group(2)) + match.group(3)
+
+
+_UNUSUAL = re.compile(r"""['"(][^'")]*;""")
+
+
+@lru_cache(maxsize=4096)
+def _compact_css(css: str) -> str:
+    """One style attribute's declarations without spaces, margin and padding sides folded
+    (cached: MJML writes the same few styles on every item)."""
+    if _UNUSUAL.search(css) or "!important" in css:  # leave anything unusual as written
+        return css
     declarations = [(p.strip(), v.strip()) for p, _, v in (d.partition(":") for d in css.split(";") if d.strip())]
-    return match.group(1) + ";".join(f"{p}:{v}" for p, v in _fold_sides(declarations)) + match.group(3)
+    return ";".join(f"{p}:{v}" for p, v in _fold_sides(declarations))
 
 
 def _merge_conditionals(html: str) -> str:
