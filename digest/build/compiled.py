@@ -34,7 +34,7 @@ class SealedBytecode(jinja2.BytecodeCache):
 
     def __init__(self, folder: Path, state: bytes) -> None:
         self.folder = folder
-        self.state = state
+        self.state = state + f"\0jinja2 {jinja2.__version__}".encode()  # compiled code calls Jinja2's runtime
 
     def get_source_checksum(self, source: str) -> str:
         return hashlib.sha256(self.state + b"\0" + source.encode("utf-8", "surrogatepass")).hexdigest()
