@@ -139,3 +139,29 @@ def test_a_bad_campaign_is_an_error_at_its_line(newsletter: Callable[..., Path])
 )
 def test_parameters_go_after_the_query_and_before_the_fragment(url: str, tagged: str) -> None:
     assert add_parameters(url, (("utm_source", "s"), ("utm_campaign", "a b"))) == tagged
+
+
+TITLE_LINKS_ISSUE = """\
+date: 2024-01-05
+sections:
+  - title: "News from [the council](https://example.com/council)"
+    items:
+      - title: "A note on [the budget](https://example.com/budget?y=2024)"
+        summary: No link of its own.
+"""
+
+
+def test_links_inside_titles_are_tagged_in_both_parts_of_the_email_only(newsletter: Callable[..., Path]) -> None:
+    root = newsletter(config=UTM_CONFIG, issues={"0001.yaml": TITLE_LINKS_ISSUE})
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    site = root / "site"
+    html = (site / "issues/1/email.html").read_text(encoding="utf-8")
+    assert f'href="https://example.com/council?{HTML_TAGS}"' in html
+    assert f'href="https://example.com/budget?y=2024&amp;{HTML_TAGS}"' in html
+    text = (site / "issues/1/email.txt").read_text(encoding="utf-8")
+    assert f"(https://example.com/council?{TAGS})" in text
+    assert f"(https://example.com/budget?y=2024&{TAGS})" in text
+    page = (site / "issues/1/index.html").read_text(encoding="utf-8")
+    assert 'href="https://example.com/council"' in page and 'href="https://example.com/budget?y=2024"' in page
+    assert "utm_" not in page

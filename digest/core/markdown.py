@@ -340,15 +340,16 @@ def to_inline_html(src: str, schemes: tuple[str, ...] = (), *, link: LinkHook | 
 
 
 @lru_cache(maxsize=8192)
-def title_html(src: str, schemes: tuple[str, ...] = (), linked: bool = False) -> Markup:
+def title_html(src: str, schemes: tuple[str, ...] = (), linked: bool = False, link: LinkHook | None = None) -> Markup:
     """A title (inline markdown) as HTML: code spans, emphasis, strikethrough, links.
 
     ``linked``: the title is itself a link, so links inside it render as their text
-    (validation reports them; a link inside a link is not HTML).
+    (validation reports them; a link inside a link is not HTML).  ``link`` rewrites each
+    link's href (see :data:`LinkHook`).
     """
     md = _parser()
     tokens = parsed(src, schemes, inline=True)
     if linked:
         children = [t for t in tokens[0].children or () if t.type not in ("link_open", "link_close")] if tokens else []
         tokens = [tokens[0].copy(children=children)] if tokens else []
-    return Markup(md.renderer.render(tokens, md.options, {}))
+    return Markup(md.renderer.render(tokens, md.options, {"link": link}))

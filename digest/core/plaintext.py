@@ -20,16 +20,17 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=8192)
-def title_text(src: str, urls: bool = False, schemes: tuple[str, ...] = ()) -> str:
+def title_text(src: str, urls: bool = False, schemes: tuple[str, ...] = (), link: LinkHook | None = None) -> str:
     """A title as plain text (subject lines, feed titles, the text email): no markup characters.
 
-    ``urls``: write a link's URL after its text, as the text email does.
+    ``urls``: write a link's URL after its text, as the text email does; ``link``
+    rewrites each of those URLs (the email's UTM tagging).
     """
     tokens = parsed(src, schemes, inline=True)
     children = tokens[0].children or [] if tokens else []
     if not urls:
         children = [t for t in children if t.type not in ("link_open", "link_close")]
-    return " ".join(_inline_text(children).split())
+    return " ".join(_inline_text(children, link=link).split())
 
 
 # While text is wrapped, the spaces inside a code span are this character, so that code

@@ -214,8 +214,16 @@ def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None)
     env.filters["markdown_text"] = markdown_text
     env.filters["wrap"] = lambda text, width=TEXT_WIDTH: "\n".join(wrap(text, width)) if text else ""
     # Titles are inline markdown: markup in the email and the page, plain in text.
-    env.filters["title"] = lambda src, linked=False: title_html(src, schemes, linked) if src else Markup("")
-    env.filters["title_text"] = lambda src, urls=False: title_text(src, urls, schemes) if src else ""
+    @jinja2.pass_context
+    def title(ctx: jinja2.runtime.Context, src: str | None, linked: bool = False) -> Markup:
+        return title_html(src, schemes, linked, ctx.get("link_tag")) if src else Markup("")
+
+    @jinja2.pass_context
+    def title_as_text(ctx: jinja2.runtime.Context, src: str | None, urls: bool = False) -> str:
+        return title_text(src, urls, schemes, ctx.get("link_tag")) if src else ""
+
+    env.filters["title"] = title
+    env.filters["title_text"] = title_as_text
     env.filters["dir_auto"] = lambda text: dir_auto(text, config.direction)
     env.filters["first_class"] = first_class
     env.filters["format_date"] = format_date
