@@ -340,3 +340,23 @@ def test_a_config_change_remakes_an_archive_that_lists_no_issue(tmp_path: Path) 
     build(root)
     assert b"Bench Monthly" in (root / "site" / "index.html").read_bytes()
     assert_same_as_a_clean_build(root, tmp_path)
+
+
+def test_a_build_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+    import threading
+
+    root = _newsletter(tmp_path, 2)
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    build(root)
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == (before, frozen, True)
+    others = [tmp_path / f"other{i}" for i in range(3)]
+    for other in others:
+        make_newsletter(other, 2)
+    threads = [threading.Thread(target=build, args=(other,)) for other in others]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == (before, frozen, True)

@@ -12,22 +12,44 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 
 YOUNG = 10_000  # objects made before the youngest generation is collected (Python's default: 700)
 
 
-@contextlib.contextmanager
-def relaxed() -> Iterator[None]:
-    """For the length of a build; everything as it was afterwards."""
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(YOUNG, threshold[0]), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
+class _Relaxed:
+    """The collector's settings are the process's: builds that overlap (threads of one
+    process) share one relaxed period, and the last to end puts the settings back."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.threshold = gc.get_threshold()
+        self.froze = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if self.depth == 0:
+                self.threshold = gc.get_threshold()
+                self.froze = gc.get_freeze_count() == 0  # never undo a freeze the process made itself
+                if self.froze:
+                    gc.freeze()
+                gc.set_threshold(max(YOUNG, self.threshold[0]), *self.threshold[1:])
+            self.depth += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.depth -= 1
+                if self.depth == 0:
+                    gc.set_threshold(*self.threshold)
+                    if self.froze:
+                        gc.unfreeze()
+
+
+relaxed = _Relaxed()  # for the length of a build; everything as it was afterwards
 
 
 @contextlib.contextmanager
