@@ -360,3 +360,33 @@ def test_a_build_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path) -> No
     for t in threads:
         t.join()
     assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == (before, frozen, True)
+
+
+def test_an_entry_or_page_rendered_again_after_damage_is_indexed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged cached file makes its issue or page render again under the same key; the
+    index must then hold the new record, or every later build would render it again."""
+    from digest.build import cache, memo
+
+    root = _newsletter(tmp_path, 4)
+    build(root)
+    objects = root / CACHE_DIR / "objects"
+    index = json.loads((root / CACHE_DIR / "index.json").read_bytes())["body"]
+    (entry,) = [objects / k for k, rec in index.items() if "issue" in rec and rec["issue"]["number"] == 2]
+    page = next(e for e in objects.iterdir() if (e / "index.html").exists())
+    for victim in (page / "index.html", entry / "email.txt"):
+        data = victim.read_bytes()
+        victim.unlink()  # the site shares the file through a hard link
+        victim.write_bytes(data + b"damaged")
+    _edit(root, 4, "Thanks for reading.", "Thanks for reading.\n  ")  # a build with work to do (a no-op only compares site/)
+    assert build(root).changed == 2  # the edited issue and the damaged one
+    rendered: list[str] = []
+    real_page = memo.render_page
+    monkeypatch.setattr(memo, "render_page", lambda *a: rendered.append("page") or real_page(*a))
+    read: list[str] = []
+    real_unseal = cache.unseal
+    monkeypatch.setattr(cache, "unseal", lambda key, kind, name, raw: read.append(kind) or real_unseal(key, kind, name, raw))
+    _edit(root, 4, "Thanks for reading.", "Thanks for reading!")
+    assert build(root).changed == 1
+    assert rendered == ["page"]  # the edited issue's own page only
+    assert read.count("entry") == 1  # the edited issue's new record, read back to index it
+    assert_same_as_a_clean_build(root, tmp_path)

@@ -252,21 +252,21 @@ class BuildCache:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
 
-
     def write_index(self, entries: Iterable[str], pages: Iterable[str]) -> None:
         """Write the index of the current entries and pages: each one's record (an entry's
         without its sections) and the stat of that record's file, so the next build reads
-        one file instead of one per issue and page.  Records already indexed are kept as
-        they are; the others are read from their folders (the issues rendered just now)."""
+        one file instead of one per issue and page.  A record already indexed is kept while
+        its file is as indexed; the others are read from their folders (the issues and
+        pages rendered just now, or rendered again because their cached files were damaged)."""
         if self.key is None:
             return
         old, new = self.index(), {}
         for kind, keys in (("entry", entries), ("page", pages)):
             for k in keys:
-                if k in old:
+                path = self.dir / k / "meta.json"
+                if k in old and Stored(path, *old[k]["meta"]).intact():
                     new[k] = old[k]
                     continue
-                path = self.dir / k / "meta.json"
                 try:
                     raw = path.read_bytes()
                     meta = unseal(self.key, kind, k, raw)
@@ -275,7 +275,7 @@ class BuildCache:
                     continue
                 if kind == "entry":
                     meta["issue"] = {name: v for name, v in meta["issue"].items() if name != "sections"}
-                    meta["meta"] = [hashlib.sha256(raw).hexdigest(), st.st_size, st.st_mtime_ns, st.st_ino]
+                meta["meta"] = [hashlib.sha256(raw).hexdigest(), st.st_size, st.st_mtime_ns, st.st_ino]
                 new[k] = meta
         self._index = new
         _replace_json(self.work / INDEX, seal(self.key, "index", INDEX, new))

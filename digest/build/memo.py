@@ -196,9 +196,9 @@ class Memo:
         stored = cache.put_page(key, page) if self.store else None
         return stored if stored is not None else page
 
-    def prune(self, all_keys: dict[int, Keys], pages: Iterable[str] = ()) -> None:
-        """Remove every entry but the current issues' and pages' (``pages``: their page
-        keys), and index those for the next build."""
+    def finish(self, all_keys: dict[int, Keys], pages: Iterable[str] = ()) -> None:
+        """After a build: remove every entry but the current issues' and pages' (``pages``:
+        their page keys), and index those for the next build."""
         cache, entries, pages = self.cache(), [k.render for k in all_keys.values()], list(pages)
         cache.prune(set(entries) | set(pages), {k.model for k in all_keys.values()})
         cache.write_index(entries, pages)

@@ -5,12 +5,10 @@ render_issue() makes its email.html and email.txt and its content fragment;
 neighbours() finds the issues its web page links (previous, next, recent) and
 render_page() makes that page, index.html; archive_pages() and render_archive_page()
 make the archive page that lists it, render_feeds() the feeds; Site.publish() writes
-the site.  Those stage functions
-(digest.build.stages) are plain; around the per-issue ones run the build cache
-(digest.build.memo: an issue whose content has not changed is taken from it, a page
-whose content and neighbours have not changed too, an archive page whose issues have
-not) and the process pool
-(digest.build.workers).
+the site.  Those stage functions (digest.build.stages) are plain; around the per-issue
+and per-page ones run the build cache (digest.build.memo: an issue whose content has
+not changed is taken from it, a page whose content and neighbours have not changed
+too, an archive page whose issues have not) and the process pool (digest.build.workers).
 
 Every issue is validated and rendered before anything is written, so errors are
 reported together and a failed build writes nothing; the new site appears at once
@@ -66,10 +64,11 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
     ctx = context(config, compiled=memo.compiled)
     sources = read_sources(ctx.config)
     keys = memos.keys(ctx, sources)
+    site_key = memos.site_key(ctx, keys)
     cache = memo.cache()  # refuses a cache folder that is, or holds, a link: before the lock is made in it
     with output.locked(memo.work), collector.relaxed():
         site = Site(target, cache)
-        if (summary := site.unchanged(memos.site_key(ctx, keys))) is not None:  # nothing to do
+        if (summary := site.unchanged(site_key)) is not None:  # nothing to do
             return _finish(_from_summary(summary), strict, started)
         with Workers(jobs) as pool:
             done = each_issue(ctx, sources, keys, memo, pool, progress)  # validate → render
@@ -78,8 +77,8 @@ def build(root: Path, out: Path | None = None, *, jobs: int | None = None, progr
         archive = each_archive_page(ctx, done, keys, memo)
         feeds = render_feeds(ctx, _issues(done), Contents(done))
         report.files += len(issue_pages) + len(archive) + len(feeds)
-        site.publish(_files(done, issue_pages, archive, feeds), memos.site_key(ctx, keys), _summary(report))  # write
-        memo.prune(keys, [*issue_pages, *archive])
+        site.publish(_files(done, issue_pages, archive, feeds), site_key, _summary(report))  # write
+        memo.finish(keys, [*issue_pages, *archive])
     return _finish(report, strict, started)
 
 
@@ -91,10 +90,10 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False) -> Repor
     ctx = context(load_config(root))
     memo = Memo(root, store=False)
     sources = read_sources(ctx.config)
-    with collector.relaxed(), Workers(jobs) as pool:
-        done = each_issue(ctx, sources, memos.keys(ctx, sources), memo, pool, None)
-    report = _report(ctx.config, done, strict)
     keys = memos.keys(ctx, sources)
+    with collector.relaxed(), Workers(jobs) as pool:
+        done = each_issue(ctx, sources, keys, memo, pool, None)
+    report = _report(ctx.config, done, strict)
     report.files += len(each_page(ctx, done, keys, memo)) + len(each_archive_page(ctx, done, keys, memo))
     report.files += len(render_feeds(ctx, _issues(done), Contents(done)))
     return _finish(report, strict, started)
