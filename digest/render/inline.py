@@ -88,7 +88,7 @@ def inline_css(html: str) -> str:
 def _defer_requests() -> None:
     """Let premailer import without loading requests until something uses it.
 
-    premailer imports requests (40 ms, a twentieth of an edit build) only to fetch
+    premailer imports requests (40 ms, about a tenth of an edit build) only to fetch
     external stylesheets, which a build never lets it do: no network during a build
     (allow_network=False, and a session that refuses).  So premailer is given a stand-in
     module that loads the real requests on first use, which a build never reaches."""
