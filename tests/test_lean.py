@@ -107,3 +107,47 @@ def test_lean_email_looks_like_premailers_full_inline_many_items(page: Any, news
     ((rel, sent, reference),) = list(_emails(_twir_shaped(newsletter)))
     assert len(sent.encode()) < len(reference.encode()), rel
     _compare(page, sent, reference)
+
+
+# Each element shown that holds text of its own: its text, its colour and the colour of
+# the nearest ancestor (or itself) that paints a background.
+_TEXT_ON_BACKGROUND = """() => Array.from(document.body.querySelectorAll('*')).filter(el => {
+  const r = el.getBoundingClientRect(), s = getComputedStyle(el);  // shown: not the hidden preheader
+  return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.opacity !== '0' &&
+    Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+}).map(el => {
+  let bg = 'rgba(0, 0, 0, 0)';
+  for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+    const b = getComputedStyle(e).backgroundColor;
+    if (b !== 'rgba(0, 0, 0, 0)' && b !== 'transparent') { bg = b; break; }
+  }
+  return [el.tagName, el.textContent.trim().slice(0, 30), getComputedStyle(el).color, bg];
+})"""
+
+
+def _rgb(css: str) -> str:
+    r, g, b = (int(float(v)) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def test_every_text_of_the_email_is_readable_in_light_and_dark(page: Any, newsletter: Callable[..., Path]) -> None:
+    """WCAG AA's 4.5:1 for every text the email shows, on what it actually sits on: the
+    card, the page, code blocks and table headers (with a link in one)."""
+    from digest.core import lint
+
+    issue = (
+        "number: 1\ndate: 2024-11-20\ntitle: Contrast\n"
+        "intro: 'Read [the report](https://example.com/r) and `code`.'\n"
+        "sections:\n  - title: Tables\n    items:\n      - title: A table\n        url: https://example.com/t\n"
+        "        summary: |\n          | [Linked header](https://example.com/h) | Plain header |\n          |---|---|\n"
+        "          | a [cell link](https://example.com/c) | `code` |\n\n          ```\n          a code block\n          ```\n"
+        "outro: Edited by [someone](https://example.com/e).\n"
+    )
+    ((rel, sent, _),) = list(_emails(newsletter(issues={"0001.yaml": issue})))
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.set_content(sent, wait_until="load")
+        texts = page.evaluate(_TEXT_ON_BACKGROUND)
+        assert any(tag == "A" and text == "Linked header" for tag, text, _, _ in texts)
+        low = [(tag, text, fg, bg, round(lint.contrast(_rgb(fg), _rgb(bg)), 2)) for tag, text, fg, bg in texts if lint.contrast(_rgb(fg), _rgb(bg)) < lint.MIN_CONTRAST]
+        assert not low, f"{scheme}: {low}"

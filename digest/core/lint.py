@@ -84,7 +84,7 @@ DARK_PAIRS = (
     ("muted_color", "surface_color"),
     ("brand_color", "background_color"),
     ("muted_color", "background_color"),
-    ("text_color", "code_color"),  # code blocks and table headers are a shade lighter than the card
+    ("text_color", "code_color"),  # code blocks and table headers (their links too) are a shade lighter than the card
 )
 
 
