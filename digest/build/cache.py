@@ -41,6 +41,7 @@ from digest.core.models import Image, Issue, Item, Section
 
 CACHE_DIR = ".digest-cache"
 INDEX = "index.json"  # every current entry's record but its sections, in one file (BuildCache.write_index)
+COMPILED = "templates"  # compiled templates (digest.build.compiled)
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,11 @@ class Entry:
     content: Stored  # the issue's HTML fragment, for its web page and the feeds (not published)
     files: dict[str, Stored]  # output name (email.html...) → the cached file
 
-    def read_content(self) -> str:
-        return self.content.path.read_bytes().decode("utf-8")
-
 
 def refuse_links(work: Path) -> None:
     """Refuse a cache folder that is, or whose own parts are, a symbolic link or not a folder:
     digest never writes, prunes or reads through a link out of its cache."""
-    for path, folder in ((work, True), (work / "objects", True), (work / "models", True), (work / "templates", True), (work / "site.json", False), (work / INDEX, False), (work / "build.lock", False)):
+    for path, folder in ((work, True), (work / "objects", True), (work / "models", True), (work / COMPILED, True), (work / "site.json", False), (work / INDEX, False), (work / "build.lock", False)):
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:

@@ -23,7 +23,6 @@ from digest.build.seal import seal_bytes, unseal_bytes, user_key
 if TYPE_CHECKING:
     from jinja2.bccache import Bucket
 
-FOLDER = "templates"  # under the build cache folder
 _MAX = 16 << 20  # a compiled template is a few hundred KB at most
 
 

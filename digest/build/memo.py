@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import __version__
-from digest.build.cache import CACHE_DIR, BuildCache, Stored
+from digest.build.cache import CACHE_DIR, COMPILED, BuildCache, Stored
 from digest.build.stages import Checked, Context, Source, render_archive_page, render_issue, render_page, validate_issue
 from digest.core.errors import Problem
 
@@ -54,6 +54,11 @@ class Done:
     fresh: bool = True  # rendered in this build
 
 
+def content_text(content: str | Stored) -> str:
+    """An issue's HTML fragment: rendered just now, or read from the cache."""
+    return content if isinstance(content, str) else content.path.read_bytes().decode("utf-8")
+
+
 class Contents(Mapping[int, str]):
     """Each issue's feed fragment by number; a cached one is read when a feed asks for it."""
 
@@ -61,8 +66,7 @@ class Contents(Mapping[int, str]):
         self._done = {d.number: d.content for d in done}
 
     def __getitem__(self, number: int) -> str:
-        content = self._done[number]
-        return content if isinstance(content, str) else content.path.read_bytes().decode("utf-8")
+        return content_text(self._done[number])
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._done)
@@ -134,7 +138,7 @@ class Memo:
     @property
     def compiled(self) -> Path:
         """Where compiled templates are kept (digest.build.compiled)."""
-        return self.work / "templates"
+        return self.work / COMPILED
 
     def cache(self) -> BuildCache:
         """Opened afresh for each use: it checks the cache folder for links each time."""
@@ -179,7 +183,7 @@ class Memo:
             assert issue is not None
             content = done.content
             key = page_key(k, near)
-            yield key, self._page(cache, key, lambda: render_page(ctx, issue, content if isinstance(content, str) else content.path.read_bytes().decode("utf-8"), near))
+            yield key, self._page(cache, key, lambda: render_page(ctx, issue, content_text(content), near))
 
     def archive(self, ctx: Context, pages: Iterable[ArchivePage], all_keys: dict[int, Keys]) -> Iterator[tuple[str, Stored | bytes]]:
         """Each archive page (its key, and the stored file or its bytes): from the cache if

@@ -98,8 +98,12 @@ def _body(key: bytes | None, kind: str, name: str, raw: bytes) -> bytes:
     start = len(_HEAD) + _MAC_HEX + len(_MID)
     if key is None or not raw.startswith(_HEAD) or raw[len(_HEAD) + _MAC_HEX : start] != _MID or not raw.endswith(b"}"):
         raise ValueError("not sealed")
-    body = raw[start:-1]
-    if not hmac.compare_digest(raw[len(_HEAD) : len(_HEAD) + _MAC_HEX], _mac(key, kind, name, body).encode()):
+    return _verified(key, kind, name, raw[len(_HEAD) : len(_HEAD) + _MAC_HEX], raw[start:-1])
+
+
+def _verified(key: bytes, kind: str, name: str, mac: bytes, body: bytes) -> bytes:
+    """``body`` if ``mac`` is its HMAC for ``kind`` and ``name`` under ``key``, else ValueError."""
+    if not hmac.compare_digest(mac, _mac(key, kind, name, body).encode()):
         raise ValueError("not written by this user's digest")
     return body
 
@@ -124,7 +128,4 @@ def unseal_bytes(key: bytes | None, kind: str, name: str, raw: bytes) -> bytes:
     """The body of a record seal_bytes() made, or raise ValueError if this user's digest did not write it."""
     if key is None or len(raw) < _MAC_HEX:
         raise ValueError("not sealed")
-    body = raw[_MAC_HEX:]
-    if not hmac.compare_digest(raw[:_MAC_HEX], _mac(key, kind, name, body).encode()):
-        raise ValueError("not written by this user's digest")
-    return body
+    return _verified(key, kind, name, raw[:_MAC_HEX], raw[_MAC_HEX:])
