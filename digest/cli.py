@@ -1,8 +1,7 @@
-"""The command line: a thin click layer over the library API in :mod:`digest.build`."""
+"""The command line: a thin click layer over the library (digest.pipeline, digest.compose, digest.deliver, digest.preview)."""
 
 from __future__ import annotations
 
-import errno
 import functools
 import sys
 import traceback
@@ -104,22 +103,23 @@ def _progress() -> Callable[[int, int], None] | None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: ROOT/site).")
 @_JOBS
 @_STRICT
-@click.option("--verify", is_flag=True, help="Check the cache and the site by their bytes (not by size, time and inode) and repair what differs.")
+@click.option("--verify", is_flag=True, help="Write every file of the site again, trusting nothing the last build recorded.")
 @_common
 def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: bool) -> None:
     """Build every issue, the archive and the feeds into site/.
 
     The previous site is replaced only when the whole build succeeds. Issues that
-    have not changed since the last build come from the cache in ROOT/.digest-cache.
+    have not changed since the last build come from the build cache (in ~/.cache/digest/).
 
     \b
     Example:
       digest build --root . --out public
       digest build --verify   # after restoring a backup, or if files were edited in place
     """
-    from digest.build.pipeline import build as run_build
+    from digest.core.config import load_config
+    from digest.pipeline.build import build as run_build
 
-    report = run_build(root, out, jobs=jobs, progress=_progress(), strict=strict, verify=verify)
+    report = run_build(load_config(root), out, jobs=jobs, progress=_progress(), strict=strict, verify=verify)
     _print_problems(report.warnings)
     click.echo(f"built {_plural(report.issues, 'issue')} ({report.changed:,} changed) in {report.seconds:.1f} s")
 
@@ -127,7 +127,7 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: 
 @main.command()
 @_JOBS
 @_STRICT
-@click.option("--links", is_flag=True, help="Also request every link of the issues checked (HEAD, then GET), reporting broken and moved ones; results are kept a day in ROOT/.digest-cache.")
+@click.option("--links", is_flag=True, help="Also request every link of the issues checked (HEAD, then GET), reporting broken and moved ones; results are kept a day in the build cache.")
 @click.option("--issue", "numbers", type=int, multiple=True, metavar="N", help="Issues for the link ledger, the subject checks and --links (default: the newest and every draft); repeatable.")
 @click.option("--timeout", type=click.FloatRange(0.1, 120), default=None, help="Seconds --links waits for each server (default 10).")
 @_common
@@ -145,9 +145,10 @@ def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tupl
       digest check --root ~/my-digest
       digest check --strict --links   # before sending, and in CI
     """
+    from digest.core.config import load_config
     from digest.deliver.gate import check as run_check
 
-    outcome = run_check(root, jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
+    outcome = run_check(load_config(root), jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
     _print_problems(outcome.warnings)
     click.echo(f"checked {_plural(outcome.issues, 'issue')}: no errors")
 
@@ -283,71 +284,9 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
     Example:
       digest serve --port 8001
     """
-    import threading
-    import time
+    from digest.preview.serve import serve as run_serve
 
-    from digest.preview.server import Reloader, make_preview_server
-    from digest.preview.watch import watch as watch_sources
-    from digest.preview.site import PreviewSite
-
-    site = PreviewSite(root)
-    reloader = Reloader()
-    # Take the address before loading: a busy port or unknown host is the user's to fix
-    # (exit 1, not an internal error), and is better told before a long load than after.
-    try:
-        server = make_preview_server(site, reloader, host, port)
-    except OSError as e:
-        hint = "; --port 0 picks a free port" if e.errno == errno.EADDRINUSE else ""
-        raise DigestError([Problem(f"{host}:{port}", None, f"cannot listen there: {e.strerror or e}{hint}")]) from e
-    try:
-        site.reload()
-        if site.config is None:  # nothing can be shown without a valid config.yaml
-            raise DigestError(site.general)
-    except BaseException:
-        server.server_close()
-        raise
-    for line in site.errors():
-        click.echo(line, err=True)
-    reloader.built(site.errors(), changed=True)
-    click.echo(f"serving {root} at http://{host}:{server.server_address[1]}/ ({_plural(len(site.issues), 'issue')}; Ctrl-C to stop)")
-    stop = threading.Event()
-
-    def update(paths: set[Path]) -> None:
-        # The watcher must survive anything: the server keeps showing the last good version.
-        started = time.perf_counter()
-        try:
-            changed = site.update(paths)
-        except Exception as e:  # noqa: BLE001 - a bug in digest must not stop the preview
-            message = f"internal error: {type(e).__name__}: {e}; still serving the last good version"
-            click.echo(message, err=True)
-            reloader.built([message, *site.errors()], changed=False)
-            return
-        errors = site.errors()
-        if changed:
-            numbers = ", ".join(str(n) for n in sorted(changed))
-            click.echo(f"updated issue{'s' if len(changed) != 1 else ''} {numbers} in {time.perf_counter() - started:.2f} s")
-        for line in errors:
-            click.echo(line, err=True)
-        if errors:
-            click.echo("still serving the last good version of what has errors", err=True)
-        reloader.built(errors, changed=bool(changed))
-
-    def watcher() -> None:
-        try:
-            watch_sources(root, update, stop)
-        except Exception as e:  # noqa: BLE001 - say so rather than silently stop updating
-            click.echo(f"cannot watch for changes ({type(e).__name__}: {e}); still serving, restart to see edits", err=True)
-
-    if watch:
-        threading.Thread(target=watcher, daemon=True).start()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped")  # Ctrl-C is how a preview ends, not an error
-    finally:
-        stop.set()
-        reloader.close()  # pages waiting for an update get their answer now
-        server.server_close()
+    run_serve(root, host, port, watch)
 
 
 @main.command()
@@ -407,8 +346,10 @@ def export(root: Path, number: int, out: Path | None, to: tuple[str, ...]) -> No
 
 
 def _message(root: Path, number: int, to: list[str] | None) -> Any:
-    from digest.build.pipeline import render_issue_email
+    from digest.core.config import load_config
     from digest.deliver import message
+    from digest.pipeline.build import render_one
 
-    config, issue, html, text = render_issue_email(root, number)
+    config = load_config(root)
+    issue, html, text = render_one(config, number)
     return message.build_message(config, issue, html, text, to or [message.sender(config)])

@@ -10,11 +10,15 @@ import textwrap
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from digest.cli import main
+from digest.core.config import load_config
+from digest.pipeline import build as pipeline
+from digest.pipeline.build import Report
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -41,10 +45,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _private_cache_key(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The per-user build-cache key (see digest.build.cache.user_key) lives in the tests' own
-    state folder, not in the home folder of whoever runs them; subprocesses inherit it."""
-    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The build cache (digest.core.cachedir) lives in the tests' own folder, not in the
+    home folder of whoever runs them; subprocesses inherit it."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture
@@ -93,6 +97,11 @@ def golden_root(tmp_path: Path) -> Path:
     root = tmp_path / "golden"
     shutil.copytree(GOLDEN_SRC, root)
     return root
+
+
+def build(root: Path, out: Path | None = None, **options: Any) -> Report:
+    """digest.pipeline.build.build for the newsletter in ``root`` (its config loaded here, as the CLI does)."""
+    return pipeline.build(load_config(root), out, **options)
 
 
 def run(*args: str) -> Result:

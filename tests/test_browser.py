@@ -27,13 +27,13 @@ from typing import Any
 
 import pytest
 from conftest import GOLDEN_SRC, REPO, run
+from siteserver import make_server
 
-from digest.build.pipeline import render_issue_email
 from digest.core.config import load_config
 from digest.core.i18n import strings_for
-from digest.core.plaintext import title_text
 from digest.core.models import Config, Issue
-from digest.preview.server import make_server
+from digest.core.plaintext import title_text
+from digest.pipeline.build import render_one
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -162,7 +162,7 @@ def editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Edi
             result = run("build", "--root", str(root))
             assert result.exit_code == 0, result.output
             config = load_config(root)
-            issues = [render_issue_email(root, n)[1] for n in _issue_numbers(root)]
+            issues = [render_one(config, n)[0] for n in _issue_numbers(root)]
             server = make_server(root / "site", "127.0.0.1", 0)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             servers.append(server)

@@ -25,9 +25,10 @@ from typing import Any
 
 import pytest
 from conftest import REPO, run, tree
+from siteserver import make_server
 
 from digest.cli import serve
-from digest.preview.server import Reloader, make_server
+from digest.preview.server import Reloader
 
 HANG_GUARD = 60.0  # seconds: only so that a broken test ends, never a performance requirement
 

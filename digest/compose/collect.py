@@ -10,8 +10,8 @@ Rules:
   they are saved only after the issue was written, so a failed run loses no entries.
   They are sent only when this run admits no older entries than the run that learnt
   them ("not modified" says nothing about entries that run skipped as too old, which
-  an earlier --since now asks for).  The cache is a sealed record (digest.build.seal)
-  in real folders: one digest did not write, or reached through a symlink, is ignored.
+  an earlier --since now asks for).  They live in this user's cache folder for the
+  newsletter (digest.core.cachedir), never in the newsletter: a copy that came with it is never read.
 - One broken feed is reported and the others are still collected.
 - The issue, then the ledger, then the cache: each replaced atomically, the issue only
   when it passes validation.
@@ -20,23 +20,23 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.build.cache import CACHE_DIR
-from digest.build.seal import seal, unseal, user_key
 from digest.compose.edit import Batch, Fields, save_issue, write_atomic
 from digest.compose.feeds import Entry, FeedError, parse_feed
 from digest.compose.net import TIMEOUT, FetchError, fetch, user_agent
 from digest.compose.target import issue_files, known_links, last_published, target_issue
+from digest.core.cachedir import newsletter_cache
 from digest.core.config import load_config
 from digest.core.errors import DigestError, Problem
 from digest.core.markdown import url_problem
 from digest.core.urls import normalize_url, strip_tracking
 
 LEDGER = "collected.txt"
-CONDITIONS = Path(CACHE_DIR) / "collect" / "feeds.json"
+CONDITIONS = "collect-feeds.json"  # in this user's cache folder for the newsletter
 ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
 
 
@@ -216,25 +216,11 @@ def _usable(known: dict[str, str] | None, admits: str) -> dict[str, str] | None:
     return known if learnt_under == "" or (admits != "" and admits >= learnt_under) else None
 
 
-_SEAL = ("collect", "feeds")  # the record's kind and name under the seal
-
-
-def _cache_path(root: Path) -> Path | None:
-    """The validators' file, or None when the cache folder, its collect/ folder or the file is a symlink."""
-    path = root / CONDITIONS
-    if any(p.is_symlink() for p in (root / CACHE_DIR, path.parent, path)):
-        return None
-    return path
-
-
 def _read_conditions(root: Path) -> dict[str, dict[str, str]]:
-    """The cache of validators; anything this user's digest did not write is ignored (never trust a cache we did not make)."""
-    path = _cache_path(root)
+    """The cache of validators (anything unexpected in it is ignored)."""
     try:
-        if path is None:
-            return {}
-        data = unseal(user_key(), *_SEAL, path.read_bytes())
-    except (OSError, ValueError):
+        data = json.loads((newsletter_cache(root) / CONDITIONS).read_bytes())
+    except (OSError, ValueError, DigestError):
         return {}
     if not isinstance(data, dict) or data.get("version") != 2 or not isinstance(data.get("feeds"), dict):
         return {}
@@ -246,15 +232,9 @@ def _read_conditions(root: Path) -> dict[str, dict[str, str]]:
 
 
 def _write_conditions(root: Path, conditions: dict[str, dict[str, str]]) -> None:
-    path = _cache_path(root)
-    key = user_key()
-    if path is None or key is None:
-        return  # no cache rather than one in a place digest does not own
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if _cache_path(root) is None:  # a link that appeared meanwhile
-            return
+        path = newsletter_cache(root) / CONDITIONS
         before = path.read_bytes() if path.is_file() else None
-        write_atomic(path, seal(key, *_SEAL, {"version": 2, "feeds": conditions}).encode("utf-8"), before)
+        write_atomic(path, json.dumps({"version": 2, "feeds": conditions}).encode("utf-8"), before)
     except (OSError, DigestError):
         pass  # the cache only saves requests

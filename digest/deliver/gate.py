@@ -2,7 +2,7 @@
 
 Rules:
 - Everything is reported at once: validation, rendering and the clip gate for every
-  issue (from :func:`digest.build.pipeline.check`), then, for the issues being prepared,
+  issue (from :func:`digest.pipeline.build.check`), then, for the issues being prepared,
   the link ledger, the subject and preheader, and with ``links`` the link audit.
 - The issues being prepared are the newest one and every draft, unless numbers are given:
   the archive's past issues cannot be changed and would bury the new one's warnings.
@@ -12,9 +12,7 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from digest.core.config import load_config
 from digest.core.errors import DigestError, Problem, strict_failures
 from digest.core.issues import discover
 from digest.core.loading import Node, decode
@@ -32,15 +30,14 @@ class Outcome:
     warnings: list[Problem]
 
 
-def check(root: Path, *, jobs: int | None = None, strict: bool = False, links: bool = False, numbers: tuple[int, ...] = (), timeout: float | None = None) -> Outcome:
+def check(config: Config, *, jobs: int | None = None, strict: bool = False, links: bool = False, numbers: tuple[int, ...] = (), timeout: float | None = None) -> Outcome:
     """Run the gate; raise DigestError with every problem when it fails."""
-    from digest.build import pipeline
+    from digest.pipeline import build
 
-    config = load_config(root)
     problems: list[Problem] = []
     count = 0
     try:
-        report = pipeline.check(root, jobs=jobs)
+        report = build.check(config, jobs=jobs)
         problems += report.warnings
         count = report.issues
     except DigestError as e:
@@ -54,11 +51,11 @@ def check(root: Path, *, jobs: int | None = None, strict: bool = False, links: b
     problems += ledger.duplicates(files, checked, config.ledger_history)
     problems += [p for f in files if f.number in checked for p in _subject_and_preheader(config, f)]
     if links:
-        from digest.build.cache import CACHE_DIR
+        from digest.core.cachedir import newsletter_cache
         from digest.deliver import links as audit
 
         chosen = [f for f in files if f.number in checked]
-        problems += audit.audit(chosen, root / CACHE_DIR, **({"timeout": timeout} if timeout else {}))
+        problems += audit.audit(chosen, newsletter_cache(config.root), **({"timeout": timeout} if timeout else {}))
     if any(not p.warning for p in problems):
         raise DigestError(problems)
     if strict and (fatal := strict_failures(problems)):

@@ -1,9 +1,8 @@
-"""A local preview server for the built site, with rebuilds when the sources change.
+"""The preview server of `digest serve`: the preview's pages and the site, from memory.
 
 Rules:
 - It binds to 127.0.0.1 unless told otherwise: a preview is not a publication.
-- It serves only files inside the site folder: no path traversal, no symlinks out,
-  no directory listings.
+- It serves only what the preview site holds: no file system path is derived from a request.
 - While it watches for changes, every HTML page it serves carries a small script that
   reloads the page after a rebuild and shows a failed build's errors over the page.
   The script is added as the page is served: the files in the site never have it.
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import io
 import json
 import posixpath
 import re
@@ -22,7 +20,6 @@ import sys
 import threading
 import urllib.parse
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -119,7 +116,7 @@ def page_with_script(page: bytes, reloader: Reloader) -> bytes:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """What both servers share: time limits, the reload long-poll, quiet logs."""
+    """Time limits, the reload long-poll, quiet logs (tests/siteserver.py serves a built site with them too)."""
 
     reloader: Reloader | None = None
 
@@ -175,83 +172,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def note(self, message: str) -> None:
         """One line in the server's log (stderr) for something the person serving should know."""
         sys.stderr.write(f"digest serve: {message}\n")
-
-
-class SiteHandler(_Handler, http.server.SimpleHTTPRequestHandler):
-    """Serves files of one folder only."""
-
-    def __init__(self, *args: object, directory: str, reloader: Reloader | None = None, **kwargs: object) -> None:
-        self.reloader = reloader
-        self._loop = False
-        super().__init__(*args, directory=directory, **kwargs)  # type: ignore[arg-type]
-
-    def do_GET(self) -> None:
-        url = urllib.parse.urlsplit(self.path)
-        if self.reloader is not None and url.path == RELOAD_PATH:
-            self._answer_reload(urllib.parse.parse_qs(url.query).get("since", [""])[0])
-            return
-        super().do_GET()
-
-    def translate_path(self, path: str) -> str:
-        try:
-            return self._translate(path)
-        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13), a name too long
-            self._loop = True
-            return ""
-
-    def _translate(self, path: str) -> str:
-        site = Path(self.directory).resolve()
-        try:
-            raw = urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0], errors="strict")
-        except UnicodeDecodeError:  # percent-escapes that are not UTF-8 name no file of ours
-            return ""
-        # Any ".." segment or backslash is refused outright rather than normalised away.
-        parts = [p for p in raw.split("/") if p not in ("", ".")]
-        if any(p == ".." or "\\" in p or "\x00" in p for p in parts):
-            return ""
-        candidate = site.joinpath(*parts) if parts else site
-        resolved = candidate.resolve()
-        if resolved != site and not resolved.is_relative_to(site):
-            return ""
-        if raw.endswith("/") or resolved.is_dir():
-            return posixpath.join(str(resolved), "")
-        return str(resolved)
-
-    def send_head(self):  # type: ignore[no-untyped-def]
-        try:
-            return self._head()
-        except (OSError, RuntimeError):
-            self._loop = True
-            self.send_error(404, "Not found")
-            return None
-        finally:
-            if self._loop:
-                self._loop = False
-                self.note(f"{self.path}: a symlink loop (or a path the system cannot resolve) in the site; answered 404")
-
-    def _head(self):  # type: ignore[no-untyped-def]
-        path = self.translate_path(self.path)
-        if not path:
-            self.send_error(404, "Not found")
-            return None
-        if path.endswith("/"):
-            # A folder is served only as its index.html (no directory listings), and that
-            # file, too, must resolve inside the site: a symlinked index.html pointing out is refused.
-            index = Path(path, "index.html").resolve()
-            if not index.is_file() or not index.is_relative_to(Path(self.directory).resolve()):
-                self.send_error(404, "Not found")
-                return None
-            if self.path.split("?", 1)[0].endswith("/"):
-                path = str(index)
-        if self.reloader is not None and path.endswith(".html") and Path(path).is_file():
-            body = page_with_script(Path(path).read_bytes(), self.reloader)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")  # a reload must fetch the rebuilt page
-            self.end_headers()
-            return io.BytesIO(body)
-        return super().send_head()
 
 
 class PreviewHandler(_Handler):
@@ -342,14 +262,6 @@ class Server(http.server.ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return  # a client that went away or was timed out: nothing to log
         super().handle_error(request, client_address)
-
-
-def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, reloader: Reloader | None = None) -> Server:
-    """A server for the folder ``site`` (not yet serving: call serve_forever()); port 0 picks a free one.
-
-    With a ``reloader``, pages reload themselves after each build it is told of."""
-    handler = partial(SiteHandler, directory=str(site), reloader=reloader)
-    return Server((host, port), handler)
 
 
 def make_preview_server(site: PreviewSite, reloader: Reloader, host: str = "127.0.0.1", port: int = 8000) -> Server:

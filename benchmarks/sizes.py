@@ -1,5 +1,5 @@
 """Email sizes on a real corpus, against This Week in Rust's own email: part of
-``python -m digest.bench --corpus DIR``, or alone ``python -m digest.bench_sizes DIR``
+``python -m benchmarks.bench --corpus DIR``, or alone ``python -m benchmarks.bench_sizes DIR``
 (DIR: a newsletter folder such as the This Week in Rust corpus).  It reads the folder
 and writes nothing into it.
 

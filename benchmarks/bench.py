@@ -1,4 +1,4 @@
-"""The project's benchmark: ``python -m digest.bench [--issues 1000] [--corpus DIR]``.
+"""The project's benchmark: ``python -m benchmarks.bench [--issues 1000] [--corpus DIR]``.
 
 It generates a synthetic newsletter (N issues of 20 items in 3 sections, markdown
 summaries of varied text: no two alike) in a temporary folder and measures, in one run
@@ -105,7 +105,7 @@ def add_issue(root: Path, number: int, start: dt.date = dt.date(2010, 1, 1)) -> 
 def timed_build(root: Path, *extra: str) -> dict[str, float]:
     """One `digest build` in a fresh process: wall and CPU seconds (it and its workers), peak RSS (MiB)."""
     code = (
-        "import resource, sys, time; from pathlib import Path; from digest.build.pipeline import build;"
+        "import resource, sys, time; from pathlib import Path; from digest.pipeline.build import build; from digest.core.config import load_config;"
         "t = time.perf_counter(); r = build(Path(sys.argv[1]), **eval(sys.argv[2])); t = time.perf_counter() - t;"
         "own = resource.getrusage(resource.RUSAGE_SELF); kids = resource.getrusage(resource.RUSAGE_CHILDREN);"
         "cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime;"
@@ -171,13 +171,11 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     with its markdown not yet converted (what a build does), the second with it already
     converted, which times Jinja2 alone; markdown is the difference.
     """
-    from digest.render import feeds
-    from digest.render.archive import Neighbours
-    from digest.render import environment, inline, mjml
-    from digest.render import html as render
-    from digest.render import text
-    from digest.build.pipeline import published
+    from digest.pipeline.stages import published
     from digest.core.config import load_config
+    from digest.render import environment, feeds, inline, mjml, text
+    from digest.render import html as render
+    from digest.render.archive import Neighbours
 
     config = load_config(root)
     t = time.process_time()
@@ -229,7 +227,7 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
 
 
 def _load(config: Config) -> list[Issue]:
-    from digest.build.stages import context, read_sources, validate_issue
+    from digest.pipeline.stages import context, read_sources, validate_issue
 
     ctx = context(config)
     issues = []
@@ -247,7 +245,7 @@ def corpus_copy(corpus: Path, workdir: Path) -> tuple[Path, list[str]]:
     shutil.copytree(corpus, root, ignore=shutil.ignore_patterns("site", ".digest-cache"))
     if (root / "content-fixes.patch").is_file() and shutil.which("patch"):
         subprocess.run(["patch", "-s", "-p1", "-i", "content-fixes.patch"], cwd=root, check=True, capture_output=True)
-    from digest.build.pipeline import check
+    from digest.pipeline.build import check
     from digest.core.errors import DigestError
 
     dropped: list[str] = []
@@ -283,7 +281,7 @@ PREVIEW_SMALL = 100  # the preview's edit-to-reload must not grow with the archi
 
 def _preview(n: int, root: Path | None = None) -> dict[str, Any]:
     """The preview's edit-to-reload at PREVIEW_SMALL and ``n`` issues (``root``: an ``n``-issue newsletter already made)."""
-    from digest.preview.bench import preview_latency  # the preview's own figures: digest/preview/bench.py
+    from benchmarks.preview import preview_latency
 
     with tempfile.TemporaryDirectory(prefix="digest-bench-preview-") as tmp:
         roots = {n: root} if root is not None else {}
@@ -294,7 +292,7 @@ def _preview(n: int, root: Path | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m digest.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--issues", type=int, default=1000, help="synthetic issues (default 1000)")
     parser.add_argument("--corpus", type=Path, help="also benchmark a real newsletter folder (e.g. ../shared/corpora/this-week-in-rust), and its largest emails' sizes against TWiR's own")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of full, no-op and edit builds, the medians reported (default 3)")
@@ -329,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"our CPU per issue in a full build: {per_issue_cpu:.2f} ms; Jinja2 + MRML + premailer alone: {design:.2f} ms", flush=True)
         peers_cpu = None
         if not args.no_peers:
-            from digest import bench_peers
+            from benchmarks import peers as bench_peers
             from digest.core.config import load_config
 
             config = load_config(root)
@@ -346,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
             croot, dropped = corpus_copy(args.corpus, base)
             count = len(list((croot / "issues").glob("*.yaml")))
             print(f"corpus {args.corpus}: {count} issues" + (f" ({len(dropped)} left out: they fail the build: {', '.join(dropped)})" if dropped else ""), flush=True)
-            from digest.bench_sizes import report
+            from benchmarks.sizes import report
 
             results["corpus_email_bytes"] = report(croot)
             corpus = build_rounds(croot, args.repeat)

@@ -1,4 +1,4 @@
-"""The preview's figures for ``python -m digest.bench``: edit-to-reload latency of `digest serve`.
+"""The preview's figures for ``python -m benchmarks.bench``: edit-to-reload latency of `digest serve`.
 
 For each newsletter given (the benchmark's generated ones), a real `digest serve` runs in
 its own process, watching.  One issue's file is edited ``edits`` times; each time this
@@ -39,9 +39,8 @@ def render_ms(root: Path, number: int, repeat: int) -> float:
     """Median milliseconds to render issue ``number`` in this process (warm)."""
     from digest.core.config import load_config
     from digest.core.issues import load_issue
-    from digest.render import environment
+    from digest.render import environment, text
     from digest.render import html as render
-    from digest.render import text
     from digest.render.archive import Neighbours
 
     config = load_config(root)

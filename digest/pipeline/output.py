@@ -3,7 +3,7 @@
 Rules:
 - A build replaces only an output folder that is absent, empty, or a site digest built
   (it holds MARKER); never the newsletter folder, a folder that contains it, its sources
-  or its cache.  Checked before anything is written.
+  Checked before anything is written.
 - One build at a time per newsletter: a second one is told and exits, rather than racing
   the first.
 """
@@ -22,14 +22,14 @@ from digest.core.errors import DigestError, Problem
 # Every site digest writes holds this file: a folder without it is not digest's to replace.
 MARKER = ".digest-site"
 MARKER_TEXT = b"This folder is a site built by digest; `digest build` replaces it as a whole.\n"
-# What a build may never replace, relative to the newsletter folder: its sources and its cache.
-SOURCES = ("config.yaml", "issues", "templates", ".digest-cache")
+# What a build may never replace, relative to the newsletter folder: its sources.
+SOURCES = ("config.yaml", "issues", "templates")
 
 
 def check_output(root: Path, out: Path) -> None:
     """Refuse an output folder that a build may not replace: only an absent or empty folder,
     or a site digest built (it holds MARKER), may be.  Never the newsletter folder, a folder
-    that contains it, or its sources and cache.  Called before anything is written."""
+    that contains it, or its sources.  Called before anything is written."""
     real_root, real_out = root.resolve(), out.resolve()
     if real_root.is_relative_to(real_out):
         why = "is the newsletter folder" if real_out == real_root else "contains the newsletter folder"
@@ -55,19 +55,19 @@ def check_output(root: Path, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(work: Path) -> Iterator[None]:
-    """Hold the newsletter's build lock (in its work folder), or fail at once with a clear message."""
-    lock_path = work / "build.lock"
+def locked(root: Path, cache: Path) -> Iterator[None]:
+    """Hold the newsletter's build lock (in this user's cache folder for it, so that a
+    read-only newsletter can be built), or fail at once with a clear message."""
+    lock_path = cache / "build.lock"
     try:
-        work.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as e:
-        raise DigestError([Problem(str(work), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]) from e
+        raise DigestError([Problem(str(cache), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DigestError([Problem(str(work.parent), None, "another digest build of this newsletter is running; try again when it has finished")]) from None
+            raise DigestError([Problem(str(root), None, "another digest build of this newsletter is running; try again when it has finished")]) from None
         yield
     finally:
         os.close(fd)

@@ -9,8 +9,8 @@
     render_archive_page(ctx, page)      one archive page
     render_feeds(ctx, issues, contents) the feeds
 
-The build (digest.build.pipeline) runs them with a cache and a process pool around the
-per-issue stages; the preview calls them directly to render in memory.  An issue's web
+The build (digest.pipeline.build) runs them, with the build cache and a process pool
+around the per-issue ones; check, send and the preview run the same functions.  An issue's web
 page is not part of render_issue: it shows other issues (previous, next, recent), and
 what render_issue makes must depend on the issue alone, so that editing one issue
 renders that one again, not all.
@@ -45,11 +45,10 @@ class Context:
 
     config: Config
     templates: bytes  # a hash of every template (the newsletter's and the built-in ones) and of digest itself
-    compiled: Path | None = None  # where compiled templates are kept between builds (digest.build.compiled), if anywhere
 
     @property
     def env(self) -> jinja2.Environment:
-        return _env(self.config, self.templates, self.compiled)
+        return _env(self.config, self.templates)
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,8 @@ class Rendered:
     clip: Problem | None  # the clip gate's warning on email.html
 
 
-def context(config: Config, compiled: Path | None = None) -> Context:
-    return Context(config, templates_state(config.root), compiled)
+def context(config: Config) -> Context:
+    return Context(config, templates_state(config.root))
 
 
 def templates_state(root: Path) -> bytes:
@@ -202,30 +201,25 @@ def feed_issues(config: Config, issues: Iterable[Issue]) -> list[Issue]:
 
 
 @lru_cache(maxsize=2)
-def _env(config: Config, templates: bytes, compiled: Path | None) -> jinja2.Environment:
+def _env(config: Config, templates: bytes) -> jinja2.Environment:
     """One Jinja2 environment per newsletter, per process, per state of its templates."""
     from digest.render.environment import make_env
 
-    if compiled is None:
-        return make_env(config)
-    from digest.build.compiled import SealedBytecode
-
-    return make_env(config, SealedBytecode(compiled, templates))
+    return make_env(config)
 
 
 def preload() -> None:
-    """Import what rendering needs (and build premailer's inliner), so that worker
-    processes forked after it start warm instead of importing it each."""
+    """Import what rendering needs, so that worker processes forked after it start warm
+    instead of importing it each."""
     import babel.dates  # noqa: F401
     import feedgen.feed  # noqa: F401
     import jinja2  # noqa: F401
     import lxml.html  # type: ignore[import-untyped]  # noqa: F401
     import mjml  # noqa: F401
+    import premailer  # noqa: F401
 
     import digest.core.lint  # noqa: F401
     import digest.render.archive  # noqa: F401
     import digest.render.feeds  # noqa: F401
+    import digest.render.html  # noqa: F401
     import digest.render.text  # noqa: F401
-    from digest.render import inline
-
-    inline._inliner_class()

@@ -1,4 +1,4 @@
-"""The peer pipeline for ``python -m digest.bench``: This Week in Rust's own tools on the same content.
+"""The peer pipeline for ``python -m benchmarks.bench``: This Week in Rust's own tools on the same content.
 
 - Pelican (from PyPI, into a temporary venv) builds the web pages from one markdown
   article per issue, written from our models;

@@ -1,0 +1,88 @@
+"""`digest serve`: the preview site, its server and the watcher, run together until Ctrl-C.
+
+Rules:
+- The address is taken before anything is loaded: a busy port or an unknown host is the
+  user's to fix (exit 1), and is better told before a long load than after.
+- The watcher survives anything: after an error the server keeps showing the last good version.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from digest.core.errors import DigestError, Problem
+from digest.preview.server import Reloader, make_preview_server
+from digest.preview.site import PreviewSite
+from digest.preview.watch import watch as watch_sources
+
+
+def serve(root: Path, host: str, port: int, watch: bool) -> None:
+    site = PreviewSite(root)
+    reloader = Reloader()
+    try:
+        server = make_preview_server(site, reloader, host, port)
+    except OSError as e:
+        hint = "; --port 0 picks a free port" if e.errno == errno.EADDRINUSE else ""
+        raise DigestError([Problem(f"{host}:{port}", None, f"cannot listen there: {e.strerror or e}{hint}")]) from e
+    try:
+        site.reload()
+        if site.config is None:  # nothing can be shown without a valid config.yaml
+            raise DigestError(site.general)
+    except BaseException:
+        server.server_close()
+        raise
+    for line in site.errors():
+        click.echo(line, err=True)
+    reloader.built(site.errors(), changed=True)
+    count = len(site.issues)
+    click.echo(f"serving {root} at http://{host}:{server.server_address[1]}/ ({count:,} issue{'s' if count != 1 else ''}; Ctrl-C to stop)")
+    stop = threading.Event()
+
+    def update(paths: set[Path]) -> None:
+        started = time.perf_counter()
+        try:
+            changed = site.update(paths)
+        except Exception as e:  # noqa: BLE001 - a bug in digest must not stop the preview
+            message = f"internal error: {type(e).__name__}: {e}; still serving the last good version"
+            click.echo(message, err=True)
+            reloader.built([message, *site.errors()], changed=False)
+            return
+        errors = site.errors()
+        if changed:
+            click.echo(f"{_changes(changed, set(site.issues))} in {time.perf_counter() - started:.2f} s")
+        for line in errors:
+            click.echo(line, err=True)
+        if errors:
+            click.echo("still serving the last good version of what has errors", err=True)
+        reloader.built(errors, changed=bool(changed))
+
+    def watcher() -> None:
+        try:
+            watch_sources(root, update, stop)
+        except Exception as e:  # noqa: BLE001 - say so rather than silently stop updating
+            click.echo(f"cannot watch for changes ({type(e).__name__}: {e}); still serving, restart to see edits", err=True)
+
+    if watch:
+        threading.Thread(target=watcher, daemon=True).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")  # Ctrl-C is how a preview ends, not an error
+    finally:
+        stop.set()
+        reloader.close()  # pages waiting for an update get their answer now
+        server.server_close()
+
+
+def _changes(changed: set[int], present: set[int]) -> str:
+    """"updated issues 2, 3; removed issue 4": what the log says after an edit."""
+    parts = []
+    for verb, numbers in (("updated", sorted(changed & present)), ("removed", sorted(changed - present))):
+        if numbers:
+            parts.append(f"{verb} issue{'s' if len(numbers) != 1 else ''} {', '.join(map(str, numbers))}")
+    return "; ".join(parts)
