@@ -71,6 +71,27 @@ _JOBS = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, 
 _STRICT = click.option("--strict", is_flag=True, help="Fail on warnings too (accessibility lint, clip and contrast warnings): for CI.")
 
 
+_VERBOSE = click.option("--verbose", "-v", is_flag=True, help="Print every warning in full, not only those of the issues being prepared.")
+
+
+def _print_warnings(warnings: list[Problem], prepared: list[str], verbose: bool) -> None:
+    """Every warning of the issues being prepared (the newest, the drafts) and of config.yaml
+    and the templates in full; for the rest of the archive, a count of each kind."""
+    from digest.core.errors import fold_warnings
+
+    shown, kinds = fold_warnings(warnings, lambda p: verbose or p.path in prepared or not p.path.startswith("issues/"))
+    _print_problems(shown)
+    if kinds:
+        folded = len(warnings) - len(shown)
+        click.echo(f"and {_plural(folded, 'warning')} in earlier issues (--verbose prints them):", err=True)
+        for line in kinds:
+            click.echo(f"  {line}", err=True)
+
+
+def _warned(warnings: list[Problem]) -> str:
+    return f", {_plural(len(warnings), 'warning')}" if warnings else ""
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'s' if n != 1 else ''}"
 
@@ -104,8 +125,9 @@ def _progress() -> Callable[[int, int], None] | None:
 @_JOBS
 @_STRICT
 @click.option("--verify", is_flag=True, help="Write every file of the site again, trusting nothing the last build recorded.")
+@_VERBOSE
 @_common
-def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: bool) -> None:
+def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: bool, verbose: bool) -> None:
     """Build every issue, the archive and the feeds into site/.
 
     The previous site is replaced only when the whole build succeeds. Issues that
@@ -120,8 +142,8 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: 
     from digest.pipeline.build import build as run_build
 
     report = run_build(load_config(root), out, jobs=jobs, progress=_progress(), strict=strict, verify=verify)
-    _print_problems(report.warnings)
-    click.echo(f"built {_plural(report.issues, 'issue')} ({report.changed:,} changed) in {report.seconds:.1f} s")
+    _print_warnings(report.warnings, report.prepared, verbose)
+    click.echo(f"built {_plural(report.issues, 'issue')} ({report.changed:,} changed) in {report.seconds:.1f} s{_warned(report.warnings)}")
 
 
 @main.command()
@@ -130,8 +152,9 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: 
 @click.option("--links", is_flag=True, help="Also request every link of the issues checked (HEAD, then GET), reporting broken and moved ones; results are kept a day in the build cache.")
 @click.option("--issue", "numbers", type=int, multiple=True, metavar="N", help="Issues for the link ledger, the subject checks and --links (default: the newest and every draft); repeatable.")
 @click.option("--timeout", type=click.FloatRange(0.1, 120), default=None, help="Seconds --links waits for each server (default 10).")
+@_VERBOSE
 @_common
-def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tuple[int, ...], timeout: float | None) -> None:
+def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tuple[int, ...], timeout: float | None, verbose: bool) -> None:
     """The pre-send gate: validate and render every issue without writing anything.
 
     Reports everything in one round as path:line: message: validation, templates and
@@ -149,8 +172,8 @@ def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tupl
     from digest.deliver.gate import check as run_check
 
     outcome = run_check(load_config(root), jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
-    _print_problems(outcome.warnings)
-    click.echo(f"checked {_plural(outcome.issues, 'issue')}: no errors")
+    _print_warnings(outcome.warnings, outcome.prepared, verbose)
+    click.echo(f"checked {_plural(outcome.issues, 'issue')}: no errors{_warned(outcome.warnings)}")
 
 
 @main.command()

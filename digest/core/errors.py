@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -48,3 +51,19 @@ class DigestError(Exception):
 
 def _order(p: Problem) -> tuple[str, int, str]:
     return (p.path, p.line or 0, p.key)
+
+
+_VARYING = re.compile(r'"[^"]*"|“[^”]*”|«[^»]*»|\S*\d\S*')  # quoted text and numbers: what differs between warnings of a kind
+
+
+def fold_warnings(problems: list[Problem], full: Callable[[Problem], bool]) -> tuple[list[Problem], list[str]]:
+    """The problems to print in full (errors, and the warnings ``full`` picks), and one line
+    per kind for the other warnings, most frequent first: ``"290 × link text … does not say where it goes"``."""
+    shown = [p for p in problems if not p.warning or full(p)]
+    kinds = Counter(_kind(p) for p in problems if p.warning and not full(p))
+    return shown, [f"{n:,} × {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _kind(p: Problem) -> str:
+    key = re.sub(r"\[\d+\]", "", p.key)  # sections[1].items[2].summary → sections.items.summary
+    return f"{key + ': ' if key else ''}{_VARYING.sub('…', p.message)}"

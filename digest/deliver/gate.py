@@ -28,6 +28,7 @@ class Outcome:
     issues: int  # issues that validated and rendered
     checked: list[int]  # the issues the ledger (and --links) covered
     warnings: list[Problem]
+    prepared: list[str]  # those issues' files: their warnings are printed in full
 
 
 def check(config: Config, *, jobs: int | None = None, strict: bool = False, links: bool = False, numbers: tuple[int, ...] = (), timeout: float | None = None) -> Outcome:
@@ -60,7 +61,8 @@ def check(config: Config, *, jobs: int | None = None, strict: bool = False, link
         raise DigestError(problems)
     if strict and (fatal := strict_failures(problems)):
         raise DigestError(fatal)
-    return Outcome(count, checked, sorted(problems, key=lambda p: (p.path, p.line or 0, p.key)))
+    prepared = sorted(f.rel for f in files if f.number in checked)
+    return Outcome(count, checked, sorted(problems, key=lambda p: (p.path, p.line or 0, p.key)), prepared)
 
 
 def _read_all(config: Config) -> list[ledger.IssueLinks]:

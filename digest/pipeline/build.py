@@ -62,6 +62,7 @@ class Report:
     files: int = 0
     seconds: float = 0.0
     warnings: list[Problem] = field(default_factory=list)
+    prepared: list[str] = field(default_factory=list)  # the issues being prepared (the newest, the drafts): their files
 
 
 @dataclass(frozen=True)
@@ -202,15 +203,18 @@ def _die_with_parent() -> None:
         pass
 
 
-def site_files(ctx: Context, results: list[Result]) -> dict[str, Output]:
+def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dict[str, Output]:
     """Every file of the site by its path: each issue's email files and web page, the archive
     pages and the feeds.  Pages are made only when asked for (Later), so that a build
-    renders only the pages whose content or neighbours changed."""
+    renders only the pages whose content or neighbours changed.
+
+    Drafts are nobody's neighbour and are in no archive page or feed; their own files are
+    laid out only with ``drafts`` (the preview): the published site never has them."""
     files: dict[str, Output] = {output.MARKER: output.MARKER_TEXT}
     good = [r for r in results if r.issue is not None]
     issues = [r.issue for r in good if r.issue is not None]
     near = neighbours(issues)
-    for r in good:
+    for r in good if drafts else [r for r in good if r.issue is not None and not r.issue.draft]:
         issue = r.issue
         assert issue is not None
         for name in ("email.html", "email.txt"):
@@ -249,16 +253,20 @@ def _report(config: Config, results: list[Result], strict: bool) -> Report:
     if strict and (fatal := strict_failures(problems)):
         raise DigestError(fatal)
     issues = [r.issue for r in results if r.issue is not None]
-    return Report(len(issues), len(published(issues)), sum(r.files is not None for r in results), warnings=problems)
+    newest = published(issues)[:1]
+    prepared = sorted(i.source for i in issues if i.draft or i in newest)
+    return Report(len(issues), len(published(issues)), sum(r.files is not None for r in results), warnings=problems,
+                  prepared=prepared)
 
 
 def _summary(report: Report) -> dict[str, Any]:
     return {"issues": report.issues, "published": report.published, "files": report.files,
-            "warnings": [dataclasses.asdict(w) for w in report.warnings]}
+            "warnings": [dataclasses.asdict(w) for w in report.warnings], "prepared": report.prepared}
 
 
 def _from_summary(summary: dict[str, Any]) -> Report:
-    return Report(summary["issues"], summary["published"], 0, summary["files"], warnings=[Problem(**w) for w in summary["warnings"]])
+    return Report(summary["issues"], summary["published"], 0, summary["files"],
+                  warnings=[Problem(**w) for w in summary["warnings"]], prepared=summary["prepared"])
 
 
 def _finish(report: Report, strict: bool, started: float) -> Report:

@@ -165,7 +165,7 @@ class PreviewSite:
             if self._files is None:
                 results = [s.result for s in sorted(self.issues.values(), key=lambda s: s.number) if s.result is not None]
                 try:
-                    self._files = site_files(self.ctx, results)
+                    self._files = site_files(self.ctx, results, drafts=True)
                 except DigestError as e:
                     self._note(e.problems)
                     return None
