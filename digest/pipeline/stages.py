@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
     from digest.render.archive import ArchivePage, Neighbours
 
-ISSUE_FILES = ("email.html", "email.txt")  # what render_issue makes; the web page is render_page's
 PAGE_FILE = "index.html"
 _PACKAGE = Path(__file__).resolve().parent.parent
 

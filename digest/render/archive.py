@@ -104,11 +104,6 @@ def render_archive_page(env: jinja2.Environment, config: Config, page: ArchivePa
     )
 
 
-def render_archive(env: jinja2.Environment, config: Config, issues: Sequence[Issue]) -> dict[str, str]:
-    """The archive pages, by path.  ``issues`` arrive filtered (no drafts) and sorted."""
-    return {page.path: render_archive_page(env, config, page) for page in archive_pages(config, issues)}
-
-
 def edition_links(config: Config, number: int | None = None) -> list[tuple[Edition, str, bool]]:
     """(edition, href, is this edition) for the language switcher and hreflang links of the
     archive (``number`` None) or of issue ``number``."""
