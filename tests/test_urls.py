@@ -184,3 +184,11 @@ def test_the_shortcut_and_w3lib_agree_on_generated_links(host: str, rest: str) -
     except ValueError:
         return
     assert normalize_url(url) == expected
+
+
+def test_the_scheme_is_read_as_a_browser_reads_it_after_leading_controls() -> None:
+    """Browsers drop leading C0 controls and spaces (all of U+0000-U+0020), not a hyphen."""
+    from digest.core.urls import scheme
+
+    assert scheme("\x01\x1fjavascript:alert(1)") == "javascript"
+    assert scheme("-javascript:alert(1)") is None  # a relative reference, not a javascript: URL

@@ -37,6 +37,7 @@ from digest.core.loading import cut, short
 # after dropping leading spaces and C0 controls and every tab and newline (WHATWG URL parsing).
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _BROWSER_DROPS = re.compile(r"[\t\n\r]")
+_LEADING = "".join(map(chr, range(0x21)))  # C0 controls and the space
 _BARE_ADDRESS = re.compile(r"(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?:[/?#:]\S*)?", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MERGE_TAG_EXAMPLES = "*|UNSUB|* or {{ unsubscribe_url }}"
@@ -44,7 +45,7 @@ MERGE_TAG_EXAMPLES = "*|UNSUB|* or {{ unsubscribe_url }}"
 
 def scheme(value: str) -> str | None:
     """The scheme a browser would read in ``value`` (lower case), or None for text with none."""
-    m = _SCHEME.match(_BROWSER_DROPS.sub("", value).lstrip("\x00-\x20 "))
+    m = _SCHEME.match(_BROWSER_DROPS.sub("", value).lstrip(_LEADING))
     return m.group(1).lower() if m else None
 
 
