@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import run
 
+from digest.core.cachedir import newsletter_cache
 from digest.core.urls import normalize_url
 
 CONFIG = """\
@@ -66,7 +67,7 @@ def test_the_ledger_names_the_earlier_line_and_issue(newsletter: Callable[..., P
     )
     result = run("check", "--root", str(root))
     assert result.exit_code == 0, result.output
-    assert result.stdout == "checked 2 issues: no errors\n"
+    assert result.stdout == "checked 2 issues: no errors, 2 warnings\n"
     assert result.stderr == (
         "issues/0002.yaml:6: warning: sections[1].items[1].url: links http://www.example.com/old/, already linked in issue 1 (issues/0001.yaml:5)\n"
         "issues/0002.yaml:8: warning: sections[1].items[2].url: links https://example.com/new again: it is already linked at line 2 (intro)\n"
@@ -207,7 +208,7 @@ def test_links_reports_broken_and_moved_links_at_their_lines(newsletter: Callabl
     )
     assert ("HEAD", "/no-head") in seen and ("GET", "/no-head") in seen  # HEAD refused, so GET
     assert ("HEAD", "/ok") in seen and ("GET", "/ok") not in seen
-    cache = json.loads((root / ".digest-cache" / "links.json").read_text(encoding="utf-8"))
+    cache = json.loads((newsletter_cache(root) / "links.json").read_text(encoding="utf-8"))
     assert sorted(cache["results"]) == sorted(urls)
     # A second check within a day asks nothing and reports the same.
     seen.clear()
@@ -259,8 +260,11 @@ def test_links_reports_an_untrusted_certificate_and_an_unknown_host(newsletter: 
 def test_a_cache_it_did_not_make_is_not_trusted(newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]) -> None:
     base, seen = web
     root = newsletter(config=CONFIG, issues={"0001.yaml": issue("2024-01-05", f"{base}/missing")})
-    (root / ".digest-cache").mkdir()
-    (root / ".digest-cache" / "links.json").write_text(json.dumps({"format": 1, "results": {f"{base}/missing": {"checked": "soon", "status": 200}}}))
+    planted = {"format": 1, "results": {f"{base}/missing": {"checked": time.time(), "status": 200}}}
+    (root / ".digest-cache").mkdir()  # a cache that came with the folder is never read
+    (root / ".digest-cache" / "links.json").write_text(json.dumps(planted))
+    malformed = {"format": 1, "results": {f"{base}/missing": {"checked": "soon", "status": 200}}}
+    (newsletter_cache(root) / "links.json").write_text(json.dumps(malformed))  # and a malformed one is not trusted
     result = run("check", "--links", "--root", str(root))
     assert ("HEAD", "/missing") in seen
     assert result.stderr == f"issues/0001.yaml:5: warning: sections[1].items[1].url: {base}/missing is broken: the server answers HTTP 404\n"

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from digest.core.errors import DigestError, Problem, strict_failures
-from digest.core.issues import discover
 from digest.core.loading import Node, decode
 from digest.core.models import Config
 from digest.deliver import ledger
@@ -34,16 +33,18 @@ class Outcome:
 def check(config: Config, *, jobs: int | None = None, strict: bool = False, links: bool = False, numbers: tuple[int, ...] = (), timeout: float | None = None) -> Outcome:
     """Run the gate; raise DigestError with every problem when it fails."""
     from digest.pipeline import build
+    from digest.pipeline.stages import read_sources
 
+    sources = read_sources(config)  # naming and reading problems: reported alone, as by build
     problems: list[Problem] = []
     count = 0
     try:
-        report = build.check(config, jobs=jobs)
+        report = build.check(config, jobs=jobs, sources=sources)
         problems += report.warnings
         count = report.issues
     except DigestError as e:
         problems += e.problems
-    files = _read_all(config)
+    files = [ledger.read(s.number, s.rel, text) for s in sources if (text := decode(s.data, s.rel)[0]) is not None]
     known = {f.number for f in files}
     missing = [n for n in numbers if n not in known]
     if missing:
@@ -63,19 +64,6 @@ def check(config: Config, *, jobs: int | None = None, strict: bool = False, link
         raise DigestError(fatal)
     prepared = sorted(f.rel for f in files if f.number in checked)
     return Outcome(count, checked, sorted(problems, key=lambda p: (p.path, p.line or 0, p.key)), prepared)
-
-
-def _read_all(config: Config) -> list[ledger.IssueLinks]:
-    files, _ = discover(config.root)  # naming problems are reported by pipeline.check
-    out = []
-    for number, path, rel in files:
-        try:
-            text, _ = decode(path.read_bytes(), rel)
-        except OSError:
-            continue
-        if text is not None:
-            out.append(ledger.read(number, rel, text))
-    return out
 
 
 def _prepared(files: list[ledger.IssueLinks]) -> list[int]:

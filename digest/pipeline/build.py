@@ -114,15 +114,15 @@ def build(config: Config, out: Path | None = None, *, jobs: int | None = None, p
     return _finish(report, strict, started)
 
 
-def check(config: Config, *, jobs: int | None = None, strict: bool = False) -> Report:
+def check(config: Config, *, jobs: int | None = None, strict: bool = False, sources: list[Source] | None = None) -> Report:
     """Validate and render everything, writing nothing but the build cache.
     Pages the last build published under the same key cannot fail, so only the others render.
 
-    ``strict``: a warning fails the check like an error."""
+    ``strict``: a warning fails the check like an error.  ``sources``: the issue files, if read already."""
     started = time.perf_counter()
     ctx = context(config)
     cache = Cache(newsletter_cache(config.root))
-    sources = read_sources(config)
+    sources = read_sources(config) if sources is None else sources
     results = each_issue(ctx, cache, sources, issue_keys(ctx, sources), jobs, None)
     report = _report(config, results, strict)
     target = (config.root / SITE_DIR).absolute()
