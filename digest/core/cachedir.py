@@ -24,10 +24,11 @@ from digest.core.errors import DigestError, Problem
 
 def _candidates() -> list[Path]:
     places = []
-    if xdg := os.environ.get("XDG_CACHE_HOME"):
-        if os.path.isabs(xdg):  # the XDG spec: a relative path is to be ignored
-            places.append(Path(xdg) / "digest")
-    elif (home := os.path.expanduser("~")) != "~" and os.path.isabs(home):
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    home = os.path.expanduser("~")
+    if os.path.isabs(xdg):  # the XDG spec: a relative path is to be ignored
+        places.append(Path(xdg) / "digest")
+    elif os.path.isabs(home):
         places.append(Path(home) / ".cache" / "digest")
     places.append(Path(tempfile.gettempdir()) / f"digest-{os.getuid()}")
     return places

@@ -1,0 +1,100 @@
+"""The build cache's folder and records (digest.core.cachedir, digest.pipeline.cache), in memory-sized unit tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from digest.core.cachedir import newsletter_cache
+from digest.core.config import load_config
+from digest.pipeline.build import CONTENT, each_issue, make_issue
+from digest.pipeline.cache import Cache, issue_keys
+from digest.pipeline.stages import context, read_sources
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
+def test_the_cache_folder_is_private_outside_the_newsletter_and_keyed_by_its_real_path(cache_home: Path, tmp_path: Path) -> None:
+    root = tmp_path / "news"
+    root.mkdir()
+    folder = newsletter_cache(root)
+    assert folder.parent == cache_home / "digest"
+    assert not folder.is_relative_to(root)
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+    assert newsletter_cache(root / ".." / "news") == folder  # however the path is spelt
+    (tmp_path / "alias").symlink_to(root)
+    assert newsletter_cache(tmp_path / "alias") == folder
+    other = tmp_path / "other"
+    other.mkdir()
+    assert newsletter_cache(other) != folder
+
+
+def test_a_cache_folder_that_is_a_link_or_open_to_others_is_not_used(cache_home: Path, tmp_path: Path) -> None:
+    root = tmp_path / "news"
+    root.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cache_home.mkdir()
+    (cache_home / "digest").symlink_to(elsewhere)  # planted: digest's own folder is a link
+    folder = newsletter_cache(root)
+    assert not folder.is_relative_to(cache_home) and not any(elsewhere.iterdir())
+    assert folder.name and folder.parent.name == f"digest-{os.getuid()}"  # the temporary folder's private place
+    (cache_home / "digest").unlink()
+    (cache_home / "digest").mkdir(mode=0o777)
+    os.chmod(cache_home / "digest", 0o777)  # writable by anyone: not private
+    assert not newsletter_cache(root).is_relative_to(cache_home)
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    root = tmp_path / "news"
+    root.mkdir()
+    assert newsletter_cache(root).is_relative_to(tmp_path / "home" / ".cache" / "digest")
+
+
+def test_records_round_trip_and_a_damaged_file_is_rendered_again(cache_home: Path, newsletter: Callable[..., Path]) -> None:
+    root = newsletter()
+    ctx = context(load_config(root))
+    sources = read_sources(ctx.config)
+    keys = issue_keys(ctx, sources)
+    cache = Cache(newsletter_cache(root))
+    made = make_issue(ctx, cache, (sources[0], keys[1]))
+    record = cache.get(keys[1])
+    assert record is not None and record.issue == made.issue and record.warnings == made.problems
+    (cached,) = each_issue(ctx, cache, sources, keys, 1, None)
+    assert cached.files is None and cached.file(ctx, "email.html") == made.file(ctx, "email.html")
+    (record.folder / CONTENT).write_bytes(b"<p>planted</p>")  # damaged (or tampered with) after it was written
+    assert record.read(CONTENT) is None
+    assert cached.file(ctx, CONTENT) == made.file(ctx, CONTENT)  # rendered again, never the damaged bytes
+    (record.folder / "meta.json").write_text("{not json")
+    assert cache.get(keys[1]) is None
+
+
+def test_prune_keeps_only_the_given_records(cache_home: Path, newsletter: Callable[..., Path]) -> None:
+    root = newsletter()
+    ctx = context(load_config(root))
+    sources = read_sources(ctx.config)
+    cache = Cache(newsletter_cache(root))
+    make_issue(ctx, cache, (sources[0], "a" * 64))
+    make_issue(ctx, cache, (sources[0], "b" * 64))
+    cache.prune({"a" * 64})
+    assert sorted(p.name for p in cache.records.iterdir()) == ["a" * 64]
+
+
+def test_keys_are_content_only(cache_home: Path, newsletter: Callable[..., Path]) -> None:
+    root = newsletter()
+    ctx = context(load_config(root))
+    before = issue_keys(ctx, read_sources(ctx.config))
+    assert issue_keys(context(load_config(root / ".." / root.name)), read_sources(ctx.config)) == before
+    (root / "config.yaml").write_text((root / "config.yaml").read_text() + "description: changed\n")
+    changed = context(load_config(root))
+    assert issue_keys(changed, read_sources(changed.config)) != before
