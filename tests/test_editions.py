@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, run, tree
 from lxml import etree, html as lxml_html
 
-from digest.build.pipeline import build
+from conftest import build
 from digest.core import i18n
 
 # The model site's four editions: the repository root (English) and examples/.
@@ -274,11 +274,18 @@ def test_a_short_archive_is_one_page(newsletter: Callable[..., Path]) -> None:
 
 
 def test_issue_page_shows_previous_next_and_recent_issues_but_never_drafts(newsletter: Callable[..., Path]) -> None:
+    from digest.preview.site import PreviewSite
+
     root = newsletter(issues=_issues(range(1, 9), drafts=(5, 8)))
     assert run("build", "--root", str(root)).exit_code == 0
+    assert not (root / "site/issues/5").exists() and not (root / "site/issues/8").exists()  # drafts are never published
+    preview = PreviewSite(root)  # where a draft's page is seen
+    preview.reload()
 
     def shown(n: int) -> tuple[list[str], list[str], list[str]]:
-        doc = _page((root / f"site/issues/{n}/index.html").read_bytes())
+        page = (root / f"site/issues/{n}/index.html").read_bytes() if n not in (5, 8) else preview.file(f"issues/{n}/index.html")
+        assert page is not None
+        doc = _page(page)
         nums = lambda hrefs: [h.rstrip("/").rsplit("/", 1)[1] for h in hrefs]  # noqa: E731
         return nums(doc.xpath("//nav[@class='issue-nav']/a[@rel='prev']/@href")), nums(doc.xpath("//nav[@class='issue-nav']/a[@rel='next']/@href")), nums(doc.xpath("//aside[@class='recent']//a/@href"))
 
@@ -360,8 +367,9 @@ def test_the_preview_shows_the_same_archive_pages_and_issue_pages_as_the_build(n
     preview = PreviewSite(root)
     preview.reload()
     pages = [p for p in built if p.endswith("index.html")]
-    assert "page/2/index.html" in pages and "issues/5/index.html" in pages
+    assert "page/2/index.html" in pages and "issues/5/index.html" not in pages  # a draft: in the preview only
     assert {p: preview.file(p) for p in pages} == {p: built[p] for p in pages}
+    assert preview.file("issues/5/index.html") is not None
     assert preview.file("page/4/index.html") is None
     # An edit re-renders the edited issue alone; its neighbours' pages show it as it is now.
     edited = root / "issues/0003.yaml"

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 from conftest import run, tree
+from siteserver import make_server
 from test_server import HANG_GUARD, fetch, running
 
-from digest.build.cache import BuildCache
-from digest.build.output import locked
 from digest.core import lint
+from digest.core.cachedir import newsletter_cache
+from digest.pipeline.output import locked
 from digest.preview import pages
-from digest.preview.server import Reloader, Server, make_preview_server, make_server
+from digest.preview.server import Reloader, Server, make_preview_server
 from digest.preview.site import PreviewSite
 from digest.preview.watch import watch
 
@@ -69,15 +70,19 @@ def test_drafts_are_previewed_and_listed_first_but_never_published(preview: Prev
         assert b"Not yet" not in (preview.file(rel) or b"!"), rel  # the archive and feeds as published
 
 
-def test_an_edit_renders_that_issue_alone_and_the_archive_only_when_it_shows_a_change(golden_root: Path, preview: PreviewSite) -> None:
+def test_an_edit_renders_that_issue_alone_and_the_pages_whose_key_changed(golden_root: Path, preview: PreviewSite) -> None:
+    """The preview's pages have the build's keys: an issue page is made again only when its
+    issue or its neighbours (number, title, date of the issues it links) change; the archive
+    page when an issue it lists changes (a template may show anything of them)."""
     six, seven = preview.render(6).outputs, preview.render(7).outputs
-    archive = preview.file("index.html")
+    archive, page6 = preview.file("index.html"), preview.file("issues/6/index.html")
     _edit(golden_root / "issues/0007.yaml", "Every field at once", "Every field, edited")
     assert preview.update({golden_root / "issues/0007.yaml"}) == {7}
     assert preview.issues[6].outputs is six  # untouched
     assert preview.issues[7].outputs is not None and preview.issues[7].outputs is not seven  # rendered before returning
     assert b"Every field, edited" in preview.issues[7].outputs["email.html"]
-    assert preview.file("index.html") is archive  # the archive shows no item titles: not rendered again
+    assert preview.file("issues/6/index.html") is page6  # its neighbour's number, title and date are unchanged
+    assert preview.file("index.html") == archive  # made again (it lists issue 7), the same bytes
     _edit(golden_root / "issues/0007.yaml", "title: Leap day\n", "title: Leap day, retitled\n")
     assert preview.update({golden_root / "issues/0007.yaml"}) == {7}
     assert b"Leap day, retitled" in (preview.file("index.html") or b"")
@@ -111,7 +116,7 @@ def test_new_and_removed_issues_and_a_config_change(golden_root: Path, preview: 
 
 
 def test_a_build_holding_the_lock_does_not_hold_up_the_preview(golden_root: Path, preview: PreviewSite) -> None:
-    with locked(BuildCache(golden_root).work):
+    with locked(golden_root, newsletter_cache(golden_root)):
         _edit(golden_root / "issues/0007.yaml", "Every field at once", "Edited while a build ran")
         assert preview.update({golden_root / "issues/0007.yaml"}) == {7}
         assert preview.errors() == []

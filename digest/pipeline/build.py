@@ -72,9 +72,19 @@ class Result:
     number: int
     key: str
     issue: Issue | None  # None: it has errors
-    problems: tuple[Problem, ...]  # validation's, and the clip gate's warning
+    problems: tuple[Problem, ...]  # validation's
     files: dict[str, bytes] | None = None  # email.html, email.txt and CONTENT, when made just now
     cached: Record | None = None  # when taken from the cache: its files are read when needed
+    clip: Problem | None = None  # the clip gate's warning on email.html
+
+    @property
+    def rendered(self) -> bool:
+        """Whether its files exist (made just now or cached); the preview validates first and renders on demand."""
+        return self.files is not None or self.cached is not None
+
+    @property
+    def all_problems(self) -> tuple[Problem, ...]:
+        return (*self.problems, *([self.clip] if self.clip else []))
 
     def file(self, ctx: Context, name: str) -> bytes:
         """One of its rendered files; rendered again if the cached copy is gone or damaged."""
@@ -136,32 +146,32 @@ def check(config: Config, *, jobs: int | None = None, strict: bool = False, sour
 
 
 def each_issue(ctx: Context, cache: Cache, sources: list[Source], keys: dict[int, str], jobs: int | None,
-               progress: Progress | None) -> list[Result]:
+               progress: Progress | None, render: bool = True) -> list[Result]:
     """Every issue validated and rendered, in the order of ``sources``: from the cache
-    where it holds the issue's key, else made (on a process pool when there are many)."""
+    where it holds the issue's key, else made (on a process pool when there are many).
+    ``render=False`` (the preview) only validates what the cache does not hold."""
     found: dict[int, Result] = {}
     for src in sources:
         if (record := cache.get(keys[src.number])) is not None:
-            found[src.number] = Result(src.number, keys[src.number], record.issue, record.warnings, cached=record)
+            found[src.number] = Result(src.number, keys[src.number], record.issue, record.warnings, cached=record, clip=record.clip)
     todo = [(src, keys[src.number]) for src in sources if src.number not in found]
-    for n, result in enumerate(_map(partial(make_issue, ctx, cache), todo, jobs), 1):
+    for n, result in enumerate(_map(partial(make_issue, ctx, cache, render=render), todo, jobs), 1):
         found[result.number] = result
         if progress:
             progress(n, len(todo))
     return [found[src.number] for src in sources]
 
 
-def make_issue(ctx: Context, cache: Cache | None, job: tuple[Source, str]) -> Result:
+def make_issue(ctx: Context, cache: Cache | None, job: tuple[Source, str], render: bool = True) -> Result:
     """One issue validated and rendered, and stored in the cache (if one is given)."""
     src, key = job
     checked = validate_issue(ctx, src)
-    if not checked.ok or checked.issue is None:
-        return Result(src.number, key, None, checked.problems)
+    if not checked.ok or checked.issue is None or not render:
+        return Result(src.number, key, checked.issue if checked.ok else None, checked.problems)
     clip, files = _render(ctx, checked.issue)
-    problems = (*checked.problems, *([clip] if clip else []))
     if cache is not None:
-        cache.put(key, checked.issue, problems, files)
-    return Result(src.number, key, checked.issue, problems, files)
+        cache.put(key, checked.issue, checked.problems, clip, files)
+    return Result(src.number, key, checked.issue, checked.problems, files, clip=clip)
 
 
 def _render(ctx: Context, issue: Issue) -> tuple[Problem | None, dict[str, bytes]]:
@@ -246,7 +256,7 @@ def site_key(ctx: Context, keys: dict[int, str]) -> str:
 def _report(config: Config, results: list[Result], strict: bool) -> Report:
     """Every problem of every issue, in one round: errors (and, under --strict, warnings)
     fail here, before anything is written."""
-    problems = [*config.warnings, *(p for r in results for p in r.problems)]
+    problems = [*config.warnings, *(p for r in results for p in r.all_problems)]
     if any(not p.warning for p in problems):
         raise DigestError(problems)
     problems.sort(key=lambda p: (p.path, p.line or 0))
@@ -287,5 +297,5 @@ def render_one(config: Config, number: int) -> tuple[Issue, str, str]:
     cache = Cache(newsletter_cache(config.root))
     result = each_issue(ctx, cache, sources, issue_keys(ctx, sources), 1, None)[0]
     if result.issue is None or any(not p.warning for p in result.problems):
-        raise DigestError(list(result.problems))
+        raise DigestError(list(result.all_problems))
     return result.issue, result.file(ctx, "email.html").decode(), result.file(ctx, "email.txt").decode()

@@ -29,7 +29,7 @@ from digest.core.errors import Problem
 from digest.core.models import Image, Issue, Item, Section
 from digest.pipeline.stages import Context, Source
 
-FORMAT = 5  # of the records: a new format is a new key for everything
+FORMAT = 6  # of the records: a new format is a new key for everything
 RECORDS = "issues"
 SITES = "sites.json"  # what each output folder held after the last build (digest.pipeline.publish)
 
@@ -65,7 +65,8 @@ class Record:
     """One cached issue: its model, its warnings, and where its rendered files are."""
 
     issue: Issue
-    warnings: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]  # validation's
+    clip: Problem | None  # the clip gate's
     folder: Path
     sums: dict[str, str]  # file name → sha256
 
@@ -89,17 +90,19 @@ class Cache:
         try:
             meta = json.loads((self.records / key / "meta.json").read_bytes())
             issue = _issue_from_json(meta["issue"])
-            return Record(issue, tuple(Problem(**w) for w in meta["warnings"]), self.records / key, meta["sums"])
+            clip = Problem(**meta["clip"]) if meta["clip"] else None
+            return Record(issue, tuple(Problem(**w) for w in meta["warnings"]), clip, self.records / key, meta["sums"])
         except (OSError, ValueError, KeyError, TypeError, IndexError):  # damaged or absent: not cached
             return None
 
-    def put(self, key: str, issue: Issue, warnings: tuple[Problem, ...], files: dict[str, bytes]) -> None:
+    def put(self, key: str, issue: Issue, warnings: tuple[Problem, ...], clip: Problem | None, files: dict[str, bytes]) -> None:
         """Store a record; a cache that cannot be written only costs speed."""
         folder = self.records / key
         tmp = self.records / f".{key}.{os.getpid()}.tmp"
         meta = {
             "issue": _to_json(issue),
             "warnings": [dataclasses.asdict(w) for w in warnings],
+            "clip": dataclasses.asdict(clip) if clip else None,
             "sums": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
         }
         try:

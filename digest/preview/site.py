@@ -10,7 +10,9 @@ Rules:
   preview update nor is blocked by one.
 - An edit to one issue file validates and renders that issue alone; a page is made again
   only when its key (its content and what it shows of other issues) changed.
-  config.yaml or a template changing reloads everything.
+- Issues are rendered when first shown (or when a feed carries them), not at start: opening
+  a long archive, or saving a template while previewing it, costs a validation per issue
+  at most (none for a template: the models stay), and one render per issue looked at.
 - An issue that fails keeps its last good version on show, with its errors listed; the
   errors of every issue and of config.yaml are what every open page is told.
 """
@@ -30,7 +32,7 @@ from digest.core.models import Config, Issue
 from digest.pipeline.build import Result, each_issue, site_files
 from digest.pipeline.cache import Cache, issue_keys
 from digest.pipeline.publish import Later, Output
-from digest.pipeline.stages import Context, Source, context, read_sources
+from digest.pipeline.stages import Context, Source, context, feed_issues, read_sources
 
 
 @dataclass
@@ -40,8 +42,10 @@ class IssueState:
     number: int
     rel: str
     data: bytes = b""
+    source: Source | None = None
     result: Result | None = None  # the last good one (None: never valid since the preview started)
     problems: list[Problem] = field(default_factory=list)  # of the current file: errors mean `result` is older
+    render_problems: list[Problem] = field(default_factory=list)  # of rendering `result`: the clip gate, templates
     outputs: dict[str, bytes] | None = None  # the email's files for `result`, read when first shown
 
     @property
@@ -50,11 +54,11 @@ class IssueState:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if not p.warning]
+        return [p for p in self.problems + self.render_problems if not p.warning]
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.warning]
+        return [p for p in self.problems + self.render_problems if p.warning]
 
 
 class PreviewSite:
@@ -70,25 +74,30 @@ class PreviewSite:
         self._files: dict[str, Output] | None = None  # the site's files, laid out again after each change
         self._made: dict[str, bytes] = {}  # the pages made so far, by key
 
-    def reload(self) -> None:
-        """Read config.yaml, the templates and every issue again (at start, and when config or templates change)."""
+    def reload(self) -> bool:
+        """Read config.yaml, the templates and every issue again (at start, and when config or
+        templates change); False if config.yaml has errors (the last good one stays in use)."""
         with self.lock:
             try:
                 config = load_config(self.root)
             except DigestError as e:
-                self.general = list(e.problems)  # the last good config stays in use
-                return
+                self.general = list(e.problems)
+                return False
+            same_models = config == self.config  # only the templates changed: validation does not read them
             self.config, self.ctx, self.general, self._made = config, context(config), list(config.warnings), {}
-            self._rescan(self.issues, changed=None)
+            if same_models:
+                self._restamp()
+            else:
+                self._rescan(self.issues, changed=None)
+            return True
 
     def update(self, paths: Iterable[Path]) -> set[int]:
         """Take in changed files (as the watcher reports them); returns the issues whose files changed."""
         paths = [Path(p) for p in paths]
         issues_dir = (self.root / ISSUES_DIR).resolve()
         if self.config is None or any(not _under(p, issues_dir) or p.resolve() == issues_dir for p in paths):
-            before = {n: s.data for n, s in self.issues.items()}
-            self.reload()
-            return {n for n, s in self.issues.items() if before.get(n) != s.data} | (set(before) - set(self.issues))
+            before = set(self.issues)
+            return before | set(self.issues) if self.reload() else set()  # every issue is shown anew, or none
         with self.lock:
             return self._rescan(self.issues, changed={p.name for p in paths})
 
@@ -111,29 +120,43 @@ class PreviewSite:
                 todo.append(src)
             fresh[src.number] = state
         touched = {src.number for src in todo if src.data != fresh[src.number].data} | (set(old) - set(fresh))
-        self._run(fresh, todo)
+        self._run(fresh, todo, render=changed is not None)  # an edit is rendered at once: it is being looked at
         self.issues, self._files = fresh, None
         return touched
 
-    def _run(self, states: dict[int, IssueState], sources: list[Source]) -> None:
-        """Validate and render ``sources`` as the build does (cached), each issue's problems its own."""
+    def _run(self, states: dict[int, IssueState], sources: list[Source], render: bool) -> None:
+        """Validate (and with ``render``, render) ``sources`` as the build does (cached), each issue's problems its own."""
         assert self.ctx is not None
         cache = Cache(newsletter_cache(self.root))
         keys = issue_keys(self.ctx, sources)
-        try:
-            results = each_issue(self.ctx, cache, sources, keys, None, None)
-        except DigestError:  # a template's mistake: find which issues it concerns, one by one
-            results = []
-            for src in sources:
-                try:
-                    results += each_issue(self.ctx, cache, [src], keys, 1, None)
-                except DigestError as e:
-                    results.append(Result(src.number, keys[src.number], None, tuple(e.problems)))
-        for src, result in zip(sources, results, strict=True):
+        for src in sources:
             state = states[src.number]
-            state.data, state.problems = src.data, list(result.problems)
+            try:
+                (result,) = each_issue(self.ctx, cache, [src], keys, 1, None, render=render)
+            except DigestError as e:  # a template's mistake: shown with the issue, whose last good version stays
+                state.source, state.data, state.render_problems = src, src.data, list(e.problems)
+                continue
+            state.source, state.data, state.problems = src, src.data, list(result.problems)
             if result.issue is not None:
                 state.result, state.outputs = result, None
+                state.render_problems = [result.clip] if result.clip else []
+                if result.rendered:  # served at once, before the browser is told to reload
+                    state.outputs = {name: result.file(self.ctx, name) for name in ("email.html", "email.txt")}
+
+    def _restamp(self) -> None:
+        """After a template change: every model stays; each issue is rendered again when next shown."""
+        assert self.ctx is not None
+        cache = Cache(newsletter_cache(self.root))
+        for state in self.issues.values():
+            if state.source is None or state.result is None or state.result.issue is None:
+                continue
+            key = issue_keys(self.ctx, [state.source])[state.number]
+            if (record := cache.get(key)) is not None:
+                state.result = Result(state.number, key, record.issue, record.warnings, cached=record, clip=record.clip)
+            else:
+                state.result = Result(state.number, key, state.result.issue, state.result.problems)
+            state.outputs, state.render_problems = None, []
+        self._files = None
 
     def errors(self) -> list[str]:
         """Every current error, as `path:line: message` lines."""
@@ -150,10 +173,15 @@ class PreviewSite:
         return [s for s in states if s.issue is not None and s.issue.draft] + [s for s in states if s.issue is None or not s.issue.draft]
 
     def render(self, number: int) -> IssueState:
-        """``number``'s state, with its email's files read."""
+        """``number``'s state, its last good version rendered and its email's files read."""
         with self.lock:
             state = self.issues[number]
-            if state.outputs is None and state.result is not None and self.ctx is not None:
+            if state.result is None or self.ctx is None:
+                return state
+            if not state.result.rendered and state.source is not None and state.source.data == state.data:
+                self._run(self.issues, [state.source], render=True)
+                self._files = None  # the pages showing it are laid out again with its files
+            if state.outputs is None and state.result.rendered:
                 state.outputs = {name: state.result.file(self.ctx, name) for name in ("email.html", "email.txt")}
             return state
 
@@ -162,7 +190,12 @@ class PreviewSite:
         with self.lock:
             if self.ctx is None:
                 return None
+            for number in _issue_in(rel, self.issues):
+                self.render(number)  # its page and email are made from its files
             if self._files is None:
+                # The feeds carry these issues' content: rendered (once) before the feeds are.
+                for issue in feed_issues(self.ctx.config, (s.issue for s in self.issues.values() if s.issue is not None)):
+                    self.render(issue.number)
                 results = [s.result for s in sorted(self.issues.values(), key=lambda s: s.number) if s.result is not None]
                 try:
                     self._files = site_files(self.ctx, results, drafts=True)
@@ -184,6 +217,14 @@ class PreviewSite:
 
     def _note(self, problems: list[Problem]) -> None:
         self.general = [p for p in self.general if p not in problems] + list(problems)
+
+
+def _issue_in(rel: str, issues: dict[int, IssueState]) -> list[int]:
+    """The issue whose folder ``rel`` is in (issues/7/index.html → [7]), if it is one of ``issues``."""
+    parts = rel.split("/")
+    if len(parts) == 3 and parts[0] == "issues" and parts[1].isascii() and parts[1].isdigit() and len(parts[1]) < 10:
+        return [int(parts[1])] if int(parts[1]) in issues else []
+    return []
 
 
 def _under(path: Path, folder: Path) -> bool:
