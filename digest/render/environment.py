@@ -30,8 +30,8 @@ from digest.core.errors import DigestError, Problem
 from digest.core.i18n import localize_digits, strings_for
 from digest.core.loading import NOT_XML
 from digest.core.markdown import title_html, to_html, to_inline_html
-from digest.core.plaintext import title_text, to_text
 from digest.core.models import Config
+from digest.core.plaintext import title_text, to_text
 from digest.core.wrap import text_width, wrap
 from digest.render import archive
 

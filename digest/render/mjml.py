@@ -8,7 +8,6 @@ from pathlib import Path
 
 from digest.render.errors import MjmlError
 
-
 _ENTITY = re.compile(r"&[A-Za-z][A-Za-z0-9]*;")
 
 
