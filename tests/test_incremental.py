@@ -194,28 +194,28 @@ def test_help_and_no_op_build_do_not_import_heavy_libraries(tmp_path: Path) -> N
         "after_help = set(sys.modules)\n"
         "r = CliRunner().invoke(main, ['build', '--root', sys.argv[1]])\n"
         "assert r.exit_code == 0 and '(0 changed)' in r.output, r.output\n"
-        "heavy = {'premailer', 'feedgen', 'lxml', 'mjml', 'cssutils', 'markdown_it', 'jinja2'}\n"
+        "heavy = {'premailer', 'feedgen', 'lxml', 'mjml', 'cssutils', 'markdown_it', 'jinja2', 'requests'}\n"
         "print(sorted({m.split('.')[0] for m in after_help} & heavy), sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] []"
 
 
-def test_a_build_that_renders_never_loads_requests(tmp_path: Path) -> None:
-    """premailer imports requests only to fetch stylesheets, which a build never lets it
-    do: a rendering build leaves it unloaded; code that does use it gets the real one."""
+def test_a_build_that_renders_uses_the_real_requests(tmp_path: Path) -> None:
+    """No stand-in in sys.modules: premailer imports requests itself (it never uses it in a
+    build: allow_network=False; tests/test_inline.py checks nothing is fetched), and only a
+    build that renders an email imports premailer (the no-op test above)."""
     root = _newsletter(tmp_path, 2)
     code = (
-        "import sys\n"
+        "import sys, types\n"
         "from pathlib import Path\n"
         "from digest.build.pipeline import build\n"
         "assert build(Path(sys.argv[1])).changed == 2\n"
-        "print(sorted(m for m in sys.modules if m == 'requests' or m.startswith(('requests.', 'urllib3', 'charset_normalizer'))))\n"
         "import premailer.premailer, requests\n"
-        "print(premailer.premailer.requests.Session is requests.Session, type(sys.modules['requests']).__name__)\n"
+        "print(premailer.premailer.requests is requests, type(requests) is types.ModuleType, requests.__spec__ is not None)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines() == ["['requests']", "True module"]
+    assert out.stdout.splitlines() == ["True True True"]
 
 
 def _edit(root: Path, number: int, old: str, new: str) -> None:

@@ -9,14 +9,16 @@ Rules:
 - the email is exactly what ``premailer.Premailer(...).transform()`` makes of it with the
   options in inline_css, except for the two changes _after makes (bgcolor, align);
 - premailer re-reads every stylesheet through cssutils on every call (a parse it caches,
-  then every declaration written back out, a third of its time) and has no public option
-  to keep what it makes of one.  So, once per stylesheet text and process, digest splits a
+  then every declaration written back out: about half of its time on an example email) and
+  has no public option to keep what it makes of one.  So, once per stylesheet text and process, digest splits a
   stylesheet into its rules and writes its @media rules as premailer would leave them over;
   per email, premailer is given only the rules that can select something in that email
   (a rule that selects nothing adds nothing), and the @media text in a block it ignores;
 - a stylesheet digest cannot split exactly (a pseudo-class, a nested at-rule, a rule that
-  does not parse the same alone) is left to premailer whole;
-- no network: allow_network=False and a session that refuses.
+  does not parse the same alone) is left to premailer whole, but for its @import rules;
+- no network: premailer reads no <link> (allow_network=False, and its session refuses), and
+  no @import reaches cssutils with its default fetcher, which would fetch it (premailer
+  inlines no rule of an imported sheet, so taking @import out changes nothing it writes).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def inline_css(html: str) -> str:
     import logging
 
     import premailer
-    from lxml import etree
+    from lxml import etree  # type: ignore[import-untyped]
 
     # premailer keeps a doctype only if it matches lxml's spelling case-sensitively;
     # take MJML's off and put it back verbatim.
@@ -67,7 +69,7 @@ def inline_css(html: str) -> str:
     stripped = body.strip()
     tree = etree.fromstring(stripped, etree.HTMLParser()).getroottree()
     page = tree.getroot()
-    _before(page, html)
+    _before(page)
     had_bgcolor = set(page.xpath("//*[@bgcolor]"))
     inliner.transform(page)
     _after(page, had_bgcolor)
@@ -109,10 +111,11 @@ class _Rule(NamedTuple):
 
 class _Plan(NamedTuple):
     rules: tuple[_Rule, ...]  # the style rules, in order
+    tokens: frozenset[str]  # every tag and .class the rules need
     leftover: str | None  # premailer's text for the @media rules; None if there are none
 
 
-def _before(page: Any, html: str) -> None:
+def _before(page: Any) -> None:
     """Each <style> premailer reads (no data-premailer attribute, media all or screen) is
     replaced by one <style> per rule that can select something in this email (premailer
     inlines each and removes it), and its @media rules stay in it as premailer would
@@ -123,16 +126,18 @@ def _before(page: Any, html: str) -> None:
     selects nothing inlines nothing; the kept <style> keeps the text after it."""
     from lxml import etree
 
-    present: tuple[set[str], set[str]] | None = None
+    classes: str | None = None
     for style in list(page.iter("style")):
         media = style.get("media")
         if (media and media not in ("all", "screen")) or style.get("data-premailer") is not None or not style.text:
             continue
         plan = _plan(style.text)
         if plan is None:
+            style.text = _without_imports(style.text)
             continue
-        if present is None:
-            present = _present(page, html)
+        if classes is None:
+            classes = " ".join(page.xpath("//@class"))
+        present = _present(plan.tokens, page, classes)
         kept = [rule.text for rule in plan.rules if _can_select(rule.needs, present)]
         if plan.leftover is not None:
             style.text = plan.leftover
@@ -142,34 +147,30 @@ def _before(page: Any, html: str) -> None:
         else:  # as premailer removes a <style> it inlines whole: with the text after it
             style.getparent().remove(style)
             continue
-        for text in kept:
+        for rule in kept:
             block = etree.Element("style", dict(style.attrib))
             block.attrib.pop("data-premailer", None)
-            block.text = text
+            block.text = rule
             style.addprevious(block)
 
 
-# Tags the HTML parser adds where the markup leaves them out.
-_IMPLIED = frozenset({"html", "head", "body", "p"})
+# premailer adds a <head> if there is none; html and body the HTML parser adds itself.
+_ALWAYS = frozenset({"html", "head", "body"})
 
 
-def _present(page: Any, html: str) -> tuple[set[str], set[str]]:
-    """(tags that may be in the email, classes that are): the tags from the markup, lower-cased
-    (a superset: comments too), the classes from the parsed tree (as lxml's selectors read them)."""
-    low = html.lower()
-    tags = {m for m in _TAG_NAME.findall(low)} | _IMPLIED
-    classes = {name for value in page.xpath("//@class") for name in value.split()}
-    return tags, classes
+def _present(tokens: frozenset[str], page: Any, classes: str) -> frozenset[str]:
+    """Of the tags and .classes a stylesheet's selectors name, those that may be in the email:
+    a tag if the tree has such an element, a class if its name is in the class attributes'
+    values (a superset: a rule it rules out selects nothing)."""
+    return frozenset(t for t in tokens if (t[1:] in classes if t[0] == "." else t in _ALWAYS or _has(page, t)))
 
 
-_TAG_NAME = re.compile(r"<([a-z][a-z0-9]*)")
+def _has(page: Any, tag: str) -> bool:
+    return next(page.iter(tag), None) is not None
 
 
-def _can_select(needs: tuple[frozenset[str], ...], present: tuple[set[str], set[str]]) -> bool:
-    if not needs:
-        return True
-    tags, classes = present
-    return any(all((n[1:] in classes) if n[0] == "." else (n in tags) for n in need) for need in needs)
+def _can_select(needs: tuple[frozenset[str], ...], present: frozenset[str]) -> bool:
+    return not needs or any(need <= present for need in needs)
 
 
 # A selector digest reads: compounds of a tag and/or classes, joined by combinators.  Anything
@@ -197,25 +198,27 @@ def _plan(css: str) -> _Plan | None:
     if it is left to premailer as it is (see the module's rules)."""
     import cssutils
 
-    statements = _statements(css)
-    if statements is None:
+    statements, complete = _statements(css)
+    if not complete:
         return None
-    sheet = [r for r in cssutils.parseString(css, validate=False) if r.type in (r.STYLE_RULE, r.MEDIA_RULE)]
+    parser = cssutils.CSSParser(fetcher=_refuse_fetch, validate=False)
+    sheet = [r for r in parser.parseString(css) if r.type in (r.STYLE_RULE, r.MEDIA_RULE)]
     media = [r for r in sheet if r.type == r.MEDIA_RULE]
     styles = [r for r in sheet if r.type == r.STYLE_RULE]
-    written = [(kind, css[a:b]) for kind, a, b in statements if kind != "at"]
+    written = [(kind, css[a:b]) for kind, a, b in statements if kind in ("rule", "media")]
     if [kind for kind, _ in written] != ["media" if r.type == r.MEDIA_RULE else "rule" for r in sheet]:
         return None
     rules = []
     for rule, (_, text) in zip(styles, (w for w in written if w[0] == "rule"), strict=True):
         if ":" in rule.selectorText:  # premailer leaves pseudo-classes over: not split here
             return None
-        alone = [r for r in cssutils.parseString(text, validate=False) if r.type != r.COMMENT]
+        alone = [r for r in parser.parseString(text) if r.type != r.COMMENT]
         if len(alone) != 1 or alone[0].type != alone[0].STYLE_RULE or alone[0].cssText != rule.cssText:
             return None
         rules.append(_Rule(text, _needs(rule.selectorText)))
+    tokens = frozenset(t for rule in rules for need in rule.needs for t in need)
     if not media:
-        return _Plan(tuple(rules), None)
+        return _Plan(tuple(rules), tokens, None)
     # premailer's text for left-over @media rules (Premailer._css_rules_to_string, 3.10): every
     # declaration of the rules inside made !important, each @media rule's cssText, one a line.
     for rule in media:
@@ -226,13 +229,37 @@ def _plan(css: str) -> _Plan | None:
                 return None
             for key in inner.style.keys():
                 inner.style[key] = (inner.style.getPropertyValue(key, False), "!important")
-    return _Plan(tuple(rules), "\n".join(rule.cssText for rule in media))
+    return _Plan(tuple(rules), tokens, "\n".join(rule.cssText for rule in media))
 
 
-def _statements(css: str) -> list[tuple[str, int, int]] | None:
-    """The top-level statements of a stylesheet: ("rule" | "media" | "at", start, end), each
-    from the end of the one before (comments and spaces before it included) to its closing
-    brace or semicolon.  None if the text ends inside a comment, a string or a block."""
+def _refuse_fetch(url: str) -> None:
+    """cssutils' fetcher for @import: nothing is fetched during a build."""
+    return None
+
+
+@lru_cache(maxsize=64)
+def _without_imports(css: str) -> str:
+    """The stylesheet without its top-level @import rules, for premailer: it inlines none of
+    their rules, but cssutils (which it parses with, with no public way to pass it a fetcher)
+    would fetch each @import's URL.  An at-rule whose name holds an escape goes too."""
+    if "@" not in css:
+        return css
+    statements, _ = _statements(css)
+    cut = [(a, b) for kind, a, b in statements if kind == "import"]
+    if not cut:
+        return css
+    starts, ends = [0] + [b for _, b in cut], [a for a, _ in cut] + [len(css)]
+    return "".join(css[a:b] for a, b in zip(starts, ends, strict=True))
+
+
+_AT_KEYWORD = re.compile(r"@([\w\\-]*)")
+
+
+def _statements(css: str) -> tuple[list[tuple[str, int, int]], bool]:
+    """The top-level statements of a stylesheet: ("rule" | "media" | "import" | "at", start, end),
+    each from the end of the one before (comments and spaces before it included) to its closing
+    brace or semicolon; and whether the text is complete.  If it ends inside a comment, a string
+    or a block, the unfinished statement is the last one listed (if it has begun)."""
     out: list[tuple[str, int, int]] = []
     depth, begin, kind, i, n = 0, 0, "", 0, len(css)
     while i < n:
@@ -240,7 +267,7 @@ def _statements(css: str) -> list[tuple[str, int, int]] | None:
         if c == "/" and css.startswith("/*", i):
             end = css.find("*/", i + 2)
             if end < 0:
-                return None
+                break
             i = end + 2
             continue
         if c in "\"'":
@@ -248,22 +275,35 @@ def _statements(css: str) -> list[tuple[str, int, int]] | None:
             while i < n and css[i] != c:
                 i += 2 if css[i] == "\\" else 1
             if i >= n:
-                return None
+                break
         elif c == "\\":
             i += 1
         elif depth == 0 and not kind and not c.isspace():
-            kind = ("media" if css[i + 1 : i + 6].lower() == "media" else "at") if c == "@" else "rule"
+            kind = _kind(css, i)
         if c == "{":
             depth += 1
         elif c == "}" or (c == ";" and depth == 0):
             depth -= c == "}"
             if depth < 0:
-                return None
+                break
             if depth == 0 and kind:
                 out.append((kind, begin, i + 1))
                 begin, kind = i + 1, ""
         i += 1
-    return out if depth == 0 and not kind else None
+    else:
+        if depth == 0 and not kind:
+            return out, True
+    if kind:
+        out.append((kind, begin, n))
+    return out, False
+
+
+def _kind(css: str, i: int) -> str:
+    if css[i] != "@":
+        return "rule"
+    m = _AT_KEYWORD.match(css, i)
+    name = m.group(1).lower() if m else ""
+    return "import" if name == "import" or "\\" in name else "media" if name == "media" else "at"
 
 
 # --- after: what premailer's public API cannot be told ---------------------------------
