@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 from markupsafe import escape
 
 from digest.core.models import Config
-from digest.render.css_inline import BGCOLOR_ELEMENTS, inline_css
+from digest.render.css_inline import BGCOLOR_ELEMENTS, inline_css, preload
 from digest.render.environment import UNSUBSCRIBE_PLACEHOLDER
 
 if TYPE_CHECKING:
     import premailer
 
-__all__ = ["BGCOLOR_ELEMENTS", "finish_email", "inline_css", "inline_email", "lean_email"]
+__all__ = ["BGCOLOR_ELEMENTS", "finish_email", "inline_css", "inline_email", "lean_email", "preload"]
 
 
 # lxml's HTML serializer (which premailer uses) percent-encodes href and src values:
@@ -60,8 +60,9 @@ def inline_email(html: str) -> str:
 
 
 def _inliner_class() -> type[premailer.Premailer]:
-    """premailer's inliner class, unchanged: digest.build.stages.preload() calls this name to
-    import premailer before it forks workers (css_inline.preload is the same without it)."""
+    """premailer's inliner class, unchanged.  digest.build.stages.preload() still calls this
+    name to import premailer before it forks workers; preload() does the same, and this goes
+    once that call is changed."""
     import premailer
 
     return premailer.Premailer
