@@ -1,24 +1,26 @@
-"""The email's CSS inlined by premailer, and the bytes MJML and premailer add beyond the design taken out.
+"""The email's CSS inlined by premailer (css_inline), and the bytes MJML and premailer add beyond
+the design taken out.
 
-premailer and lxml are imported inside the functions that use them.
+premailer and lxml are imported only when an email is inlined.
 """
 
 from __future__ import annotations
 
 import re
-import types
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from markupsafe import escape
 
 from digest.core.models import Config
+from digest.render.css_inline import BGCOLOR_ELEMENTS, inline_css, preload
 from digest.render.environment import UNSUBSCRIBE_PLACEHOLDER
 
 if TYPE_CHECKING:
-    import logging
+    pass
 
-    import premailer
+__all__ = ["BGCOLOR_ELEMENTS", "finish_email", "inline_css", "inline_email", "lean_email", "preload"]
 
 
 # lxml's HTML serializer (which premailer uses) percent-encodes href and src values:
@@ -28,22 +30,26 @@ if TYPE_CHECKING:
 # Links and images must reach the reader exactly as MJML wrote them, like in the web
 # page and the feeds: every href/src value crosses premailer as an ASCII token and is
 # put back afterwards.  MJML always writes these attributes double-quoted.
-_URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
-_URL_TOKEN = re.compile(r'(\s(?:href|src)=")https://url-(\d+)\.digest\.invalid/(")')
+#
+# The attribute patterns here start with a literal ('="', 'style="'), which the regex engine
+# searches for by itself, and look behind for the attribute's name and the space before it:
+# a pattern that starts with \s is tried at every space of the text, several times slower.
+_URL_ATTR = re.compile(r'="(?:(?<=\shref=")|(?<=\ssrc="))([^"]*)"')
+_URL_TOKEN = re.compile(r'="(?:(?<=\shref=")|(?<=\ssrc="))https://url-(\d+)\.digest\.invalid/"')
 
 
 def _protect_urls(html: str) -> tuple[str, list[str]]:
-    urls: list[str] = []
-
-    def token(match: re.Match[str]) -> str:
-        urls.append(match.group(2))
-        return f"{match.group(1)}https://url-{len(urls) - 1}.digest.invalid/{match.group(3)}"
-
-    return _URL_ATTR.sub(token, html), urls
+    # re.split gives [text, URL, text, URL, ..., text].
+    parts = _URL_ATTR.split(html)
+    urls = parts[1::2]
+    parts[1::2] = [f'="https://url-{i}.digest.invalid/"' for i in range(len(urls))]
+    return "".join(parts), urls
 
 
 def _restore_urls(html: str, urls: list[str]) -> str:
-    return _URL_TOKEN.sub(lambda m: m.group(1) + urls[int(m.group(2))] + m.group(3), html)
+    parts = _URL_TOKEN.split(html)
+    parts[1::2] = [f'="{urls[int(i)]}"' for i in parts[1::2]]
+    return "".join(parts)
 
 
 def inline_email(html: str) -> str:
@@ -53,131 +59,6 @@ def inline_email(html: str) -> str:
     return _restore_urls(lean_email(inline_css(html)), urls)
 
 
-def inline_css(html: str) -> str:
-    """Move <style> rules into style="" attributes; media queries stay in <style>."""
-    import logging
-
-
-    doctype = "<!doctype html>"
-    # premailer keeps a doctype only if it matches lxml's spelling case-sensitively;
-    # take MJML's off and put it back verbatim.
-    body = html.lstrip()
-    if body[: len(doctype)].lower() == doctype:
-        body = body[len(doctype) :]
-    inliner = _inliner_class()(
-        body,
-        allow_network=False,
-        session=_NoNetwork(),
-        base_url=None,
-        disable_link_rewrites=True,
-        keep_style_tags=False,  # inlinable rules move out; @media rules are left over
-        strip_important=False,  # left-over @media rules need !important to beat inline
-        remove_classes=False,  # the @media rules still select by class
-        # MJML sets width/height attributes for Outlook (e.g. <img width="552">);
-        # premailer would overwrite them from CSS ("100%"), breaking Outlook's sizes.
-        disable_basic_attributes=["width", "height"],
-        disable_validation=True,  # mso-* properties are not CSS 2.1, but needed
-        cssutils_logging_level=logging.CRITICAL,
-        cssutils_logging_handler=_null_handler(),
-    )
-    # pretty_print would add whitespace between MJML's inline-block columns.
-    inlined: str = inliner.transform(pretty_print=False)
-    return doctype + inlined
-
-
-def _defer_requests() -> None:
-    """Let premailer import without loading requests until something uses it.
-
-    premailer imports requests (40 ms, about a tenth of an edit build) only to fetch
-    external stylesheets, which a build never lets it do: no network during a build
-    (allow_network=False, and a session that refuses).  So premailer is given a stand-in
-    module that loads the real requests on first use, which a build never reaches."""
-    import sys
-
-    if "requests" not in sys.modules:
-        sys.modules["requests"] = _DeferredModule("requests")
-
-
-class _DeferredModule(types.ModuleType):
-    """Stands in for a module until an attribute is asked of it: then the real module is
-    imported, takes its place in sys.modules, and answers this and every later lookup."""
-
-    def __getattr__(self, name: str) -> Any:
-        import importlib
-        import sys
-
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        real = importlib.import_module(self.__name__)
-        self.__dict__.update(real.__dict__)
-        return getattr(real, name)
-
-
-class _NoNetwork:
-    """premailer's HTTP session: a build never fetches anything."""
-
-    def get(self, url: str, *args: Any, **kwargs: Any) -> Any:
-        raise OSError(f"digest never uses the network during a build (asked for {url})")
-
-
-@lru_cache(maxsize=1)
-def _inliner_class() -> type[premailer.Premailer]:
-    """premailer, keeping what it makes of each stylesheet for the life of the process.
-
-    premailer turns every <style> block back and forth through cssutils on every call
-    (a third of a build's time).  An email's stylesheets are the same text for every
-    issue of a newsletter, and what premailer makes of a text depends only on the
-    text, its position and the options, which are fixed here; so each is made once.
-    transform() only reads the parsed rules; the leftover @media rules it turns into
-    text once more, which is kept too.
-    """
-    _defer_requests()
-    import premailer
-
-    Rules = tuple[list[tuple[tuple[int, ...], str, str]], list[Any]]
-    parsed: dict[tuple[str, int], Rules] = {}
-    leftover_text: dict[int, tuple[list[Any], str]] = {}
-
-    class Inliner(premailer.Premailer):
-        def _style_to_basic_html_attributes(self, element: Any, style_content: str, force: bool = False) -> None:
-            # premailer copies background-color into bgcolor on every element; HTML allows
-            # it (and old clients read it) only on these.  A bgcolor MJML wrote stays.
-            had = "bgcolor" in element.attrib
-            super()._style_to_basic_html_attributes(element, style_content, force)
-            if not had and element.tag not in BGCOLOR_ELEMENTS:
-                element.attrib.pop("bgcolor", None)
-
-        def _parse_style_rules(self, css_body: str, ruleset_index: int) -> Rules:
-            key = (css_body or "", ruleset_index)
-            if key not in parsed:
-                if len(parsed) >= 64:  # a template that varies its CSS per issue
-                    parsed.clear()
-                    leftover_text.clear()
-                parsed[key] = super()._parse_style_rules(css_body, ruleset_index)
-            return parsed[key]
-
-        def _css_rules_to_string(self, rules: list[Any]) -> str:
-            known = leftover_text.get(id(rules))
-            if known is not None and known[0] is rules:
-                return known[1]
-            text: str = super()._css_rules_to_string(rules)
-            if any(rules is leftover for _, leftover in parsed.values()):
-                leftover_text[id(rules)] = (rules, text)
-            return text
-
-    return Inliner
-
-
-@lru_cache(maxsize=1)
-def _null_handler() -> logging.Handler:
-    """One shared handler: premailer adds it to cssutils' logger on every Premailer(),
-    and logging skips a handler that is already attached, so they never pile up."""
-    import logging
-
-    return logging.NullHandler()
-
-
-BGCOLOR_ELEMENTS = frozenset({"table", "td", "body"})
 # MJML writes height="auto" on every <img>, which is not a valid height (a number of pixels);
 # the inline style's height:auto does the work, and Outlook sizes an image by its width.
 _IMG_HEIGHT_AUTO = re.compile(r'(<img\b(?:\s+[\w:-]+(?:="[^"]*")?)*?)\s+height="auto"')  # values are double-quoted
@@ -224,13 +105,18 @@ def _reset_rules_in_head(html: str) -> str:
     return html[: m.start()] + blocks + html[m.end() :]
 
 
-_STYLE_ATTR = re.compile(r'(\sstyle=")([^"]*)(")')
-_CLASS_ATTR = re.compile(r'\sclass="([^"]*)"')
+_STYLE_ATTR = re.compile(r'style="(?<=\sstyle=")([^"]*)"')  # see _URL_ATTR
+_CLASS_ATTR = re.compile(r'class="(?<=\sclass=")([^"]*)"')
 _STYLE_BLOCK = re.compile(r"<style\b[^>]*>(.*?)</style>", re.DOTALL)
 _CSS_CLASS = re.compile(r"\.(-?[A-Za-z_][\w-]*)")
 _CONDITIONAL = re.compile(r"<!--\[if ([^\]]+)\]>(?!<!-->)(.*?)<!\[endif\]-->", re.DOTALL)
 _BLOCK = "p|div|ul|ol|li|table|thead|tbody|tr|th|td|h[1-6]|blockquote|hr|pre"
-_BLOCK_GAP = re.compile(rf"(<(?:/?(?:{_BLOCK})|hr|br)\b[^>]*>)\s+(?=<)|\s+(?=</?(?:{_BLOCK})\b)")
+# Whitespace goes after a block tag (or hr, br) when a tag follows, and before a block tag.
+# Both patterns start with "<", which the regex engine searches for by itself: a pattern
+# that starts with \s is tried at every space of the text (30 times slower).  The second
+# splits at a block tag that follows whitespace; that whitespace is then stripped.
+_GAP_AFTER_BLOCK = re.compile(rf"(<(?:/?(?:{_BLOCK})|hr|br)\b[^>]*>)\s+(?=<)")
+_SPACE_BEFORE_BLOCK = re.compile(rf"<(?<=\s<)(?=/?(?:{_BLOCK})\b)")
 _PRE = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)
 
 
@@ -260,8 +146,20 @@ def _fold_sides(declarations: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return declarations
 
 
-def _compact_style(match: re.Match[str]) -> str:
-    return match.group(1) + _compact_css(match.group(2)) + match.group(3)
+def _rewrite_attributes(html: str, pattern: re.Pattern[str], name: str, value: Callable[[str], str | None]) -> str:
+    """Each attribute ``pattern`` finds (name="value" after a space) with value(its value);
+    None drops it and the space before it.
+
+    Through re.split ([text, value, text, ...]): a third faster than re.sub with a function."""
+    parts = pattern.split(html)
+    for i in range(1, len(parts), 2):
+        new = value(parts[i])
+        if new is None:
+            parts[i - 1] = parts[i - 1][:-1]
+            parts[i] = ""
+        else:
+            parts[i] = f'{name}="{new}"'
+    return "".join(parts)
 
 
 _UNUSUAL = re.compile(r"""['"(][^'")]*;""")
@@ -300,6 +198,7 @@ _CSS_GAP = re.compile(r"\s*([{};,>])\s*|(:)\s+|\s{2,}")
 _IMPORTANT = re.compile(r"\s+!important")
 
 
+@lru_cache(maxsize=64)
 def _lean_css(css: str) -> str:
     """Whitespace CSS does not need: around braces, semicolons, commas and child
     combinators, after colons, runs of it; descendant combinators keep their one space.
@@ -321,11 +220,17 @@ def lean_email(html: str) -> str:
     html = _lean_style_blocks(html)
     used = {name for css in _STYLE_BLOCK.findall(html) for name in _CSS_CLASS.findall(css)}
 
-    def classes(m: re.Match[str]) -> str:
-        kept = [name for name in m.group(1).split() if name in used]
-        return f' class="{" ".join(kept)}"' if kept else ""
+    def classes(value: str) -> str | None:
+        kept = [name for name in value.split() if name in used]
+        return " ".join(kept) if kept else None
 
-    html = _CLASS_ATTR.sub(classes, _STYLE_ATTR.sub(_compact_style, html))
+    html = _rewrite_attributes(html, _STYLE_ATTR, "style", _compact_css)
+    html = _rewrite_attributes(html, _CLASS_ATTR, "class", classes)
     html = _merge_conditionals(html)
     parts = _PRE.split(html)  # odd parts are <pre> elements: their whitespace is content
-    return "".join(part if i % 2 else _BLOCK_GAP.sub(r"\1", part) for i, part in enumerate(parts))
+    return "".join(part if i % 2 else _block_gaps(part) for i, part in enumerate(parts))
+
+
+def _block_gaps(html: str) -> str:
+    pieces = _SPACE_BEFORE_BLOCK.split(_GAP_AFTER_BLOCK.sub(r"\1", html))
+    return "<".join([piece.rstrip() for piece in pieces[:-1]] + pieces[-1:])
