@@ -19,19 +19,12 @@ from pathlib import Path
 import pytest
 from conftest import GOLDEN_SRC, REPO, run, tree
 
-# What a source checkout may hold that is no part of a clean repository.
-_NOT_SOURCE_ANYWHERE = shutil.ignore_patterns(
-    ".git", "site", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
-    ".digest-cache", ".site*", ".venv", ".ruff_cache", ".mypy_cache", "tests",
+# What a source checkout may hold that is no part of a clean repository (pip's build/ and dist/
+# included: no package of digest's is named like them).
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", "site", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
+    ".site*", ".venv", ".ruff_cache", ".mypy_cache", "tests", "benchmarks",
 )
-
-
-def NOT_SOURCE(folder: str, names: list[str]) -> set[str]:
-    """What pip leaves at the top (build/, dist/) is no source; digest/build/ is."""
-    skip = set(_NOT_SOURCE_ANYWHERE(folder, names))
-    if Path(folder) == REPO:
-        skip |= {"build", "dist"} & set(names)
-    return skip
 TIMEOUT = 900  # seconds: a guard against a hung download, not a performance assertion
 
 
