@@ -93,6 +93,9 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
     except OSError as e:
         _remove_ours(new)
         raise DigestError([Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]) from e
+    except BaseException:  # a page's template failing as it is made, an interrupt: nothing half-written stays
+        _remove_ours(new)
+        raise
     try:
         swap(new, out)
     except OSError as e:
@@ -158,11 +161,16 @@ def _remove_ours(folder: Path) -> None:
     """Remove a new or old site folder digest made (it holds MARKER, or is empty); refuse anything else."""
     if not os.path.lexists(folder):
         return
+    _refuse_unless_ours(folder)
+    shutil.rmtree(folder)
+
+
+def _refuse_unless_ours(folder: Path) -> None:
+    """A new or old site folder is digest's if it is a real folder that holds MARKER (or is empty)."""
     if folder.is_symlink() or not folder.is_dir():
         raise DigestError([Problem(str(folder), None, "is in the way of the site and is not digest's: move it away")])
     if not os.path.isfile(folder / MARKER) and any(os.scandir(folder)):
         raise DigestError([Problem(str(folder), None, f"is in the way of the site and has no {MARKER} file: move it away")])
-    shutil.rmtree(folder)
 
 
 def swap(new: Path, out: Path) -> None:
@@ -184,7 +192,8 @@ def recover(out: Path) -> None:
     """After a kill between the fallback's two renames the previous site is whole under its
     -old name: put it back (or, if the new one made it in, remove it)."""
     old = _beside(out, "old")
-    if os.path.isdir(old) and not os.path.islink(old):
+    if os.path.lexists(old):
+        _refuse_unless_ours(old)  # never a folder of the user's moved into the site's place
         if not os.path.lexists(out):
             os.rename(old, out)
         else:
