@@ -66,3 +66,16 @@ def test_folding_keeps_errors_and_chosen_warnings_whole() -> None:
     shown, kinds = fold_warnings(problems, lambda p: not p.path.startswith("issues/"))
     assert shown == [problems[2], problems[3]]
     assert kinds == ["2 × subject: is … characters; inboxes cut"]
+
+
+def test_dates_out_of_order_or_repeated_warn_at_the_later_files_date_line(newsletter: Callable[..., Path]) -> None:
+    issue = "title: Issue {n}\ndate: {date}\nsections:\n  - title: News\n    items:\n      - title: An item\n        url: https://example.com/{n}\n"
+    dates = {1: "2024-01-05", 2: "2024-01-12", 3: "2024-01-10", 4: "2024-01-10"}
+    root = newsletter(MINIMAL_CONFIG, {f"000{n}.yaml": issue.format(n=n, date=d) for n, d in dates.items()})
+    result = run("build", "--root", str(root), "--verbose")
+    assert result.exit_code == 0, result.output
+    order = "the archive and the feeds put issues in the order of their numbers; is the date or the number wrong?"
+    assert result.output.splitlines()[:2] == [
+        f"issues/0003.yaml:2: warning: date: 2024-01-10 is before issue 2's date (2024-01-12): {order}",
+        f"issues/0004.yaml:2: warning: date: 2024-01-10 is issue 3's date too: {order}",
+    ]

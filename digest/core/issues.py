@@ -20,6 +20,7 @@ Rules:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -170,6 +171,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
         source=c.rel,
         url=config.issue_url(number),
         updated=updated,
+        date_line=top["date"].line,
     )
 
 
@@ -265,3 +267,20 @@ def _derive_preheader(intro: str | None, sections: tuple[Section, ...]) -> str:
             if text:
                 return text if len(text) <= PREHEADER_CHARS else text[: PREHEADER_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return ""
+
+
+def date_order(issues: list[Issue]) -> list[Problem]:
+    """Warnings for an issue dated before, or on the same day as, the issue numbered before
+    it: the archive and the feeds order issues by number, so one of the two is wrong."""
+    problems = []
+    ordered = sorted(issues, key=lambda i: i.number)
+    for before, issue in itertools.pairwise(ordered):
+        if issue.date < before.date:
+            why = f"{issue.date.isoformat()} is before issue {before.number}'s date ({before.date.isoformat()})"
+        elif issue.date == before.date:
+            why = f"{issue.date.isoformat()} is issue {before.number}'s date too"
+        else:
+            continue
+        message = f"{why}: the archive and the feeds put issues in the order of their numbers; is the date or the number wrong?"
+        problems.append(Problem(issue.source, issue.date_line, message, "date", warning=True))
+    return problems

@@ -60,6 +60,7 @@ class Issue:
     # The date of the last correction to a published issue: the feeds show it as the
     # entry's update, so feed readers show the change; None for an issue never corrected.
     updated: dt.date | None = None
+    date_line: int | None = None  # where `date:` is in the file, for the messages that compare issues' dates
 
     @property
     def slug(self) -> str:

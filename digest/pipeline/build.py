@@ -26,6 +26,7 @@ from typing import Any
 
 from digest.core.cachedir import newsletter_cache
 from digest.core.errors import DigestError, Problem, strict_failures
+from digest.core.issues import date_order
 from digest.core.models import Config, Issue
 from digest.pipeline import output
 from digest.pipeline.cache import Cache, Record, issue_keys, salt
@@ -256,13 +257,13 @@ def site_key(ctx: Context, keys: dict[int, str]) -> str:
 def _report(config: Config, results: list[Result], strict: bool) -> Report:
     """Every problem of every issue, in one round: errors (and, under --strict, warnings)
     fail here, before anything is written."""
-    problems = [*config.warnings, *(p for r in results for p in r.all_problems)]
+    issues = [r.issue for r in results if r.issue is not None]
+    problems = [*config.warnings, *(p for r in results for p in r.all_problems), *date_order(issues)]
     if any(not p.warning for p in problems):
         raise DigestError(problems)
     problems.sort(key=lambda p: (p.path, p.line or 0))
     if strict and (fatal := strict_failures(problems)):
         raise DigestError(fatal)
-    issues = [r.issue for r in results if r.issue is not None]
     newest = published(issues)[:1]
     prepared = sorted(i.source for i in issues if i.draft or i in newest)
     return Report(len(issues), len(published(issues)), sum(r.files is not None for r in results), warnings=problems,
