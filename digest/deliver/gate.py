@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from digest.core.config import CONFIG_FILE
 from digest.core.errors import DigestError, Problem, strict_failures
-from digest.core.loading import Node, decode
+from digest.core.loading import Node, decode, parse
 from digest.core.models import Config
 from digest.deliver import ledger
 
@@ -52,6 +53,8 @@ def check(config: Config, *, jobs: int | None = None, strict: bool = False, link
     checked = sorted(set(numbers) & known) if numbers else _prepared(files)
     problems += ledger.duplicates(files, checked, config.ledger_history)
     problems += [p for f in files if f.number in checked for p in _subject_and_preheader(config, f)]
+    if checked:
+        problems += send_blockers(config)
     if links:
         from digest.core.cachedir import newsletter_cache
         from digest.deliver import links as audit
@@ -96,3 +99,38 @@ def _subject_and_preheader(config: Config, f: ledger.IssueLinks) -> list[Problem
         n = len(" ".join(pre.value.split()))
         out.append(Problem(f.rel, pre.line, f"is {n} characters; inboxes show about {PREHEADER_CHARS} after the subject", "preheader", warning=True))
     return out
+
+
+PLACEHOLDER_URL = "https://example.org/"  # `digest init`'s default --url
+
+
+def send_blockers(config: Config) -> list[Problem]:
+    """What stops the issues being prepared from being sent, as errors at config.yaml's lines:
+    a site URL still `digest init`'s placeholder; and, once the newsletter sends email (any
+    email: setting, or a fresh init), no sender or no way to unsubscribe."""
+    lines = _config_lines(config)
+    problems = []
+    fresh = config.url == PLACEHOLDER_URL
+    if fresh:
+        why = "is still the placeholder `digest init` wrote: set it to where site/ is published (every link of the email points there)"
+        problems.append(Problem(CONFIG_FILE, lines.get("url"), why, "url"))
+    e = config.email
+    if fresh or any((e.from_, e.reply_to, e.unsubscribe_url, e.unsubscribe_mailto)):
+        where = lines.get("email")
+        if not e.from_:
+            why = "is not set: the sender's name and address, which export, send and mailing services need"
+            problems.append(Problem(CONFIG_FILE, where, why, "email.from"))
+        if not e.unsubscribe_url:
+            why = "is not set: every email must offer a way out (a link, or your mailing service's merge tag such as *|UNSUB|*)"
+            problems.append(Problem(CONFIG_FILE, where, why, "email.unsubscribe_url"))
+    return problems
+
+
+def _config_lines(config: Config) -> dict[str, int]:
+    """The lines of config.yaml's url and email keys (already validated: read leniently)."""
+    try:
+        text, _ = decode((config.root / CONFIG_FILE).read_bytes(), CONFIG_FILE)
+    except OSError:
+        return {}
+    node = parse(text, CONFIG_FILE)[0] if text is not None else None
+    return dict(node.key_lines) if node is not None and node.is_map else {}
