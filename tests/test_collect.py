@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +12,9 @@ import yaml
 from conftest import immutable, run, tree
 from webserver import FIXTURES, Web, send, serve
 
-from digest.build.seal import unseal, user_key
 from digest.compose.collect import collect
 from digest.compose.net import FetchError
+from digest.core.cachedir import newsletter_cache
 
 DRAFT = "issues/0044.yaml"
 
@@ -146,7 +147,7 @@ def test_conditional_get_with_etag_and_last_modified(example: Path, web: Web) ->
 
     web.routes["/feed"] = feed
     assert run("collect", web.url("/feed"), "--root", str(example)).exit_code == 0
-    cache = unseal(user_key(), "collect", "feeds", (example / ".digest-cache" / "collect" / "feeds.json").read_bytes())
+    cache = json.loads((newsletter_cache(example) / "collect-feeds.json").read_bytes())  # this user's cache folder
     assert cache == {"version": 2, "feeds": {web.url("/feed"): {"etag": etag, "last_modified": modified, "admits": "2026-03-21"}}}
     second = run("collect", web.url("/feed"), "--root", str(example))
     assert second.stdout == f"{web.url('/feed')}: not modified since the last collect\nnothing new; {DRAFT} is unchanged\n"
@@ -181,19 +182,23 @@ def test_an_earlier_since_asks_again_instead_of_trusting_not_modified(example: P
     assert web.requests[-1][1]["if-none-match"] == '"v1"'
 
 
+SEALED = '{"mac":"' + "0" * 64 + '","body":{"version": 2, "feeds": {"URL": {"etag": "\\"v1\\"", "admits": ""}}}}'
+
+
 @pytest.mark.parametrize(
     "planted",
     [
-        '{"feeds": {"URL": {"etag": "\\"v1\\""}}}',
-        '{"version": 1, "feeds": {"URL": {"etag": "\\"v1\\""}}}',  # the unsealed format of earlier versions
-        '{"version": 2, "feeds": {"URL": {"etag": "\\"v1\\"", "admits": ""}}}',  # well formed, but not sealed
-        '{"mac":"' + "0" * 64 + '","body":{"version": 2, "feeds": {"URL": {"etag": "\\"v1\\"", "admits": ""}}}}',  # sealed by another key
+        '{"version": 2, "feeds": {"URL": {"etag": "\\"v1\\"", "admits": ""}}}',  # the plain format, well formed
+        SEALED,  # sealed, as earlier versions wrote it
     ],
 )
-def test_a_cache_collect_did_not_write_is_ignored(example: Path, web: Web, planted: str) -> None:
+def test_a_cache_that_came_with_the_newsletter_is_never_read(example: Path, web: Web, planted: str) -> None:
+    """Validators live in this user's cache folder; one planted in the newsletter (a commit,
+    an archive) is never read, in the layout of earlier versions or in the current one."""
     url = feeds(web)["rss"]
-    (example / ".digest-cache" / "collect").mkdir(parents=True)
-    (example / ".digest-cache" / "collect" / "feeds.json").write_text(planted.replace("URL", url), encoding="utf-8")
+    for rel in ("collect/feeds.json", "collect-feeds.json"):
+        (example / ".digest-cache" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (example / ".digest-cache" / rel).write_text(planted.replace("URL", url), encoding="utf-8")
     assert run("collect", url, "--root", str(example)).exit_code == 0
     assert "if-none-match" not in web.requests[-1][1]
 

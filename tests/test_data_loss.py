@@ -1,9 +1,10 @@
-"""Data loss and trust (issue 9, severe cases 1-3): what --out may replace, links in the
-build cache, and caches this user's digest did not write.
+"""Data loss and trust (issue 9, severe cases 1-3; issue 18): what --out may replace, the
+build cache's folder, and caches this user's digest did not write.
 
 The builds that could delete files run as an unprivileged user (the suite runs as root in
 CI, where permissions would hide nothing but root can delete anything): each one runs in a
-folder that user owns, with a home folder of its own.
+folder that user owns, with a home folder of its own (tests/unprivileged.py arranges that
+this user can run digest wherever the project is checked out).
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run, tree
+from conftest import build, run, tree
+from unprivileged import NOBODY, nobody
 
-from digest.bench import make_newsletter
-from digest.build.cache import CACHE_DIR
-from digest.build.pipeline import build
+from benchmarks.bench import make_newsletter
+from digest.core.cachedir import newsletter_cache
+from digest.core.errors import DigestError
 
-NOBODY = 65534
 REFUSED = "\n1 error; nothing was written\n"
 
 
@@ -41,8 +41,7 @@ def snapshot(folder: Path) -> dict[str, bytes | str]:
 @pytest.fixture
 def home() -> Iterator[Path]:
     """A home folder owned by the unprivileged user, outside root's private temporary folder."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.fail("these tests drop privileges with setpriv: run the suite as root (as CI does)")
+    nobody()  # fails (once) here if digest cannot be run as nobody
     path = Path(tempfile.mkdtemp(prefix="digest-home-", dir="/tmp"))
     path.chmod(0o755)
     os.chown(path, NOBODY, NOBODY)
@@ -54,8 +53,11 @@ def as_nobody(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``digest ARGS`` as the unprivileged user, with ``home`` as its home folder."""
     for p in [home, *home.rglob("*")]:
         os.chown(p, NOBODY, NOBODY, follow_symlinks=False)
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "PYTHONPATH": str(REPO), "LANG": "C.UTF-8"}
-    command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", sys.executable, "-m", "digest", *args]
+    python, pythonpath = nobody()
+    # TMPDIR: the cache's fallback place (digest.core.cachedir) stays in the test's folder too.
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(home), "PYTHONPATH": pythonpath}
+    env["LANG"] = "C.UTF-8"
+    command = [*python, "-m", "digest", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=home, timeout=300)
 
 
@@ -68,6 +70,7 @@ def newsletter(home: Path, n: int = 3) -> Path:
 # 1. --out replaces only an absent or empty folder, or a site digest built.
 
 
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
 def test_out_refuses_a_folder_digest_did_not_build(home: Path) -> None:
     root = newsletter(home)
     documents = home / "Documents"
@@ -84,6 +87,7 @@ def test_out_refuses_a_folder_digest_did_not_build(home: Path) -> None:
     assert snapshot(home) == before  # nothing at all was written, not even the cache
 
 
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
 @pytest.mark.parametrize(
     ("out", "why"),
     [
@@ -92,7 +96,6 @@ def test_out_refuses_a_folder_digest_did_not_build(home: Path) -> None:
         ("news/issues", "is the newsletter's issues"),
         ("news/issues/archive", "is inside the newsletter's issues"),
         ("news/templates", "is the newsletter's templates"),
-        ("news/.digest-cache", "is the newsletter's .digest-cache"),
     ],
 )
 def test_out_never_replaces_the_newsletter_or_its_sources(home: Path, out: str, why: str) -> None:
@@ -108,8 +111,7 @@ def test_out_never_replaces_the_newsletter_or_its_sources(home: Path, out: str, 
 
 
 def test_out_is_never_the_config_file(tmp_path: Path) -> None:
-    from digest.build.output import check_output
-    from digest.core.errors import DigestError
+    from digest.pipeline.output import check_output
 
     root = tmp_path / "news"
     make_newsletter(root, 1)
@@ -118,6 +120,7 @@ def test_out_is_never_the_config_file(tmp_path: Path) -> None:
     assert [str(p) for p in e.value.problems] == [f"{root / 'config.yaml'}: is the newsletter's config.yaml; refusing to replace it with the site: choose another --out"]
 
 
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
 def test_out_that_is_a_file_is_refused_with_exit_1(home: Path) -> None:
     """A file as --out (config.yaml itself, or any file) is refused by digest, exit 1, not by click's usage error (exit 2)."""
     root = newsletter(home)
@@ -130,6 +133,7 @@ def test_out_that_is_a_file_is_refused_with_exit_1(home: Path) -> None:
     assert snapshot(home) == before
 
 
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
 def test_out_through_a_link_into_the_sources_is_refused(home: Path) -> None:
     root = newsletter(home)
     (home / "public").symlink_to(root / "issues")
@@ -140,6 +144,7 @@ def test_out_through_a_link_into_the_sources_is_refused(home: Path) -> None:
     assert snapshot(home) == before
 
 
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
 def test_out_refuses_a_link_and_a_marker_that_is_not_a_file(home: Path) -> None:
     root = newsletter(home)
     elsewhere = home / "elsewhere"
@@ -160,6 +165,7 @@ def test_out_refuses_a_link_and_a_marker_that_is_not_a_file(home: Path) -> None:
     assert snapshot(home) == before
 
 
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
 def test_out_may_be_new_empty_or_a_previous_digest_site(home: Path) -> None:
     root = newsletter(home)
     empty = home / "empty"
@@ -175,222 +181,192 @@ def test_out_may_be_new_empty_or_a_previous_digest_site(home: Path) -> None:
     assert (empty / "issues" / "4" / "email.html").is_file() and not (empty / "stray.html").exists()
 
 
-# 2. Links in the cache folder: never followed, never pruned through.
+# 2. The build cache lives in this user's cache folder: private, real, never reached through a link.
 
 
-@pytest.mark.parametrize("part", ["objects", "models", "templates", "", "build.lock", "site.json", "index.json"])
-def test_a_link_in_place_of_the_cache_or_its_parts_is_refused(home: Path, part: str) -> None:
+def _cache_name(root: Path) -> str:
+    """The name of the newsletter's folder in a cache folder (digest.core.cachedir): a hash of its real path."""
+    return hashlib.sha256(os.fsencode(root.resolve())).hexdigest()[:24]
+
+
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
+def test_the_cache_is_private_to_the_user_and_outside_the_newsletter(home: Path) -> None:
     root = newsletter(home)
-    assert as_nobody(home, "build", "--root", str(root)).returncode == 0
+    result = as_nobody(home, "build", "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["config.yaml", "issues", "site"]
+    cache = home / ".cache" / "digest" / _cache_name(root)
+    for folder in (cache.parent, cache):  # what is inside is reachable only through them
+        st = folder.lstat()
+        assert (st.st_uid, oct(st.st_mode & 0o777)) == (NOBODY, "0o700"), folder
+    assert len(list((cache / "issues").iterdir())) == 3
+
+
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
+@pytest.mark.parametrize("part", ["digest", "digest/NAME"])
+def test_a_link_in_place_of_the_cache_folder_is_never_followed(home: Path, part: str) -> None:
+    """A link (to anywhere) where the cache folder should be is not used; the cache goes to
+    the fallback place, the temporary folder, and what the link points at is untouched."""
+    root = newsletter(home)
     precious = home / "precious"
+    (precious / "issues").mkdir(parents=True)
+    (precious / "thesis.tex").write_text("years of work")
+    link = home / ".cache" / part.replace("NAME", _cache_name(root))
+    link.parent.mkdir(parents=True)
+    link.symlink_to(precious)
+    for _ in range(2):
+        result = as_nobody(home, "build", "--root", str(root))
+        assert result.returncode == 0, result.stderr
+    assert snapshot(precious) == {"issues": "<dir>", "thesis.tex": b"years of work"}
+    assert link.is_symlink()
+    fallback = home / f"digest-{NOBODY}" / _cache_name(root)
+    assert len(list((fallback / "issues").iterdir())) == 3 and (fallback / "build.lock").is_file()
+
+
+@pytest.fixture
+def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """This process's cache folder and its fallback (the temporary folder), both in ``tmp_path``."""
+    import tempfile as tempfile_module
+
+    xdg, tmp = tmp_path / "xdg", tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    monkeypatch.setattr(tempfile_module, "tempdir", str(tmp))  # the documented override of gettempdir()
+    return xdg / "digest", tmp / f"digest-{os.getuid()}"
+
+
+def _forge(record: Path) -> None:
+    """A record whose files say what a forger wants, with checksums that match them."""
+    meta = json.loads((record / "meta.json").read_bytes())
+    for name in meta["sums"]:
+        data = (record / name).read_bytes().replace(
+            b"</body>", b"<script>alert(1)</script></body>"
+        ) + b"<script>alert(1)</script>"
+        (record / name).write_bytes(data)
+        meta["sums"][name] = hashlib.sha256(data).hexdigest()
+    (record / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("whose", ["another user's", "writable by others"])
+def test_a_cache_folder_others_can_write_is_not_used(
+    tmp_path: Path, private_places: tuple[Path, Path], whose: str
+) -> None:
+    """Records are plain data, trusted because only this user can write them: a forged record
+    in a folder another user owns, or may write to, never reaches a page."""
+    base, fallback = private_places
+    root = tmp_path / "news"
+    make_newsletter(root, 3)
+    assert build(root).changed == 3
+    good = tree(root / "site")
+    cache = base / _cache_name(root)
+    assert newsletter_cache(root) == cache
+    for record in (cache / "issues").iterdir():
+        _forge(record)
+    # The premise: this user's own private records are used as they are.
+    assert build(root, tmp_path / "premise").changed == 0
+    assert b"alert(1)" in tree(tmp_path / "premise")["issues/1/email.html"]
+    if whose == "another user's":
+        for path in [cache, *cache.rglob("*")]:
+            os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+    else:
+        cache.chmod(0o777)
+    assert newsletter_cache(root) == fallback / _cache_name(root)
+    assert build(root, tmp_path / "public").changed == 3
+    assert tree(tmp_path / "public") == good
+    assert not any(b"alert(1)" in data for data in tree(tmp_path / "public").values())
+
+
+def test_no_private_cache_folder_anywhere_is_one_clear_error(tmp_path: Path, private_places: tuple[Path, Path]) -> None:
+    base, fallback = private_places
+    root = tmp_path / "news"
+    make_newsletter(root, 1)
+    base.parent.write_text("not a folder")  # $XDG_CACHE_HOME is a file
+    shutil.rmtree(fallback.parent)
+    fallback.parent.write_text("not a folder")  # and so is the temporary folder
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"{root}: no private cache folder can be made ({base}, {fallback}): set XDG_CACHE_HOME to a folder of yours"
+        + REFUSED
+    )
+    assert sorted(p.name for p in root.iterdir()) == ["config.yaml", "issues"]
+
+
+def test_links_inside_the_cache_are_never_followed(tmp_path: Path) -> None:
+    root = tmp_path / "news"
+    make_newsletter(root, 3)
+    build(root)
+    cache = newsletter_cache(root)
+    precious = tmp_path / "precious"
     (precious / "sub").mkdir(parents=True)
     (precious / "thesis.tex").write_text("years of work")
     (precious / "sub" / "data.csv").write_text("1,2,3")
-    link = root / CACHE_DIR / part if part else root / CACHE_DIR
-    if link.is_dir():
-        shutil.rmtree(link)
-    else:
-        link.unlink()
-    link.symlink_to(precious / "thesis.tex" if part in ("build.lock", "site.json", "index.json") else precious)
-    (root / "issues" / "0001.yaml").write_text((root / "issues" / "0001.yaml").read_text().replace("Issue 1", "Issue one"))
-    before = snapshot(home)
-    result = as_nobody(home, "build", "--root", str(root))
-    assert result.returncode == 1
-    assert result.stderr == f"{link}: is a symbolic link; digest keeps its build cache only in real folders: delete the link (the cache is rebuilt)" + REFUSED
-    assert snapshot(home) == before
+    before = snapshot(precious)
+    (cache / "issues" / ("0" * 64)).symlink_to(precious)  # pruned: not a record any build uses
+    (cache / "sites.json").unlink()
+    (cache / "sites.json").symlink_to(precious / "thesis.tex")
+    (root / "issues" / "0001.yaml").write_text(
+        (root / "issues" / "0001.yaml").read_text().replace("Issue 1", "Issue one")
+    )
+    assert build(root).changed == 1
+    assert snapshot(precious) == before
+    (cache / "build.lock").unlink()
+    (cache / "build.lock").symlink_to(precious / "thesis.tex")
+    with pytest.raises(DigestError) as e:
+        build(root)
+    lock = cache / "build.lock"
+    assert [str(p) for p in e.value.problems] == [
+        f"{cache}: cannot create the build lock {lock}: Too many levels of symbolic links"
+    ]
+    assert snapshot(precious) == before
 
 
-def test_a_linked_entry_inside_the_cache_is_pruned_as_a_link_never_followed(home: Path) -> None:
-    root = newsletter(home)
-    assert as_nobody(home, "build", "--root", str(root)).returncode == 0
-    precious = home / "precious"
-    precious.mkdir()
-    (precious / "thesis.tex").write_text("years of work")
-    (root / CACHE_DIR / "objects" / ("0" * 64)).symlink_to(precious)
-    (root / CACHE_DIR / "models" / "stray.json").symlink_to(precious / "thesis.tex")
-    (root / "issues" / "0001.yaml").write_text((root / "issues" / "0001.yaml").read_text().replace("Issue 1", "Issue one"))
-    result = as_nobody(home, "build", "--root", str(root))
-    assert result.returncode == 0, result.stderr
-    assert snapshot(precious) == {"thesis.tex": b"years of work"}
-    assert not (root / CACHE_DIR / "objects" / ("0" * 64)).is_symlink()
-    assert not (root / CACHE_DIR / "models" / "stray.json").is_symlink()
+# 3. A cache that arrives with the folder is never read.
 
 
-# 3. A cache that arrives with the folder is never trusted.
-
-
-def _record(path: Path, data: bytes) -> list[object]:
-    """A cache record of a file as it is now: what a forger with access to the files can write."""
-    st = path.stat()
-    return [hashlib.sha256(data).hexdigest(), st.st_size, st.st_mtime_ns, st.st_ino]
-
-
-def _forge(entry: Path) -> None:
-    """What a hostile commit can do to an entry: new content, and checksums and stats that match it."""
-    meta_path = entry / "meta.json"
-    record = json.loads(meta_path.read_bytes())
-    meta = record["body"]
-    for name in meta["files"]:
-        data = (entry / name).read_bytes().replace(b"</body>", b"<script>alert(1)</script></body>")
-        data += b"<script>alert(1)</script>" if name in ("email.txt", "content.html") else b""  # the feed fragment too
-        (entry / name).unlink()  # the site shares the file through a hard link
-        (entry / name).write_bytes(data)
-        meta["files"][name] = _record(entry / name, data)
-    meta_path.write_text(json.dumps(record))
-
-
-def test_a_cache_with_forged_entries_is_rebuilt_not_used(tmp_path: Path) -> None:
+def test_a_cache_planted_in_the_newsletter_never_reaches_a_page(tmp_path: Path) -> None:
+    """What a hostile commit or archive can bring: a .digest-cache/ with forged records, in
+    the layout of earlier versions and in the current one, and a site record claiming that a
+    defaced site is up to date.  None of it is read."""
     root = tmp_path / "news"
     make_newsletter(root, 3)
     build(root)
     good = tree(root / "site")
-    for entry in (root / CACHE_DIR / "objects").iterdir():
-        _forge(entry)
-    # The site record as well: it would let the forged site stand as "up to date".
-    shutil.rmtree(root / "site")
-    report = build(root)
-    assert report.changed == 3
-    assert tree(root / "site") == good
-    assert not any(b"<script>alert" in data for data in tree(root / "site").values())
-
-
-def test_a_forged_index_is_not_used(tmp_path: Path) -> None:
-    """The index (every entry's record in one file) forged to match forged entries, as a
-    commit could bring it: its seal fails, so each entry's own record is read, and fails too."""
-    root = tmp_path / "news"
-    make_newsletter(root, 3)
-    build(root)
-    good = tree(root / "site")
-    index_path = root / CACHE_DIR / "index.json"
-    index = json.loads(index_path.read_bytes())
-    for entry in (root / CACHE_DIR / "objects").iterdir():
-        _forge(entry)
-        record = index["body"][entry.name]
-        record["files"] = json.loads((entry / "meta.json").read_bytes())["body"]["files"]
-        if "meta" in record:
-            record["meta"] = _record(entry / "meta.json", (entry / "meta.json").read_bytes())
-    index_path.write_text(json.dumps(index))  # the old seal, over a body it does not match
-    shutil.rmtree(root / "site")
-    report = build(root)
-    assert report.changed == 3
-    assert tree(root / "site") == good
-
-
-def test_a_cache_made_by_another_user_or_machine_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = tmp_path / "news"
-    make_newsletter(root, 3)
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "someone-else"))
-    assert build(root).changed == 3
-    good = tree(root / "site")
-    for entry in (root / CACHE_DIR / "objects").iterdir():
-        _forge(entry)
+    planted = root / ".digest-cache"
+    shutil.copytree(newsletter_cache(root), planted, ignore=shutil.ignore_patterns("build.lock"))
+    for record in (planted / "issues").iterdir():
+        _forge(record)
+    (planted / "objects").mkdir()  # the layout before issue 18
+    shutil.copytree(planted / "issues", planted / "objects", dirs_exist_ok=True)
     cloned = tmp_path / "clone"
     shutil.copytree(root, cloned, symlinks=True)  # the folder as a commit or an archive brings it
-    (cloned / "site" / "index.html").unlink()
     (cloned / "site" / "index.html").write_text("<script>alert(1)</script>")
-    site_record = cloned / CACHE_DIR / "site.json"
-    record = json.loads(site_record.read_bytes())
-    (live,) = record["body"].values()
-    record["body"] = {str(cloned / "site"): live}  # the record as if made for the clone
-    live["live"]["index.html"] = _record(cloned / "site" / "index.html", b"<script>alert(1)</script>")
-    site_record.write_text(json.dumps(record))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "me"))
+    sites = json.loads((planted / "sites.json").read_bytes())
+    (live,) = sites.values()
+    st = (cloned / "site" / "index.html").stat()
+    live["files"]["index.html"][1:] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    (cloned / ".digest-cache" / "sites.json").write_text(json.dumps({str(cloned / "site"): live}))
     report = build(cloned)
-    assert report.changed == 3  # every issue rendered here; nothing taken from the clone's cache
+    assert report.changed == 3  # every issue rendered here; nothing taken from the planted cache
     assert tree(cloned / "site") == good
     assert build(cloned).changed == 0  # and this user's own cache is used from now on
 
 
-def _forge_compiled(path: Path, source: str) -> None:
-    """What a hostile commit can do to a compiled template: code of its own, with the
-    header Jinja2 checks (magic and the source's checksum) copied from the real one."""
-    import io
-    import pickle
-
-    import jinja2
-    from jinja2.bccache import Bucket, bc_magic
-
-    body = io.BytesIO(path.read_bytes()[64:])
-    assert body.read(len(bc_magic)) == bc_magic
-    checksum = pickle.load(body)  # the checksum Jinja2 compares with the template's
-    forged = Bucket(jinja2.Environment(), path.stem, checksum)
-    forged.code = compile(jinja2.Environment().compile(source, raw=True), "forged", "exec")
-    path.write_bytes(b"0" * 64 + forged.bytecode_to_string())
-
-
-def test_forged_compiled_templates_are_compiled_again_not_run(tmp_path: Path) -> None:
-    from digest.build import stages
-
-    root = tmp_path / "news"
-    make_newsletter(root, 2)
-    build(root)
-    compiled = sorted((root / CACHE_DIR / "templates").iterdir())
-    assert len(compiled) >= 5  # every template the build used
-    for path in compiled:
-        _forge_compiled(path, "<script>alert(1)</script>")
-    forged = {p: p.read_bytes() for p in compiled}
-    (root / "issues" / "0002.yaml").write_text((root / "issues" / "0002.yaml").read_text() + "# edited\n")
-    stages._env.cache_clear()  # a new process: templates come from the cache folder, not memory
-    build(root)
-    clean = tmp_path / "clean"
-    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site"))
-    stages._env.cache_clear()
-    build(clean)
-    assert tree(root / "site") == tree(clean / "site")
-    assert not any(b"alert(1)" in data for data in tree(root / "site").values())
-    assert all(p.read_bytes() != data for p, data in forged.items())  # each replaced by this user's own
-
-
-def test_compiled_templates_are_kept_between_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import jinja2
-
-    from digest.build import stages
-
-    root = tmp_path / "news"
-    make_newsletter(root, 2)
-    build(root)
-    compiled: list[str] = []
-    real_compile = jinja2.Environment.compile
-
-    def counting(self: jinja2.Environment, source: str, name: str | None = None, *args: object, **kwargs: object) -> object:
-        compiled.append(name or "")
-        return real_compile(self, source, name, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(jinja2.Environment, "compile", counting)
-    (root / "issues" / "0002.yaml").write_text((root / "issues" / "0002.yaml").read_text().replace("Issue 2", "Issue two"))
-    stages._env.cache_clear()
-    assert build(root).changed == 1
-    assert compiled == []  # the email, text, page and archive templates all came compiled
-    (root / "templates").mkdir()
-    (root / "templates" / "archive.html").write_text((REPO / "digest/render/templates/archive.html").read_text() + "<!-- ours -->\n")
-    stages._env.cache_clear()
-    build(root)
-    assert "archive.html" in compiled  # a new state of the templates: compiled afresh
-
-
-def test_a_linked_compiled_template_is_never_read_or_written_through(home: Path) -> None:
-    root = newsletter(home)
-    assert as_nobody(home, "build", "--root", str(root)).returncode == 0
-    precious = home / "precious.bin"
-    precious.write_bytes(b"years of work")
-    linked = sorted((root / CACHE_DIR / "templates").iterdir())
-    for path in linked:
-        path.unlink()
-        path.symlink_to(precious)
-    (root / "issues" / "0001.yaml").write_text((root / "issues" / "0001.yaml").read_text().replace("Issue 1", "Issue one"))
-    result = as_nobody(home, "build", "--root", str(root))
-    assert result.returncode == 0, result.stderr
-    assert precious.read_bytes() == b"years of work"
-    assert not any(p.is_symlink() for p in linked)
-
-
-def test_the_cache_key_is_private_to_the_user_and_outside_the_newsletter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    state = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(state))
-    root = tmp_path / "news"
-    make_newsletter(root, 1)
-    assert run("build", "--root", str(root)).exit_code == 0
-    key = state / "digest" / "cache-key"
-    assert key.stat().st_mode & 0o777 == 0o600
-    assert len(key.read_bytes()) == 64
-    assert key.read_bytes() not in b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
+@pytest.mark.slow  # runs digest as nobody, in a subprocess
+def test_a_read_only_newsletter_can_be_built_elsewhere_by_another_user(home: Path) -> None:
+    """The lock and the cache are in the builder's own cache folder: a newsletter that user
+    may only read (another's checkout, a mounted archive) builds with --out."""
+    shared = Path(tempfile.mkdtemp(prefix="digest-shared-", dir="/tmp"))
+    try:
+        shared.chmod(0o755)
+        root = shared / "news"
+        make_newsletter(root, 2)
+        before = snapshot(shared)
+        result = as_nobody(home, "build", "--root", str(root), "--out", str(home / "public"))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("built 2 issues (2 changed) in ")
+        assert snapshot(shared) == before
+        assert (home / "public" / "issues" / "2" / "email.html").is_file()
+    finally:
+        shutil.rmtree(shared)

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run, tree
+from conftest import REPO, immutable, run, tree
 
-from digest.bench import add_issue, make_newsletter
-from digest.build.cache import CACHE_DIR
+from benchmarks.bench import add_issue, make_newsletter
+from digest.core.cachedir import newsletter_cache
 
 
 def _digest(*args: str, **kwargs: object) -> subprocess.Popen[str]:
@@ -32,6 +32,22 @@ def built(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    """A built newsletter for tests that need no real work to interrupt."""
+    root = tmp_path / "news"
+    make_newsletter(root, 2)
+    assert run("build", "--root", str(root)).exit_code == 0
+    return root
+
+
+def _leftovers(root: Path) -> list[str]:
+    """What killed or failed builds could leave: new or old site folders, records being written."""
+    beside = [p.name for p in root.iterdir() if p.name.startswith(".site.digest-")]
+    return sorted(beside + [p.name for p in newsletter_cache(root).rglob("*") if p.name.endswith(".tmp")])
+
+
+@pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_the_previous_site_whole(built: Path) -> None:
     """Kill real builds at increasing delays; the site is always the old one or the new one, whole."""
     root = built
@@ -56,12 +72,13 @@ def test_sigkill_at_any_moment_leaves_the_previous_site_whole(built: Path) -> No
         old = now
     # The next build cleans up whatever the killed ones left and produces a whole site.
     assert run("build", "--root", str(root)).exit_code == 0
-    assert not [p for p in (root / CACHE_DIR).iterdir() if ".tmp-" in p.name]
+    assert _leftovers(root) == []
     assert "old" in outcomes  # at least one kill landed mid-build
 
 
-def test_a_second_build_at_the_same_time_is_refused_clearly(built: Path) -> None:
-    lock = built / CACHE_DIR / "build.lock"
+def test_a_second_build_at_the_same_time_is_refused_clearly(small: Path) -> None:
+    built = small
+    lock = newsletter_cache(built) / "build.lock"  # in this user's cache folder, not the newsletter
     before = tree(built / "site")
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running build holds it
@@ -72,6 +89,7 @@ def test_a_second_build_at_the_same_time_is_refused_clearly(built: Path) -> None
     assert lock.exists()
 
 
+@pytest.mark.slow
 def test_two_real_builds_at_once_never_corrupt_the_site(built: Path) -> None:
     config = built / "config.yaml"
     config.write_text(config.read_text().replace("Bench Weekly", "Bench Weekly II"))
@@ -88,6 +106,7 @@ def test_two_real_builds_at_once_never_corrupt_the_site(built: Path) -> None:
     assert tree(built / "site") == site  # what is there is exactly a complete build
 
 
+@pytest.mark.slow
 def test_full_disk_fails_cleanly_and_keeps_the_previous_site(built: Path) -> None:
     before = tree(built / "site")
     add_issue(built, 25)
@@ -105,9 +124,53 @@ def test_full_disk_fails_cleanly_and_keeps_the_previous_site(built: Path) -> Non
     assert lines[0].startswith(f"{built / 'site'}: could not write the site (File too large)")
     assert lines[0].endswith("; the previous site is unchanged")
     assert tree(built / "site") == before
+    assert _leftovers(built) == []  # the half-made new site is removed
 
 
-def test_unwritable_output_folder_fails_cleanly(built: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_no_space_left_fails_cleanly_and_leaves_nothing_behind(built: Path, tmp_path: Path) -> None:
+    """A real full disk: the output on a tmpfs with room for the site and a little more."""
+    out = tmp_path / "disk"
+    out.mkdir()
+    assert run("build", "--root", str(built), "--out", str(out / "site")).exit_code == 0
+    used = sum(-(-p.stat().st_size // 4096) * 4096 for p in (out / "site").rglob("*") if p.is_file())
+    shutil.rmtree(out / "site")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used + used // 2},mode=0755", "tmpfs", str(out)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"this test mounts a small tmpfs (as root, as CI runs the suite): {mounted.stderr.strip()}")
+    try:
+        assert run("build", "--root", str(built), "--out", str(out / "site")).exit_code == 0
+        before = tree(out / "site")
+        config = built / "config.yaml"  # every file changes: the new site needs as much room again
+        config.write_text(config.read_text().replace("Bench Weekly", "Bench Weekly II"))
+        result = run("build", "--root", str(built), "--out", str(out / "site"))
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"{out / 'site'}: could not write the site (No space left on device); the previous site is unchanged\n"
+            "1 error; nothing was written\n"
+        )
+        assert tree(out / "site") == before
+        assert sorted(p.name for p in out.iterdir()) == ["site"]  # no .site.digest-new left behind
+    finally:
+        subprocess.run(["umount", str(out)], check=True)
+
+
+def test_a_read_only_newsletter_builds_into_another_folder(tmp_path: Path) -> None:
+    """The lock and the cache are in this user's cache folder: nothing is written to the newsletter."""
+    root = tmp_path / "news"
+    make_newsletter(root, 3)
+    before = tree(root)
+    with immutable(root):
+        result = run("build", "--root", str(root), "--out", str(tmp_path / "public"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("built 3 issues (3 changed) in ")
+    assert tree(root) == before
+    assert (tmp_path / "public" / "issues" / "3" / "email.html").is_file()
+
+
+def test_unwritable_output_folder_fails_cleanly(small: Path, tmp_path: Path) -> None:
+    built = small
     if shutil.which("chattr") is None:
         pytest.fail("chattr (e2fsprogs) is needed to make a folder unwritable for root")
     out = tmp_path / "public"
@@ -127,6 +190,7 @@ def test_unwritable_output_folder_fails_cleanly(built: Path, tmp_path: Path) -> 
     assert tree(out) == {"keep.txt": b"previous"}
 
 
+@pytest.mark.slow
 def test_commands_write_only_inside_the_newsletter_and_output_folders(tmp_path: Path) -> None:
     root = tmp_path / "news"
     make_newsletter(root, 3)
@@ -139,6 +203,9 @@ def test_commands_write_only_inside_the_newsletter_and_output_folders(tmp_path: 
         _, err = proc.communicate()
         assert proc.returncode == 0, err
     created = {p for p in tmp_path.rglob("*")} - before
+    cache = newsletter_cache(root)
     outside = [p for p in created if not (p.is_relative_to(root) or p.is_relative_to(out))]
     assert outside == [tmp_path / "out"]  # the output folder's parent, created for --out
+    assert sorted(p.name for p in root.iterdir()) == ["config.yaml", "issues", "site"]  # the cache is not here
+    assert (cache / "build.lock").is_file() and not cache.is_relative_to(tmp_path)  # but in this user's cache folder
     assert list(cwd.iterdir()) == []

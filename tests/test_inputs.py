@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run, tree
+from unprivileged import nobody
 
 BASE = Path(__file__).resolve().parent / "fixtures" / "hostile" / "base"
 BUILTIN = REPO / "digest" / "render" / "templates"
@@ -34,6 +35,10 @@ def news() -> Iterator[Path]:
     (root / "site" / ".digest-site").write_bytes(SENTINEL)  # a site digest built: a build may replace it
     for p in [root, *root.rglob("*")]:
         os.chmod(p, 0o777 if p.is_dir() else 0o666)
+    home = top / "home"  # the user's home folder: its build cache goes there, not into /tmp
+    home.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(home, NOBODY, NOBODY)
     yield root
     for p in [root, *root.rglob("*")]:
         if not p.is_symlink():
@@ -41,20 +46,19 @@ def news() -> Iterator[Path]:
     shutil.rmtree(top)
 
 
-def digest_as_user(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as an unprivileged user: as nobody (through setpriv) when the suite runs as root."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8", "HOME": "/tmp"}
-    drop: list[str] = []
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.fail("running as root without setpriv (util-linux): these permission tests must drop privileges, not skip")
-        drop = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    return subprocess.run([*drop, sys.executable, "-m", "digest", *args], capture_output=True, text=True, env=env, cwd="/")
+def digest_as_user(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI on ``root`` as an unprivileged user: as nobody when the suite runs as root,
+    with the home folder the ``news`` fixture made beside it."""
+    python, pythonpath = nobody() if os.geteuid() == 0 else ([sys.executable], str(REPO))  # tests/unprivileged.py
+    home = str(root.parent / "home")
+    env = {k: v for k, v in os.environ.items() if k != "XDG_CACHE_HOME"}  # this process's: not nobody's to write
+    env |= {"PYTHONPATH": pythonpath, "PYTHONIOENCODING": "utf-8", "HOME": home, "TMPDIR": home}
+    args = (*args, "--root", str(root))
+    return subprocess.run([*python, "-m", "digest", *args], capture_output=True, text=True, env=env, cwd="/")
 
 
 def outcome(root: Path, command: str) -> str:
-    done = digest_as_user(command, "--root", str(root))
+    done = digest_as_user(root, command)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert (root / "site" / "index.html").read_bytes() == SENTINEL and sorted(p.name for p in (root / "site").iterdir()) == [".digest-site", "index.html"]
@@ -68,6 +72,7 @@ FOLDER_MODES = {
 }
 
 
+@pytest.mark.slow  # runs the CLI as an unprivileged user, in a subprocess
 @pytest.mark.parametrize("mode", FOLDER_MODES, ids=lambda m: f"{m:03o}")
 @pytest.mark.parametrize("command", ["check", "build"])
 def test_an_unreadable_issues_folder_is_an_error(news: Path, mode: int, command: str) -> None:
@@ -75,6 +80,7 @@ def test_an_unreadable_issues_folder_is_an_error(news: Path, mode: int, command:
     assert outcome(news, command) == f"issues: {FOLDER_MODES[mode]}\n1 error; nothing was written\n"
 
 
+@pytest.mark.slow  # runs the CLI as an unprivileged user, in a subprocess
 @pytest.mark.parametrize("mode", FOLDER_MODES, ids=lambda m: f"{m:03o}")
 @pytest.mark.parametrize("command", ["check", "build"])
 def test_an_unreadable_templates_folder_is_an_error_not_a_silent_fallback(news: Path, mode: int, command: str) -> None:
@@ -85,6 +91,7 @@ def test_an_unreadable_templates_folder_is_an_error_not_a_silent_fallback(news: 
     assert outcome(news, command) == f"templates: {FOLDER_MODES[mode]}\n1 error; nothing was written\n"
 
 
+@pytest.mark.slow  # runs the CLI as an unprivileged user, in a subprocess
 @pytest.mark.parametrize("command", ["check", "build"])
 def test_an_unreadable_template_override_is_an_error(news: Path, command: str) -> None:
     (news / "templates").mkdir(mode=0o777)
@@ -93,6 +100,7 @@ def test_an_unreadable_template_override_is_an_error(news: Path, command: str) -
     assert outcome(news, command) == "templates/email.txt: cannot be read: permission denied\n1 error; nothing was written\n"
 
 
+@pytest.mark.slow  # runs the CLI as an unprivileged user, in a subprocess
 def test_an_unreadable_issue_or_config_file_is_an_error(news: Path) -> None:
     os.chmod(news / "issues" / "0001.yaml", 0o000)
     assert outcome(news, "build") == "issues/0001.yaml: cannot read file: Permission denied\n1 error; nothing was written\n"

@@ -1,6 +1,6 @@
 """Publishing (issue 8): the new site appears whole in one step, and costs what changed.
 
-Each kill test stops a real build at one moment that matters (the spare half written,
+Each kill test stops a real build at one moment that matters (the new folder half filled,
 just before the swap, just after it, between the two renames of the fallback), asserts
 the moment was reached, kills it with SIGKILL, and checks the site: the old one whole,
 or the new one whole; then the next build must give exactly a clean build's site.
@@ -16,20 +16,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, tree
+from conftest import REPO, build, tree
 
-from digest.bench import add_issue, make_newsletter
-from digest.build import writer
-from digest.build.cache import CACHE_DIR
-from digest.build.pipeline import build
+from benchmarks.bench import add_issue, make_newsletter
+from digest.core.cachedir import newsletter_cache
+from digest.core.errors import DigestError
 
 # Runs one build, and at MOMENT says so on stdout and stops itself (SIGSTOP) for the test
-# to kill.  The hooks wrap the writer's own steps; the product has no switch for tests.
+# to kill.  The hooks wrap the publisher's own steps; the product has no switch for tests.
 HOOKED_BUILD = """
 import os, signal, sys
 from pathlib import Path
-from digest.build import writer
-from digest.build.pipeline import build
+from digest.core.config import load_config
+from digest.pipeline import publish
+from digest.pipeline.build import build
 
 moment, fallback = sys.argv[2], sys.argv[3] == "fallback"
 out = Path(sys.argv[1]) / "site"
@@ -43,19 +43,19 @@ real_link, links = os.link, [0]
 def link(src, dst, **kw):
     real_link(src, dst, **kw)
     links[0] += 1
-    if links[0] == 4:  # the spare is being filled: some files in, most not
+    if links[0] == 4:  # the new folder is being filled: some files in, most not
         stop("filling")
 os.link = link
 
-real_swap = writer.swap
+real_swap = publish.swap
 def swap(new, target):
     stop("before-swap")
     real_swap(new, target)
     stop("after-swap")
-writer.swap = swap
+publish.swap = swap
 
 if fallback:
-    writer._exchange = lambda a, b: False  # as where there is no renameat2
+    publish._exchange = lambda a, b: False  # as where there is no renameat2
     real_rename = os.rename
     def rename(src, dst):
         real_rename(src, dst)
@@ -63,16 +63,21 @@ if fallback:
             stop("between-renames")
     os.rename = rename
 
-build(Path(sys.argv[1]), jobs=1)
+build(load_config(Path(sys.argv[1])), jobs=1)
 os.write(1, b"finished\\n")
 """
 
 
+def _beside(root: Path) -> list[str]:
+    """What digest left beside the site: its new and old folders (none after a build)."""
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(".site.digest-"))
+
+
 def _site_of(root: Path, tmp_path: Path, name: str) -> dict[str, bytes]:
-    """What a clean one-process build of ``root``'s sources makes."""
+    """What a clean one-process build of ``root``'s sources makes (a copy elsewhere has no cache yet)."""
     clean = tmp_path / name
-    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(CACHE_DIR, "site"))
-    build(clean, jobs=1)
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns("site", ".site*"))
+    assert build(clean, jobs=1).changed == len(list((clean / "issues").glob("*.yaml")))
     return tree(clean / "site")
 
 
@@ -89,7 +94,7 @@ def _kill_at(root: Path, moment: str, fallback: bool = False) -> None:
 
 @pytest.fixture
 def two_builds(tmp_path: Path) -> Path:
-    """A newsletter built twice (so its output has a spare), then changed: two issues edited, one added."""
+    """A newsletter built twice, then changed: two issues edited, one added."""
     root = tmp_path / "news"
     make_newsletter(root, 6)
     build(root, jobs=1)
@@ -102,6 +107,7 @@ def two_builds(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("moment", "fallback", "outcome"), [
     ("filling", False, "old"),
     ("before-swap", False, "old"),
@@ -119,105 +125,144 @@ def test_a_build_killed_at_each_moment_leaves_a_whole_site(two_builds: Path, tmp
     _kill_at(root, moment, fallback)
     if outcome == "none":  # the fallback's one window: the old site is whole under its -old name
         assert not (root / "site").exists()
-        (left,) = [p for p in (root / CACHE_DIR).iterdir() if p.name.endswith("-old")]
-        assert tree(left) == old
+        assert tree(root / ".site.digest-old") == old
     else:
         assert tree(root / "site") == (old if outcome == "old" else new)
     report = build(root, jobs=1)
     assert tree(root / "site") == new
     assert report.changed == 0  # the killed build had stored its renders in the cache
-    assert not [p for p in (root / CACHE_DIR).rglob("*") if "tmp" in p.name or p.name.endswith("-old")]
+    assert _beside(root) == []
+    assert not [p for p in newsletter_cache(root).rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_a_half_swapped_folder_is_recovered_before_anything_else(two_builds: Path, tmp_path: Path) -> None:
     """Planted by hand: the output renamed away to its -old name, as the fallback's first rename leaves it."""
     root = two_builds
-    old = tree(root / "site")
-    site = writer.Site(root / "site", _cache(root))
-    spare = site.spare()
-    assert spare.is_dir()
-    os.rename(root / "site", spare.with_name(spare.name + "-old"))
-    # A build that fails still puts the previous site back.
+    os.rename(root / "site", root / ".site.digest-old")
+    # A build that fails leaves everything as it was, to be recovered by the next one.
     bad = root / "issues" / "0009.yaml"
     bad.write_text("date: not a date\nsections: []\n")
-    with pytest.raises(Exception):
+    with pytest.raises(DigestError):
         build(root, jobs=1)
     assert not (root / "site").exists()  # validation failed before publishing touched anything
     bad.unlink()
     build(root, jobs=1)
     assert tree(root / "site") == _site_of(root, tmp_path, "clean")
-    assert not spare.with_name(spare.name + "-old").exists()
-    assert tree(spare) == old  # the previous site, kept as the spare
+    assert _beside(root) == []
 
 
-def test_the_second_rename_done_the_old_site_becomes_the_spare(two_builds: Path, tmp_path: Path) -> None:
+def test_the_second_rename_done_the_old_site_is_removed(two_builds: Path, tmp_path: Path) -> None:
     root = two_builds
-    spare = writer.Site(root / "site", _cache(root)).spare()
-    shutil.rmtree(spare)
-    old = spare.with_name(spare.name + "-old")
-    shutil.copytree(root / "site", old)
+    shutil.copytree(root / "site", root / ".site.digest-old")  # the new site made it in, the old one is left
     build(root, jobs=1)
     assert tree(root / "site") == _site_of(root, tmp_path, "clean")
-    assert not old.exists() and spare.is_dir()
+    assert _beside(root) == []
 
 
-def test_publishing_writes_only_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("site", [True, False], ids=["with-a-site", "without"])
+@pytest.mark.parametrize("name", [".site.digest-old", ".site.digest-new"])
+def test_a_folder_digest_did_not_make_in_the_way_is_refused_not_touched(two_builds: Path, name: str, site: bool) -> None:
+    """digest removes or renames only folders it made (they hold its marker): a folder of the
+    user's under one of its names is left where it is, whether or not the site exists."""
+    root = two_builds
+    theirs = root / name
+    theirs.mkdir()
+    (theirs / "thesis.tex").write_text("years of work")
+    if not site:
+        shutil.rmtree(root / "site")
+    before = tree(root)
+    with pytest.raises(DigestError) as e:
+        build(root, jobs=1)
+    assert [str(p) for p in e.value.problems] == [
+        f"{theirs}: is in the way of the site and has no .digest-site file: move it away"
+    ]
+    assert tree(root) == before
+
+
+def _inodes(site: Path) -> dict[str, int]:
+    return {rel: (site / rel).stat().st_ino for rel in tree(site)}
+
+
+@pytest.mark.slow
+def test_publishing_writes_only_what_changed(tmp_path: Path) -> None:
+    """Unchanged files are hard links to the live site's (same inode); what changed is written
+    anew (a new inode), never changed in place."""
     root = tmp_path / "news"
     make_newsletter(root, 12)
     build(root, jobs=1)
-    build(root / ".." / "news", jobs=1)  # spelt another way: still nothing to do
+    site = root / "site"
+    before = _inodes(site)
+    assert build(root / ".." / "news", jobs=1).changed == 0  # spelt another way: still nothing to do
+    assert _inodes(site) == before
     add_issue(root, 13)
-    build(root, jobs=1)  # the first spare: every file written once
-    inodes = {rel: os.stat(root / "site" / rel).st_ino for rel in tree(root / "site")}
-    written: list[str] = []
-    real_replace = os.replace
-
-    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        written.append(str(dst))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", replace)
-    path = root / "issues" / "0004.yaml"
-    path.write_text(path.read_text().replace("Issue 4:", "Issue 4 (corrected):"))
-    report = build(root, jobs=1)
-    assert report.changed == 1
-    spare = writer.Site(root / "site", _cache(root)).spare()
-    site_writes = sorted(Path(w).relative_to(spare).as_posix() for w in written if "spare-" in w)
-    # The spare held the site before issue 13: it gets 13, the edited 4, every issue's web
-    # page (13 joined the recent issues each page lists), the archive and the feeds.
+    build(root, jobs=1)
+    after = _inodes(site)
+    written = sorted(rel for rel in after if before.get(rel) != after[rel] and rel != ".digest-site")
+    # 13 itself, 12's page (13 is its next) and every page (13 joined the recent issues each
+    # page lists), the archive and the feeds.
     pages = [f"issues/{n}/index.html" for n in range(1, 14)]
-    assert site_writes == sorted(["issues/13/email.html", "issues/13/email.txt", "issues/4/email.html", "issues/4/email.txt",
-                                  *pages, "index.html", "feed.xml", "atom.xml", "feed.json"])
-    after = {rel: os.stat(root / "site" / rel).st_ino for rel in tree(root / "site")}
-    # 4's retitling changes its own files and the pages that link it: 3's (next) and 5's (previous).
-    moved = ("issues/3/index.html", "issues/5/index.html")
-    unchanged = [rel for rel in inodes if not rel.startswith("issues/4/") and "/" in rel and rel not in moved]
-    assert unchanged and all(after[rel] == inodes[rel] for rel in unchanged)  # the same files, never copied
-    assert all(after[rel] != inodes[rel] for rel in moved)
-    assert tree(root / "site") == _site_of(root, tmp_path, "clean")
-    # Once the spare is current, a retitled issue costs its own files and its neighbours' pages.
-    written.clear()
+    assert written == sorted(
+        ["issues/13/email.html", "issues/13/email.txt", *pages, "index.html", "feed.xml", "atom.xml", "feed.json"]
+    )
+    assert tree(site) == _site_of(root, tmp_path, "clean")
+
+    before = after
     path = root / "issues" / "0002.yaml"
+    path.write_text(path.read_text().replace("Thanks for reading.", "Thanks for reading!"))
+    assert build(root, jobs=1).changed == 1
+    after = _inodes(site)
+    written = sorted(rel for rel in after if before.get(rel) != after[rel] and rel != ".digest-site")
+    # A change no other page shows (2 is older than the recent list): its own files, the archive
+    # page that lists it and the feeds that carry it.
+    feeds = ["feed.xml", "atom.xml", "feed.json"]
+    assert written == sorted(["issues/2/email.html", "issues/2/email.txt", "issues/2/index.html", "index.html", *feeds])
+
+    before = after
     path.write_text(path.read_text().replace("Issue 2:", "Issue 2 (corrected):"))
     assert build(root, jobs=1).changed == 1
-    site_writes = sorted(Path(w).relative_to(spare).as_posix() for w in written if "spare-" in w)
-    assert site_writes == sorted(["issues/4/email.html", "issues/4/email.txt", *(f"issues/{n}/index.html" for n in (1, 2, 3, 4, 5)),
-                                  "issues/2/email.html", "issues/2/email.txt", "index.html", "feed.xml", "atom.xml", "feed.json"])
-    assert tree(root / "site") == _site_of(root, tmp_path, "clean2")
+    after = _inodes(site)
+    written = sorted(rel for rel in after if before.get(rel) != after[rel] and rel != ".digest-site")
+    # Retitled: the same, and the pages that link it (1's next, 3's previous).
+    assert written == sorted(
+        [
+            "issues/2/email.html",
+            "issues/2/email.txt",
+            *(f"issues/{n}/index.html" for n in (1, 2, 3)),
+            "index.html",
+            *feeds,
+        ]
+    )
+    assert tree(site) == _site_of(root, tmp_path, "clean2")
+    assert _beside(root) == []
 
 
-def test_the_previous_site_is_kept_as_the_spare_not_deleted(tmp_path: Path) -> None:
+def test_the_previous_site_is_removed_after_the_swap(tmp_path: Path) -> None:
     root = tmp_path / "news"
     make_newsletter(root, 3)
     build(root, jobs=1)
-    first = tree(root / "site")
     add_issue(root, 4)
     build(root, jobs=1)
-    assert tree(writer.Site(root / "site", _cache(root)).spare()) == first
+    assert _beside(root) == []
+    assert (root / "site" / "issues" / "4" / "email.html").is_file()
+
+
+def test_the_fallback_without_an_atomic_exchange_gives_the_same_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.pipeline import publish
+
+    root = tmp_path / "news"
+    make_newsletter(root, 3)
+    build(root, jobs=1)
+    add_issue(root, 4)
+    monkeypatch.setattr(publish, "_exchange", lambda a, b: False)  # as where there is no renameat2
+    build(root, jobs=1)
+    assert tree(root / "site") == _site_of(root, tmp_path, "clean")
+    assert _beside(root) == []
 
 
 def test_verify_repairs_a_file_changed_behind_the_record(tmp_path: Path) -> None:
-    """An edit that keeps size, mtime and inode fools the stat check; --verify reads the bytes."""
+    """An edit that keeps size, mtime and inode fools the stat check; --verify writes every file."""
     root = tmp_path / "news"
     make_newsletter(root, 3)
     build(root, jobs=1)
@@ -231,9 +276,5 @@ def test_verify_repairs_a_file_changed_behind_the_record(tmp_path: Path) -> None
         os.utime(damaged, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert build(root, jobs=1).changed == 0 and tree(root / "site") != good  # trusted by its stat
     report = build(root, jobs=1, verify=True)
-    assert report.changed == 1  # the email's cache entry shared the damaged file (the page's cache entry its own)
+    assert report.changed == 0  # the cache is apart from the site: its records were not damaged
     assert tree(root / "site") == good
-
-
-def _cache(root: Path) -> writer.BuildCache:
-    return writer.BuildCache(root)
