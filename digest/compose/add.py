@@ -60,8 +60,7 @@ def add_url(root: Path, url: str, *, issue: int | None = None, section: str | No
     fields = _fields(meta)
     if "title" not in fields and "summary" not in fields:
         raise FetchError(url, "the page has no title or description to make an item from")
-    before = target.path.read_bytes()
-    save_issue(config, target.number, target.path, target.rel, before, [Batch(section, [fields])])
+    save_issue(config, target.number, target.path, target.rel, [Batch(section, [fields])])  # the file as it is now, locked
     return Added(rel=target.rel, title=str(fields.get("title") or fields.get("summary")), url=meta.url, section=section)
 
 
