@@ -7,9 +7,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
 from conftest import run, tree
+from test_mail import LoopbackController
 
 from digest.cli import main
 
@@ -202,3 +205,74 @@ def test_failed_build_leaves_previous_site_untouched(newsletter: Callable[..., P
     assert tree(root / "site") == before
     assert sorted(p.name for p in root.iterdir()) == [".digest-cache", "config.yaml", "issues", "site"]
     assert sorted(p.name for p in (root / ".digest-cache").iterdir()) == ["build.lock", "index.json", "models", "objects", "site.json", "templates"]
+
+
+def test_help_lists_the_commands_in_the_order_of_a_weeks_work_uncut() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    listed = result.stdout.split("Commands:\n")[1]
+    assert listed == (
+        "  init     Start a newsletter in a new folder, with a first draft.\n"
+        "  new      Start the next issue as a draft.\n"
+        "  add      Add a web page as an item of the newest draft.\n"
+        "  collect  Add the new entries of feeds to the newest draft.\n"
+        "  check    The pre-send gate: check every issue, writing nothing.\n"
+        "  serve    Preview every issue, drafts included, in a browser.\n"
+        "  build    Build the site: every issue, the archive and the feeds.\n"
+        "  export   Write an issue as an .eml message, as send sends it.\n"
+        "  send     Send an issue as a proof through SMTP.\n"
+    )
+    assert list(main.list_commands(click.Context(main))) == ["init", "new", "add", "collect", "check", "serve", "build", "export", "send"]
+
+
+def test_sends_example_never_puts_the_password_in_a_command() -> None:
+    example = run("send", "--help").stdout.split("Example:")[1]
+    assert "DIGEST_SMTP_PASSWORD=" not in example
+    assert "read -rs DIGEST_SMTP_PASSWORD" in example
+
+
+class _Received:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+def test_export_and_send_refuse_a_draft_with_no_items(example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: an empty draft was exported and sent as a header and a footer without a word."""
+    assert run("new", "--root", str(example)).exit_code == 0  # issues/0045.yaml: no items yet
+    message = (
+        "issues/0045.yaml: is a draft with no items yet: there is nothing to send; add some with digest add URL or digest collect\n"
+    )
+    out = tmp_path / "45.eml"
+    exported = run("export", "45", "--root", str(example), "--out", str(out))
+    assert (exported.exit_code, exported.stdout, exported.stderr) == (1, "", message + "1 error; nothing was written\n")
+    assert not out.exists()
+    received = _Received()
+    controller = LoopbackController(received)
+    controller.start()
+    try:
+        monkeypatch.setenv("DIGEST_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("DIGEST_SMTP_PORT", str(controller.port))
+        monkeypatch.setenv("DIGEST_SMTP_SECURITY", "none")
+        for var in ("DIGEST_SMTP_USER", "DIGEST_SMTP_PASSWORD", "DIGEST_SMTP_CA_FILE"):
+            monkeypatch.delenv(var, raising=False)
+        sent = run("send", "45", "--to", "me@example.org", "--root", str(example))
+        assert (sent.exit_code, sent.stdout, sent.stderr) == (1, "", message + "1 error; nothing was sent\n")
+        assert received.messages == []
+        # A proof of a draft that has items stays what it was.
+        proof = run("send", "44", "--to", "me@example.org", "--root", str(example))
+        assert proof.exit_code == 0, proof.output
+        assert len(received.messages) == 1
+    finally:
+        controller.stop()
+    assert run("export", "44", "--root", str(example), "--out", str(out)).exit_code == 0
+    assert b"multipart/alternative" in out.read_bytes()
+
+
+def test_a_wrong_since_is_a_user_error(example: Path) -> None:
+    result = run("collect", "feed.xml", "--root", str(example), "--since", "2026-02-30")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "--since: '2026-02-30' is not a valid date\n1 error; nothing was written\n"
