@@ -164,9 +164,25 @@ def rewrite_issue(path: Path, rel: str, change: Callable[[bytes], bytes], *, ver
 CONFLICT = "changed on disk since it was read (another command, an editor, git); nothing was written: reload it and edit again"
 
 
-def save_issue(config: Config, number: int, path: Path, rel: str, batches: Sequence[Batch], *, version: str | None = None) -> bytes:
-    """Insert the batches into the issue file as it is now, check the result, and replace the file atomically."""
-    return rewrite_issue(path, rel, lambda before: _appended(config, number, path, rel, before, batches), version=version)
+def save_issue(
+    config: Config,
+    number: int,
+    path: Path,
+    rel: str,
+    batches: Sequence[Batch],
+    *,
+    version: str | None = None,
+    refuse: Callable[[bytes], None] | None = None,
+) -> bytes:
+    """Insert the batches into the issue file as it is now, check the result, and replace the file atomically.
+    ``refuse`` sees the file as it is under the lock, before the edit, and may refuse it (raise DigestError)."""
+
+    def change(before: bytes) -> bytes:
+        if refuse is not None:
+            refuse(before)
+        return _appended(config, number, path, rel, before, batches)
+
+    return rewrite_issue(path, rel, change, version=version)
 
 
 def replace_issue(config: Config, number: int, path: Path, rel: str, data: bytes, *, version: str) -> None:
