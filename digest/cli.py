@@ -31,14 +31,15 @@ def _common(func: F) -> F:
         except DigestError as e:
             _print_problems(e.problems)
             errors = sum(p.errors for p in e.problems)
-            # What did not happen: a preview that could not start wrote nothing because it never
-            # writes.  (check's "nothing was written" is kept for now: see _OUTCOMES.)
+            # What did not happen, said only where something would have: check never writes (its
+            # summary is the count alone), and a preview that could not start never writes either.
             outcome = _OUTCOMES.get(func.__name__, "; nothing was written")
             if errors:
                 click.echo(f"{errors} error{'s' if errors != 1 else ''}{outcome}", err=True)
             else:  # only --strict fails on warnings alone
                 warnings = len(e.problems)
-                click.echo(f"{warnings} warning{'s' if warnings != 1 else ''}, which --strict makes fatal{outcome}", err=True)
+                plural = "s" if warnings != 1 else ""
+                click.echo(f"{warnings} warning{plural}, which --strict makes fatal{outcome}", err=True)
             if debug:
                 traceback.print_exc()
             sys.exit(1)
@@ -54,9 +55,7 @@ def _common(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-# check would say "" (it never writes), but its summary is asserted, shared with build's, by
-# some 40 tests and the 239 hostile fixtures: changed when those are, in one commit.
-_OUTCOMES = {"send": "; nothing was sent", "serve": "; the preview did not start"}
+_OUTCOMES = {"send": "; nothing was sent", "check": "", "serve": "; the preview did not start"}
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -223,7 +222,7 @@ def init(folder: Path, title: str | None, url: str, requirement: str | None) -> 
 
 
 @main.command()
-@click.option("--date", "date_", metavar="YYYY-MM-DD", default=None, help="Issue date (default: a week after the last issue).")
+@click.option("--date", "date_", metavar="YYYY-MM-DD", help="Issue date (default: a week after the last issue).")
 @click.option("--number", type=click.IntRange(1, 999_999_999), default=None, help="Issue number (default: one after the last).")
 @click.option("--force", is_flag=True, help="Start a draft even though another draft has no items yet.")
 @_common
@@ -282,7 +281,10 @@ def add(root: Path, url: str, issue: int | None, section: str | None, force: boo
 @click.argument("feeds", nargs=-1)
 @_ISSUE
 @click.option("--section", default=None, help="The section for every entry (default: each source's section, else the last one).")
-@click.option("--since", metavar="YYYY-MM-DD", default=None, help="Take entries from this date on (default: those after the latest published issue).")
+@click.option(
+    "--since", metavar="YYYY-MM-DD",
+    help="Take entries from this date on (default: those after the latest published issue).",
+)
 @_common
 def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: str | None) -> None:
     """Add new entries of RSS, Atom and JSON feeds (URLs or files) to the newest draft.
@@ -300,7 +302,8 @@ def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str 
     from digest.compose.collect import collect as run_collect
     from digest.compose.new import parse_date
 
-    result = run_collect(root, list(feeds), issue=issue, section=section, since=parse_date(since, "--since") if since is not None else None)
+    start = parse_date(since, "--since") if since is not None else None
+    result = run_collect(root, list(feeds), issue=issue, section=section, since=start)
     for report in result.reports:
         click.echo(str(report), err=bool(report.error))
     added = sum(r.added for r in result.reports)
@@ -463,5 +466,6 @@ def _message(root: Path, number: int, to: list[str] | None) -> Any:
     config, issue, html, text = render_issue_email(root, number)
     if not issue.items:  # a header and a footer: a mistake to send or export, not a proof
         what = "a draft with no items yet" if issue.draft else "an issue with no items"
-        raise DigestError([Problem(issue.source, None, f"is {what}: there is nothing to send; add some with digest add URL or digest collect")])
+        why = f"is {what}: there is nothing to send; add some with digest add URL or digest collect"
+        raise DigestError([Problem(issue.source, None, why)])
     return message.build_message(config, issue, html, text, to or [message.sender(config)])

@@ -145,7 +145,8 @@ def collect(
             except DigestError as e:
                 # The issue is written (the items are safe there); only the memory of them is missing.
                 why = "; ".join(str(p) for p in e.problems)
-                return Collected(target.rel, reports, f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again")
+                lost = f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again"
+                return Collected(target.rel, reports, lost)
     if learnt:
         _write_conditions(root, {**conditions, **learnt})
     return Collected(target.rel, reports)

@@ -152,7 +152,8 @@ def rewrite_issue(path: Path, rel: str, change: Callable[[bytes], bytes], *, ver
         except FileNotFoundError:
             raise DigestError([Problem(rel, None, "no longer exists; nothing was written")]) from None
         except OSError as e:
-            raise DigestError([Problem(rel, None, f"cannot be read ({e.strerror or e}); nothing was written")]) from None
+            why = f"cannot be read ({e.strerror or e}); nothing was written"
+            raise DigestError([Problem(rel, None, why)]) from None
         if version is not None and version_of(before) != version:
             raise DigestError([Problem(rel, None, CONFLICT)])
         data = change(before)
@@ -161,7 +162,9 @@ def rewrite_issue(path: Path, rel: str, change: Callable[[bytes], bytes], *, ver
         return data
 
 
-CONFLICT = "changed on disk since it was read (another command, an editor, git); nothing was written: reload it and edit again"
+CONFLICT = (
+    "changed on disk since it was read (another command, an editor, git); nothing was written: reload it and edit again"
+)
 
 
 def save_issue(

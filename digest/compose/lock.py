@@ -70,7 +70,8 @@ def _lock(folder: Path, rel: str, wait: float) -> int:
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as e:
-        raise DigestError([Problem(rel, None, f"cannot be opened to lock it ({e.strerror or e}); nothing was written")]) from None
+        why = f"cannot be opened to lock it ({e.strerror or e}); nothing was written"
+        raise DigestError([Problem(rel, None, why)]) from None
     deadline = time.monotonic() + wait
     try:
         while True:
@@ -80,7 +81,8 @@ def _lock(folder: Path, rel: str, wait: float) -> int:
             except OSError as e:
                 if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     # flock unsupported here (some network filesystems): no edit without the lock.
-                    raise DigestError([Problem(rel, None, f"cannot be locked ({e.strerror or e}); nothing was written")]) from None
+                    why = f"cannot be locked ({e.strerror or e}); nothing was written"
+                    raise DigestError([Problem(rel, None, why)]) from None
             if time.monotonic() >= deadline:
                 raise _busy(rel, wait)
             time.sleep(_POLL)
@@ -90,4 +92,7 @@ def _lock(folder: Path, rel: str, wait: float) -> int:
 
 
 def _busy(rel: str, wait: float) -> DigestError:
-    return DigestError([Problem(rel, None, f"another digest command (add, collect, new or the editor) has been writing here for {wait:g} s; nothing was written: try again when it has finished")])
+    return DigestError([Problem(rel, None, (
+        f"another digest command (add, collect, new or the editor) has been writing here for {wait:g} s;"
+        " nothing was written: try again when it has finished"
+    ))])

@@ -117,9 +117,10 @@ def _has_items(issue: IssueFile) -> bool:
         if not isinstance(section, yaml.MappingNode):
             return True  # something written there, if not a section
         for key, value in section.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "items" and isinstance(value, yaml.SequenceNode) and value.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name == "items" and isinstance(value, yaml.SequenceNode) and value.value:
                 return True
-            if isinstance(key, yaml.ScalarNode) and key.value == "sections" and isinstance(value, yaml.SequenceNode):
+            if name == "sections" and isinstance(value, yaml.SequenceNode):
                 stack.extend(value.value)
     return False
 
