@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,3 +217,19 @@ def test_the_whole_loop_init_new_collect_add_check_build(tmp_path: Path, web: We
     for hint in ("The article", "headline", "example.com", "Why this is worth reading", "..."):
         assert hint not in html  # nothing from the skeleton reaches readers
     assert dt.date.fromisoformat(str(yaml.safe_load(draft.read_text(encoding="utf-8"))["date"])) == dt.date(2026, 3, 27)
+
+
+def test_a_folder_name_keeps_its_capitals_and_the_next_command_can_be_pasted(tmp_path: Path) -> None:
+    """Issue 19: `digest init "My NGO"` wrote `title: "My Ngo"` and printed `--root My NGO`, which fails pasted."""
+    folder = tmp_path / "My NGO"
+    result = run("init", str(folder), "--requirement", PINNED)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == f"next: digest build --root '{folder}'"
+    assert load_config(folder).title == "My NGO"
+    assert run("build", "--root", shlex.split(result.stdout.splitlines()[-1])[-1]).exit_code == 0
+    assert load_config(_init(tmp_path / "civic-tech_weekly")).title == "Civic Tech Weekly"
+
+
+def _init(folder: Path) -> Path:
+    assert run("init", str(folder), "--requirement", PINNED).exit_code == 0
+    return folder
