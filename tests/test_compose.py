@@ -37,14 +37,14 @@ def test_the_new_file_passes_check_and_stays_out_of_the_archive(example: Path) -
     assert run("new", "--root", str(example)).exit_code == 0
     result = run("check", "--root", str(example))
     assert result.exit_code == 0, result.output
-    assert result.stdout == "checked 5 issues: no errors\n"
+    assert result.stdout == "checked 5 issues: no errors, 1 note\n"
     # The only remark: an empty draft may not be published (the skeleton's hints are comments).
     assert result.stderr == "issues/0045.yaml:24: note: sections: has no sections (fine for a draft; it must have some before publishing)\n"
     # init's CI workflow runs check --strict on pull requests: a fresh draft must pass it.
     assert run("check", "--strict", "--root", str(example)).exit_code == 0
     assert run("build", "--root", str(example)).exit_code == 0
-    assert (example / "site" / "issues" / "45" / "index.html").is_file()  # previewable...
-    assert "/issues/45/" not in (example / "site" / "index.html").read_text(encoding="utf-8")  # ...not published
+    assert not (example / "site" / "issues" / "45").exists()  # a draft is previewed (digest serve), never published
+    assert "/issues/45/" not in (example / "site" / "index.html").read_text(encoding="utf-8")
     assert "/issues/45/" not in (example / "site" / "feed.xml").read_text(encoding="utf-8")
 
 
@@ -219,7 +219,7 @@ def test_new_creates_the_issues_folder_in_a_fresh_newsletter(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert result.stdout == f"created {root / 'issues' / '0001.yaml'}\n"
     check = run("check", "--root", str(root))
-    assert (check.exit_code, check.stdout) == (0, "checked 1 issue: no errors\n")
+    assert (check.exit_code, check.stdout) == (0, "checked 1 issue: no errors, 1 note\n")
     assert check.stderr == "issues/0001.yaml:24: note: sections: has no sections (fine for a draft; it must have some before publishing)\n"
 
 
