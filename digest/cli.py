@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 import traceback
 from collections.abc import Callable
@@ -29,12 +30,15 @@ def _common(func: F) -> F:
         except DigestError as e:
             _print_problems(e.problems)
             errors = sum(p.errors for p in e.problems)
-            outcome = "nothing was sent" if func.__name__ == "send" else "nothing was written"
+            # What did not happen, said only where something would have: check never writes (its
+            # summary is the count alone), and a preview that could not start never writes either.
+            outcome = _OUTCOMES.get(func.__name__, "; nothing was written")
             if errors:
-                click.echo(f"{errors} error{'s' if errors != 1 else ''}; {outcome}", err=True)
+                click.echo(f"{errors} error{'s' if errors != 1 else ''}{outcome}", err=True)
             else:  # only --strict fails on warnings alone
                 warnings = len(e.problems)
-                click.echo(f"{warnings} warning{'s' if warnings != 1 else ''}, which --strict makes fatal; {outcome}", err=True)
+                plural = "s" if warnings != 1 else ""
+                click.echo(f"{warnings} warning{plural}, which --strict makes fatal{outcome}", err=True)
             if debug:
                 traceback.print_exc()
             sys.exit(1)
@@ -50,12 +54,46 @@ def _common(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_OUTCOMES = {"send": "; nothing was sent", "check": "", "serve": "; the preview did not start"}
+
+
 def _print_problems(problems: list[Problem]) -> None:
     for p in problems:
         click.echo(str(p), err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# `digest --help` lists the commands in the order of a week's work, each with a summary short
+# enough not to be cut ("…") in 80 columns; a command not named here comes last.
+_ORDER = ("init", "new", "add", "collect", "check", "serve", "build", "export", "send")
+_SUMMARIES = {
+    "init": "Start a newsletter in a new folder, with a first draft.",
+    "new": "Start the next issue as a draft.",
+    "add": "Add a web page as an item of the newest draft.",
+    "collect": "Add the new entries of feeds to the newest draft.",
+    "check": "The pre-send gate: check every issue, writing nothing.",
+    "serve": "Preview every issue, drafts included, in a browser.",
+    "build": "Build the site: every issue, the archive and the feeds.",
+    "export": "Write an issue as an .eml message, as send sends it.",
+    "send": "Send an issue as a proof through SMTP.",
+}
+
+
+class _Commands(click.Group):
+    """A click group listing commands in _ORDER with _SUMMARIES (Group.list_commands and
+    Command.short_help are click's public API)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n))
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if cmd.short_help is None and name in _SUMMARIES:
+            cmd.short_help = _SUMMARIES[name]
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="digest")
 def main() -> None:
     """Build a weekly curated newsletter from YAML: email HTML, plain text, web archive and feeds.
@@ -88,8 +126,11 @@ def _print_warnings(warnings: list[Problem], prepared: list[str], verbose: bool)
             click.echo(f"  {line}", err=True)
 
 
-def _warned(warnings: list[Problem]) -> str:
-    return f", {_plural(len(warnings), 'warning')}" if warnings else ""
+def _warned(problems: list[Problem]) -> str:
+    """The summary line's count: ", 3 warnings, 1 note" (notes fail nothing, not even --strict)."""
+    notes = sum(p.note for p in problems)
+    counts = [_plural(len(problems) - notes, "warning")] if len(problems) > notes else []
+    return "".join(f", {c}" for c in counts + ([_plural(notes, "note")] if notes else []))
 
 
 def _plural(n: int, word: str) -> str:
@@ -204,24 +245,30 @@ def init(folder: Path, title: str | None, url: str, requirement: str | None) -> 
     click.echo(f"created {folder} with {', '.join(written)}")
     if requirement is None:
         click.echo(f"note: {REQUIREMENTS} does not say where CI installs digest from (this one came from a folder on this machine): add it before pushing, or pass --requirement")
-    click.echo(f"next: digest build --root {folder}")
+    click.echo(f"next: digest build --root {shlex.quote(str(folder))}")  # quoted: pasted into a shell as it is
 
 
 @main.command()
-@click.option("--date", "date_", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Issue date (default: a week after the last issue).")
+@click.option("--date", "date_", metavar="YYYY-MM-DD", help="Issue date (default: a week after the last issue).")
 @click.option("--number", type=click.IntRange(1, 999_999_999), default=None, help="Issue number (default: one after the last).")
+@click.option("--force", is_flag=True, help="Start a draft even though another draft has no items yet.")
 @_common
-def new(root: Path, date_: Any, number: int | None) -> None:
+def new(root: Path, date_: str | None, number: int | None, force: bool) -> None:
     """Start the next issue as a draft: issues/<next number>.yaml.
+
+    Refused while a draft has no items yet (init makes draft 1): fill that one first, or
+    pass --force.
 
     \b
     Example:
       digest new --date 2026-12-04
       digest new --number 300
     """
-    from digest.compose.new import new_issue
+    from digest.compose.new import new_issue, parse_date
 
-    path = new_issue(root, date_.date() if date_ else None, number)
+    # The date is read here, not by click: a wrong one is a user error in the words an issue's
+    # date gets (exit 1), not click's usage error (exit 2).
+    path = new_issue(root, parse_date(date_, "--date") if date_ is not None else None, number, force=force)
     click.echo(f"created {path}")
 
 
@@ -261,9 +308,12 @@ def add(root: Path, url: str, issue: int | None, section: str | None, force: boo
 @click.argument("feeds", nargs=-1)
 @_ISSUE
 @click.option("--section", default=None, help="The section for every entry (default: each source's section, else the last one).")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Take entries from this date on (default: those after the latest published issue).")
+@click.option(
+    "--since", metavar="YYYY-MM-DD",
+    help="Take entries from this date on (default: those after the latest published issue).",
+)
 @_common
-def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: Any) -> None:
+def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: str | None) -> None:
     """Add new entries of RSS, Atom and JSON feeds (URLs or files) to the newest draft.
 
     With no FEED, reads the sources: listed in config.yaml.  An entry is new when it is
@@ -277,8 +327,10 @@ def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str 
       digest collect --since 2026-03-01
     """
     from digest.compose.collect import collect as run_collect
+    from digest.compose.new import parse_date
 
-    result = run_collect(root, list(feeds), issue=issue, section=section, since=since.date() if since else None)
+    start = parse_date(since, "--since") if since is not None else None
+    result = run_collect(root, list(feeds), issue=issue, section=section, since=start)
     for report in result.reports:
         click.echo(str(report), err=bool(report.error))
     added = sum(r.added for r in result.reports)
@@ -323,10 +375,14 @@ def send(root: Path, number: int, to: tuple[str, ...]) -> None:
     HTML), with List-Id and List-Unsubscribe headers.  An email that Gmail would clip
     is not sent.  TLS verifies the server (DIGEST_SMTP_CA_FILE: the authorities to trust).
 
+    Type the password at read's silent prompt, as below, never in a command: commands
+    stay in the shell's history.
+
     \b
     Example:
-      DIGEST_SMTP_HOST=smtp.example.org DIGEST_SMTP_USER=me DIGEST_SMTP_PASSWORD=… \\
-        digest send 263 --to me@example.org --to editor@example.org
+      export DIGEST_SMTP_HOST=smtp.example.org DIGEST_SMTP_USER=me
+      read -rs DIGEST_SMTP_PASSWORD && export DIGEST_SMTP_PASSWORD
+      digest send 263 --to me@example.org --to editor@example.org
     """
     from digest.deliver import mail, message
 
@@ -375,4 +431,8 @@ def _message(root: Path, number: int, to: list[str] | None) -> Any:
 
     config = load_config(root)
     issue, html, text = render_one(config, number)
+    if not issue.items:  # a header and a footer: a mistake to send or export, not a proof
+        what = "a draft with no items yet" if issue.draft else "an issue with no items"
+        why = f"is {what}: there is nothing to send; add some with digest add URL or digest collect"
+        raise DigestError([Problem(issue.source, None, why)])
     return message.build_message(config, issue, html, text, to or [message.sender(config)])

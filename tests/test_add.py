@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -378,3 +379,22 @@ def test_a_read_only_issues_folder_is_one_error(example: Path, web: Web) -> None
     assert result.exit_code == 1
     assert result.stderr == f"{DRAFT}: cannot be written (Operation not permitted); it is unchanged\n1 error; nothing was written\n"
     assert tree(example) == before
+
+
+def test_a_link_another_add_wrote_meanwhile_is_refused_not_added_twice(example: Path, web: Web) -> None:
+    """Two `add`s of one link at once: the second to take the writers' lock finds the link the
+    first wrote while it was fetching (here the page's server writes it, deterministically)."""
+    body = (FIXTURES / "title-only.html").read_bytes()
+    url = web.url("/same")
+
+    def meanwhile(h: Any) -> None:
+        with (example / DRAFT).open("a", encoding="utf-8") as f:
+            f.write(f"      - title: Written meanwhile\n        url: {url}\n")
+        send(h, 200, body, {"Content-Type": "text/html"})
+
+    web.routes["/same"] = meanwhile
+    result = run("add", url, "--root", str(example))
+    line = (example / DRAFT).read_text(encoding="utf-8").splitlines().index(f"        url: {url}") + 1
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"{DRAFT}:{line}: url: already links to {url}: --force adds it again\n1 error; nothing was written\n"
+    assert (example / DRAFT).read_text(encoding="utf-8").count(url) == 1

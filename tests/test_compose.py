@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -38,14 +37,14 @@ def test_the_new_file_passes_check_and_stays_out_of_the_archive(example: Path) -
     assert run("new", "--root", str(example)).exit_code == 0
     result = run("check", "--root", str(example))
     assert result.exit_code == 0, result.output
-    assert result.stdout == "checked 5 issues: no errors\n"
+    assert result.stdout == "checked 5 issues: no errors, 1 note\n"
     # The only remark: an empty draft may not be published (the skeleton's hints are comments).
     assert result.stderr == "issues/0045.yaml:24: note: sections: has no sections (fine for a draft; it must have some before publishing)\n"
     # init's CI workflow runs check --strict on pull requests: a fresh draft must pass it.
     assert run("check", "--strict", "--root", str(example)).exit_code == 0
     assert run("build", "--root", str(example)).exit_code == 0
-    assert (example / "site" / "issues" / "45" / "index.html").is_file()  # previewable...
-    assert "/issues/45/" not in (example / "site" / "index.html").read_text(encoding="utf-8")  # ...not published
+    assert not (example / "site" / "issues" / "45").exists()  # a draft is previewed (digest serve), never published
+    assert "/issues/45/" not in (example / "site" / "index.html").read_text(encoding="utf-8")
     assert "/issues/45/" not in (example / "site" / "feed.xml").read_text(encoding="utf-8")
 
 
@@ -86,31 +85,73 @@ def test_date_option_wins_over_the_weekly_rhythm(example: Path) -> None:
     assert "date: 2026-12-04\n" in (example / "issues" / "0045.yaml").read_text(encoding="utf-8")
 
 
-def test_a_second_new_takes_the_next_number_and_never_overwrites(example: Path) -> None:
+EMPTY = (
+    "is a draft with no items yet: fill it (digest add URL, digest collect) rather than start another;"
+    " digest new --force starts one anyway"
+)
+
+
+def test_a_second_new_is_refused_while_the_first_draft_is_empty(example: Path) -> None:
+    """Issue 19: `new` twice made a third draft without a word, and `add` filled the newest."""
     assert run("new", "--root", str(example)).exit_code == 0
     first = (example / "issues" / "0045.yaml").read_bytes()
+    before = tree(example)
     result = run("new", "--root", str(example))
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"issues/0045.yaml: {EMPTY}\n1 error; nothing was written\n"
+    assert tree(example) == before
+    # --force starts another anyway: the next number, never overwriting.
+    result = run("new", "--root", str(example), "--force")
     assert result.stdout == f"created {example / 'issues' / '0046.yaml'}\n"
     assert (example / "issues" / "0045.yaml").read_bytes() == first
     # Dated a week after 0045, the newest issue now.
     assert "date: 2026-04-10\n" in (example / "issues" / "0046.yaml").read_text(encoding="utf-8")
 
 
-def test_concurrent_news_never_overwrite_each_other(example: Path) -> None:
-    """Eight `new`s at once, three times: each creates its own file or is refused; none writes a file twice.
+def test_new_after_init_is_refused_until_the_first_draft_has_items(tmp_path: Path) -> None:
+    folder = tmp_path / "weekly"
+    assert run("init", str(folder)).exit_code == 0
+    result = run("new", "--root", str(folder))
+    assert (result.exit_code, result.stderr) == (1, f"issues/0001.yaml: {EMPTY}\n1 error; nothing was written\n")
+    draft = folder / "issues" / "0001.yaml"
+    draft.write_text(draft.read_text(encoding="utf-8") + "  - items:\n      - title: One\n", encoding="utf-8")
+    result = run("new", "--root", str(folder))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"created {folder / 'issues' / '0002.yaml'}\n"
 
-    Most rounds collide (two threads pick the same number); the file is opened with O_EXCL,
-    so the loser is refused instead of overwriting the winner's file.
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-02-30", "--date: '2026-02-30' is not a valid date"),
+        ("2026-13-01", "--date: '2026-13-01' is not a valid date"),
+        ("04/12/2026", "--date: must be a date like 2019-11-08, got '04/12/2026'"),
+        ("20261204", "--date: must be a date like 2019-11-08, got '20261204'"),
+    ],
+)
+def test_a_wrong_date_is_a_user_error_in_the_words_of_the_yaml(example: Path, value: str, message: str) -> None:
+    before = tree(example)
+    result = run("new", "--root", str(example), "--date", value)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"{message}\n1 error; nothing was written\n"
+    assert tree(example) == before
+
+
+def test_concurrent_news_never_overwrite_each_other(example: Path) -> None:
+    """Eight `new`s at once, twice: numbering and creating happen under the issues folder's lock.
+
+    Without --force exactly one creates a draft and the others are told it is empty; with
+    --force each creates its own file; none writes a file twice.
     """
     created: list[Path] = []
-    for _ in range(3):
+    for force in (False, True):
         barrier = threading.Barrier(8)
         results: list[Path | str] = []
 
-        def start(barrier: threading.Barrier = barrier, results: list[Path | str] = results) -> None:
+        def start(barrier: threading.Barrier = barrier, results: list[Path | str] = results, force: bool = force) -> None:
             barrier.wait()
             try:
-                results.append(new_issue(example))
+                results.append(new_issue(example, force=force))
             except DigestError as e:
                 results.append(str(e))
 
@@ -120,11 +161,12 @@ def test_concurrent_news_never_overwrite_each_other(example: Path) -> None:
         for t in threads:
             t.join(60)
         assert len(results) == 8
-        created += [r for r in results if isinstance(r, Path)]
+        made = [r for r in results if isinstance(r, Path)]
         refused = [r for r in results if isinstance(r, str)]
-        assert all(re.fullmatch(r"issues/\d{4}\.yaml: already exists; not overwriting it", r) for r in refused), refused
+        assert (len(made), refused) == ((8, []) if force else (1, [f"issues/0045.yaml: {EMPTY}"] * 7))
+        created += made
     assert len(set(created)) == len(created)
-    assert sorted(p.name for p in created) == [f"{n:04d}.yaml" for n in range(45, 45 + len(created))]
+    assert sorted(p.name for p in created) == [f"{n:04d}.yaml" for n in range(45, 54)]
     for path in created:
         assert f"number: {int(path.stem)}\n" in path.read_text(encoding="utf-8")
 
@@ -177,7 +219,7 @@ def test_new_creates_the_issues_folder_in_a_fresh_newsletter(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert result.stdout == f"created {root / 'issues' / '0001.yaml'}\n"
     check = run("check", "--root", str(root))
-    assert (check.exit_code, check.stdout) == (0, "checked 1 issue: no errors\n")
+    assert (check.exit_code, check.stdout) == (0, "checked 1 issue: no errors, 1 note\n")
     assert check.stderr == "issues/0001.yaml:24: note: sections: has no sections (fine for a draft; it must have some before publishing)\n"
 
 

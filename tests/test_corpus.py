@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.skipif(CORPUS is None, reason="the This Week in Rust corpus (../shared/corpora/this-week-in-rust/) is absent"),
 ]
 
-_SUMMARY = re.compile(r"\d+ errors?(, \d+ warnings?)?; nothing was written")
+_SUMMARY = re.compile(r"\d+ errors?(, \d+ warnings?)?")  # check's summary: it writes nothing, so the count alone
 
 
 @pytest.fixture(scope="module")

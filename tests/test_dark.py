@@ -82,7 +82,7 @@ def test_theme_dark_mistakes_are_errors_at_their_lines(newsletter: Callable[...,
         "config.yaml:5: theme.dark.text_color: must be a colour like #121212, got 'white'\n"
         'config.yaml:6: theme.dark.brand_color: is empty: in YAML a # starts a comment, so put the colour in quotes, like "#121212"\n'
         "config.yaml:7: theme.dark.logo: needs alt (there is no theme.logo to take it from)\n"
-        "3 errors; nothing was written\n"
+        "3 errors\n"
     )
 
 

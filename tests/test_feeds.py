@@ -324,9 +324,8 @@ def test_wide_logo_and_square_icon_go_where_each_shape_belongs(newsletter: Calla
         assert lxml.html.fromstring((site / page).read_bytes()).xpath("//link[@rel='icon']/@href") == ([icon] if icon else [])
 
 
-def test_drafts_are_built_but_left_out_of_the_archive_and_feeds(site: Path) -> None:
-    for name in ("email.html", "email.txt", "index.html"):
-        assert (site / "issues" / str(DRAFT) / name).is_file()
+def test_drafts_are_never_published_neither_their_files_nor_in_the_archive_and_feeds(site: Path) -> None:
+    assert not (site / "issues" / str(DRAFT)).exists()
     draft_url = issue_url(DRAFT)
     archive = lxml.html.fromstring((site / "index.html").read_bytes())
     assert archive.xpath("//ol[@class='issues']/li/a/@href") == [issue_url(n) for n in reversed(PUBLISHED)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,10 +40,11 @@ def test_init_writes_a_newsletter_that_builds_at_once(tmp_path: Path) -> None:
     assert sorted(tree(folder)) == sorted(FILES)
     config = load_config(folder)
     assert (config.title, config.url) == ("Civic Weekly", "https://me.example.io/civic-weekly/")
-    assert (folder / ".gitignore").read_text(encoding="utf-8").splitlines()[1:] == ["site/", ".digest-cache/"]
+    assert (folder / ".gitignore").read_text(encoding="utf-8").splitlines()[1:] == ["site/", ".site.digest-new/", ".site.digest-old/"]
     build = run("build", "--root", str(folder))
     assert build.exit_code == 0, build.output
-    assert (folder / "site" / "issues" / "1" / "index.html").is_file()
+    assert (folder / "site" / "index.html").is_file()
+    assert not (folder / "site" / "issues" / "1").exists()  # the first issue is a draft: never published
 
 
 def test_every_commented_setting_is_a_real_one(tmp_path: Path) -> None:
@@ -206,8 +208,21 @@ def test_the_whole_loop_init_new_collect_add_check_build(tmp_path: Path, web: We
     page = web.file("/story", "og.html", "text/html; charset=utf-8")
     added = run("add", page, "--root", root, "--section", "Top stories")
     assert added.exit_code == 0, added.output
+    check = run("check", "--root", root, "--strict")  # what still stops the issue from being sent (issue 19)
+    assert check.exit_code == 1 and check.stderr == (
+        "config.yaml: email.from: is not set: the sender's name and address, which export, send and mailing services need\n"
+        "config.yaml: email.unsubscribe_url: is not set: every email must offer a way out (a link, or your mailing service's"
+        " merge tag such as *|UNSUB|*)\n"
+        "config.yaml:4: url: is still the placeholder `digest init` wrote: set it to where site/ is published (every link"
+        " of the email points there)\n"
+        "3 errors\n"
+    ), check.output
+    config = (folder / "config.yaml").read_text(encoding="utf-8").replace("url: https://example.org/", "url: https://weekly.example.net/")
+    config += 'email:\n  from: "The Weekly <weekly@example.net>"\n  unsubscribe_url: "{{ UnsubscribeURL }}"\n'
+    (folder / "config.yaml").write_text(config, encoding="utf-8")
     check = run("check", "--root", root, "--strict")
     assert (check.exit_code, check.stderr) == (0, ""), check.output
+    draft.write_text(draft.read_text(encoding="utf-8").replace("draft: true\n", ""), encoding="utf-8")  # published
     build = run("build", "--root", root)
     assert build.exit_code == 0, build.output
     html = (folder / "site" / "issues" / "2" / "index.html").read_text(encoding="utf-8")
@@ -216,3 +231,19 @@ def test_the_whole_loop_init_new_collect_add_check_build(tmp_path: Path, web: We
     for hint in ("The article", "headline", "example.com", "Why this is worth reading", "..."):
         assert hint not in html  # nothing from the skeleton reaches readers
     assert dt.date.fromisoformat(str(yaml.safe_load(draft.read_text(encoding="utf-8"))["date"])) == dt.date(2026, 3, 27)
+
+
+def test_a_folder_name_keeps_its_capitals_and_the_next_command_can_be_pasted(tmp_path: Path) -> None:
+    """Issue 19: `digest init "My NGO"` wrote `title: "My Ngo"` and printed `--root My NGO`, which fails pasted."""
+    folder = tmp_path / "My NGO"
+    result = run("init", str(folder), "--requirement", PINNED)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == f"next: digest build --root '{folder}'"
+    assert load_config(folder).title == "My NGO"
+    assert run("build", "--root", shlex.split(result.stdout.splitlines()[-1])[-1]).exit_code == 0
+    assert load_config(_init(tmp_path / "civic-tech_weekly")).title == "Civic Tech Weekly"
+
+
+def _init(folder: Path) -> Path:
+    assert run("init", str(folder), "--requirement", PINNED).exit_code == 0
+    return folder

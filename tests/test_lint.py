@@ -10,7 +10,7 @@ from conftest import run, tree
 
 def _big_issue(items: int) -> str:
     blurb = "Long summary text about civic data and budgets, written out at length. " * 6
-    lines = ["date: 2024-01-05", "sections:", "  - title: Everything", "    items:"]
+    lines = ["date: 2024-01-12", "sections:", "  - title: Everything", "    items:"]
     for i in range(items):
         lines += [f"      - title: Item number {i}", f"        url: https://example.com/{i}", f"        summary: {blurb}"]
     return "\n".join(lines) + "\n"

@@ -249,7 +249,7 @@ def test_serve_on_a_busy_port_is_a_clear_error_before_building(golden_root: Path
     assert result.stdout == ""
     assert result.stderr == (
         f"127.0.0.1:{port}: cannot listen there: Address already in use; --port 0 picks a free port\n"
-        "1 error; nothing was written\n"
+        "1 error; the preview did not start\n"
     )
     assert not (golden_root / "site").exists()
 

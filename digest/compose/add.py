@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from digest.compose.edit import Batch, Fields, save_issue
 from digest.compose.meta import PageMeta, page_metadata
 from digest.compose.net import TIMEOUT, FetchError, fetch, user_agent
-from digest.compose.target import issue_files, known_links, target_issue
+from digest.compose.target import issue_file, issue_files, known_links, target_issue
 from digest.core.config import load_config
 from digest.core.errors import DigestError, Problem
 from digest.core.markdown import url_problem
@@ -60,8 +60,15 @@ def add_url(root: Path, url: str, *, issue: int | None = None, section: str | No
     fields = _fields(meta)
     if "title" not in fields and "summary" not in fields:
         raise FetchError(url, "the page has no title or description to make an item from")
-    before = target.path.read_bytes()
-    save_issue(config, target.number, target.path, target.rel, before, [Batch(section, [fields])])
+
+    def added_meanwhile(current: bytes) -> None:
+        # Another add may have written the same link while this one fetched: asked again under the lock.
+        if not force:
+            now = known_links([issue_file(target.number, target.path, target.rel, current.decode("utf-8", "replace"))])
+            for link in dict.fromkeys((url, meta.url)):
+                _refuse_known(now, link)
+
+    save_issue(config, target.number, target.path, target.rel, [Batch(section, [fields])], refuse=added_meanwhile)
     return Added(rel=target.rel, title=str(fields.get("title") or fields.get("summary")), url=meta.url, section=section)
 
 

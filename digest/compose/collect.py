@@ -27,6 +27,7 @@ from pathlib import Path
 
 from digest.compose.edit import Batch, Fields, save_issue, write_atomic
 from digest.compose.feeds import Entry, FeedError, parse_feed
+from digest.compose.lock import issues_locked
 from digest.compose.net import TIMEOUT, FetchError, fetch, user_agent
 from digest.compose.target import issue_files, known_links, last_published, target_issue
 from digest.core.cachedir import newsletter_cache
@@ -135,14 +136,17 @@ def collect(
                 report.added += 1
     chosen = [b for b in batches.values() if b.items]
     if chosen:
-        before = target.path.read_bytes()
-        save_issue(config, target.number, target.path, target.rel, before, chosen)
-        try:
-            write_ledger(root, offered)
-        except DigestError as e:
-            # The issue is written (the items are safe there); only the memory of them is missing.
-            why = "; ".join(str(p) for p in e.problems)
-            return Collected(target.rel, reports, f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again")
+        # The issue and the ledger under one hold of the issues lock: a concurrent add or collect
+        # waits, and the ledger keeps what another collect recorded meanwhile.
+        with issues_locked(target.path.parent):
+            save_issue(config, target.number, target.path, target.rel, chosen)
+            try:
+                write_ledger(root, read_ledger(root) | offered)
+            except DigestError as e:
+                # The issue is written (the items are safe there); only the memory of them is missing.
+                why = "; ".join(str(p) for p in e.problems)
+                lost = f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again"
+                return Collected(target.rel, reports, lost)
     if learnt:
         _write_conditions(root, {**conditions, **learnt})
     return Collected(target.rel, reports)

@@ -9,19 +9,25 @@ Rules:
 - The edited text must parse to the old document plus exactly the new items, load as
   an issue without errors (what `digest check` asks), and only then replaces the file,
   atomically (a temporary file beside it, then a rename).  Otherwise nothing is written.
+- Every writer of an issue file goes through rewrite_issue: under the issues folder's lock it
+  edits the file as it is at that moment, so concurrent writers never lose an edit; a writer
+  that showed the file to someone (the browser editor) passes the version it read, and a file
+  changed on disk since is a conflict, never overwritten.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from digest.compose.lock import issues_locked
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import load_issue
 from digest.core.models import Config
@@ -126,8 +132,76 @@ def expected_after(before: Any, batches: Sequence[Batch]) -> Any:
     return doc
 
 
-def save_issue(config: Config, number: int, path: Path, rel: str, before: bytes, batches: Sequence[Batch]) -> None:
-    """Insert the batches into the issue file, check the result, and replace the file atomically."""
+def version_of(data: bytes) -> str:
+    """A file's version as a writer that read it passes back: the SHA-256 of its bytes, in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def rewrite_issue(path: Path, rel: str, change: Callable[[bytes], bytes], *, version: str | None = None) -> bytes:
+    """The one way digest replaces an issue file (add, collect, the browser editor); returns what was written.
+
+    Under the issues folder's lock (digest.compose.lock): the file is read as it is now,
+    ``change`` makes the new bytes from them (raising DigestError to refuse), and they replace
+    the file atomically.  So two writers at once never lose each other's edit: the second waits
+    and edits what the first wrote.  ``version`` (see :func:`version_of`) is what a writer that
+    showed the file to someone read: if the file has changed on disk since, nothing is written
+    and the conflict is an error, so an edit made elsewhere is never overwritten."""
+    with issues_locked(path.parent, rel.rpartition("/")[0] or "issues"):
+        try:
+            before = path.read_bytes()
+        except FileNotFoundError:
+            raise DigestError([Problem(rel, None, "no longer exists; nothing was written")]) from None
+        except OSError as e:
+            why = f"cannot be read ({e.strerror or e}); nothing was written"
+            raise DigestError([Problem(rel, None, why)]) from None
+        if version is not None and version_of(before) != version:
+            raise DigestError([Problem(rel, None, CONFLICT)])
+        data = change(before)
+        if data != before:
+            write_atomic(path, data, before, rel)
+        return data
+
+
+CONFLICT = (
+    "changed on disk since it was read (another command, an editor, git); nothing was written: reload it and edit again"
+)
+
+
+def save_issue(
+    config: Config,
+    number: int,
+    path: Path,
+    rel: str,
+    batches: Sequence[Batch],
+    *,
+    version: str | None = None,
+    refuse: Callable[[bytes], None] | None = None,
+) -> bytes:
+    """Insert the batches into the issue file as it is now, check the result, and replace the file atomically.
+    ``refuse`` sees the file as it is under the lock, before the edit, and may refuse it (raise DigestError)."""
+
+    def change(before: bytes) -> bytes:
+        if refuse is not None:
+            refuse(before)
+        return _appended(config, number, path, rel, before, batches)
+
+    return rewrite_issue(path, rel, change, version=version)
+
+
+def replace_issue(config: Config, number: int, path: Path, rel: str, data: bytes, *, version: str) -> None:
+    """Replace the issue file with ``data`` (an editor's whole new text), only if it loads without
+    errors and the file is still the ``version`` the editor read."""
+
+    def checked(before: bytes) -> bytes:
+        _, problems = load_issue(config, number, path, rel, data=data)
+        if errors := [p for p in problems if not p.warning]:
+            raise DigestError(errors)
+        return data
+
+    rewrite_issue(path, rel, checked, version=version)
+
+
+def _appended(config: Config, number: int, path: Path, rel: str, before: bytes, batches: Sequence[Batch]) -> bytes:
     text = before.decode("utf-8")
     # A file written with Windows line ends keeps them: edit it as \n, write it back as \r\n.
     crlf = text.count("\n") == text.count("\r\n") > 0
@@ -145,7 +219,7 @@ def save_issue(config: Config, number: int, path: Path, rel: str, before: bytes,
     errors = [p for p in problems if not p.warning]
     if errors:
         raise DigestError(errors)
-    write_atomic(path, data, before, rel)
+    return data
 
 
 def write_atomic(path: Path, data: bytes, before: bytes | None, name: str | None = None) -> None:

@@ -63,13 +63,19 @@ def init_newsletter(
         raise DigestError([Problem("--url", None, why)])
     if requirement is not None and (not requirement.strip() or any(c in requirement for c in "\r\n\x00")):
         raise DigestError([Problem("--requirement", None, "must be one line naming where to install digest from, e.g. 'digest @ git+https://github.com/OWNER/digest@v1'")])
-    name = title or folder.resolve().name.replace("-", " ").replace("_", " ").strip().title() or "Weekly Digest"
+    name = title or _title_from(folder.resolve().name) or "Weekly Digest"
     files = _files(name, url if url.endswith("/") else url + "/", today or dt.date.today(), requirement)
     try:
         _put_in_place(folder, files)
     except OSError as e:  # a parent that is a file, a folder digest may not write in, a full disk...
         raise DigestError([Problem(str(folder), None, f"cannot be created in {folder.resolve().parent}: {e.strerror or e}; nothing was written")]) from None
     return list(files)
+
+
+def _title_from(name: str) -> str:
+    """A folder's name as a title: "civic-weekly" → "Civic Weekly"; each word's first letter is
+    capitalised and the rest kept as written ("My NGO" stays "My NGO", not str.title's "My Ngo")."""
+    return " ".join(w[:1].upper() + w[1:] for w in name.replace("-", " ").replace("_", " ").split())
 
 
 def _put_in_place(folder: Path, files: dict[str, str]) -> None:

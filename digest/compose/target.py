@@ -56,17 +56,18 @@ def issue_files(root: Path) -> list[IssueFile]:
     files, problems = discover(root)
     if any(not p.warning for p in problems):
         raise DigestError(problems)
-    out = []
-    for number, path, rel in files:
-        text, _ = read_text(path, rel)
-        node = None
-        if text is not None:
-            try:
-                node = yaml.compose(text, Loader=_LOADER)
-            except yaml.YAMLError:
-                node = None
-        out.append(IssueFile(number, path, rel, node))
-    return out
+    return [issue_file(number, path, rel, read_text(path, rel)[0]) for number, path, rel in files]
+
+
+def issue_file(number: int, path: Path, rel: str, text: str | None) -> IssueFile:
+    """An issue file from its text, read leniently (None: it does not parse)."""
+    node = None
+    if text is not None:
+        try:
+            node = yaml.compose(text, Loader=_LOADER)
+        except yaml.YAMLError:
+            node = None
+    return IssueFile(number, path, rel, node)
 
 
 def target_issue(files: list[IssueFile], number: int | None) -> IssueFile:
