@@ -12,6 +12,13 @@ Rules:
   them ("not modified" says nothing about entries that run skipped as too old, which
   an earlier --since now asks for).  The cache is a sealed record (digest.build.seal)
   in real folders: one digest did not write, or reached through a symlink, is ignored.
+- With no published issue and no --since, entries from the last DEFAULT_DAYS days are
+  new (a weekly newsletter's week), and a note says so and how to reach further back.
+- An entry whose date cannot be read is undated (skipped, as every undated entry is),
+  with a note naming it and what the feed wrote.
+- A URL that gives a web page instead of a feed is followed to the feed the page names
+  in <link rel="alternate" type="application/rss+xml"> (or Atom, or JSON Feed), with a note.
+- Titles are the feed's text: escaped (digest.compose.escape) so they show as written.
 - One broken feed is reported and the others are still collected.
 - The issue, then the ledger, then the cache: each replaced atomically, the issue only
   when it passes validation.
@@ -27,6 +34,7 @@ from pathlib import Path
 from digest.build.cache import CACHE_DIR
 from digest.build.seal import seal, unseal, user_key
 from digest.compose.edit import Batch, Fields, save_issue, write_atomic
+from digest.compose.escape import escape_markdown
 from digest.compose.feeds import Entry, FeedError, parse_feed
 from digest.compose.net import TIMEOUT, FetchError, fetch, user_agent
 from digest.compose.target import issue_files, known_links, last_published, target_issue
@@ -35,6 +43,7 @@ from digest.core.errors import DigestError, Problem
 from digest.core.markdown import url_problem
 from digest.core.urls import normalize_url, strip_tracking
 
+DEFAULT_DAYS = 7
 LEDGER = "collected.txt"
 CONDITIONS = Path(CACHE_DIR) / "collect" / "feeds.json"
 ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
@@ -47,6 +56,7 @@ class FeedReport:
     skipped: Counter[str] = field(default_factory=Counter)
     error: str | None = None  # one line: the feed and what went wrong
     not_modified: bool = False
+    notes: list[str] = field(default_factory=list)  # "FEED: note: …", printed after the report
 
     def __str__(self) -> str:
         if self.error:
@@ -63,6 +73,7 @@ class Collected:
     rel: str  # the issue file
     reports: list[FeedReport]
     ledger_error: str | None = None  # the items were added, but the ledger could not record them
+    note: str | None = None  # the default window, when no issue is published yet
 
     @property
     def failed(self) -> bool:
@@ -85,10 +96,18 @@ def collect(
     files = issue_files(root)
     target = target_issue(files, issue)
     cutoff, inclusive = (since, True) if since is not None else (last_published(files), False)
+    note = None
+    if cutoff is None:
+        # Nothing published yet: "everything dated" would be a feed's whole history.
+        cutoff, inclusive = dt.date.today() - dt.timedelta(days=DEFAULT_DAYS), True
+        note = (
+            f"note: no issue is published yet, so entries from the last {DEFAULT_DAYS} days (since {cutoff.isoformat()}) "
+            "are new; --since DATE reaches further back"
+        )
     known = known_links(files)
     offered = read_ledger(root)
     # The earliest entry date this run takes ("": any): what a feed's validators were learnt under.
-    admits = "" if cutoff is None else (cutoff if inclusive else cutoff + dt.timedelta(days=1)).isoformat()
+    admits = (cutoff if inclusive else cutoff + dt.timedelta(days=1)).isoformat()
     conditions = _read_conditions(root)
     learnt: dict[str, dict[str, str]] = {}
     agent = user_agent(config.url)
@@ -98,7 +117,7 @@ def collect(
         report = FeedReport(feed)
         reports.append(report)
         try:
-            data, base, condition = _read(root, feed, agent, _usable(conditions.get(feed), admits), timeout)
+            data, base, condition = _read(root, feed, agent, _usable(conditions.get(feed), admits), timeout, report)
         except FetchError as e:
             report.error = str(e)
             continue
@@ -125,7 +144,9 @@ def collect(
                 report.skipped["offered before"] += 1
             elif entry.date is None:
                 report.skipped["undated"] += 1
-            elif cutoff is not None and (entry.date < cutoff if inclusive else entry.date <= cutoff):
+                if entry.bad_date is not None:
+                    report.notes.append(f"{feed}: note: {url} has a date that cannot be read ({entry.bad_date!r}): it was skipped as undated")
+            elif entry.date < cutoff if inclusive else entry.date <= cutoff:
                 report.skipped[f"{'before' if inclusive else 'not after'} {cutoff.isoformat()}"] += 1
             elif not entry.title and not entry.summary:
                 report.skipped["without a title or summary"] += 1
@@ -142,10 +163,10 @@ def collect(
         except DigestError as e:
             # The issue is written (the items are safe there); only the memory of them is missing.
             why = "; ".join(str(p) for p in e.problems)
-            return Collected(target.rel, reports, f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again")
+            return Collected(target.rel, reports, f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again", note)
     if learnt:
         _write_conditions(root, {**conditions, **learnt})
-    return Collected(target.rel, reports)
+    return Collected(target.rel, reports, note=note)
 
 
 def read_ledger(root: Path) -> set[str]:
@@ -171,7 +192,7 @@ def write_ledger(root: Path, links: set[str]) -> None:
 def _fields(entry: Entry, url: str, feed_title: str | None) -> Fields:
     fields: Fields = {}
     if entry.title:
-        fields["title"] = entry.title
+        fields["title"] = escape_markdown(entry.title)
     fields["url"] = url
     if feed_title:
         fields["source"] = feed_title
@@ -188,7 +209,9 @@ def _fields(entry: Entry, url: str, feed_title: str | None) -> Fields:
     return fields
 
 
-def _read(root: Path, feed: str, agent: str, known: dict[str, str] | None, timeout: float) -> tuple[bytes | None, str, dict[str, str]]:
+def _read(
+    root: Path, feed: str, agent: str, known: dict[str, str] | None, timeout: float, report: FeedReport
+) -> tuple[bytes | None, str, dict[str, str]]:
     """The feed's bytes (None: not modified), the URL it came from, and the conditions to send next time."""
     if "://" not in feed:  # a file
         path = Path(feed).expanduser()
@@ -204,8 +227,42 @@ def _read(root: Path, feed: str, agent: str, known: dict[str, str] | None, timeo
     r = fetch(feed, agent=agent, accept=ACCEPT, conditional=conditional, timeout=timeout)
     if r.status == 304:
         return None, r.url, {}
+    if r.media_type in ("text/html", "application/xhtml+xml") and (alternate := feed_link(r.body, r.url)):
+        report.notes.append(f"{feed}: note: is a web page; read the feed it names, {alternate} (name that to skip this step)")
+        r = fetch(alternate, agent=agent, accept=ACCEPT, timeout=timeout)
+        return r.body, r.url, {}  # validators of another URL than the one named: not kept
     learnt = {k: v for k, v in (("etag", r.etag), ("last_modified", r.last_modified)) if v}
     return r.body, r.url, learnt
+
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
+
+
+def feed_link(body: bytes, page_url: str) -> str | None:
+    """The first feed a web page names in <link rel="alternate" type="…">, made absolute; RSS, Atom, JSON Feed."""
+    from urllib.parse import urljoin
+
+    import lxml.html  # type: ignore[import-untyped]
+    from lxml.etree import ParserError  # type: ignore[import-untyped]
+
+    from digest.compose.meta import encoding_of
+
+    try:
+        root = lxml.html.document_fromstring(body.decode(encoding_of(body, None), errors="replace").encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except (ParserError, ValueError):
+        return None
+    for link in root.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and kind in _FEED_TYPES and href:
+            try:
+                url = urljoin(page_url, href)
+            except ValueError:
+                continue
+            if not url_problem(url, allow_mailto=False):
+                return url
+    return None
 
 
 def _usable(known: dict[str, str] | None, admits: str) -> dict[str, str] | None:
