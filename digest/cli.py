@@ -209,7 +209,13 @@ _ISSUE = click.option("--issue", type=click.IntRange(1), default=None, help="The
 @_ISSUE
 @click.option("--section", default=None, help="The section to add to (default: the last one); a new one if no section has this title.")
 @click.option("--force", is_flag=True, help="Add a link already in an issue, or a PDF (titled with its file name).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True, help="Seconds the whole fetch may take.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds the whole fetch may take.",
+)
 @_common
 def add(root: Path, url: str, issue: int | None, section: str | None, force: bool, timeout: float) -> None:
     """Fetch the page at URL and add it as an item to the newest draft.
@@ -240,10 +246,23 @@ def add(root: Path, url: str, issue: int | None, section: str | None, force: boo
 @click.argument("feeds", nargs=-1)
 @_ISSUE
 @click.option("--section", default=None, help="The section for every entry (default: each source's section, else the last one).")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Take entries from this date on (default: those after the latest published issue, else the last 7 days).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True, help="Seconds each feed's whole fetch may take.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Take entries from this date on (default: those after the latest published issue, else the last 7 days).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds each feed's whole fetch may take.",
+)
 @_common
-def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: Any, timeout: float) -> None:
+def collect(
+    root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: Any, timeout: float
+) -> None:
     """Add new entries of RSS, Atom and JSON feeds (URLs or files) to the newest draft.
 
     With no FEED, reads the sources: listed in config.yaml.  An entry is new when it is
@@ -258,7 +277,8 @@ def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str 
     """
     from digest.compose.collect import collect as run_collect
 
-    result = run_collect(root, list(feeds), issue=issue, section=section, since=since.date() if since else None, timeout=timeout)
+    day = since.date() if since else None
+    result = run_collect(root, list(feeds), issue=issue, section=section, since=day, timeout=timeout)
     if result.note:
         click.echo(result.note, err=True)
     for report in result.reports:

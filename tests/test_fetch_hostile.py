@@ -58,7 +58,10 @@ def html_page(*head: str) -> bytes:
     ("location", "cause"),
     [
         ("javascript:alert(1)", "redirects to javascript:alert(1): only http and https addresses can be fetched"),
-        ("data:text/html,<b>x</b>", "redirects to data:text/html,<b>x</b>: only http and https addresses can be fetched"),
+        (
+            "data:text/html,<b>x</b>",
+            "redirects to data:text/html,<b>x</b>: only http and https addresses can be fetched",
+        ),
         ("http://xn--/", "redirects to http://xn--/: not a valid host name: xn--"),
         ("http://[::1/x", "redirects to http://[::1/x: not a valid URL"),
     ],
@@ -72,7 +75,10 @@ def test_a_redirect_nowhere_is_one_line(example: Path, web: Web, location: str, 
     assert tree(example) == before
 
 
-@pytest.mark.parametrize(("url", "host"), [("http://a..b/", "a..b"), ("http://xn--/", "xn--"), (f"http://{'a' * 64}.example/", f"{'a' * 64}.example")])
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [("http://a..b/", "a..b"), ("http://xn--/", "xn--"), (f"http://{'a' * 64}.example/", f"{'a' * 64}.example")],
+)
 def test_a_host_dns_cannot_hold_is_one_line(example: Path, url: str, host: str) -> None:
     result = run("add", url, "--root", str(example))
     assert (result.exit_code, result.stderr) == (1, f"{url}: not a valid host name: {host}; nothing was written\n")
@@ -139,7 +145,8 @@ HOSTILE_SUMMARY = "*stars* and ![img](http://x.example/y.png) and _under_ ~~gone
 
 def test_page_metadata_shows_exactly_as_the_page_wrote_it(example: Path, web: Web) -> None:
     body = html_page(
-        f'<meta property="og:title" content="{html.escape(HOSTILE_TITLE)}">', f'<meta property="og:description" content="{html.escape(HOSTILE_SUMMARY)}">'
+        f'<meta property="og:title" content="{html.escape(HOSTILE_TITLE)}">',
+        f'<meta property="og:description" content="{html.escape(HOSTILE_SUMMARY)}">',
     )
     web.routes["/p"] = lambda h: send(h, 200, body, {"Content-Type": "text/html"})
     result = run("add", web.url("/p"), "--root", str(example))
@@ -176,7 +183,9 @@ def test_feed_titles_and_summaries_show_exactly_as_the_feed_wrote_them(example: 
     one, two = data["sections"][-1]["items"][-2:]
     assert shown(one["title"]) == HOSTILE_TITLE
     assert shown(one["summary"]) == HOSTILE_SUMMARY
-    assert two["summary"] == "\\*not bold\\* click [ok](https://ok.example/)\n\n\\# not a heading"  # the javascript: link keeps its words only
+    assert (
+        two["summary"] == "\\*not bold\\* click [ok](https://ok.example/)\n\n\\# not a heading"
+    )  # the javascript: link keeps its words only
     check = run("check", "--root", str(example))
     assert check.exit_code == 0, check.output
 
@@ -194,7 +203,9 @@ def test_feed_titles_and_summaries_show_exactly_as_the_feed_wrote_them(example: 
     ],
 )
 def test_a_canonical_url_is_trusted_only_from_the_same_origin(canonical: str, expected: str) -> None:
-    meta = page_metadata(html_page("<title>T</title>", f'<link rel="canonical" href="{canonical}">'), "http://news.example/a")
+    meta = page_metadata(
+        html_page("<title>T</title>", f'<link rel="canonical" href="{canonical}">'), "http://news.example/a"
+    )
     assert meta.url == expected
 
 
@@ -223,7 +234,9 @@ def test_an_image_without_alt_and_an_unreadable_date_are_notes(example: Path, we
 
 
 def rss(*items: str) -> bytes:
-    return ("<?xml version='1.0'?><rss version='2.0'><channel><title>Blog</title>" + "".join(items) + "</channel></rss>").encode()
+    return (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Blog</title>" + "".join(items) + "</channel></rss>"
+    ).encode()
 
 
 def rss_item(n: int, date: str, description: str = "") -> str:
@@ -238,17 +251,29 @@ def test_a_date_that_cannot_be_read_leaves_the_entry_undated_with_a_note(example
     # Before: 99999-01-01 became 9999-12-01, a real-looking date, and the entry was added.
     assert result.exit_code == 0
     assert result.stdout == f"{url}: added 1, skipped 1 (1 undated)\nadded 1 item to {DRAFT}\n"
-    assert result.stderr == f"{url}: note: https://blog.example/1 has a date that cannot be read ('99999-01-01'): it was skipped as undated\n"
+    assert (
+        result.stderr
+        == f"{url}: note: https://blog.example/1 has a date that cannot be read ('99999-01-01'): it was skipped as undated\n"
+    )
     assert last_item(example)["url"] == "https://blog.example/2"
 
 
 def test_a_json_feed_date_before_year_one_in_utc_is_unreadable_not_a_crash(example: Path, web: Web) -> None:
-    feed = {"version": "https://jsonfeed.org/version/1.1", "items": [{"url": "https://j.example/1", "title": "J", "date_published": "0001-01-01T00:00:00+14:00"}]}
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"url": "https://j.example/1", "title": "J", "date_published": "0001-01-01T00:00:00+14:00"}],
+    }
     web.routes["/f.json"] = lambda h: send(h, 200, json.dumps(feed).encode(), {"Content-Type": "application/feed+json"})
     url = web.url("/f.json")
     result = run("collect", url, "--root", str(example))
-    assert (result.exit_code, result.stdout) == (0, f"{url}: added 0, skipped 1 (1 undated)\nnothing new; {DRAFT} is unchanged\n")
-    assert result.stderr == f"{url}: note: https://j.example/1 has a date that cannot be read ('0001-01-01T00:00:00+14:00'): it was skipped as undated\n"
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"{url}: added 0, skipped 1 (1 undated)\nnothing new; {DRAFT} is unchanged\n",
+    )
+    assert (
+        result.stderr
+        == f"{url}: note: https://j.example/1 has a date that cannot be read ('0001-01-01T00:00:00+14:00'): it was skipped as undated\n"
+    )
 
 
 def test_a_json_feed_nested_too_deep_is_a_broken_feed(example: Path, web: Web) -> None:
@@ -256,13 +281,18 @@ def test_a_json_feed_nested_too_deep_is_a_broken_feed(example: Path, web: Web) -
     web.routes["/f.json"] = lambda h: send(h, 200, body, {"Content-Type": "application/feed+json"})
     before = tree(example)
     result = run("collect", web.url("/f.json"), "--root", str(example))
-    assert (result.exit_code, result.stderr) == (1, f"{web.url('/f.json')}: not a JSON Feed (nested too deeply to read)\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{web.url('/f.json')}: not a JSON Feed (nested too deeply to read)\n",
+    )
     assert tree(example) == before
 
 
 def test_a_summary_of_50000_nested_divs_is_kept_as_its_text(example: Path, web: Web) -> None:
     deep = html.escape("<div>" * 50_000 + "Deep *text*" + "</div>" * 50_000)
-    web.routes["/rss"] = lambda h: send(h, 200, rss(rss_item(1, "Mon, 30 Mar 2026 10:00:00 +0000", deep)), {"Content-Type": "application/rss+xml"})
+    web.routes["/rss"] = lambda h: send(
+        h, 200, rss(rss_item(1, "Mon, 30 Mar 2026 10:00:00 +0000", deep)), {"Content-Type": "application/rss+xml"}
+    )
     result = run("collect", web.url("/rss"), "--root", str(example))
     assert result.exit_code == 0, result.output
     assert last_item(example)["summary"] == "Deep \\*text\\*"
@@ -280,18 +310,28 @@ def test_without_a_published_issue_the_last_week_is_new_with_a_hint(example: Pat
     # Before: both were taken, the month-old one included, without a word about --since.
     assert result.exit_code == 0
     assert result.stdout == f"{url}: added 1, skipped 1 (1 before {since})\nadded 1 item to {DRAFT}\n"
-    assert result.stderr == f"note: no issue is published yet, so entries from the last 7 days (since {since}) are new; --since DATE reaches further back\n"
+    assert (
+        result.stderr
+        == f"note: no issue is published yet, so entries from the last 7 days (since {since}) are new; --since DATE reaches further back\n"
+    )
     assert last_item(example)["url"] == "https://blog.example/2"
 
 
 def test_a_blog_page_is_followed_to_the_feed_it_names(example: Path, web: Web) -> None:
-    page = html_page("<title>Blog</title>", '<link rel="alternate" type="application/rss+xml" title="Posts" href="/rss">')
+    page = html_page(
+        "<title>Blog</title>", '<link rel="alternate" type="application/rss+xml" title="Posts" href="/rss">'
+    )
     web.routes["/blog/"] = lambda h: send(h, 200, page, {"Content-Type": "text/html; charset=utf-8"})
-    web.routes["/rss"] = lambda h: send(h, 200, rss(rss_item(1, "Mon, 30 Mar 2026 10:00:00 +0000")), {"Content-Type": "application/rss+xml"})
+    web.routes["/rss"] = lambda h: send(
+        h, 200, rss(rss_item(1, "Mon, 30 Mar 2026 10:00:00 +0000")), {"Content-Type": "application/rss+xml"}
+    )
     url = web.url("/blog/")
     result = run("collect", url, "--root", str(example))
     # Before: "…/blog/: not an RSS, Atom or JSON feed", exit 1.
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{url}: added 1, skipped 0\nadded 1 item to {DRAFT}\n"
-    assert result.stderr == f"{url}: note: is a web page; read the feed it names, {web.base}/rss (name that to skip this step)\n"
+    assert (
+        result.stderr
+        == f"{url}: note: is a web page; read the feed it names, {web.base}/rss (name that to skip this step)\n"
+    )
     assert last_item(example)["url"] == "https://blog.example/1"

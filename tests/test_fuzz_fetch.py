@@ -15,8 +15,10 @@ collect) fetch it into a copy of the example newsletter.  For every case:
 
 The budget is fixed (CASES examples each, derandomised), so a run finds the same things;
 DIGEST_FUZZ_FETCH_CASES widens it by hand.  It is set so that it catches the crashes of
-issue 20's item 5: on the code before that fix (e08a1ab), 60 examples each already fail
-the page test (LookupError: 'base64' is not a text encoding) and the feed test.
+issue 20's item 5: on the code before that fix (e08a1ab, digest/compose only), all three
+tests fail, Hypothesis reporting RecursionError (JSON-LD, feed HTML through markdownify, a
+JSON Feed), LookupError ('base64' is not a text encoding), UnicodeError (http://a..b/) and
+IDNAError (a redirect to http://xn--/).
 """
 
 from __future__ import annotations
@@ -42,22 +44,75 @@ from digest.core.issues import load_issue
 REPO = Path(__file__).resolve().parent.parent
 CASES = int(os.environ.get("DIGEST_FUZZ_FETCH_CASES", "60"))
 SETTINGS = settings(
-    max_examples=CASES, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=CASES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 MARKUP = st.sampled_from(
-    ["*stars*", "`code`", "![img](http://x.example/y.png)", "[x](javascript:alert(1))", "<https://evil.example/>", "# h", "1. one", "> q", "&amp;", "| a |", "\\", "_u_"]
+    [
+        "*stars*",
+        "`code`",
+        "![img](http://x.example/y.png)",
+        "[x](javascript:alert(1))",
+        "<https://evil.example/>",
+        "# h",
+        "1. one",
+        "> q",
+        "&amp;",
+        "| a |",
+        "\\",
+        "_u_",
+    ]
 )
 TEXT = st.lists(st.one_of(MARKUP, st.text(max_size=12)), max_size=5).map(" ".join)
-CHARSETS = st.sampled_from(["utf-8", "windows-1256", "base64", "rot13", "zlib", "hex", "uu", "bz2", "quopri", "idna", "utf-16", "utf-7", "bogus", ""])
+CHARSETS = st.sampled_from(
+    [
+        "utf-8",
+        "windows-1256",
+        "base64",
+        "rot13",
+        "zlib",
+        "hex",
+        "uu",
+        "bz2",
+        "quopri",
+        "idna",
+        "utf-16",
+        "utf-7",
+        "bogus",
+        "",
+    ]
+)
 DATES = st.sampled_from(
-    ["2026-03-30", "99999-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-02-30", "Mon, 30 Mar 2026 10:00:00 +0000", "yesterday", ""]
+    [
+        "2026-03-30",
+        "99999-01-01",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "2026-02-30",
+        "Mon, 30 Mar 2026 10:00:00 +0000",
+        "yesterday",
+        "",
+    ]
 )
 # Python's parsers recurse about a thousand levels deep; 20,000 is past that by far, and
 # cheaper to parse than the 100,000 of the issue's cases (tests/test_fetch_hostile.py has those).
 DEPTH = st.sampled_from([0, 1, 50, 5_000, 20_000])
 URLS = st.sampled_from(
-    ["/canon", "http://127.0.0.1:1/other-port", "https://elsewhere.example/", "javascript:alert(1)", "http://[::1/", "http://xn--/", "data:,x", "//x..y/", ""]
+    [
+        "/canon",
+        "http://127.0.0.1:1/other-port",
+        "https://elsewhere.example/",
+        "javascript:alert(1)",
+        "http://[::1/",
+        "http://xn--/",
+        "data:,x",
+        "//x..y/",
+        "",
+    ]
 )
 
 
@@ -82,7 +137,15 @@ def pages(draw: st.DrawFn) -> tuple[bytes, str]:
         f"<script type='application/ld+json'>{ld_text}</script>",
         f"<title>{draw(TEXT).replace('<', '&lt;')}</title>",
     ]
-    body = "<!doctype html><html><head>" + "".join(head) + "</head><body>" + "<div>" * depth + "x" + "</div>" * depth + "</body></html>"
+    body = (
+        "<!doctype html><html><head>"
+        + "".join(head)
+        + "</head><body>"
+        + "<div>" * depth
+        + "x"
+        + "</div>" * depth
+        + "</body></html>"
+    )
     header_charset = draw(CHARSETS)
     return body.encode("utf-8", errors="replace"), header_charset
 
@@ -92,7 +155,12 @@ def feeds(draw: st.DrawFn) -> tuple[bytes, str]:
     depth = draw(DEPTH)
     summary = "<div>" * depth + draw(TEXT) + "</div>" * depth + "<a href='javascript:alert(1)'>x</a>"
     if draw(st.booleans()):
-        item = {"url": f"https://f.example/{draw(st.integers(0, 10**9))}", "title": draw(TEXT), "date_published": draw(DATES), "content_html": summary}
+        item = {
+            "url": f"https://f.example/{draw(st.integers(0, 10**9))}",
+            "title": draw(TEXT),
+            "date_published": draw(DATES),
+            "content_html": summary,
+        }
         doc = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": draw(TEXT), "items": [item]})
         if draw(st.booleans()):
             doc = doc[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}"
@@ -102,13 +170,29 @@ def feeds(draw: st.DrawFn) -> tuple[bytes, str]:
         f"<item><title>{draw(TEXT).translate(escape)}</title><link>https://f.example/{draw(st.integers(0, 10**9))}</link>"
         f"<pubDate>{draw(DATES)}</pubDate><description>{summary.translate(escape)}</description></item>"
     )
-    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>F</title>{item}</channel></rss>".encode(), "application/rss+xml"
+    return (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>F</title>{item}</channel></rss>".encode(),
+        "application/rss+xml",
+    )
 
 
 LOCATIONS = st.one_of(
-    st.sampled_from(["javascript:alert(1)", "data:text/html,x", "http://xn--/", "http://[::1/", "http://a..b/", "ftp://x/", "http://127.0.0.1:99999/", "/ok"]),
+    st.sampled_from(
+        [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "http://xn--/",
+            "http://[::1/",
+            "http://a..b/",
+            "ftp://x/",
+            "http://127.0.0.1:99999/",
+            "/ok",
+        ]
+    ),
     # Any other target stays on this server (a leading "/" and no "//"): the test resolves no names.
-    st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0xFF), max_size=30).map(lambda t: "/" + t.lstrip("/\\")),
+    st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0xFF), max_size=30).map(
+        lambda t: "/" + t.lstrip("/\\")
+    ),
 )
 
 
@@ -149,7 +233,9 @@ def test_hostile_pages_give_an_item_or_one_line(tmp_path: Path) -> None:
     def case(page: tuple[bytes, str]) -> None:
         body, charset = page
         path = f"/p/{next(counter)}"
-        web.routes[path] = lambda h: send(h, 200, body, {"Content-Type": f"text/html; charset={charset}" if charset else "text/html"})
+        web.routes[path] = lambda h: send(
+            h, 200, body, {"Content-Type": f"text/html; charset={charset}" if charset else "text/html"}
+        )
         _one_line(lambda: add_url(root, web.url(path), force=True, timeout=5))
         _assert_valid(root)
 
@@ -172,6 +258,7 @@ def test_hostile_feeds_give_entries_or_one_line(tmp_path: Path) -> None:
         body, kind = feed
         path = f"/f/{next(counter)}"
         web.routes[path] = lambda h: send(h, 200, body, {"Content-Type": kind})
+
         def run() -> None:
             for report in collect(root, [web.url(path)], timeout=5).reports:
                 assert "\n" not in str(report), str(report)

@@ -43,7 +43,15 @@ class Added:
     notes: tuple[str, ...] = ()  # "URL: note: …": what the page offered that the item does not have, and why
 
 
-def add_url(root: Path, url: str, *, issue: int | None = None, section: str | None = None, force: bool = False, timeout: float = TIMEOUT) -> Added:
+def add_url(
+    root: Path,
+    url: str,
+    *,
+    issue: int | None = None,
+    section: str | None = None,
+    force: bool = False,
+    timeout: float = TIMEOUT,
+) -> Added:
     """Fetch ``url`` and append it as an item; raise DigestError (user's input) or FetchError (the network)."""
     config = load_config(root)
     url = url.strip()
@@ -59,10 +67,14 @@ def add_url(root: Path, url: str, *, issue: int | None = None, section: str | No
         meta = page_metadata(response.body, response.url, response.charset)
     elif response.media_type == "application/pdf" or response.body.startswith(b"%PDF-"):
         if not force:
-            raise FetchError(url, "is a PDF, not a web page: digest add --force adds it with its file name as the title")
+            raise FetchError(
+                url, "is a PDF, not a web page: digest add --force adds it with its file name as the title"
+            )
         meta = PageMeta(url=strip_tracking(response.url), title=_file_name(response.url))
     else:
-        raise FetchError(url, f"is not a web page ({response.media_type or 'no Content-Type'}); only HTML pages can be added")
+        raise FetchError(
+            url, f"is not a web page ({response.media_type or 'no Content-Type'}); only HTML pages can be added"
+        )
     if not force and meta.url != url:
         _refuse_known(known, meta.url)
     fields, refused = _fields(meta, config.link_schemes)
@@ -72,7 +84,13 @@ def add_url(root: Path, url: str, *, issue: int | None = None, section: str | No
     before = target.path.read_bytes()
     save_issue(config, target.number, target.path, target.rel, before, [Batch(section, [fields])])
     notes = tuple(f"{url}: note: {n}" for n in (*meta.notes, *refused))
-    return Added(rel=target.rel, title=meta.title or meta.summary or str(fields.get("title")), url=meta.url, section=section, notes=notes)
+    return Added(
+        rel=target.rel,
+        title=meta.title or meta.summary or str(fields.get("title")),
+        url=meta.url,
+        section=section,
+        notes=notes,
+    )
 
 
 def _refuse_known(known: dict[str, str], url: str) -> None:

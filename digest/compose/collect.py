@@ -92,7 +92,16 @@ def collect(
     config = load_config(root)
     sources: list[tuple[str, str | None]] = [(f, None) for f in feeds] or [(s.url, s.section) for s in config.sources]
     if not sources:
-        raise DigestError([Problem("config.yaml", None, "no feeds to collect: name one (digest collect URL) or list them under sources:", "sources")])
+        raise DigestError(
+            [
+                Problem(
+                    "config.yaml",
+                    None,
+                    "no feeds to collect: name one (digest collect URL) or list them under sources:",
+                    "sources",
+                )
+            ]
+        )
     files = issue_files(root)
     target = target_issue(files, issue)
     cutoff, inclusive = (since, True) if since is not None else (last_published(files), False)
@@ -145,7 +154,9 @@ def collect(
             elif entry.date is None:
                 report.skipped["undated"] += 1
                 if entry.bad_date is not None:
-                    report.notes.append(f"{feed}: note: {url} has a date that cannot be read ({entry.bad_date!r}): it was skipped as undated")
+                    report.notes.append(
+                        f"{feed}: note: {url} has a date that cannot be read ({entry.bad_date!r}): it was skipped as undated"
+                    )
             elif entry.date < cutoff if inclusive else entry.date <= cutoff:
                 report.skipped[f"{'before' if inclusive else 'not after'} {cutoff.isoformat()}"] += 1
             elif not entry.title and not entry.summary:
@@ -163,7 +174,12 @@ def collect(
         except DigestError as e:
             # The issue is written (the items are safe there); only the memory of them is missing.
             why = "; ".join(str(p) for p in e.problems)
-            return Collected(target.rel, reports, f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again", note)
+            return Collected(
+                target.rel,
+                reports,
+                f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again",
+                note,
+            )
     if learnt:
         _write_conditions(root, {**conditions, **learnt})
     return Collected(target.rel, reports, note=note)
@@ -179,7 +195,9 @@ def read_ledger(root: Path) -> set[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        raise DigestError([Problem(LEDGER, None, f"cannot be read ({why or e}); it lists the links collect has offered, one a line")]) from None
+        raise DigestError(
+            [Problem(LEDGER, None, f"cannot be read ({why or e}); it lists the links collect has offered, one a line")]
+        ) from None
     return {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
 
 
@@ -203,7 +221,11 @@ def _fields(entry: Entry, url: str, feed_title: str | None) -> Fields:
     if entry.summary:
         # A paragraph linking back to the entry itself ("The post X appeared first on Y") says
         # nothing new, and `digest check` warns about the repeated link.
-        kept = [p for p in entry.summary.split("\n\n") if f"]({url})" not in p and (not entry.url or f"]({entry.url})" not in p)]
+        kept = [
+            p
+            for p in entry.summary.split("\n\n")
+            if f"]({url})" not in p and (not entry.url or f"]({entry.url})" not in p)
+        ]
         if kept:
             fields["summary"] = "\n\n".join(kept)
     return fields
@@ -228,7 +250,9 @@ def _read(
     if r.status == 304:
         return None, r.url, {}
     if r.media_type in ("text/html", "application/xhtml+xml") and (alternate := feed_link(r.body, r.url)):
-        report.notes.append(f"{feed}: note: is a web page; read the feed it names, {alternate} (name that to skip this step)")
+        report.notes.append(
+            f"{feed}: note: is a web page; read the feed it names, {alternate} (name that to skip this step)"
+        )
         r = fetch(alternate, agent=agent, accept=ACCEPT, timeout=timeout)
         return r.body, r.url, {}  # validators of another URL than the one named: not kept
     learnt = {k: v for k, v in (("etag", r.etag), ("last_modified", r.last_modified)) if v}
@@ -248,7 +272,10 @@ def feed_link(body: bytes, page_url: str) -> str | None:
     from digest.compose.meta import encoding_of
 
     try:
-        root = lxml.html.document_fromstring(body.decode(encoding_of(body, None), errors="replace").encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        root = lxml.html.document_fromstring(
+            body.decode(encoding_of(body, None), errors="replace").encode("utf-8"),
+            parser=lxml.html.HTMLParser(encoding="utf-8"),
+        )
     except (ParserError, ValueError):
         return None
     for link in root.iter("link"):

@@ -30,7 +30,21 @@ from digest.compose.escape import escape_markdown
 
 SUMMARY_CHARS = 600
 MAX_DEPTH = 100  # nested elements in a summary; markdownify recurses once per level
-_DROP = ("script", "style", "img", "picture", "iframe", "video", "audio", "object", "embed", "form", "svg", "noscript", "figure")
+_DROP = (
+    "script",
+    "style",
+    "img",
+    "picture",
+    "iframe",
+    "video",
+    "audio",
+    "object",
+    "embed",
+    "form",
+    "svg",
+    "noscript",
+    "figure",
+)
 
 
 class FeedError(Exception):
@@ -109,7 +123,10 @@ def to_markdown(html: str) -> str | None:
         return _plain(soup)
     text = Escaping(heading_style="ATX", bullets="-").convert_soup(soup)
     # Blocks stay blocks, lines stay lines (a list is one line per entry); spaces collapse within a line.
-    paragraphs = ["\n".join(" ".join(line.split()) for line in NOT_XML.sub("", p).splitlines() if line.strip()) for p in text.split("\n\n")]
+    paragraphs = [
+        "\n".join(" ".join(line.split()) for line in NOT_XML.sub("", p).splitlines() if line.strip())
+        for p in text.split("\n\n")
+    ]
     paragraphs = [p for p in paragraphs if p]
     kept: list[str] = []
     for p in paragraphs:
@@ -172,7 +189,11 @@ def _json_feed(data: bytes) -> Feed:
         raise FeedError(f"not valid JSON ({_short(e)})") from None
     except RecursionError:
         raise FeedError("not a JSON Feed (nested too deeply to read)") from None
-    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/") or not isinstance(doc.get("items"), list):
+    if (
+        not isinstance(doc, dict)
+        or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/")
+        or not isinstance(doc.get("items"), list)
+    ):
         raise FeedError("not a JSON Feed (no jsonfeed.org version and items list)")
     entries = []
     for item in doc["items"]:

@@ -34,7 +34,16 @@ from digest.core.loading import NOT_XML
 from digest.core.markdown import url_problem
 from digest.core.urls import strip_tracking
 
-_ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "report", "scholarlyarticle", "techarticle", "webpage", "reportagenewsarticle"}
+_ARTICLE_TYPES = {
+    "article",
+    "newsarticle",
+    "blogposting",
+    "report",
+    "scholarlyarticle",
+    "techarticle",
+    "webpage",
+    "reportagenewsarticle",
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,11 @@ def page_metadata(body: bytes, page_url: str, header_charset: str | None = None)
             meta[key] = value
     ld = _json_ld(root)
     canonical = next(
-        (link.get("href") for link in root.iter("link") if "canonical" in (link.get("rel") or "").lower().split() and link.get("href")),
+        (
+            link.get("href")
+            for link in root.iter("link")
+            if "canonical" in (link.get("rel") or "").lower().split() and link.get("href")
+        ),
         None,
     )
     origins: dict[str, str] = {}
@@ -85,20 +98,40 @@ def page_metadata(body: bytes, page_url: str, header_charset: str | None = None)
                 return value
         return None
 
-    image_src = _absolute(page_url, first("image", ("og:image", meta.get("og:image")), ("og:image:url", meta.get("og:image:url")), ("og:image:secure_url", meta.get("og:image:secure_url"))))
+    image_src = _absolute(
+        page_url,
+        first(
+            "image",
+            ("og:image", meta.get("og:image")),
+            ("og:image:url", meta.get("og:image:url")),
+            ("og:image:secure_url", meta.get("og:image:secure_url")),
+        ),
+    )
     image_alt = meta.get("og:image:alt")
     if image_src and not image_alt:
         notes.append(
             f"the page's {origins['image']} ({image_src}) has no og:image:alt, and an image's alt text is never invented: "
             f"to show it, add under the item: image: {{src: {image_src}, alt: what the image shows}}"
         )
-    published = first("date", ("article:published_time", meta.get("article:published_time")), ("JSON-LD datePublished", _ld_text(ld, "datePublished")))
+    published = first(
+        "date",
+        ("article:published_time", meta.get("article:published_time")),
+        ("JSON-LD datePublished", _ld_text(ld, "datePublished")),
+    )
     date = _date(published)
     if published and date is None:
-        notes.append(f"the page's {origins['date']} {published[:40]!r} is not a date digest can read: the item has no date")
+        notes.append(
+            f"the page's {origins['date']} {published[:40]!r} is not a date digest can read: the item has no date"
+        )
     return PageMeta(
         url=strip_tracking(_same_origin(page_url, canonical) or _same_origin(page_url, meta.get("og:url")) or page_url),
-        title=first("title", ("og:title", meta.get("og:title")), ("twitter:title", meta.get("twitter:title")), ("JSON-LD headline", _ld_text(ld, "headline")), ("<title>", _clean(root.findtext(".//title")))),
+        title=first(
+            "title",
+            ("og:title", meta.get("og:title")),
+            ("twitter:title", meta.get("twitter:title")),
+            ("JSON-LD headline", _ld_text(ld, "headline")),
+            ("<title>", _clean(root.findtext(".//title"))),
+        ),
         summary=first(
             "summary",
             ("og:description", meta.get("og:description")),
@@ -106,8 +139,15 @@ def page_metadata(body: bytes, page_url: str, header_charset: str | None = None)
             ("JSON-LD description", _ld_text(ld, "description")),
             ("meta description", meta.get("description")),
         ),
-        source=first("source", ("og:site_name", meta.get("og:site_name")), ("JSON-LD publisher", _ld_name(ld.get("publisher")))),
-        author=first("author", ("article:author", _author(meta.get("article:author"))), ("JSON-LD author", _ld_name(ld.get("author"))), ("meta author", meta.get("author"))),
+        source=first(
+            "source", ("og:site_name", meta.get("og:site_name")), ("JSON-LD publisher", _ld_name(ld.get("publisher")))
+        ),
+        author=first(
+            "author",
+            ("article:author", _author(meta.get("article:author"))),
+            ("JSON-LD author", _ld_name(ld.get("author"))),
+            ("meta author", meta.get("author")),
+        ),
         date=date,
         image_src=image_src if image_src and image_alt else None,
         image_alt=image_alt if image_src and image_alt else None,

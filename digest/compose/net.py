@@ -83,7 +83,13 @@ def fetch(
 
 
 async def _deadline(
-    url: str, agent: str, accept: str, conditional: Mapping[str, str] | None, timeout: float, max_bytes: int, max_redirects: int
+    url: str,
+    agent: str,
+    accept: str,
+    conditional: Mapping[str, str] | None,
+    timeout: float,
+    max_bytes: int,
+    max_redirects: int,
 ) -> Response:
     import asyncio
 
@@ -196,7 +202,10 @@ def _valid_host(host: str) -> bool:
         encoded = [label.encode("idna") if not label.isascii() else label.encode("ascii") for label in labels]
     except UnicodeError:
         return False
-    return all(0 < len(label) <= 63 and _punycode(label) for label in encoded) and sum(len(label) + 1 for label in encoded) <= 254
+    return (
+        all(0 < len(label) <= 63 and _punycode(label) for label in encoded)
+        and sum(len(label) + 1 for label in encoded) <= 254
+    )
 
 
 def _punycode(label: bytes) -> bool:
