@@ -335,3 +335,10 @@ def test_a_blog_page_is_followed_to_the_feed_it_names(example: Path, web: Web) -
         == f"{url}: note: is a web page; read the feed it names, {web.base}/rss (name that to skip this step)\n"
     )
     assert last_item(example)["url"] == "https://blog.example/1"
+
+
+def test_an_unreadable_date_gives_way_to_a_readable_one() -> None:
+    ld = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H", "datePublished": "2026-01-03"}</script>'
+    page = html_page('<meta property="article:published_time" content="99999-01-01">', ld)
+    meta = page_metadata(page, "https://news.example/a")
+    assert (meta.date, meta.notes) == (dt.date(2026, 1, 3), ())

@@ -113,16 +113,19 @@ def page_metadata(body: bytes, page_url: str, header_charset: str | None = None)
             f"the page's {origins['image']} ({image_src}) has no og:image:alt, and an image's alt text is never invented: "
             f"to show it, add under the item: image: {{src: {image_src}, alt: what the image shows}}"
         )
-    published = first(
-        "date",
-        ("article:published_time", meta.get("article:published_time")),
-        ("JSON-LD datePublished", _ld_text(ld, "datePublished")),
-    )
-    date = _date(published)
-    if published and date is None:
-        notes.append(
-            f"the page's {origins['date']} {published[:40]!r} is not a date digest can read: the item has no date"
+    # The first date that reads as one; a note only when every date the page gives is unreadable.
+    written = [
+        (origin, value)
+        for origin, value in (
+            ("article:published_time", meta.get("article:published_time")),
+            ("JSON-LD datePublished", _ld_text(ld, "datePublished")),
         )
+        if value
+    ]
+    date = next((d for _, value in written if (d := _date(value)) is not None), None)
+    if written and date is None:
+        origin, value = written[0]
+        notes.append(f"the page's {origin} {value[:40]!r} is not a date digest can read: the item has no date")
     return PageMeta(
         url=strip_tracking(_same_origin(page_url, canonical) or _same_origin(page_url, meta.get("og:url")) or page_url),
         title=first(
