@@ -280,8 +280,15 @@ _ISSUE = click.option("--issue", type=click.IntRange(1), default=None, help="The
 @_ISSUE
 @click.option("--section", default=None, help="The section to add to (default: the last one); a new one if no section has this title.")
 @click.option("--force", is_flag=True, help="Add a link already in an issue, or a PDF (titled with its file name).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds the whole fetch may take.",
+)
 @_common
-def add(root: Path, url: str, issue: int | None, section: str | None, force: bool) -> None:
+def add(root: Path, url: str, issue: int | None, section: str | None, force: bool, timeout: float) -> None:
     """Fetch the page at URL and add it as an item to the newest draft.
 
     Title, summary, source, author, date and image come from the page's Open Graph,
@@ -296,12 +303,14 @@ def add(root: Path, url: str, issue: int | None, section: str | None, force: boo
     from digest.compose.net import FetchError
 
     try:
-        added = add_url(root, url, issue=issue, section=section, force=force)
+        added = add_url(root, url, issue=issue, section=section, force=force, timeout=timeout)
     except FetchError as e:
         click.echo(f"{e}; nothing was written", err=True)
         sys.exit(1)
     where = f', section "{added.section}"' if added.section else ""
     click.echo(f'added "{added.title}" to {added.rel}{where}')
+    for note in added.notes:
+        click.echo(note, err=True)
 
 
 @main.command()
@@ -310,10 +319,17 @@ def add(root: Path, url: str, issue: int | None, section: str | None, force: boo
 @click.option("--section", default=None, help="The section for every entry (default: each source's section, else the last one).")
 @click.option(
     "--since", metavar="YYYY-MM-DD",
-    help="Take entries from this date on (default: those after the latest published issue).",
+    help="Take entries from this date on (default: those after the latest published issue, else the last 7 days).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds each feed's whole fetch may take.",
 )
 @_common
-def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: str | None) -> None:
+def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: str | None, timeout: float) -> None:
     """Add new entries of RSS, Atom and JSON feeds (URLs or files) to the newest draft.
 
     With no FEED, reads the sources: listed in config.yaml.  An entry is new when it is
@@ -330,9 +346,13 @@ def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str 
     from digest.compose.new import parse_date
 
     start = parse_date(since, "--since") if since is not None else None
-    result = run_collect(root, list(feeds), issue=issue, section=section, since=start)
+    result = run_collect(root, list(feeds), issue=issue, section=section, since=start, timeout=timeout)
+    if result.note:
+        click.echo(result.note, err=True)
     for report in result.reports:
         click.echo(str(report), err=bool(report.error))
+        for note in report.notes:
+            click.echo(note, err=True)
     added = sum(r.added for r in result.reports)
     click.echo(f"added {_plural(added, 'item')} to {result.rel}" if added else f"nothing new; {result.rel} is unchanged")
     if result.ledger_error:

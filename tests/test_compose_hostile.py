@@ -73,3 +73,36 @@ def test_summaries_never_carry_live_markup(html: str) -> None:
     for el in rendered.iter():
         assert el.tag not in ("script", "img", "iframe", "style", "object", "embed")
         assert not any(name.lower().startswith("on") for name in el.attrib)
+
+
+# What a reader could see of other people's text: every character a page or a feed may hold,
+# weighted towards markdown's own.
+OTHERS_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(list("\\`*_~[]()<>!&#;:/.|=+-1a@ \n")),
+        st.sampled_from(["&amp;", "&#38;", "https:", "1.", "---", "```", "    ", "![i](http://x/y.png)"]),
+        st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=5),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=OTHERS_TEXT)
+def test_escaped_text_renders_as_exactly_that_text(text: str) -> None:
+    # Issues 19 and 20: a title or description from someone's page shows as they wrote it,
+    # as a block (summary) and as a title; no element but a paragraph comes out of it.
+    import lxml.html
+
+    from digest.compose.escape import escape_markdown
+    from digest.core.markdown import title_html, to_html
+
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    text = "\n".join(line for line in lines if line)
+    if not text:
+        return
+    title = " ".join(text.split())
+    for rendered, source in ((to_html(escape_markdown(text)), text), (title_html(escape_markdown(title)), title)):
+        root = lxml.html.fragment_fromstring(str(rendered) or "<p></p>", create_parent="div")
+        assert {el.tag for el in root.iter()} <= {"div", "p", "br"}, str(rendered)
+        assert " ".join(root.text_content().split()) == " ".join(source.split()), (source, str(rendered))

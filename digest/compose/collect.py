@@ -12,6 +12,13 @@ Rules:
   them ("not modified" says nothing about entries that run skipped as too old, which
   an earlier --since now asks for).  They live in this user's cache folder for the
   newsletter (digest.core.cachedir), never in the newsletter: a copy that came with it is never read.
+- With no published issue and no --since, entries from the last DEFAULT_DAYS days are
+  new (a weekly newsletter's week), and a note says so and how to reach further back.
+- An entry whose date cannot be read is undated (skipped, as every undated entry is),
+  with a note naming it and what the feed wrote.
+- A URL that gives a web page instead of a feed is followed to the feed the page names
+  in <link rel="alternate" type="application/rss+xml"> (or Atom, or JSON Feed), with a note.
+- Titles are the feed's text: escaped (digest.compose.escape) so they show as written.
 - One broken feed is reported and the others are still collected.
 - The issue, then the ledger, then the cache: each replaced atomically, the issue only
   when it passes validation.
@@ -26,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.compose.edit import Batch, Fields, save_issue, write_atomic
+from digest.compose.escape import escape_markdown
 from digest.compose.feeds import Entry, FeedError, parse_feed
 from digest.compose.lock import issues_locked
 from digest.compose.net import TIMEOUT, FetchError, fetch, user_agent
@@ -36,6 +44,7 @@ from digest.core.errors import DigestError, Problem
 from digest.core.markdown import url_problem
 from digest.core.urls import normalize_url, strip_tracking
 
+DEFAULT_DAYS = 7
 LEDGER = "collected.txt"
 CONDITIONS = "collect-feeds.json"  # in this user's cache folder for the newsletter
 ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
@@ -48,6 +57,7 @@ class FeedReport:
     skipped: Counter[str] = field(default_factory=Counter)
     error: str | None = None  # one line: the feed and what went wrong
     not_modified: bool = False
+    notes: list[str] = field(default_factory=list)  # "FEED: note: …", printed after the report
 
     def __str__(self) -> str:
         if self.error:
@@ -64,6 +74,7 @@ class Collected:
     rel: str  # the issue file
     reports: list[FeedReport]
     ledger_error: str | None = None  # the items were added, but the ledger could not record them
+    note: str | None = None  # the default window, when no issue is published yet
 
     @property
     def failed(self) -> bool:
@@ -82,14 +93,31 @@ def collect(
     config = load_config(root)
     sources: list[tuple[str, str | None]] = [(f, None) for f in feeds] or [(s.url, s.section) for s in config.sources]
     if not sources:
-        raise DigestError([Problem("config.yaml", None, "no feeds to collect: name one (digest collect URL) or list them under sources:", "sources")])
+        raise DigestError(
+            [
+                Problem(
+                    "config.yaml",
+                    None,
+                    "no feeds to collect: name one (digest collect URL) or list them under sources:",
+                    "sources",
+                )
+            ]
+        )
     files = issue_files(root)
     target = target_issue(files, issue)
     cutoff, inclusive = (since, True) if since is not None else (last_published(files), False)
+    note = None
+    if cutoff is None:
+        # Nothing published yet: "everything dated" would be a feed's whole history.
+        cutoff, inclusive = dt.date.today() - dt.timedelta(days=DEFAULT_DAYS), True
+        note = (
+            f"note: no issue is published yet, so entries from the last {DEFAULT_DAYS} days (since {cutoff.isoformat()}) "
+            "are new; --since DATE reaches further back"
+        )
     known = known_links(files)
     offered = read_ledger(root)
     # The earliest entry date this run takes ("": any): what a feed's validators were learnt under.
-    admits = "" if cutoff is None else (cutoff if inclusive else cutoff + dt.timedelta(days=1)).isoformat()
+    admits = (cutoff if inclusive else cutoff + dt.timedelta(days=1)).isoformat()
     conditions = _read_conditions(root)
     learnt: dict[str, dict[str, str]] = {}
     agent = user_agent(config.url)
@@ -99,7 +127,7 @@ def collect(
         report = FeedReport(feed)
         reports.append(report)
         try:
-            data, base, condition = _read(root, feed, agent, _usable(conditions.get(feed), admits), timeout)
+            data, base, condition = _read(root, feed, agent, _usable(conditions.get(feed), admits), timeout, report)
         except FetchError as e:
             report.error = str(e)
             continue
@@ -126,7 +154,11 @@ def collect(
                 report.skipped["offered before"] += 1
             elif entry.date is None:
                 report.skipped["undated"] += 1
-            elif cutoff is not None and (entry.date < cutoff if inclusive else entry.date <= cutoff):
+                if entry.bad_date is not None:
+                    report.notes.append(
+                        f"{feed}: note: {url} has a date that cannot be read ({entry.bad_date!r}): it was skipped as undated"
+                    )
+            elif entry.date < cutoff if inclusive else entry.date <= cutoff:
                 report.skipped[f"{'before' if inclusive else 'not after'} {cutoff.isoformat()}"] += 1
             elif not entry.title and not entry.summary:
                 report.skipped["without a title or summary"] += 1
@@ -146,10 +178,10 @@ def collect(
                 # The issue is written (the items are safe there); only the memory of them is missing.
                 why = "; ".join(str(p) for p in e.problems)
                 lost = f"{why}: the items are in {target.rel}, but if you delete one, the next collect offers it again"
-                return Collected(target.rel, reports, lost)
+                return Collected(target.rel, reports, lost, note)
     if learnt:
         _write_conditions(root, {**conditions, **learnt})
-    return Collected(target.rel, reports)
+    return Collected(target.rel, reports, note=note)
 
 
 def read_ledger(root: Path) -> set[str]:
@@ -162,7 +194,9 @@ def read_ledger(root: Path) -> set[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        raise DigestError([Problem(LEDGER, None, f"cannot be read ({why or e}); it lists the links collect has offered, one a line")]) from None
+        raise DigestError(
+            [Problem(LEDGER, None, f"cannot be read ({why or e}); it lists the links collect has offered, one a line")]
+        ) from None
     return {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
 
 
@@ -175,7 +209,7 @@ def write_ledger(root: Path, links: set[str]) -> None:
 def _fields(entry: Entry, url: str, feed_title: str | None) -> Fields:
     fields: Fields = {}
     if entry.title:
-        fields["title"] = entry.title
+        fields["title"] = escape_markdown(entry.title)
     fields["url"] = url
     if feed_title:
         fields["source"] = feed_title
@@ -186,13 +220,19 @@ def _fields(entry: Entry, url: str, feed_title: str | None) -> Fields:
     if entry.summary:
         # A paragraph linking back to the entry itself ("The post X appeared first on Y") says
         # nothing new, and `digest check` warns about the repeated link.
-        kept = [p for p in entry.summary.split("\n\n") if f"]({url})" not in p and (not entry.url or f"]({entry.url})" not in p)]
+        kept = [
+            p
+            for p in entry.summary.split("\n\n")
+            if f"]({url})" not in p and (not entry.url or f"]({entry.url})" not in p)
+        ]
         if kept:
             fields["summary"] = "\n\n".join(kept)
     return fields
 
 
-def _read(root: Path, feed: str, agent: str, known: dict[str, str] | None, timeout: float) -> tuple[bytes | None, str, dict[str, str]]:
+def _read(
+    root: Path, feed: str, agent: str, known: dict[str, str] | None, timeout: float, report: FeedReport
+) -> tuple[bytes | None, str, dict[str, str]]:
     """The feed's bytes (None: not modified), the URL it came from, and the conditions to send next time."""
     if "://" not in feed:  # a file
         path = Path(feed).expanduser()
@@ -208,8 +248,47 @@ def _read(root: Path, feed: str, agent: str, known: dict[str, str] | None, timeo
     r = fetch(feed, agent=agent, accept=ACCEPT, conditional=conditional, timeout=timeout)
     if r.status == 304:
         return None, r.url, {}
+    if r.media_type in ("text/html", "application/xhtml+xml") and (alternate := feed_link(r.body, r.url)):
+        report.notes.append(
+            f"{feed}: note: is a web page; read the feed it names, {alternate} (name that to skip this step)"
+        )
+        r = fetch(alternate, agent=agent, accept=ACCEPT, timeout=timeout)
+        return r.body, r.url, {}  # validators of another URL than the one named: not kept
     learnt = {k: v for k, v in (("etag", r.etag), ("last_modified", r.last_modified)) if v}
     return r.body, r.url, learnt
+
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
+
+
+def feed_link(body: bytes, page_url: str) -> str | None:
+    """The first feed a web page names in <link rel="alternate" type="…">, made absolute; RSS, Atom, JSON Feed."""
+    from urllib.parse import urljoin
+
+    import lxml.html  # type: ignore[import-untyped]
+    from lxml.etree import ParserError  # type: ignore[import-untyped]
+
+    from digest.compose.meta import encoding_of
+
+    try:
+        root = lxml.html.document_fromstring(
+            body.decode(encoding_of(body, None), errors="replace").encode("utf-8"),
+            parser=lxml.html.HTMLParser(encoding="utf-8"),
+        )
+    except (ParserError, ValueError):
+        return None
+    for link in root.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and kind in _FEED_TYPES and href:
+            try:
+                url = urljoin(page_url, href)
+            except ValueError:
+                continue
+            if not url_problem(url, allow_mailto=False):
+                return url
+    return None
 
 
 def _usable(known: dict[str, str] | None, admits: str) -> dict[str, str] | None:
