@@ -35,6 +35,8 @@ from digest.core.models import Config, Issue
 from digest.core.plaintext import title_text
 from digest.pipeline.build import render_one
 
+pytestmark = pytest.mark.slow  # browser tests (Chromium): the fast tier is -m 'not slow'
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -163,6 +165,7 @@ def editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Edi
             assert result.exit_code == 0, result.output
             config = load_config(root)
             issues = [render_one(config, n)[0] for n in _issue_numbers(root)]
+            _add_drafts(root, [i.number for i in issues if i.draft])
             server = make_server(root / "site", "127.0.0.1", 0)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             servers.append(server)
@@ -176,6 +179,21 @@ def editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Edi
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+def _add_drafts(root: Path, drafts: list[int]) -> None:
+    """Drafts are never published: their pages are taken from the preview (the same pipeline,
+    in memory) into the served folder, so that they are looked at in the browser too."""
+    from digest.preview.site import PreviewSite
+
+    preview = PreviewSite(root)
+    preview.reload()
+    for n in drafts:
+        (root / "site" / "issues" / str(n)).mkdir(parents=True)
+        for name in ("email.html", "email.txt", "index.html"):
+            data = preview.file(f"issues/{n}/{name}")
+            assert data is not None, (n, name, preview.errors())
+            (root / "site" / "issues" / str(n) / name).write_bytes(data)
 
 
 @dataclass

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import REPO, run, tree
-from lxml import etree, html as lxml_html
+from conftest import REPO, build, run, tree
+from lxml import etree
+from lxml import html as lxml_html
 
-from conftest import build
 from digest.core import i18n
 
 # The model site's four editions: the repository root (English) and examples/.
@@ -51,6 +51,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return built
 
 
+@pytest.mark.slow  # goes through every locale Babel knows
 def test_every_locale_default_numbering_system_has_its_digits() -> None:
     from babel import Locale, localedata
 
@@ -170,6 +171,7 @@ def test_language_switcher_and_hreflang_links_on_every_page(sites: dict[str, Pat
             assert [a.text_content() for a in switcher] == ["English", "العربية", "فارسی", "Shqip"]
             assert [a.get("lang") for a in switcher] == ["en", "ar", "fa", "sq"]
             assert [a.get("aria-current") for a in switcher] == ["true" if code == lang else None for code in home]
+            assert [a.get("href") for a in switcher if a.get("aria-current")] == [own]  # this page itself
 
 
 def test_same_numbers_links_an_issue_to_the_same_issue_there(newsletter: Callable[..., Path]) -> None:

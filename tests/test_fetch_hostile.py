@@ -288,6 +288,7 @@ def test_a_json_feed_nested_too_deep_is_a_broken_feed(example: Path, web: Web) -
     assert tree(example) == before
 
 
+@pytest.mark.slow  # hostile input: feedparser takes seconds over 50,000 nested elements
 def test_a_summary_of_50000_nested_divs_is_kept_as_its_text(example: Path, web: Web) -> None:
     deep = html.escape("<div>" * 50_000 + "Deep *text*" + "</div>" * 50_000)
     web.routes["/rss"] = lambda h: send(

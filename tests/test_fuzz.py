@@ -29,6 +29,8 @@ from click.testing import CliRunner
 
 from digest.cli import main
 
+pytestmark = pytest.mark.slow  # fuzz tests: the fast tier is -m 'not slow'
+
 BASE = Path(__file__).resolve().parent / "fixtures" / "hostile" / "base"
 CASES = int(os.environ.get("DIGEST_FUZZ_CASES", "240"))
 SEED = int(os.environ.get("DIGEST_FUZZ_SEED", "9"))

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # hostile inputs: every case runs the CLI in its own process: the fast tier is -m 'not slow'
+
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
 BASE = HOSTILE / "base"

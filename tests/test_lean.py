@@ -23,6 +23,8 @@ from digest.core.issues import discover, load_issue
 from digest.render import environment, inline, mjml
 from digest.render import html as render
 
+pytestmark = pytest.mark.slow  # browser tests (Chromium): the fast tier is -m 'not slow'
+
 WIDTHS = (320, 600)
 
 # Everything the reader sees of an element, in document order.

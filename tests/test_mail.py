@@ -23,6 +23,8 @@ from conftest import REPO, run
 
 from digest.cli import main
 
+pytestmark = pytest.mark.slow  # server tests (SMTP on 127.0.0.1): the fast tier is -m 'not slow'
+
 TO = "reader@example.com"
 USER = "smtp-user-5b1f"
 PASSWORD = "pw-8c2e-do-not-print"

@@ -425,6 +425,7 @@ def many(golden_root: Path) -> Path:
     return golden_root
 
 
+@pytest.mark.slow  # builds in several processes with different hash seeds
 def test_builds_are_byte_identical_across_runs_and_processes(many: Path, tmp_path: Path) -> None:
     copies = []
     for name in ("second", "seed-0", "seed-4242"):

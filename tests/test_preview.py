@@ -135,6 +135,7 @@ def test_an_issue_broken_from_the_start_shows_its_errors(golden_root: Path, serv
     assert fetch(port, "/issues/10/email.txt")[0] == 404
 
 
+@pytest.mark.slow  # server test: real clients against the preview server
 def test_the_watcher_sees_every_save_however_it_is_saved(tmp_path: Path) -> None:
     """Editors, `sed -i` and git save by renaming a new file over the old one; a watch on
     config.yaml itself would stay on the old file and miss every save after the first."""
@@ -174,7 +175,7 @@ def test_the_watcher_sees_every_save_however_it_is_saved(tmp_path: Path) -> None
     try:
         reported(config, lambda: renamed_over(config, "title: 1\n"), repeat=True)
         for n in (2, 3, 4):  # each save after the first must be seen too
-            reported(config, lambda: renamed_over(config, f"title: {n}\n"))
+            reported(config, lambda n=n: renamed_over(config, f"title: {n}\n"))
         reported(config, lambda: config.write_text("title: 5\n", encoding="utf-8"))  # and one written in place
         reported(issue, lambda: renamed_over(issue, "date: 2024-01-02\n"))
         reported(issue, lambda: renamed_over(issue, "date: 2024-01-03\n"))
@@ -274,6 +275,7 @@ def test_served_index_and_site_paths(served: tuple[int, Reloader]) -> None:
 # --- the server's limits (issue 9) -----------------------------------------------------------
 
 
+@pytest.mark.slow  # server test: real clients against the preview server
 def test_a_symlink_loop_in_the_site_is_a_404_and_one_log_line(golden_root: Path, capfd: pytest.CaptureFixture[str]) -> None:
     assert run("build", "--root", str(golden_root)).exit_code == 0
     site = golden_root / "site"
@@ -300,6 +302,7 @@ def _open(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD)
 
 
+@pytest.mark.slow  # server test: real clients against the preview server
 def test_idle_and_trickling_clients_are_let_go(preview: PreviewSite) -> None:
     server = make_preview_server(preview, Reloader(), port=0)
     server.idle_seconds, server.request_seconds = 0.5, 1.5
@@ -344,6 +347,7 @@ def test_many_clients_at_once_are_all_answered(preview: PreviewSite) -> None:
     assert statuses == [200] * 40
 
 
+@pytest.mark.slow  # server test: real clients against the preview server
 def test_timed_out_clients_leave_no_traceback(preview: PreviewSite, capfd: pytest.CaptureFixture[str]) -> None:
     server = make_preview_server(preview, Reloader(), port=0)
     server.idle_seconds, server.request_seconds = 0.3, 0.6

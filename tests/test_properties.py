@@ -39,10 +39,13 @@ from urllib.parse import quote
 import feedparser
 import lxml.etree
 import lxml.html
+import pytest
 import yaml
 from conftest import columns, run, wrapped
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+pytestmark = pytest.mark.slow  # property tests (hypothesis): the fast tier is -m 'not slow'
 
 SITE_URL = "https://news.example.org/digest/"
 NUMBER = 41

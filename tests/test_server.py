@@ -30,6 +30,8 @@ from siteserver import make_server
 from digest.cli import serve
 from digest.preview.server import Reloader
 
+pytestmark = pytest.mark.slow  # server tests (HTTP on 127.0.0.1): the fast tier is -m 'not slow'
+
 HANG_GUARD = 60.0  # seconds: only so that a broken test ends, never a performance requirement
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
+
+pytestmark = pytest.mark.slow  # a checker (mypy over the package): the fast tier is -m 'not slow'
 
 
 def test_digest_type_checks() -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import GOLDEN_SRC, REPO, run
 
+pytestmark = pytest.mark.slow  # the Nu Html Checker (a JVM): the fast tier is -m 'not slow'
+
 JAR = Path(os.environ.get("DIGEST_VNU_JAR") or REPO / ".ci" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar")
 
 # What an email needs that HTML does not allow, and nothing else.

@@ -67,7 +67,8 @@ def serve() -> Iterator[Web]:
     server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     web.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop's next look (half a second by default, in every test).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield web
