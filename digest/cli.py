@@ -30,7 +30,7 @@ def _common(func: F) -> F:
         except DigestError as e:
             _print_problems(e.problems)
             errors = sum(p.errors for p in e.problems)
-            outcome = "nothing was sent" if func.__name__ == "send" else "nothing was written"
+            outcome = e.outcome or ("nothing was sent" if func.__name__ == "send" else "nothing was written")
             if errors:
                 click.echo(f"{errors} error{'s' if errors != 1 else ''}; {outcome}", err=True)
             else:  # only --strict fails on warnings alone
@@ -360,11 +360,15 @@ def send(root: Path, number: int, to: tuple[str, ...]) -> None:
     The message is the one `digest export` writes: multipart/alternative (text, then
     HTML), with List-Id and List-Unsubscribe headers.  An email that Gmail would clip
     is not sent.  TLS verifies the server (DIGEST_SMTP_CA_FILE: the authorities to trust).
+    Each step (connecting and the greeting, then every command) has DIGEST_SMTP_TIMEOUT
+    seconds (default 30).  The password is read from the environment only: never type it
+    on a command line, where the shell's history and `ps` keep it.
 
     \b
     Example:
-      DIGEST_SMTP_HOST=smtp.example.org DIGEST_SMTP_USER=me DIGEST_SMTP_PASSWORD=… \\
-        digest send 263 --to me@example.org --to editor@example.org
+      export DIGEST_SMTP_HOST=smtp.example.org DIGEST_SMTP_USER=me
+      read -rs DIGEST_SMTP_PASSWORD && export DIGEST_SMTP_PASSWORD   # typed, not echoed
+      digest send 263 --to me@example.org --to editor@example.org
     """
     from digest.deliver import mail, message
 

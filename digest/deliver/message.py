@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy, default
 from email.utils import format_datetime, make_msgid
@@ -71,7 +72,7 @@ def recipients(addresses: tuple[str, ...] | list[str]) -> list[str]:
         # A line break would start a header of its own ("Bcc: ..."), raw or in an encoded word,
         # a comma a second recipient; either is a user error, not a crash.
         why = headers.address_problem(to)
-        if why is not None and "encoded words" in why:
+        if why is not None and ("encoded words" in why or why.startswith("has a domain")):
             problems.append(Problem("--to", None, f"{to!r} {why}"))
         elif why is not None:
             problems.append(Problem("--to", None, f"must be one email address, got {to!r}"))
@@ -115,14 +116,19 @@ def build_message(config: Config, issue: Issue, html: str, text: str, to: list[s
                  if value and (why := headers.address_problem(value))]
     if problems:
         raise DigestError(problems)
-    msg = EmailMessage(policy=POLICY)
+    sent_from, sent_to = _written(from_), [_written(t) for t in to]
+    reply_to = [_written(config.email.reply_to)] if config.email.reply_to else []
+    # RFC 6532: an address with a non-ASCII local part can only be written in UTF-8 (the
+    # email package would otherwise put encoded words inside it, which no server delivers).
+    international = not all(a.username.isascii() for a in (sent_from, *sent_to, *reply_to))
+    msg = EmailMessage(policy=POLICY.clone(utf8=True) if international else POLICY)
     msg["Subject"] = issue.subject
-    msg["From"] = from_
-    msg["To"] = ", ".join(to)
-    if config.email.reply_to:
-        msg["Reply-To"] = config.email.reply_to
+    msg["From"] = sent_from
+    msg["To"] = sent_to
+    if reply_to:
+        msg["Reply-To"] = reply_to
     msg["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
-    msg["Message-ID"] = make_msgid(domain=msg["From"].addresses[0].domain or None)
+    msg["Message-ID"] = make_msgid(domain=headers.ascii_domain(sent_from.domain))
     msg["List-Id"] = texts["List-Id"]
     if unsubscribe:
         msg["List-Unsubscribe"] = texts["List-Unsubscribe"]
@@ -136,6 +142,18 @@ def build_message(config: Config, issue: Issue, html: str, text: str, to: list[s
     except HeaderInjection as e:
         raise DigestError([Problem(issue.source, None, f"{e}; nothing of it was sent or written")]) from e
     return msg
+
+
+def _written(value: str) -> Address:
+    """The address as the message writes it: an ASCII local part with its domain in ASCII (IDNA,
+    xn--…), so that the message needs nothing special of any server; a non-ASCII local part as
+    written (RFC 6532). ``value`` has passed :func:`digest.core.headers.parse_address`."""
+    found = headers.parse_address(value)
+    if isinstance(found, str):  # validation refuses these first; this keeps the promise here too
+        raise DigestError([Problem("email", None, f"{value!r} {found}")])
+    if not found.username.isascii():
+        return found
+    return Address(found.display_name, found.username, headers.ascii_domain(found.domain) or found.domain)
 
 
 def html_part(msg: EmailMessage) -> EmailMessage:
