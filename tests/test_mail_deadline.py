@@ -206,3 +206,17 @@ def test_the_help_never_puts_the_password_on_a_command_line() -> None:
     assert result.exit_code == 0
     assert "DIGEST_SMTP_PASSWORD=" not in result.output
     assert "read -rs DIGEST_SMTP_PASSWORD && export DIGEST_SMTP_PASSWORD" in result.output
+
+
+def test_list_unsubscribe_holds_ascii_uris(golden_root: Path) -> None:
+    """RFC 2369: URIs, not encoded words (a client reads no link in =?utf-8?…?=)."""
+    config = golden_root / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'unsubscribe_url: "*|UNSUB|*"', "unsubscribe_url: https://golden.example.com/désabonner?u=1\n  unsubscribe_mailto: désinscrire@例え.jp",
+    ), encoding="utf-8")
+    result = run("export", "7", "--root", str(golden_root))
+    assert result.exit_code == 0, result.output
+    head = result.stdout_bytes.split(b"\n\n", 1)[0]
+    assert head.isascii() and b"=?" not in head
+    assert (b"\nList-Unsubscribe: <https://golden.example.com/d%C3%A9sabonner?u=1>,\n"
+            b" <mailto:d%C3%A9sinscrire@xn--r8jz45g.jp?subject=unsubscribe>\n") in head

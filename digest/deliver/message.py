@@ -23,13 +23,14 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy, default
 from email.utils import format_datetime, make_msgid
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from digest.core import headers, lint
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Config, Issue
 
 _LIST_LABEL = re.compile(r"[^a-z0-9-]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 class HeaderInjection(ValueError):
@@ -101,9 +102,9 @@ def list_id(config: Config) -> str:
 def build_message(config: Config, issue: Issue, html: str, text: str, to: list[str], now: dt.datetime | None = None) -> EmailMessage:
     """The message for ``to`` (already checked by :func:`recipients`); raise DigestError when Gmail would clip it."""
     from_ = sender(config)
-    unsubscribe = [f"<{config.email.unsubscribe_url}>"] if config.email.unsubscribe_url else []
+    unsubscribe = [f"<{_ascii_uri(config.email.unsubscribe_url)}>"] if config.email.unsubscribe_url else []
     if config.email.unsubscribe_mailto:
-        unsubscribe.append(f"<mailto:{config.email.unsubscribe_mailto}?subject=unsubscribe>")
+        unsubscribe.append(f"<{_mailto(config.email.unsubscribe_mailto)}?subject=unsubscribe>")
     # Every value checked once decoded, before any is set (validation has reported the ones it
     # reads at their lines; this is what the message itself is made of).
     where = {"Subject": (issue.source, "subject"), "List-Id": ("config.yaml", "title"),
@@ -154,6 +155,19 @@ def _written(value: str) -> Address:
     if not found.username.isascii():
         return found
     return Address(found.display_name, found.username, headers.ascii_domain(found.domain) or found.domain)
+
+
+def _ascii_uri(url: str) -> str:
+    """RFC 2369 puts URIs, which are ASCII, in List-Unsubscribe: non-ASCII characters are
+    percent-encoded as UTF-8 (the email package would otherwise turn the header into encoded
+    words, which no client reads as a link)."""
+    return _NON_ASCII.sub(lambda m: quote(m.group(), safe=""), url)
+
+
+def _mailto(address: str) -> str:
+    """A mailto: URI (RFC 6068) for ``address``: the domain in IDNA, the rest percent-encoded."""
+    local, _, domain = address.rpartition("@")
+    return f"mailto:{_ascii_uri(local)}@{headers.ascii_domain(domain) or _ascii_uri(domain)}"
 
 
 def html_part(msg: EmailMessage) -> EmailMessage:
