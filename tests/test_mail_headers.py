@@ -120,3 +120,13 @@ def test_the_message_policy_refuses_an_injected_header_line(smtp: tuple[Inbox, i
     with smtplib.SMTP("127.0.0.1", port) as client:
         client.send_message(fine, "news@example.com", ["reader@example.com"])
     assert len(inbox.envelopes) == 1
+
+
+def test_the_author_as_sender_is_one_address_even_with_a_comma(golden_root: Path) -> None:
+    config = golden_root / "config.yaml"
+    _set(config, '  from: "Golden Weekly <news@example.com>"\n', "")
+    _set(config, "name: Ada Example", 'name: "Example, Ada"')
+    result = run("export", "7", "--root", str(golden_root))
+    assert result.exit_code == 0, result.output
+    assert b'\nFrom: "Example, Ada" <ada@example.com>\n' in result.stdout_bytes
+    assert b'\nTo: "Example, Ada" <ada@example.com>\n' in result.stdout_bytes  # one recipient, not "Example" and "Ada"

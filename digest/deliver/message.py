@@ -85,10 +85,16 @@ def recipients(addresses: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def sender(config: Config) -> str:
-    found = config.email.from_ or (f"{config.author.name} <{config.author.email}>" if config.author.email else None)
-    if not found:
+    if config.email.from_:
+        return config.email.from_
+    if not config.author.email:
         raise DigestError([Problem("config.yaml", None, "set email.from (or author.email) to send email", "email.from")])
-    return found
+    if not config.author.name:
+        return config.author.email
+    # The author's name as a quoted display name when it needs quotes ("Doe, Jane"), so that
+    # a comma or an angle bracket in it cannot make a second address.
+    escaped = config.author.name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}" <{config.author.email}>' if re.search(r'[()<>\[\]:;@\\,."]', config.author.name) else f"{config.author.name} <{config.author.email}>"
 
 
 def list_id(config: Config) -> str:
@@ -112,7 +118,7 @@ def build_message(config: Config, issue: Issue, html: str, text: str, to: list[s
     texts = {"Subject": issue.subject, "List-Id": list_id(config), "List-Unsubscribe": ", ".join(unsubscribe)}
     problems = [Problem(*where[name][:1], None, why, where[name][1]) for name, value in texts.items()
                 if value and (why := headers.text_problem(value))]
-    addresses = {"email.from": from_, "email.reply_to": config.email.reply_to or ""}
+    addresses = {"email.from" if config.email.from_ else "author": from_, "email.reply_to": config.email.reply_to or ""}
     problems += [Problem("config.yaml", None, why, key) for key, value in addresses.items()
                  if value and (why := headers.address_problem(value))]
     if problems:
