@@ -283,8 +283,9 @@ def _header_block_problem(data: bytes) -> str | None:
     msg = email.message_from_bytes(data, policy=email.policy.default)
     for name in names:
         value = str(msg[name])
-        if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
-            return f"{name} decodes to a control character: {value!r}"
+        # What could break a line or end a string anywhere: C0 controls but tab, and every line break.
+        if any((ch < " " and ch != "\t") or ch in "\x85\u2028\u2029" or unicodedata.category(ch) in ("Zl", "Zp") for ch in value):
+            return f"{name} decodes to a line break or a C0 control character: {value!r}"
     return None
 
 

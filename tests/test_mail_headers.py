@@ -130,3 +130,19 @@ def test_the_author_as_sender_is_one_address_even_with_a_comma(golden_root: Path
     assert result.exit_code == 0, result.output
     assert b'\nFrom: "Example, Ada" <ada@example.com>\n' in result.stdout_bytes
     assert b'\nTo: "Example, Ada" <ada@example.com>\n' in result.stdout_bytes  # one recipient, not "Example" and "Ada"
+
+
+@pytest.mark.parametrize(
+    ("subject", "error"),
+    [
+        ("=?utf-8?q?a=7Fb?=", f"holds U+007F {DECODED}"),  # DEL, decoded
+        ("=?utf-8?b?4oCo?=", f"holds U+2028 {DECODED}"),  # the line separator, decoded
+        ("=?iso-8859-1?q?a=85b?=", f"holds U+0085 {DECODED}"),  # NEL, from another charset
+        ("=?utf-8?q?tab=09?=", f"holds U+0009 {DECODED}"),
+        ("=?utf-8?q?a=00?=", f"holds U+0000 {DECODED}"),
+    ],
+)
+def test_every_control_character_decoding_brings_in_is_refused(golden_root: Path, subject: str, error: str) -> None:
+    _set(golden_root / "issues" / "0007.yaml", 'subject: "Golden Weekly #7: leap day special"', f'subject: "{subject}"')
+    result = run("check", "--root", str(golden_root))
+    assert (result.exit_code, result.stderr) == (1, f"issues/0007.yaml:4: subject: {error}\n1 error; nothing was written\n")

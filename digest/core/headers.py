@@ -5,8 +5,12 @@ Rules:
 - A header value is checked *after decoding*: the email package decodes RFC 2047 encoded words
   (``=?utf-8?q?…?=``) when a header is set, so an encoded CR LF is a real line break by the time the
   message is written, and would start a header line of its own (``Bcc: …``). Any control character
-  (C0, DEL, C1), line or paragraph separator, or lone surrogate in the decoded value is refused;
+  (C0, DEL, C1), line or paragraph separator, or lone surrogate that decoding brings in is refused;
   the caller names the file, line and key.
+- As written (not encoded), a value may not hold a C0 control, a line break of any kind (CR, LF,
+  VT, FF, FS, GS, RS, NEL, U+2028, U+2029) or a lone surrogate. DEL and the other C1 controls
+  stay allowed there, as the text rules of config.yaml and the issues allow them (they cannot
+  break a line, and the email package encodes what is not printable ASCII).
 - An address header holds exactly one address that parses without an invalid-syntax defect (an
   obsolete form such as an unquoted period in the name is accepted, as mail readers do). A
   non-ASCII domain must convert to an ASCII one (IDNA) so that the message works with any server;
@@ -27,8 +31,15 @@ _REFUSED = ("Cc", "Cs", "Zl", "Zp")
 _ADVICE = "an email header cannot hold line breaks or control characters"
 
 
-def _first_refused(text: str) -> str | None:
-    return next((ch for ch in text if unicodedata.category(ch) in _REFUSED), None)
+_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _first_refused(text: str, written: str | None = None) -> str | None:
+    """The first character of ``text`` no header may hold. With ``written`` (the value before
+    decoding), any control or separator decoding brought in; without, ``text`` is as written."""
+    if written is None:
+        return next((ch for ch in text if (ch < " " and ch != "\t") or ch in _BREAKS or unicodedata.category(ch) == "Cs"), None)
+    return next((ch for ch in text if unicodedata.category(ch) in _REFUSED and ch not in written), None)
 
 
 def _named(ch: str) -> str:
@@ -52,7 +63,7 @@ def text_problem(value: str) -> str | None:
     decoded = _decoded_text(value)
     if decoded is None:
         return "cannot be read as an email header"
-    if (ch := _first_refused(decoded)) is not None:
+    if (ch := _first_refused(decoded, value)) is not None:
         return f"holds {_named(ch)} once its RFC 2047 encoded words (=?…?=) are decoded; {_ADVICE}"
     return None
 
@@ -75,7 +86,7 @@ def parse_address(value: str) -> Address | str:
         return "must be one email address like Name <name@example.org>"
     address = addresses[0]
     for part in (address.display_name, address.username, address.domain):
-        if (ch := _first_refused(part)) is not None:
+        if (ch := _first_refused(part, value)) is not None:
             return f"holds {_named(ch)} once its RFC 2047 encoded words (=?…?=) are decoded; {_ADVICE}"
     if not address.username or not address.domain:
         return "must be one email address like Name <name@example.org>"
