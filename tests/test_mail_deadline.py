@@ -49,7 +49,9 @@ class Trickler:
                 self._say(conn, "220 trickle.example ESMTP ready", self.slow is None)
                 for line in conn.makefile("rb"):
                     command = line.decode().split()[0].upper() if line.strip() else ""
-                    self._say(conn, "250 trickle.example" if command in ("EHLO", "HELO") else "250 ok", command == self.slow)
+                    self._say(
+                        conn, "250 trickle.example" if command in ("EHLO", "HELO") else "250 ok", command == self.slow
+                    )
             except OSError:
                 pass  # the client went away: what the deadline does
 
@@ -77,7 +79,10 @@ def test_a_trickling_server_is_left_at_the_deadline(golden_root: Path, trickler:
     started = time.monotonic()
     result = send(golden_root, 7, **plain(trickler.port, DIGEST_SMTP_TIMEOUT="1"))
     elapsed = time.monotonic() - started
-    assert result.stderr == f"environment: could not send through 127.0.0.1:{trickler.port}: {why}\n1 error; nothing was sent\n"
+    assert (
+        result.stderr
+        == f"environment: could not send through 127.0.0.1:{trickler.port}: {why}\n1 error; nothing was sent\n"
+    )
     assert result.exit_code == 1
     print(f"gave up after {elapsed:.2f} s")  # the figure for the report; no test asserts a time
 
@@ -118,15 +123,31 @@ def test_a_server_that_takes_the_message_and_never_answers_leaves_the_outcome_un
         ({"DIGEST_SMTP_PORT": "²"}, "DIGEST_SMTP_PORT must be a number, got '²'"),
         ({"DIGEST_SMTP_PORT": "70000"}, "DIGEST_SMTP_PORT must be a port number from 1 to 65535, got '70000'"),
         ({"DIGEST_SMTP_HOST": "a..b"}, "DIGEST_SMTP_HOST must be a host name or an IP address, got 'a..b'"),
-        ({"DIGEST_SMTP_HOST": "x" * 64 + ".org"}, f"DIGEST_SMTP_HOST must be a host name or an IP address, got '{'x' * 64}.org'"),
-        ({"DIGEST_SMTP_TIMEOUT": "0"}, "DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most 600, got '0'"),
-        ({"DIGEST_SMTP_TIMEOUT": "nan"}, "DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most 600, got 'nan'"),
-        ({"DIGEST_SMTP_TIMEOUT": "٣"}, "DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most 600, got '٣'"),
+        (
+            {"DIGEST_SMTP_HOST": "x" * 64 + ".org"},
+            f"DIGEST_SMTP_HOST must be a host name or an IP address, got '{'x' * 64}.org'",
+        ),
+        (
+            {"DIGEST_SMTP_TIMEOUT": "0"},
+            "DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most 600, got '0'",
+        ),
+        (
+            {"DIGEST_SMTP_TIMEOUT": "nan"},
+            "DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most 600, got 'nan'",
+        ),
+        (
+            {"DIGEST_SMTP_TIMEOUT": "٣"},
+            "DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most 600, got '٣'",
+        ),
     ],
 )
 def test_settings_that_crashed_are_one_line(golden_root: Path, env: dict[str, str], message: str) -> None:
     result = send(golden_root, 7, **{"DIGEST_SMTP_HOST": "127.0.0.1", **env})
-    assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"environment: {message}\n1 error; nothing was sent\n")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"environment: {message}\n1 error; nothing was sent\n",
+    )
 
 
 def test_a_login_over_a_plain_connection_is_advised_towards_tls(golden_root: Path) -> None:
@@ -134,7 +155,9 @@ def test_a_login_over_a_plain_connection_is_advised_towards_tls(golden_root: Pat
     controller = LoopbackController(inbox, authenticator=inbox.authenticate)  # AUTH only after TLS (aiosmtpd's default)
     controller.start()
     try:
-        result = send(golden_root, 7, **plain(controller.port, DIGEST_SMTP_USER="me", DIGEST_SMTP_PASSWORD="secret-7c1"))
+        result = send(
+            golden_root, 7, **plain(controller.port, DIGEST_SMTP_USER="me", DIGEST_SMTP_PASSWORD="secret-7c1")
+        )
     finally:
         controller.stop()
     assert result.stderr == (
@@ -148,6 +171,7 @@ def test_a_login_over_a_plain_connection_is_advised_towards_tls(golden_root: Pat
 
 # Internationalised addresses (item 15): an ASCII local part keeps the message ASCII (the domain
 # as IDNA); a non-ASCII local part is written in UTF-8 (RFC 6532) and sent only with SMTPUTF8.
+
 
 def test_export_writes_an_internationalised_address_as_utf8(golden_root: Path) -> None:
     result = run("export", "7", "--to", "Zoë <ü@例え.jp>", "--root", str(golden_root))
@@ -172,8 +196,11 @@ def test_an_invalid_international_domain_is_one_line(golden_root: Path) -> None:
     config = golden_root / "config.yaml"
     config.write_text(config.read_text(encoding="utf-8").replace("news@example.com", "news@例え..jp"), encoding="utf-8")
     result = run("check", "--root", str(golden_root))
-    assert (result.exit_code, result.stderr) == (1, "config.yaml:10: email.from: must be one email address like Name <name@example.org>, "
-                                                    "got 'Golden Weekly <news@例え..jp>'\n1 error; nothing was written\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "config.yaml:10: email.from: must be one email address like Name <name@example.org>, "
+        "got 'Golden Weekly <news@例え..jp>'\n1 error; nothing was written\n",
+    )
 
 
 @pytest.mark.parametrize("smtputf8", [True, False])
@@ -211,12 +238,18 @@ def test_the_help_never_puts_the_password_on_a_command_line() -> None:
 def test_list_unsubscribe_holds_ascii_uris(golden_root: Path) -> None:
     """RFC 2369: URIs, not encoded words (a client reads no link in =?utf-8?…?=)."""
     config = golden_root / "config.yaml"
-    config.write_text(config.read_text(encoding="utf-8").replace(
-        'unsubscribe_url: "*|UNSUB|*"', "unsubscribe_url: https://golden.example.com/désabonner?u=1\n  unsubscribe_mailto: désinscrire@例え.jp",
-    ), encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'unsubscribe_url: "*|UNSUB|*"',
+            "unsubscribe_url: https://golden.example.com/désabonner?u=1\n  unsubscribe_mailto: désinscrire@例え.jp",
+        ),
+        encoding="utf-8",
+    )
     result = run("export", "7", "--root", str(golden_root))
     assert result.exit_code == 0, result.output
     head = result.stdout_bytes.split(b"\n\n", 1)[0]
     assert head.isascii() and b"=?" not in head
-    assert (b"\nList-Unsubscribe: <https://golden.example.com/d%C3%A9sabonner?u=1>,\n"
-            b" <mailto:d%C3%A9sinscrire@xn--r8jz45g.jp?subject=unsubscribe>\n") in head
+    assert (
+        b"\nList-Unsubscribe: <https://golden.example.com/d%C3%A9sabonner?u=1>,\n"
+        b" <mailto:d%C3%A9sinscrire@xn--r8jz45g.jp?subject=unsubscribe>\n"
+    ) in head

@@ -19,7 +19,9 @@ from test_mail import Inbox, plain, send, smtp  # noqa: F401 - smtp is a fixture
 from digest.deliver import mail, message
 
 CRLF_WORD = "=?utf-8?q?Hello=0D=0ABcc:_evil@example.net=0D=0AX-Injected:_yes?="
-DECODED = "once its RFC 2047 encoded words (=?…?=) are decoded; an email header cannot hold line breaks or control characters"
+DECODED = (
+    "once its RFC 2047 encoded words (=?…?=) are decoded; an email header cannot hold line breaks or control characters"
+)
 
 
 def _set(path: Path, old: str, new: str) -> None:
@@ -44,7 +46,9 @@ def _refused_everywhere(root: Path, inbox: Inbox, port: int, error: str, to: str
 
 
 def test_an_encoded_crlf_in_the_subject_is_refused(golden_root: Path, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
-    _set(golden_root / "issues" / "0007.yaml", 'subject: "Golden Weekly #7: leap day special"', f'subject: "{CRLF_WORD}"')
+    _set(
+        golden_root / "issues" / "0007.yaml", 'subject: "Golden Weekly #7: leap day special"', f'subject: "{CRLF_WORD}"'
+    )
     _refused_everywhere(*(golden_root, *smtp), f"issues/0007.yaml:4: subject: holds U+000D {DECODED}")
 
 
@@ -60,15 +64,31 @@ def test_an_encoded_crlf_in_a_title_that_is_the_subject_is_refused(golden_root: 
     [
         # title reaches every message's List-Id
         ("title: Golden Weekly\n", f'title: "{CRLF_WORD}"\n', f"config.yaml:1: title: holds U+000D {DECODED}"),
-        ('from: "Golden Weekly <news@example.com>"', f'from: "{CRLF_WORD} <news@example.com>"',
-         f"config.yaml:10: email.from: holds a line break {DECODED}"),
-        ("reply_to: editor@example.com", 'reply_to: "=?utf-8?q?Ed=0ABcc:_x@example.net?= <editor@example.com>"',
-         f"config.yaml:11: email.reply_to: holds a line break {DECODED}"),
-        ('unsubscribe_url: "*|UNSUB|*"', f'unsubscribe_url: "{CRLF_WORD}"', f"config.yaml:12: email.unsubscribe_url: holds U+000D {DECODED}"),
-        ("name: Ada Example", 'name: "=?utf-8?b?QWRhDQpCY2M6IHhAZXhhbXBsZS5uZXQ=?="', f"config.yaml:7: author.name: holds U+000D {DECODED}"),
+        (
+            'from: "Golden Weekly <news@example.com>"',
+            f'from: "{CRLF_WORD} <news@example.com>"',
+            f"config.yaml:10: email.from: holds a line break {DECODED}",
+        ),
+        (
+            "reply_to: editor@example.com",
+            'reply_to: "=?utf-8?q?Ed=0ABcc:_x@example.net?= <editor@example.com>"',
+            f"config.yaml:11: email.reply_to: holds a line break {DECODED}",
+        ),
+        (
+            'unsubscribe_url: "*|UNSUB|*"',
+            f'unsubscribe_url: "{CRLF_WORD}"',
+            f"config.yaml:12: email.unsubscribe_url: holds U+000D {DECODED}",
+        ),
+        (
+            "name: Ada Example",
+            'name: "=?utf-8?b?QWRhDQpCY2M6IHhAZXhhbXBsZS5uZXQ=?="',
+            f"config.yaml:7: author.name: holds U+000D {DECODED}",
+        ),
     ],
 )
-def test_an_encoded_crlf_in_config_is_refused(golden_root: Path, smtp: tuple[Inbox, int], old: str, new: str, error: str) -> None:  # noqa: F811
+def test_an_encoded_crlf_in_config_is_refused(
+    golden_root: Path, smtp: tuple[Inbox, int], old: str, new: str, error: str,  # noqa: F811
+) -> None:
     _set(golden_root / "config.yaml", old, new)
     _refused_everywhere(*(golden_root, *smtp), error)
 
@@ -86,7 +106,11 @@ def test_an_encoded_crlf_in_to_is_refused(golden_root: Path, smtp: tuple[Inbox, 
 
 def test_an_encoded_word_without_control_characters_is_one_header(golden_root: Path, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
     inbox, port = smtp
-    _set(golden_root / "issues" / "0007.yaml", 'subject: "Golden Weekly #7: leap day special"', 'subject: "=?utf-8?q?Caf=C3=A9_Bcc:_x?="')
+    _set(
+        golden_root / "issues" / "0007.yaml",
+        'subject: "Golden Weekly #7: leap day special"',
+        'subject: "=?utf-8?q?Caf=C3=A9_Bcc:_x?="',
+    )
     result = send(golden_root, 7, **plain(port))
     assert result.exit_code == 0, result.output
     received = inbox.message()
@@ -145,4 +169,7 @@ def test_the_author_as_sender_is_one_address_even_with_a_comma(golden_root: Path
 def test_every_control_character_decoding_brings_in_is_refused(golden_root: Path, subject: str, error: str) -> None:
     _set(golden_root / "issues" / "0007.yaml", 'subject: "Golden Weekly #7: leap day special"', f'subject: "{subject}"')
     result = run("check", "--root", str(golden_root))
-    assert (result.exit_code, result.stderr) == (1, f"issues/0007.yaml:4: subject: {error}\n1 error; nothing was written\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"issues/0007.yaml:4: subject: {error}\n1 error; nothing was written\n",
+    )

@@ -108,7 +108,9 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if (a := c.mapping(top.get("author"), "author", ("name", "email"))) is not None:
         # Without email.from, the author is the sender: both reach the From header.
         author_text = _header(c, c.line_text)
-        kwargs["author"] = Author(name=c.get(a, "name", "author", author_text), email=c.get(a, "email", "author", author_text))
+        kwargs["author"] = Author(
+            name=c.get(a, "name", "author", author_text), email=c.get(a, "email", "author", author_text),
+        )
     if (e := c.mapping(top.get("email"), "email", ("from", "reply_to", "unsubscribe_url", "unsubscribe_mailto"))) is not None:
         mailto = c.get(e, "unsubscribe_mailto", "email", _header(c, c.line_text))
         if mailto is not None and ("@" not in mailto or any(ch in mailto for ch in " <>,")):
@@ -118,7 +120,9 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             from_=c.get(e, "from", "email", _address(c)),
             reply_to=c.get(e, "reply_to", "email", _address(c)),
             # Every email links it: a URL or a merge tag, never javascript: and the like.
-            unsubscribe_url=c.get(e, "unsubscribe_url", "email", _header(c, lambda n, p: c.url(n, p, mailto=True, merge_tag=True))),
+            unsubscribe_url=c.get(
+                e, "unsubscribe_url", "email", _header(c, lambda n, p: c.url(n, p, mailto=True, merge_tag=True)),
+            ),
             unsubscribe_mailto=mailto.removeprefix("mailto:") if mailto else None,
         )
     if (u := c.mapping(top.get("utm"), "utm", ("source", "medium", "campaign"))) is not None:

@@ -38,7 +38,9 @@ def _first_refused(text: str, written: str | None = None) -> str | None:
     """The first character of ``text`` no header may hold. With ``written`` (the value before
     decoding), any control or separator decoding brought in; without, ``text`` is as written."""
     if written is None:
-        return next((ch for ch in text if (ch < " " and ch != "\t") or ch in _BREAKS or unicodedata.category(ch) == "Cs"), None)
+        return next(
+            (ch for ch in text if (ch < " " and ch != "\t") or ch in _BREAKS or unicodedata.category(ch) == "Cs"), None,
+        )
     return next((ch for ch in text if unicodedata.category(ch) in _REFUSED and ch not in written), None)
 
 

@@ -60,7 +60,9 @@ class SmtpSettings:
     def from_env(cls, environ: Mapping[str, str]) -> SmtpSettings:
         host = environ.get("DIGEST_SMTP_HOST", "").strip()
         if not host:
-            raise DigestError([_env("set DIGEST_SMTP_HOST (and DIGEST_SMTP_USER / DIGEST_SMTP_PASSWORD) to send email")])
+            raise DigestError([_env(
+                "set DIGEST_SMTP_HOST (and DIGEST_SMTP_USER / DIGEST_SMTP_PASSWORD) to send email",
+            )])
         if not _valid_host(host):
             raise DigestError([_env(f"DIGEST_SMTP_HOST must be a host name or an IP address, got {host!r}")])
         security = environ.get("DIGEST_SMTP_SECURITY", "starttls").strip().lower()
@@ -98,7 +100,9 @@ def _timeout(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= MAX_TIMEOUT:  # also refuses nan and inf
-        raise DigestError([_env(f"DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, got {text!r}")])
+        raise DigestError([_env(
+            f"DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, got {text!r}",
+        )])
     return value
 
 
@@ -178,7 +182,9 @@ class _Client(smtplib.SMTP):
 
 
 class _TlsClient(smtplib.SMTP_SSL):
-    def __init__(self, deadline: _Deadline, host: str, port: int, *, timeout: float, context: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, deadline: _Deadline, host: str, port: int, *, timeout: float, context: ssl.SSLContext | None,
+    ) -> None:
         self.deadline = deadline
         super().__init__(host, port, timeout=timeout, context=context)
 
@@ -194,7 +200,9 @@ def send(message: EmailMessage, settings: SmtpSettings) -> None:
     try:
         with deadline.of("connect"):
             if settings.security == "ssl":
-                client: smtplib.SMTP = _TlsClient(deadline, settings.host, settings.port, timeout=settings.timeout, context=context)
+                client: smtplib.SMTP = _TlsClient(
+                    deadline, settings.host, settings.port, timeout=settings.timeout, context=context,
+                )
             else:
                 client = _Client(deadline, settings.host, settings.port, timeout=settings.timeout)
         try:
@@ -317,7 +325,8 @@ def _unsupported(what: str, settings: SmtpSettings) -> str:
             return ("the server does not offer a login (SMTP AUTH) over a connection without TLS;"
                     " set DIGEST_SMTP_SECURITY=starttls (port 587) or ssl (port 465), or unset DIGEST_SMTP_USER"
                     " and DIGEST_SMTP_PASSWORD if it needs no login")
-        return "the server does not offer a login (SMTP AUTH); unset DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD if it needs none"
+        return ("the server does not offer a login (SMTP AUTH); unset DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+                " if it needs none")
     return f"the server does not offer STARTTLS: {what}; set DIGEST_SMTP_SECURITY=ssl or none"
 
 

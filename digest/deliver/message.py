@@ -94,7 +94,9 @@ def sender(config: Config) -> str:
     # The author's name as a quoted display name when it needs quotes ("Doe, Jane"), so that
     # a comma or an angle bracket in it cannot make a second address.
     escaped = config.author.name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}" <{config.author.email}>' if re.search(r'[()<>\[\]:;@\\,."]', config.author.name) else f"{config.author.name} <{config.author.email}>"
+    if re.search(r'[()<>\[\]:;@\\,."]', config.author.name):
+        return f'"{escaped}" <{config.author.email}>'
+    return f"{config.author.name} <{config.author.email}>"
 
 
 def list_id(config: Config) -> str:
