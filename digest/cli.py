@@ -31,8 +31,9 @@ def _common(func: F) -> F:
             _print_problems(e.problems)
             errors = sum(p.errors for p in e.problems)
             # What did not happen, said only where something would have: check never writes (its
-            # summary is the count alone), and a preview that could not start never writes either.
-            outcome = _OUTCOMES.get(func.__name__, "; nothing was written")
+            # summary is the count alone), and a preview that could not start never writes either;
+            # an error may know better (a message the SMTP server took, then no answer: unknown).
+            outcome = f"; {e.outcome}" if e.outcome else _OUTCOMES.get(func.__name__, "; nothing was written")
             if errors:
                 click.echo(f"{errors} error{'s' if errors != 1 else ''}{outcome}", err=True)
             else:  # only --strict fails on warnings alone
@@ -394,14 +395,14 @@ def send(root: Path, number: int, to: tuple[str, ...]) -> None:
     The message is the one `digest export` writes: multipart/alternative (text, then
     HTML), with List-Id and List-Unsubscribe headers.  An email that Gmail would clip
     is not sent.  TLS verifies the server (DIGEST_SMTP_CA_FILE: the authorities to trust).
-
-    Type the password at read's silent prompt, as below, never in a command: commands
-    stay in the shell's history.
+    Each step (connecting and the greeting, then every command) has DIGEST_SMTP_TIMEOUT
+    seconds (default 30).  The password is read from the environment only: never type it
+    on a command line, where the shell's history and `ps` keep it.
 
     \b
     Example:
       export DIGEST_SMTP_HOST=smtp.example.org DIGEST_SMTP_USER=me
-      read -rs DIGEST_SMTP_PASSWORD && export DIGEST_SMTP_PASSWORD
+      read -rs DIGEST_SMTP_PASSWORD && export DIGEST_SMTP_PASSWORD   # typed, not echoed
       digest send 263 --to me@example.org --to editor@example.org
     """
     from digest.deliver import mail, message

@@ -18,14 +18,21 @@ the 240 cases exit 2; 80 cases caught none.
 
 from __future__ import annotations
 
+import base64
+import email
+import email.policy
 import os
 import random
 import re
 import shutil
+import tempfile
+import unicodedata
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from digest.cli import main
 
@@ -217,3 +224,105 @@ def _verdict(root: Path, command: str, code: int, stderr: str, exception: BaseEx
             if count is not None and not 1 <= int(m.group("line")) <= count:
                 return f"line {m.group('line')} is not a line of {m.group('path')} ({count} lines): {line!r}"
     return None
+
+
+# Header values (issue 20 item 2): arbitrary subjects, titles (List-Id), senders and --to, with
+# RFC 2047 encoded words that hide CR LF, "Bcc:" lines, NUL or U+2028 inside them. Every
+# `digest export` ends in a clean user error (exit 1, path:line: lines or --to:) or in a message
+# whose header block is exactly the headers digest writes, each once, with nothing injected.
+# Budget: DIGEST_FUZZ_HEADERS examples (default 150), derandomized so every run tries the same.
+# Before the fix it failed on its first shrunk example: subject '=?utf-8?q?=0A?=' injected a line.
+
+HEADER_NAMES = {
+    "Subject", "From", "To", "Reply-To", "Date", "Message-ID", "List-Id", "List-Unsubscribe", "MIME-Version", "Content-Type",
+}
+HIDDEN = [
+    b"\r\nBcc: evil@example.net", b"\r\n", b"\n", b"\r", b"\x00", b"\x1b", "\u2028".encode(), "\x85".encode(), b"\xff", b"Bcc: x@y.z",
+]
+def _encoded(charset: str, b64: bool, data: bytes) -> str:
+    text = base64.b64encode(data).decode() if b64 else "".join(f"={c:02X}" for c in data)
+    return f"=?{charset}?{'b' if b64 else 'q'}?{text}?="
+
+
+_clean = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=12)
+_benign_word = st.builds(_encoded, st.just("utf-8"), st.booleans(), _clean.map(lambda t: t.encode()))
+_hostile_word = st.builds(
+    _encoded, st.sampled_from(["utf-8", "UTF-8", "iso-8859-1", "us-ascii", "unknown-8bit", "x-nope"]), st.booleans(),
+    st.lists(st.one_of(st.sampled_from(HIDDEN), st.binary(max_size=6)), min_size=1, max_size=4).map(b"".join),
+)
+_specials = st.sampled_from([" ", "<", ">", "@", ",", '"', "=?", "?=", "\r\n", "\t", "news@example.com"])
+_benign = st.lists(st.one_of(_clean, _benign_word), min_size=1, max_size=4).map("".join).filter(str.strip)
+_hostile = st.lists(
+    st.one_of(_hostile_word, _clean, _benign_word, _specials, st.text(max_size=4)), min_size=1, max_size=5,
+).map("".join)
+# Mostly values that may well pass, so that messages are really written and inspected; a hostile
+# one in about a quarter of the fields.
+header_value = st.one_of(_benign, _benign, _benign, _hostile)
+_quoted = header_value.map(lambda name: '"' + name.replace("\\", "").replace('"', "") + '" <news@example.com>')
+_named = header_value.map(lambda name: f"{name} <news@example.com>")
+sender = st.one_of(st.just("news@example.com"), _quoted, _quoted, _named, _hostile)
+
+
+def _yaml(value: str) -> str:
+    """``value`` as a YAML double-quoted scalar: printable ASCII as it is, everything else escaped
+    (\\u or \\U), so any string reaches digest exactly (a lone surrogate stays an escape YAML refuses)."""
+    def one(ch: str) -> str:
+        if ch in '"\\':
+            return "\\" + ch
+        if " " <= ch <= "~":
+            return ch
+        return f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
+
+    return '"' + "".join(one(ch) for ch in value) + '"'
+
+
+def _header_block_problem(data: bytes) -> str | None:
+    head = data.split(b"\n\n", 1)[0].decode("utf-8", "surrogateescape")
+    names = []
+    for line in head.split("\n"):
+        if "\r" in line:
+            return f"a bare CR in {line!r}"
+        if line[:1] in (" ", "\t"):
+            continue
+        name, colon, _ = line.partition(":")
+        if not colon or name not in HEADER_NAMES:
+            return f"a header line digest does not write: {line!r}"
+        names.append(name)
+    if len(names) != len(set(names)):
+        return f"a header twice: {names}"
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    for name in names:
+        value = str(msg[name])
+        # What could break a line or end a string anywhere: C0 controls but tab, and every line break.
+        if any((ch < " " and ch != "\t") or ch in "\x85" or unicodedata.category(ch) in ("Zl", "Zp") for ch in value):
+            return f"{name} decodes to a line break or a C0 control character: {value!r}"
+    return None
+
+
+@pytest.mark.slow
+@settings(max_examples=int(os.environ.get("DIGEST_FUZZ_HEADERS", "150")), deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(subject=header_value, title=header_value, from_=sender, to=st.one_of(st.none(), sender))
+def test_header_values_never_inject_a_header_line(subject: str, title: str, from_: str, to: str | None) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "news"
+        shutil.copytree(BASE, root)
+        config = CONFIG.replace("title: Hostile Weekly", f"title: {_yaml(title)}")
+        (root / "config.yaml").write_text(config.replace("email:\n", f"email:\n  from: {_yaml(from_)}\n"), encoding="utf-8")
+        issue = ISSUE.replace("date: 2024-01-05\n", f"date: 2024-01-05\nsubject: {_yaml(subject)}\n")
+        (root / "issues" / "0001.yaml").write_text(issue, encoding="utf-8")
+        to_args = ["--to", to] if to is not None else []
+        result = CliRunner().invoke(main, ["export", "1", "--root", str(root), *to_args], catch_exceptions=True)
+        where = f"subject={subject!r} title={title!r} from={from_!r} to={to!r}"
+        event(f"exit {result.exit_code}")
+        crash = f"{where}: exit {result.exit_code}: {result.stderr}{result.exception!r}"
+        assert "Traceback" not in result.stderr and result.exit_code in (0, 1), crash
+        if result.exit_code == 1:
+            lines = result.stderr.splitlines()
+            assert lines and _SUMMARY.fullmatch(lines[-1]), f"{where}: {result.stderr}"
+            located = [_LINE.fullmatch(line) or line.startswith("--to: ") for line in lines[:-1]]
+            assert all(located), f"{where}: {result.stderr}"
+            assert result.stdout_bytes == b""
+            return
+        problem = _header_block_problem(result.stdout_bytes)
+        assert problem is None, f"{where}: {problem}"

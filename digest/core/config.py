@@ -6,11 +6,10 @@ import dataclasses
 import re
 import stat
 import string
+from collections.abc import Callable
 from pathlib import Path
 
-from digest.core import i18n
-
-from digest.core import colors, lint, markdown, paths
+from digest.core import colors, headers, i18n, lint, markdown, paths
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
 from digest.core.models import Author, Config, DarkTheme, Edition, EmailSettings, FeedSource, Image, Theme, Utm
@@ -52,11 +51,37 @@ def load_config(root: Path) -> Config:
     return config
 
 
+def _header(c: Checker, read: Callable[[Node, str], str | None]) -> Callable[[Node, str], str | None]:
+    """``read``, then refuse a value that cannot be an email header once decoded (:mod:`digest.core.headers`)."""
+
+    def checked(node: Node, path: str) -> str | None:
+        value = read(node, path)
+        if value is not None and (why := headers.text_problem(value)):
+            c.error(node.line, path, why)
+            return None
+        return value
+
+    return checked
+
+
+def _address(c: Checker) -> Callable[[Node, str], str | None]:
+    """A one-line text that must be exactly one email address, checked as a header (email.from, email.reply_to)."""
+
+    def checked(node: Node, path: str) -> str | None:
+        value = c.line_text(node, path)
+        if value is not None and (why := headers.address_problem(value)):
+            c.error(node.line, path, why if why.startswith(("holds", "has")) else f"{why}, got {short(value)}")
+            return None
+        return value
+
+    return checked
+
+
 def _config(c: Checker, node: Node, root: Path) -> Config | None:
     top = c.mapping(node, "", KEYS, required=("title", "url"))
     if top is None:
         return None
-    title = c.get(top, "title", "", c.line_text)
+    title = c.get(top, "title", "", _header(c, c.line_text))  # the List-Id header of every email
     url = c.get(top, "url", "", c.url)
     if url is not None and not url.endswith("/"):
         url += "/"
@@ -74,24 +99,30 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             kwargs["timezone"] = tz
         else:
             c.error(tz_node.line, "timezone", f"unknown time zone {short(tz)}: use an IANA name such as Europe/Berlin")
-    if (fmt_node := top.get("issue_title")) is not None and (fmt := c.line_text(fmt_node, "issue_title")):
+    if (fmt_node := top.get("issue_title")) is not None and (fmt := _header(c, c.line_text)(fmt_node, "issue_title")):
         why = _format_problem(fmt)
         if why:
             c.error(fmt_node.line, "issue_title", why)
         else:
             kwargs["issue_title"] = fmt
     if (a := c.mapping(top.get("author"), "author", ("name", "email"))) is not None:
-        kwargs["author"] = Author(name=c.get(a, "name", "author", c.line_text), email=c.get(a, "email", "author", c.line_text))
+        # Without email.from, the author is the sender: both reach the From header.
+        author_text = _header(c, c.line_text)
+        kwargs["author"] = Author(
+            name=c.get(a, "name", "author", author_text), email=c.get(a, "email", "author", author_text),
+        )
     if (e := c.mapping(top.get("email"), "email", ("from", "reply_to", "unsubscribe_url", "unsubscribe_mailto"))) is not None:
-        mailto = c.get(e, "unsubscribe_mailto", "email", c.line_text)
+        mailto = c.get(e, "unsubscribe_mailto", "email", _header(c, c.line_text))
         if mailto is not None and ("@" not in mailto or any(ch in mailto for ch in " <>,")):
             c.error(e["unsubscribe_mailto"].line, "email.unsubscribe_mailto", f"must be one email address like leave@example.org, got {short(mailto)}")
             mailto = None
         kwargs["email"] = EmailSettings(
-            from_=c.get(e, "from", "email", c.line_text),
-            reply_to=c.get(e, "reply_to", "email", c.line_text),
+            from_=c.get(e, "from", "email", _address(c)),
+            reply_to=c.get(e, "reply_to", "email", _address(c)),
             # Every email links it: a URL or a merge tag, never javascript: and the like.
-            unsubscribe_url=c.get(e, "unsubscribe_url", "email", lambda n, p: c.url(n, p, mailto=True, merge_tag=True)),
+            unsubscribe_url=c.get(
+                e, "unsubscribe_url", "email", _header(c, lambda n, p: c.url(n, p, mailto=True, merge_tag=True)),
+            ),
             unsubscribe_mailto=mailto.removeprefix("mailto:") if mailto else None,
         )
     if (u := c.mapping(top.get("utm"), "utm", ("source", "medium", "campaign"))) is not None:

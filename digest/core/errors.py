@@ -40,13 +40,16 @@ def strict_failures(problems: list[Problem]) -> list[Problem]:
 class DigestError(Exception):
     """One or more problems in the user's input; the CLI prints them and exits 1."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], outcome: str | None = None) -> None:
         self.problems = sorted(problems, key=_order)
+        # What the command did despite the error, when not "nothing was written/sent" (a message
+        # the SMTP server took but never acknowledged may still be delivered).
+        self.outcome = outcome
         super().__init__("\n".join(str(p) for p in self.problems))
 
-    def __reduce__(self) -> tuple[type, tuple[list[Problem]]]:
+    def __reduce__(self) -> tuple[type, tuple[list[Problem], str | None]]:
         # Raised inside build worker processes, so it must survive pickling whole.
-        return (DigestError, (self.problems,))
+        return (DigestError, (self.problems, self.outcome))
 
 
 def _order(p: Problem) -> tuple[str, int, str]:

@@ -26,7 +26,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import i18n, markdown, paths, plaintext
+from digest.core import headers, i18n, markdown, paths, plaintext
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -139,6 +139,15 @@ def load_issue(config: Config, number: int, path: Path, rel: str, data: bytes | 
     return (None if any(not p.warning for p in c.problems) else issue), capped(c.problems)
 
 
+def _check_subject(c: Checker, top: dict[str, Node], subject: str | None) -> None:
+    """The subject is an email header: refused at its line (or the title's, which it defaults to) when it
+    cannot be one once its encoded words are decoded (a CR LF there would start a header line of its own)."""
+    key = "subject" if "subject" in top else "title" if "title" in top else None
+    if key is None or subject is None or (why := headers.text_problem(subject)) is None:
+        return  # a subject made from config's title and issue_title: config.yaml's checks cover it
+    c.error(top[key].line, key, why)
+
+
 def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issue | None:
     top = c.mapping(node, "", ISSUE_KEYS, required=("date", "sections"))
     if top is None:
@@ -152,6 +161,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     draft = c.get(top, "draft", "", c.boolean) or False
     title = c.get(top, "title", "", c.line_text) or i18n.format_title(config.issue_title, config.title, number, config.numbering)
     subject = c.get(top, "subject", "", c.line_text) or title
+    _check_subject(c, top, subject)
     preheader = c.get(top, "preheader", "", c.line_text)
     intro = c.get(top, "intro", "", c.markdown)
     outro = c.get(top, "outro", "", c.markdown)
