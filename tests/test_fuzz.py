@@ -321,7 +321,7 @@ def test_header_values_never_inject_a_header_line(subject: str, title: str, from
         assert "Traceback" not in result.stderr and result.exit_code in (0, 1), crash
         if result.exit_code == 1:
             lines = result.stderr.splitlines()
-            assert lines and _SUMMARY["build"].fullmatch(lines[-1])  # export says what build says, f"{where}: {result.stderr}"
+            assert lines and _SUMMARY["build"].fullmatch(lines[-1]), f"{where}: {result.stderr}"  # export: as build
             located = [_LINE.fullmatch(line) or line.startswith("--to: ") for line in lines[:-1]]
             assert all(located), f"{where}: {result.stderr}"
             assert result.stdout_bytes == b""
