@@ -30,10 +30,11 @@ from digest.core.errors import DigestError, Problem
 from digest.core.i18n import localize_digits, strings_for
 from digest.core.loading import NOT_XML
 from digest.core.markdown import title_html, to_html, to_inline_html
-from digest.core.plaintext import title_text, to_text
 from digest.core.models import Config
+from digest.core.plaintext import title_text, to_text
 from digest.core.wrap import text_width, wrap
 from digest.render import archive
+from digest.render.sandbox import sandbox_class
 
 if TYPE_CHECKING:
     import jinja2
@@ -161,7 +162,9 @@ def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None)
         loaders.append(_OverrideLoader(user_templates, config.root.resolve()))
     loaders.append(jinja2.PackageLoader("digest.render", "templates"))
 
-    env = jinja2.Environment(
+    # Every template runs sandboxed, built-in ones too: an override can extend or include
+    # them, and one rule for all leaves nothing to get wrong (digest.render.sandbox).
+    env = sandbox_class()(
         loader=jinja2.ChoiceLoader(loaders),
         # Everything but plain text is markup; unknown extensions (e.g. the _style.css
         # partial) are escaped too, so user values cannot close a <style> element.
