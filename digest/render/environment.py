@@ -282,7 +282,9 @@ def _override_loader_class() -> type[jinja2.FileSystemLoader]:
                     raise jinja2.TemplateNotFound(template) from None
                 raise DigestError([Problem(rel, None, str(e))]) from None
             if not stat.S_ISREG(st.st_mode):
-                raise jinja2.TemplateNotFound(template)
+                # Not a file (a folder, a named pipe, a device): the built-in template would
+                # quietly take its place, and reading a pipe would wait for a writer for ever.
+                raise DigestError([Problem(rel, None, _not_a_file(st.st_mode))])
             try:
                 data = path.read_bytes()
             except OSError as e:
@@ -296,6 +298,13 @@ def _override_loader_class() -> type[jinja2.FileSystemLoader]:
             return source.removeprefix("\ufeff"), str(path), lambda: _mtime(path) == mtime
 
     return OverrideLoader
+
+
+def _not_a_file(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a template: a template override must be a plain file"
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"is {kind}, not a template: a template override must be a plain file"
 
 
 def _mtime(path: Path) -> int | None:
