@@ -34,6 +34,7 @@ from digest.core.models import Config
 from digest.core.plaintext import title_text, to_text
 from digest.core.wrap import text_width, wrap
 from digest.render import archive
+from digest.render.bounds import TemplateLimit, check_weight, render_seconds
 from digest.render.sandbox import sandbox_class
 
 if TYPE_CHECKING:
@@ -66,8 +67,12 @@ def xml_safe(text: str) -> str:
 
 
 def _finalize(value: object) -> object:
-    # Runs on every {{ expression }} before autoescaping.
-    return xml_safe(value) if isinstance(value, str) else value
+    # Runs on every {{ expression }} before autoescaping, which prints a list whole: one
+    # holding a long text many times is refused before it is printed (bounds.py).
+    if isinstance(value, str):
+        return xml_safe(value)
+    check_weight(value, "the printed value")
+    return value
 
 
 def text_direction(texts: str | Iterable[str | None] | None, default: str = "ltr") -> str:
@@ -130,7 +135,7 @@ def first_class(html: str, name: str) -> Markup:
 MAX_OUTPUT = 16 * 1024 * 1024
 
 
-class TemplateOutputTooLarge(Exception):
+class TemplateOutputTooLarge(TemplateLimit):
     """A template produced more than MAX_OUTPUT characters."""
 
 
@@ -184,6 +189,8 @@ def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None)
         auto_reload=False,
     )
     env.concat = bounded_concat  # type: ignore[method-assign]
+    env.render_seconds = render_seconds()  # type: ignore[attr-defined]
+    env.overridden = user_templates is not None  # type: ignore[attr-defined]  # html.render_email's depth check
 
     try:
         locale = Locale.parse(config.language, sep="-")
@@ -247,6 +254,7 @@ def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None)
         end="left" if rtl else "right",
         feed_urls={kind: config.url + name for kind, name in FEED_FILES.items()},
     )
+    env.bound_filters()  # type: ignore[attr-defined]
     return env
 
 

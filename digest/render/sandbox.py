@@ -30,6 +30,8 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from digest.render import bounds
+
 if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -50,10 +52,66 @@ _REFUSED: tuple[type, ...] = (
 @lru_cache(maxsize=1)
 def sandbox_class() -> type[ImmutableSandboxedEnvironment]:
     """The environment class every template runs in (made once, on first use)."""
-    from jinja2 import Undefined
+    from jinja2 import Template, Undefined, nodes
+    from jinja2.compiler import CodeGenerator, Frame
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+    from jinja2.visitor import NodeTransformer
+
+    class Bounded(NodeTransformer):
+        """Sends each loop's iterable and each ``~`` through digest's filters (bounds.py)."""
+
+        def __init__(self, environment: Any) -> None:
+            self.environment = environment
+
+        def _filter(self, node: nodes.Node, name: str) -> nodes.Filter:
+            wrapped = nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
+            wrapped.set_environment(self.environment)
+            return wrapped
+
+        def visit_For(self, node: nodes.For) -> nodes.Node:  # noqa: N802 - Jinja's visitor names
+            self.generic_visit(node)
+            node.iter = self._filter(node.iter, bounds.LOOP_FILTER)
+            return node
+
+        def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
+            self.generic_visit(node)
+            operands = nodes.List(node.nodes, lineno=node.lineno)
+            operands.set_environment(self.environment)
+            return self._filter(operands, bounds.CONCAT_FILTER)
+
+    class BoundedCodeGenerator(CodeGenerator):
+        def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:  # noqa: N802
+            Bounded(self.environment).visit(node)
+            super().visit_Template(node, frame)
+
+    class BoundedTemplate(Template):
+        def render(self, *args: Any, **kwargs: Any) -> str:
+            seconds = getattr(self.environment, "render_seconds", bounds.DEFAULT_SECONDS)
+            token = bounds.BUDGET.set(bounds.Budget(seconds))
+            try:
+                return super().render(*args, **kwargs)
+            finally:
+                bounds.BUDGET.reset(token)
 
     class TemplateSandbox(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**", "+", "%"})
+        code_generator_class = BoundedCodeGenerator
+        template_class = BoundedTemplate
+        render_seconds = bounds.DEFAULT_SECONDS
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.globals["range"] = bounds.bounded_range
+            self.globals["lipsum"] = bounds.bounded_lipsum
+            self.filters[bounds.LOOP_FILTER] = pass_context(bounds._loop)
+            self.filters[bounds.CONCAT_FILTER] = pass_context(bounds._concat)
+
+        def bound_filters(self) -> None:
+            """Put the size rule around every filter (call once all are registered)."""
+            for name, func in list(self.filters.items()):
+                if name not in (bounds.LOOP_FILTER, bounds.CONCAT_FILTER):
+                    self.filters[name] = bounds.bounded_filter(name, func)
+
         def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
             if not super().is_safe_attribute(obj, attr, value):
                 return False
@@ -72,5 +130,27 @@ def sandbox_class() -> type[ImmutableSandboxedEnvironment]:
             # through an attribute, but a filter's result could in principle hand one out.
             owner = getattr(obj, "__self__", None)
             return not isinstance(owner, _REFUSED)
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            bounds.tick()
+            bounds.check_binop(operator, left, right)
+            return super().call_binop(context, operator, left, right)
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+            # Every call (a macro, a method, a global) looks at the clock: a macro that calls
+            # itself twice is a loop without a {% for %}.
+            bounds.check_time()
+            owner = getattr(__obj, "__self__", None)
+            if owner is None:  # the sandbox's own wrapper around str.format
+                owner = getattr(getattr(__obj, "__wrapped__", None), "__self__", None)
+            if isinstance(owner, str):
+                bounds.check_str_call(owner, getattr(__obj, "__name__", ""), args, kwargs)
+            for arg in (*args, *kwargs.values()):
+                bounds.check_weight(arg, "an argument")
+            result = super().call(__context, __obj, *args, **kwargs)
+            bounds.check_weight(result, "the result of the call")
+            return result
+
+    from jinja2 import pass_context
 
     return TemplateSandbox
