@@ -49,6 +49,9 @@ _REFUSED: tuple[type, ...] = (
 )
 
 
+_VERDICTS: dict[tuple[type, str, type], bool] = {}
+
+
 @lru_cache(maxsize=1)
 def sandbox_class() -> type[ImmutableSandboxedEnvironment]:
     """The environment class every template runs in (made once, on first use)."""
@@ -107,15 +110,23 @@ def sandbox_class() -> type[ImmutableSandboxedEnvironment]:
             self.filters[bounds.CONCAT_FILTER] = pass_context(bounds._concat)
 
         def bound_filters(self) -> None:
-            """Put the size rule around every filter (call once all are registered)."""
+            """Put the size rule around the filters that need it (call once all are registered)."""
             for name, func in list(self.filters.items()):
-                if name not in (bounds.LOOP_FILTER, bounds.CONCAT_FILTER):
+                if name in bounds.CHECKED_FILTERS:
                     self.filters[name] = bounds.bounded_filter(name, func)
 
         def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-            if not super().is_safe_attribute(obj, attr, value):
-                return False
-            return not isinstance(obj, _REFUSED) and not isinstance(value, _REFUSED)
+            # Every rule here and in Jinja's checks depends only on the types of the object and
+            # the value and on the attribute's name (Jinja's mutable-method rule uses isinstance
+            # on ABCs, a few microseconds each), so a verdict is kept per (types, name): a
+            # large issue reads thousands of attributes, of a few dozen kinds.
+            key = (type(obj), attr, type(value))
+            verdict = _VERDICTS.get(key)
+            if verdict is None:
+                verdict = super().is_safe_attribute(obj, attr, value) and not isinstance(obj, _REFUSED) and not isinstance(value, _REFUSED)
+                if len(_VERDICTS) < 10_000:
+                    _VERDICTS[key] = verdict
+            return verdict
 
         def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
             # Jinja returns an Undefined that fails only when used, so a refused attribute
