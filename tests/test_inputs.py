@@ -104,6 +104,23 @@ def test_an_unreadable_template_override_is_an_error(news: Path, command: str) -
     assert outcome(news, command) == f"templates/email.txt: cannot be read: permission denied\n1 error{OUTCOME[command]}\n"
 
 
+NOT_FILES = {
+    "folder": (os.mkdir, "is a folder, not a template: a template override must be a plain file"),
+    "fifo": (os.mkfifo, "is a named pipe (FIFO), not a template: a template override must be a plain file"),
+}
+
+
+@pytest.mark.slow  # runs the CLI as an unprivileged user, in a subprocess
+@pytest.mark.parametrize("kind", NOT_FILES)
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_a_template_that_is_a_folder_or_a_fifo_is_an_error_not_the_built_in(news: Path, kind: str, command: str) -> None:
+    # (Issue 20, item 13.)  A named pipe is never opened: reading one would wait for a writer.
+    (news / "templates").mkdir(mode=0o777)
+    make, message = NOT_FILES[kind]
+    make(news / "templates" / "email.mjml")
+    assert outcome(news, command) == f"templates/email.mjml: {message}\n1 error{OUTCOME[command]}\n"
+
+
 @pytest.mark.slow  # runs the CLI as an unprivileged user, in a subprocess
 def test_an_unreadable_issue_or_config_file_is_an_error(news: Path) -> None:
     os.chmod(news / "issues" / "0001.yaml", 0o000)

@@ -30,10 +30,12 @@ from digest.core.errors import DigestError, Problem
 from digest.core.i18n import localize_digits, strings_for
 from digest.core.loading import NOT_XML
 from digest.core.markdown import title_html, to_html, to_inline_html
-from digest.core.plaintext import title_text, to_text
 from digest.core.models import Config
+from digest.core.plaintext import title_text, to_text
 from digest.core.wrap import text_width, wrap
 from digest.render import archive
+from digest.render.bounds import TemplateLimit, check_weight, render_seconds
+from digest.render.sandbox import sandbox_class
 
 if TYPE_CHECKING:
     import jinja2
@@ -65,8 +67,12 @@ def xml_safe(text: str) -> str:
 
 
 def _finalize(value: object) -> object:
-    # Runs on every {{ expression }} before autoescaping.
-    return xml_safe(value) if isinstance(value, str) else value
+    # Runs on every {{ expression }} before autoescaping, which prints a list whole: one
+    # holding a long text many times is refused before it is printed (bounds.py).
+    if isinstance(value, str):
+        return xml_safe(value)
+    check_weight(value, "the printed value")
+    return value
 
 
 def text_direction(texts: str | Iterable[str | None] | None, default: str = "ltr") -> str:
@@ -129,7 +135,7 @@ def first_class(html: str, name: str) -> Markup:
 MAX_OUTPUT = 16 * 1024 * 1024
 
 
-class TemplateOutputTooLarge(Exception):
+class TemplateOutputTooLarge(TemplateLimit):
     """A template produced more than MAX_OUTPUT characters."""
 
 
@@ -149,9 +155,9 @@ def bounded_concat(parts: Iterable[str]) -> str:
     return "".join(out)
 
 
-def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None) -> jinja2.Environment:
-    """The Jinja2 environment for one newsletter (its templates first, then built-ins);
-    ``bytecode_cache``: where compiled templates are kept between processes, if anywhere."""
+def make_env(config: Config) -> jinja2.Environment:
+    """The Jinja2 environment for one newsletter (its templates first, then built-ins).
+    Compiled templates are never kept between processes: they are code, and the cache holds data only."""
     import jinja2
     from babel import Locale, UnknownLocaleError
     from babel.dates import format_date as babel_format_date
@@ -161,7 +167,9 @@ def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None)
         loaders.append(_OverrideLoader(user_templates, config.root.resolve()))
     loaders.append(jinja2.PackageLoader("digest.render", "templates"))
 
-    env = jinja2.Environment(
+    # Every template runs sandboxed, built-in ones too: an override can extend or include
+    # them, and one rule for all leaves nothing to get wrong (digest.render.sandbox).
+    env = sandbox_class()(
         loader=jinja2.ChoiceLoader(loaders),
         # Everything but plain text is markup; unknown extensions (e.g. the _style.css
         # partial) are escaped too, so user values cannot close a <style> element.
@@ -174,13 +182,14 @@ def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None)
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         finalize=_finalize,
-        bytecode_cache=bytecode_cache,
         # An environment serves one state of the templates (a change makes a new one: the
         # build's context, the preview's reload), so no template file is looked at again
         # on each use (the archive's pages would stat _base.html a hundred times).
         auto_reload=False,
     )
     env.concat = bounded_concat  # type: ignore[method-assign]
+    env.render_seconds = render_seconds()  # type: ignore[attr-defined]
+    env.overridden = user_templates is not None  # type: ignore[attr-defined]  # html.render_email's depth check
 
     try:
         locale = Locale.parse(config.language, sep="-")
@@ -244,6 +253,7 @@ def make_env(config: Config, bytecode_cache: jinja2.BytecodeCache | None = None)
         end="left" if rtl else "right",
         feed_urls={kind: config.url + name for kind, name in FEED_FILES.items()},
     )
+    env.bound_filters()  # type: ignore[attr-defined]
     return env
 
 
@@ -279,7 +289,9 @@ def _override_loader_class() -> type[jinja2.FileSystemLoader]:
                     raise jinja2.TemplateNotFound(template) from None
                 raise DigestError([Problem(rel, None, str(e))]) from None
             if not stat.S_ISREG(st.st_mode):
-                raise jinja2.TemplateNotFound(template)
+                # Not a file (a folder, a named pipe, a device): the built-in template would
+                # quietly take its place, and reading a pipe would wait for a writer for ever.
+                raise DigestError([Problem(rel, None, _not_a_file(st.st_mode))])
             try:
                 data = path.read_bytes()
             except OSError as e:
@@ -293,6 +305,13 @@ def _override_loader_class() -> type[jinja2.FileSystemLoader]:
             return source.removeprefix("\ufeff"), str(path), lambda: _mtime(path) == mtime
 
     return OverrideLoader
+
+
+def _not_a_file(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a template: a template override must be a plain file"
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"is {kind}, not a template: a template override must be a plain file"
 
 
 def _mtime(path: Path) -> int | None:

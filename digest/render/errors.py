@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 from digest.core.errors import DigestError, Problem
+from digest.render.bounds import TemplateLimit
 from digest.render.environment import BUILTIN_TEMPLATES, TemplateOutputTooLarge
 
 
@@ -44,6 +45,11 @@ def template_errors() -> Iterator[None]:
         filename, line = _blame(e)
         message = f"template {e.name!r} not found" if isinstance(e, jinja2.TemplateNotFound) else str(e.message or e)
         raise DigestError([Problem(template_path(filename), line, f"template error: {message}")]) from e
+    except TemplateLimit as e:
+        # A bound of bounds.py: the template's doing (or the limit set too low), built-in or not.
+        filename, line = _blame(e)
+        e.__traceback__ = e.__context__ = None
+        raise DigestError([Problem(template_path(filename), line, f"template error: {e}")]) from None
     except Exception as e:  # noqa: BLE001 - sorted below: the user's template, or a bug in digest
         # A newsletter's own template can fail as it runs ({{ 1/0 }}, a bad strftime format,
         # an include of itself, a string of ten gigabytes): that is the user's error, at the

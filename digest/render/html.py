@@ -23,7 +23,7 @@ from digest.render.archive import Neighbours
 from digest.render.environment import UNSUBSCRIBE_PLACEHOLDER
 from digest.render.errors import MjmlError, template_path
 from digest.render.inline import finish_email, inline_email
-from digest.render.mjml import mjml_error_line, mjml_to_html
+from digest.render.mjml import MAX_DEPTH, mjml_error_line, mjml_to_html, source_line, too_deep
 
 if TYPE_CHECKING:
     import jinja2
@@ -44,6 +44,15 @@ def render_web(env: jinja2.Environment, config: Config, issue: Issue, content: s
 def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     """The email HTML: Jinja2 → MJML → HTML → CSS inlined, unsubscribe URL restored."""
     mjml_src = email_mjml(env, config, issue)
+    # Only an override can nest deep enough to crash MRML (the built-in templates and markdown
+    # cannot), so only a newsletter with a templates/ folder pays for the count.
+    if getattr(env, "overridden", True) and (deep := too_deep(mjml_src)) is not None:
+        template = env.get_template("email.mjml")
+        where = template_path(template.filename)
+        message = f"MJML cannot convert what this template produces: elements nested more than {MAX_DEPTH} deep (<{deep[1]}>)"
+        if where.startswith("templates/"):
+            raise DigestError([Problem(where, source_line(mjml_src, deep[0], template.filename), message)])
+        raise DigestError([Problem(where, None, f"{message}, in the email of {issue.source}")])
     try:
         html = mjml_to_html(mjml_src)
     except MjmlError as e:

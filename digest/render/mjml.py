@@ -8,7 +8,6 @@ from pathlib import Path
 
 from digest.render.errors import MjmlError
 
-
 _ENTITY = re.compile(r"&[A-Za-z][A-Za-z0-9]*;")
 
 
@@ -28,6 +27,12 @@ def mjml_error_line(mjml_src: str, filename: str | None) -> tuple[int, str]:
         if m := re.match(r"Opening and ending tag mismatch: (\S+) line (\d+) and", message):
             produced_line, message = int(m.group(2)), f"<{m.group(1)}> is never closed"
     detail = f" ({message})" if message else ""
+    return source_line(mjml_src, produced_line, filename), detail
+
+
+def source_line(mjml_src: str, produced_line: int, filename: str | None) -> int:
+    """The line of the template at ``filename`` that most likely wrote line ``produced_line``
+    of ``mjml_src``: the same text, else one containing it, else the same number."""
     produced = mjml_src.splitlines()
     wanted = produced[produced_line - 1].strip() if 0 < produced_line <= len(produced) else ""
     try:
@@ -37,11 +42,40 @@ def mjml_error_line(mjml_src: str, filename: str | None) -> tuple[int, str]:
     if wanted:
         for number, text in enumerate(source, 1):
             if text.strip() == wanted:
-                return number, detail
+                return number
         for number, text in enumerate(source, 1):
             if wanted in text or (text.strip() and text.strip() in wanted and len(text.strip()) > 8):
-                return number, detail
-    return min(produced_line, max(1, len(source))), detail
+                return number
+    return min(produced_line, max(1, len(source)))
+
+
+# MRML parses and renders recursively: 5,000 nested <mj-wrapper> (or about 12,000 nested
+# <div>) overflow its thread's stack and the process dies with SIGSEGV, no message.  A real
+# email nests about 30 deep (markdown-it stops at 20 levels), so the MJML a template produces
+# is refused past MAX_DEPTH, far from the crash even on a thread with a 1 MiB stack.
+MAX_DEPTH = 200
+_TAG = re.compile(r"<!--.*?-->|<(/?)([A-Za-z][\w:.-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.DOTALL)
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+def too_deep(mjml_src: str) -> tuple[int, str] | None:
+    """(line of ``mjml_src``, tag) where elements first nest deeper than MAX_DEPTH, or None.
+    Counted as an HTML parser would: void and self-closed elements do not nest, and an end
+    tag closes what is open down to its element (an unclosed <p> does not count for ever)."""
+    stack: list[str] = []
+    for m in _TAG.finditer(mjml_src):
+        name = m.group(2)
+        if name is None:  # a comment
+            continue
+        name = name.lower()
+        if m.group(1):
+            if name in stack:
+                del stack[len(stack) - 1 - stack[::-1].index(name):]
+        elif not m.group(3).rstrip().endswith("/") and name not in _VOID:
+            stack.append(name)
+            if len(stack) > MAX_DEPTH:
+                return mjml_src.count("\n", 0, m.start()) + 1, name
+    return None
 
 
 # MRML (the Rust MJML inside mjml-python 1.4) writes some characters of attribute values
