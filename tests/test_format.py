@@ -288,3 +288,24 @@ def test_a_section_needs_items_an_intro_or_sub_sections(newsletter: Callable[...
     root = newsletter(issues={"0001.yaml": "date: 2024-01-05\nsections:\n" + section})
     result = run("check", "--root", str(root))
     assert result.output == f"issues/0001.yaml:{line}: {message}\n1 error; nothing was written\n"
+
+
+def test_a_derived_preheader_carries_link_text_never_urls(newsletter: Callable[..., Path]) -> None:
+    # Issue 19: "Rust (https://www.rust-lang.org/) is a…" spent the inbox line on an address.
+    issue = """\
+    date: 2024-01-05
+    intro: |
+      [Rust](https://www.rust-lang.org/) is a language; see <https://example.com/auto> and
+      [*the book*](https://doc.example.com/book) or mail [us](mailto:ed@example.com).
+    sections:
+      - items:
+          - title: First
+            url: https://example.com/1
+    """
+    root = newsletter(issues={"0001.yaml": issue})
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    feed = (root / "site" / "feed.json").read_text(encoding="utf-8")
+    assert '"summary": "Rust is a language; see and the book or mail us."' in feed
+    email = _read(root, "email.html")
+    assert re.search(r'<div style="display:none;[^"]*">Rust is a language; see and the book or mail us\.', email)
