@@ -60,6 +60,9 @@ def link_text_problem(text: str) -> str | None:
     return None
 
 
+EMPTY_ALT = "markdown image has no alt text: say what it shows between the brackets, as in ![A chart of the results](https://…)"
+
+
 def alt_text_problem(alt: str) -> str | None:
     """Why an image's alt text tells a screen-reader user nothing, or None."""
     if _FILE_NAME.fullmatch(alt.strip()) or alt.strip().lower() in VAGUE_ALT_TEXT:
