@@ -309,3 +309,21 @@ def test_a_derived_preheader_carries_link_text_never_urls(newsletter: Callable[.
     assert '"summary": "Rust is a language; see and the book or mail us."' in feed
     email = _read(root, "email.html")
     assert re.search(r'<div style="display:none;[^"]*">Rust is a language; see and the book or mail us\.', email)
+
+
+def test_a_table_near_a_phones_width_gets_column_shares_and_a_small_one_keeps_its_own() -> None:
+    from digest.core.markdown import to_html
+
+    # Issue 19: TWiR 446's triage table, estimated to fit by a count of characters (36),
+    # came out 277 px in a 272 px column.
+    triage = (
+        "|            | mean | max | count |\n|:----------:|:----:|:---:|:-----:|\n"
+        "| Regressions 😿 <br /> (primary) | 0.5% | 3.2% | 36 |\n| Improvements 🎉 <br /> (secondary) | -2.7% | -13.5% | 182 |\n"
+    )
+    html = str(to_html(triage))
+    assert '<table class="md-table md-fit">' in html and 'class="wrap"' not in html
+    shares = [float(x) for x in re.findall(r'<th style="width:([\d.]+)%', html)]
+    assert len(shares) == 4 and abs(sum(shares) - 100) < 0.3
+    assert shares[0] == max(shares)  # the column of "Improvements" gets the most room
+    small = str(to_html("| a | b |\n|---|---|\n| 1 | 2 |\n"))
+    assert '<table class="md-table">' in small and "width:" not in small

@@ -75,8 +75,12 @@ def test_outlook_zeroes_the_headings_own_rule_in_head(golden_root: Path) -> None
     sent = (golden_root / "site" / "issues" / "7" / "email.html").read_text(encoding="utf-8")
     head = sent[: sent.index("</head>")]
     assert (
-        "<!--[if mso]><style>.section-title,.outro{margin-top:20px!important;padding-top:0!important;border-top:0!important}"
+        "<!--[if mso]><style>.section-title,.outro"
+        "{margin-top:20px!important;padding-top:0!important;border-top:0!important}"
         ".rule{border-bottom:1px solid #e4e4e7}</style><![endif]-->"
     ) in head
-    rule = '<!--[if mso]><table role="presentation" width="100%"><tr><td class="rule" height="40">&nbsp;</td></tr></table><![endif]-->'
+    rule = (
+        '<!--[if mso]><table role="presentation" width="100%"><tr><td class="rule" height="40">&nbsp;</td></tr></table>'
+        "<![endif]-->"
+    )
     assert sent.count(rule + '<h2 class="section-title"') == 1

@@ -105,9 +105,12 @@ def _documents(site: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("styles", ["as sent", "without <style>"])  # without: the emails only (a browser reads a page's)
+# Without <style>: the emails only (a browser always reads a web page's own).
+@pytest.mark.parametrize("styles", ["as sent", "without <style>"])
 @pytest.mark.parametrize("name", list(SOURCES))
-def test_tables_fit_a_320px_phone_and_break_words_only_when_they_must(page: Any, sites: dict[str, Path], name: str, styles: str) -> None:
+def test_tables_fit_a_320px_phone_and_break_words_only_when_they_must(
+    page: Any, sites: dict[str, Path], name: str, styles: str
+) -> None:
     docs = [d for d in _documents(sites[name]) if styles == "as sent" or d.name == "email.html"]
     assert docs
     problems = []
@@ -119,8 +122,9 @@ def test_tables_fit_a_320px_phone_and_break_words_only_when_they_must(page: Any,
         width = page.evaluate("() => document.documentElement.scrollWidth")
         if width > PHONE:
             wide = page.evaluate(
-                """() => Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
-                   .slice(-3).map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right))"""
+                """() => Array.from(document.querySelectorAll('body *'))
+                   .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).slice(-3)
+                   .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right))"""
             )
             problems.append(f"{where}: {width} px wide at {PHONE} px ({wide})")
         for word, alone, room in page.evaluate(_BROKEN_WORDS):

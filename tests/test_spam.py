@@ -27,7 +27,7 @@ SOURCES = {
     "golden": GOLDEN_SRC,
     "tables": FIXTURES / "tables",
 }
-_STATUS = re.compile(r"^X-Spam-Status: \w+, score=(-?\d+\.\d+) required=\S+ tests=(.*?)(?:autolearn=|version=|$)", re.MULTILINE | re.DOTALL)
+_STATUS = re.compile(r"^X-Spam-Status: \w+, score=(-?\d+\.\d+) required=", re.MULTILINE)
 _SCORED = re.compile(r"^\s*(-?\d+\.\d+)\s+([A-Z0-9_]+)\s", re.MULTILINE)
 
 
@@ -45,7 +45,7 @@ LANGUAGE_RULES = {
 
 
 def _messages() -> list[tuple[str, Path, int]]:
-    return [(name, root, int(p.stem)) for name, root in SOURCES.items() for p in sorted((root / "issues").glob("*.yaml"))]
+    return [(name, root, int(p.stem)) for name, root in SOURCES.items() for p in sorted(root.glob("issues/*.yaml"))]
 
 
 MESSAGES = _messages()
@@ -93,7 +93,8 @@ def test_spamassassin_scores_nothing(tmp_path: Path, edition: str, root: Path, n
     for _, name in excused:
         USED.add((edition, name))
     rest = [(p, name) for p, name in hits if (p, name) not in excused]
-    assert points - sum(p for p, _ in excused) <= 0.0 and rest == [], f"{edition} issue {number} scores {points}:\n{report}"
+    excuse = sum(p for p, _ in excused)
+    assert points - excuse <= 0.0 and rest == [], f"{edition} issue {number} scores {points}:\n{report}"
 
 
 USED: set[tuple[str, str]] = set()

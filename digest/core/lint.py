@@ -69,8 +69,10 @@ def clip_message(size: int) -> tuple[bool, str] | None:
     if size > CLIP_BYTES:
         return True, f"email.html is {size:,} bytes as sent, over Gmail's clipping limit of {CLIP_BYTES:,}: Gmail would hide the rest and the unsubscribe link; shorten it or split it"
     if size > CLIP_WARN_BYTES or b64 > CLIP_BYTES:
-        tail = "" if b64 == size else f"; a mailing service that re-encodes it as base64 sends {b64:,} bytes{', which Gmail clips' if b64 > CLIP_BYTES else ''}"
-        return False, f"email.html is {size:,} bytes as sent, {size * 100 // CLIP_BYTES} % of Gmail's clipping limit of {CLIP_BYTES:,} (mailing services add link tracking){tail}"
+        clipped = ", which Gmail clips" if b64 > CLIP_BYTES else ""
+        tail = "" if b64 == size else f"; a mailing service that re-encodes it as base64 sends {b64:,} bytes{clipped}"
+        share = f"{size * 100 // CLIP_BYTES} % of Gmail's clipping limit of {CLIP_BYTES:,}"
+        return False, f"email.html is {size:,} bytes as sent, {share} (mailing services add link tracking){tail}"
     return None
 
 
@@ -85,7 +87,10 @@ def link_text_problem(text: str) -> str | None:
     return None
 
 
-EMPTY_ALT = "markdown image has no alt text: say what it shows between the brackets, as in ![A chart of the results](https://…)"
+EMPTY_ALT = (
+    "markdown image has no alt text: say what it shows between the brackets,"
+    " as in ![A chart of the results](https://…)"
+)
 
 
 def alt_text_problem(alt: str) -> str | None:

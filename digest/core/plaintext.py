@@ -81,7 +81,12 @@ def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | N
 
 @lru_cache(maxsize=4096)
 def to_text(
-    src: str, width: int | None = None, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None, urls: bool = True
+    src: str,
+    width: int | None = None,
+    schemes: tuple[str, ...] = (),
+    *,
+    link: LinkHook | None = None,
+    urls: bool = True,
 ) -> str:
     """Render markdown to plain text: no markup characters, every link's URL written out,
     images as their alt text.  With ``width``, paragraphs are wrapped to that many columns

@@ -73,8 +73,10 @@ def _outlook_code(match: re.Match[str]) -> str:
     lines = match.group(2).removesuffix("\n").split("\n")
     text = "<br>".join(re.sub(r"^ ", "&nbsp;", line.replace("  ", " &nbsp;")) for line in lines)
     return (
-        '<!--[if mso]><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="table-layout:fixed">'
-        f'<tr><td style="{cell}">{text}</td></tr><tr><td style="height:12px;font-size:0;line-height:0">&nbsp;</td></tr></table><![endif]--><!--[if !mso]><!-->{match.group(0)}<!--<![endif]-->'
+        '<!--[if mso]><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"'
+        f' style="table-layout:fixed"><tr><td style="{cell}">{text}</td></tr>'
+        '<tr><td style="height:12px;font-size:0;line-height:0">&nbsp;</td></tr></table><![endif]-->'
+        f"<!--[if !mso]><!-->{match.group(0)}<!--<![endif]-->"
     )
 
 
