@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 import pytest
@@ -84,3 +85,16 @@ def test_outlook_zeroes_the_headings_own_rule_in_head(golden_root: Path) -> None
         "<![endif]-->"
     )
     assert sent.count(rule + '<h2 class="section-title"') == 1
+
+
+def test_a_code_block_that_fits_the_column_is_not_carried_twice(newsletter: Any) -> None:
+    short = "```\nfn main() {}\n```\n"
+    long = "```\n" + "let x = " + "1 + " * 30 + "1;\n```\n"
+    root = newsletter(issues={"0001.yaml": "date: 2024-01-05\npreheader: Code.\nsections:\n  - items:\n      - summary: |\n"
+                              + "".join("          " + line + "\n" for line in (short + "\n" + long).splitlines())})
+    assert run("build", "--root", str(root)).exit_code == 0
+    sent = (root / "site" / "issues" / "1" / "email.html").read_text(encoding="utf-8")
+    assert sent.count("<pre") == 2
+    assert sent.count("fn main() {}") == 1  # 12 characters: Outlook shows the <pre>
+    assert sent.count("let x = 1 + 1 + ") == 2  # 128 characters: a cell Outlook can wrap, and the <pre>
+    assert "<!--[if !mso]><!--><pre" in sent
