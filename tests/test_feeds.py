@@ -147,8 +147,8 @@ def test_rss_parses_with_lxml_and_carries_the_full_content(site: Path) -> None:
     assert all(i.find("guid").get("isPermaLink") == "true" for i in items)
     for item, n in zip(items, IN_FEEDS, strict=True):
         assert_full_content(item.findtext("{http://purl.org/rss/1.0/modules/content/}encoded"), n, site, f"feed.xml item {n}")
-        # The preheader (derived from the intro, as plain text), HTML-escaped as RSS wants.
-        assert item.findtext("description") == f"Intro of {n} with a link (https://example.com/intro/{n})."
+        # The preheader (derived from the intro, as plain text: links as their text), HTML-escaped as RSS wants.
+        assert item.findtext("description") == f"Intro of {n} with a link."  # link text, never the URL (issue 19)
 
 
 def test_atom_parses_with_lxml_and_carries_the_full_content(site: Path) -> None:

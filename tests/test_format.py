@@ -36,8 +36,9 @@ def test_tables_and_strikethrough_render_in_every_output(newsletter: Callable[..
     assert result.exit_code == 0, result.output
 
     web = _read(root, "index.html")
-    assert '<table class="md-table">' in web
-    assert '<th style="text-align:right">mean</th>' in web
+    # Its identifier is wider than a phone: the table is laid out by the email (issue 19).
+    assert '<table class="md-table md-fit">' in web
+    assert re.search(r'<th style="width:[\d.]+%;text-align:right">mean</th>', web)
     assert "<td><code>12</code></td>" in web
     assert "<s>1.1%</s> 0.4%" in web
     assert "|:--" not in web
@@ -46,11 +47,12 @@ def test_tables_and_strikethrough_render_in_every_output(newsletter: Callable[..
     # The class stays for the dark design's rules; MJML's layout tables all have role="presentation".
     table = re.search(r'<table class="md-table" style="([^"]*)"><thead>', email)
     assert table and "border-collapse:collapse" in table.group(1)
+    assert "width:100%;table-layout:fixed" in table.group(1)
     user_table = email[table.start() : email.index("</table>", table.start())]
     cells = re.findall(r"<t[hd] style=\"([^\"]*)\"", user_table)
     assert len(cells) == 6
     for style in cells:  # every cell bordered and padded inline: no client needs a <style>
-        assert "border:1px solid" in style and "padding:4px 8px" in style
+        assert "border:1px solid" in style and "padding:4px 5px" in style  # a fitted table's padding
     assert "text-align:right" in cells[1]  # the column's own alignment wins over the default
     assert "<s>1.1%</s> 0.4%" in email
 
@@ -288,3 +290,42 @@ def test_a_section_needs_items_an_intro_or_sub_sections(newsletter: Callable[...
     root = newsletter(issues={"0001.yaml": "date: 2024-01-05\nsections:\n" + section})
     result = run("check", "--root", str(root))
     assert result.output == f"issues/0001.yaml:{line}: {message}\n1 error\n"
+
+
+def test_a_derived_preheader_carries_link_text_never_urls(newsletter: Callable[..., Path]) -> None:
+    # Issue 19: "Rust (https://www.rust-lang.org/) is a…" spent the inbox line on an address.
+    issue = """\
+    date: 2024-01-05
+    intro: |
+      [Rust](https://www.rust-lang.org/) is a language; see <https://example.com/auto> and
+      [*the book*](https://doc.example.com/book) or mail [us](mailto:ed@example.com).
+    sections:
+      - items:
+          - title: First
+            url: https://example.com/1
+    """
+    root = newsletter(issues={"0001.yaml": issue})
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    feed = (root / "site" / "feed.json").read_text(encoding="utf-8")
+    assert '"summary": "Rust is a language; see and the book or mail us."' in feed
+    email = _read(root, "email.html")
+    assert re.search(r'<div style="display:none;[^"]*">Rust is a language; see and the book or mail us\.', email)
+
+
+def test_a_table_near_a_phones_width_gets_column_shares_and_a_small_one_keeps_its_own() -> None:
+    from digest.core.markdown import to_html
+
+    # Issue 19: TWiR 446's triage table, estimated to fit by a count of characters (36),
+    # came out 277 px in a 272 px column.
+    triage = (
+        "|            | mean | max | count |\n|:----------:|:----:|:---:|:-----:|\n"
+        "| Regressions 😿 <br /> (primary) | 0.5% | 3.2% | 36 |\n| Improvements 🎉 <br /> (secondary) | -2.7% | -13.5% | 182 |\n"
+    )
+    html = str(to_html(triage))
+    assert '<table class="md-table md-fit">' in html and 'class="wrap"' not in html
+    shares = [float(x) for x in re.findall(r'<th style="width:([\d.]+)%', html)]
+    assert len(shares) == 4 and abs(sum(shares) - 100) < 0.3
+    assert shares[0] == max(shares)  # the column of "Improvements" gets the most room
+    small = str(to_html("| a | b |\n|---|---|\n| 1 | 2 |\n"))
+    assert '<table class="md-table">' in small and "width:" not in small

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import email.policy
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conftest import run, tree
+
+if TYPE_CHECKING:
+    from digest.core.lint import SentSize
 
 
 def _big_issue(items: int) -> str:
@@ -16,7 +21,7 @@ def _big_issue(items: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sent_size(path: Path) -> int:
+def _sent_size(path: Path) -> SentSize:
     from digest.core.lint import sent_size
 
     return sent_size(path.read_text(encoding="utf-8"))
@@ -52,8 +57,11 @@ def test_an_email_close_to_the_clip_limit_warns(newsletter: Callable[..., Path])
     assert result.exit_code == 0, result.stderr
     size = _sent_size(root / "site/issues/1/email.html")
     assert 81_600 < size <= 102_000, size
+    b64 = _sent_size(root / "site/issues/1/email.html").base64
+    assert b64 > 102_000  # the same email re-encoded as base64 by a mailing service
     assert result.stderr == (
-        f"issues/0001.yaml: warning: email.html is {size:,} bytes as sent, {size * 100 // 102_000} % of Gmail's clipping limit of 102,000 (mailing services add link tracking)\n"
+        f"issues/0001.yaml: warning: email.html is {size:,} bytes as sent, {size * 100 // 102_000} % of Gmail's clipping limit of 102,000"
+        f" (mailing services add link tracking); a mailing service that re-encodes it as base64 sends {b64:,} bytes, which Gmail clips\n"
     )
     # The warning is remembered with the cached issue and shown again on a no-op build.
     again = run("build", "--root", str(root))
@@ -70,9 +78,15 @@ def test_the_clip_gate_counts_the_html_part_as_sent() -> None:
         msg = EmailMessage()
         msg.set_content("text")
         msg.add_alternative(html, subtype="html")
-        part = list(msg.iter_parts())[1]
-        assert sent_size(html) == len(str(part.get_payload()).encode())
+        # What SMTP carries (smtplib sends the message as policy.SMTP writes it, CRLF line
+        # ends): the HTML part's body, up to the CRLF that belongs to the closing boundary.
+        wire = msg.as_bytes(policy=email.policy.SMTP)
+        body = wire.split(b"--" + msg.get_boundary().encode())[2].split(b"\r\n\r\n", 1)[1].removesuffix(b"\r\n")
+        assert sent_size(html) == len(body)  # issue 19: the LF payload undercounted a byte a line
         assert sent_size(html) > len(html.encode())  # the transfer encoding is counted: =3D, base64
+        as_base64 = EmailMessage()
+        as_base64.set_content(html, subtype="html", cte="base64")
+        assert sent_size(html).base64 == len(as_base64.as_bytes(policy=email.policy.SMTP).split(b"\r\n\r\n", 1)[1])
 
 
 def test_vague_link_text_and_alt_text_warn_at_their_lines(newsletter: Callable[..., Path]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import columns, run
+import pytest
+from conftest import MINIMAL_CONFIG, columns, run
 
 from digest.core.plaintext import to_text
 
@@ -97,3 +98,25 @@ def test_every_field_of_the_text_email_is_wrapped(newsletter: Callable[..., Path
     assert lines[0] == "A title that is long enough to need more than one line in a plain-text email"
     assert lines[1] == "client window"
     assert lines[2] == "=" * len(lines[0])  # the underline spans the longest line of the wrapped heading
+
+
+@pytest.mark.parametrize("utm", ["", "utm:\n  source: weekly\n"])
+def test_an_item_titled_by_its_url_prints_the_url_once(newsletter: Callable[..., Path], utm: str) -> None:
+    # Issue 19: the title line and the URL line were the same address.
+    issue = """\
+    date: 2024-01-05
+    sections:
+      - title: Links
+        items:
+          - title: https://perf.example.org/triage/2024-06-04
+            url: https://perf.example.org/triage/2024-06-04
+            summary: The full report.
+          - title: A titled item
+            url: https://example.com/titled
+    """
+    root = newsletter(config=MINIMAL_CONFIG + utm, issues={"0001.yaml": issue})
+    assert run("build", "--root", str(root)).exit_code == 0
+    text = (root / "site" / "issues" / "1" / "email.txt").read_text(encoding="utf-8")
+    tagged = "?utm_source=weekly" if utm else ""
+    assert text.count("https://perf.example.org/triage/2024-06-04") == 1
+    assert f"Links\n-----\n\nhttps://perf.example.org/triage/2024-06-04{tagged}\nThe full report.\n\nA titled item\nhttps://example.com/titled{tagged}\n" in text

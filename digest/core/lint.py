@@ -26,26 +26,53 @@ VAGUE_LINK_TEXT = frozenset(
 _HEX = re.compile(r"#([0-9a-fA-F]{6})")
 
 
-def sent_size(html: str) -> int:
+class SentSize(int):
+    """Bytes of an email's HTML part as SMTP carries it, and what a base64 re-encoding of
+    the same part would carry (``base64``), which some mailing services do on import."""
+
+    base64: int
+
+    def __new__(cls, size: int, base64: int) -> SentSize:
+        self = super().__new__(cls, size)
+        self.base64 = base64
+        return self
+
+
+def wire_bytes(payload: str) -> int:
+    """Bytes of an encoded MIME body on the wire: SMTP ends every line with CRLF, where the
+    email package's payload has LF (one byte a line, 1,236 of TWiR 587's 90,594)."""
+    return len(payload.encode("ascii")) + payload.count("\n")
+
+
+def sent_size(html: str) -> SentSize:
     """Bytes of ``html`` as the HTML part of a sent email carries it: after the transfer
     encoding (quoted-printable or base64) that the email package picks, as digest send
-    and digest export do.  This is what Gmail counts: base64 makes a right-to-left
-    issue a third larger than its file."""
+    and digest export do, with SMTP's CRLF line ends.  This is what Gmail counts: base64
+    makes a right-to-left issue a third larger than its file.  Its ``base64`` is the
+    size if a mailing service re-encodes the part as base64."""
     from email.message import EmailMessage
 
     part = EmailMessage()
     part.set_content(html, subtype="html")
-    return len(str(part.get_payload()).encode("ascii"))
+    as_base64 = EmailMessage()
+    as_base64.set_content(html, subtype="html", cte="base64")
+    return SentSize(wire_bytes(str(part.get_payload())), wire_bytes(str(as_base64.get_payload())))
 
 
 def clip_message(size: int) -> tuple[bool, str] | None:
     """(over the limit, message) for an HTML part of ``size`` bytes as sent, or None when it is comfortably small.
 
-    Sizes are printed in exact bytes: 102,179 must never read as the limit itself."""
+    Sizes are printed in exact bytes: 102,179 must never read as the limit itself.  With a
+    :class:`SentSize` the warning also says what a mailing service that re-encodes the part
+    as base64 sends, and warns when that alone would be clipped."""
+    b64 = getattr(size, "base64", size)
     if size > CLIP_BYTES:
         return True, f"email.html is {size:,} bytes as sent, over Gmail's clipping limit of {CLIP_BYTES:,}: Gmail would hide the rest and the unsubscribe link; shorten it or split it"
-    if size > CLIP_WARN_BYTES:
-        return False, f"email.html is {size:,} bytes as sent, {size * 100 // CLIP_BYTES} % of Gmail's clipping limit of {CLIP_BYTES:,} (mailing services add link tracking)"
+    if size > CLIP_WARN_BYTES or b64 > CLIP_BYTES:
+        clipped = ", which Gmail clips" if b64 > CLIP_BYTES else ""
+        tail = "" if b64 == size else f"; a mailing service that re-encodes it as base64 sends {b64:,} bytes{clipped}"
+        share = f"{size * 100 // CLIP_BYTES} % of Gmail's clipping limit of {CLIP_BYTES:,}"
+        return False, f"email.html is {size:,} bytes as sent, {share} (mailing services add link tracking){tail}"
     return None
 
 
@@ -58,6 +85,12 @@ def link_text_problem(text: str) -> str | None:
     if " ".join(text.lower().strip(" .…:!→»>").split()) in VAGUE_LINK_TEXT:
         return f"link text {text.strip()!r} does not say where it goes; describe the destination (screen readers list links by their text)"
     return None
+
+
+EMPTY_ALT = (
+    "markdown image has no alt text: say what it shows between the brackets,"
+    " as in ![A chart of the results](https://…)"
+)
 
 
 def alt_text_problem(alt: str) -> str | None:

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
+from digest.core import tables
+
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
@@ -97,24 +99,8 @@ def _parser() -> MarkdownIt:
     return md
 
 
-# A table fits a 320 px phone (about 36 characters of a 14 px font across) when its
-# columns' longest words, and each cell's padding, add up to no more.  Cells keep their
-# words whole, so a short column never breaks "mean" into "me an"; where the words are
-# too long, the columns with the longest ones get class="wrap" on their cells, which
-# lets them break anywhere, until the rest fits.
-_TABLE_CHARS = 36
-_CELL_PADDING = 2  # characters
-
-
-def _cell_words(tokens: list[Token], idx: int) -> list[str]:
-    inline = tokens[idx + 1] if idx + 1 < len(tokens) else None
-    if inline is None or inline.type != "inline":
-        return []
-    return "".join(c.content for c in inline.children or () if c.type in ("text", "code_inline")).split()
-
-
 def _table_open(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
-    longest: dict[int, int] = {}
+    columns: dict[int, tuple[float, float]] = {}
     column = 0
     for i in range(idx + 1, len(tokens)):
         t = tokens[i].type
@@ -123,17 +109,16 @@ def _table_open(self: Any, tokens: list[Token], idx: int, options: Any, env: dic
         if t == "tr_open":
             column = 0
         elif t in ("th_open", "td_open"):
-            longest[column] = max([longest.get(column, 0), *map(len, _cell_words(tokens, i))])
+            word, text = tables.cell_width(tokens, i)
+            if t == "th_open":
+                word, text = word * tables.BOLD, text * tables.BOLD
+            old = columns.get(column, (0.0, 0.0))
+            columns[column] = (max(old[0], word), max(old[1], text))
             column += 1
-    wrap: set[int] = set()
-    width = {c: n + _CELL_PADDING for c, n in longest.items()}
-    while sum(width.values()) > _TABLE_CHARS and len(wrap) < len(width):
-        widest = max((c for c in width if c not in wrap), key=lambda c: (width[c], -c))
-        wrap.add(widest)
-        width[widest] = 1 + _CELL_PADDING
-    env["wrap_columns"] = wrap
+    shares = tables.column_shares([columns[c] for c in sorted(columns)])
+    env["shares"] = shares
     env["column"] = 0
-    return '<table class="md-table">\n'
+    return '<table class="md-table">\n' if shares is None else '<table class="md-table md-fit">\n'
 
 
 def _cell(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
@@ -143,9 +128,12 @@ def _cell(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str,
     env["column"] = column + 1
     from markdown_it.common.utils import escapeHtml
 
-    attrs = "".join(f' {k}="{escapeHtml(str(v))}"' for k, v in tokens[idx].attrs.items())
-    wrap = ' class="wrap"' if column in env.get("wrap_columns", ()) else ""
-    return f"<{tokens[idx].tag}{wrap}{attrs}>"
+    attrs = dict(tokens[idx].attrs)
+    shares = env.get("shares")
+    if shares and tokens[idx].tag == "th" and column < len(shares):
+        # The header row sets a fixed table's column widths (CSS 2.1, 17.5.2.1).
+        attrs["style"] = f"width:{shares[column]}%" + (f";{attrs['style']}" if attrs.get("style") else "")
+    return f"<{tokens[idx].tag}" + "".join(f' {k}="{escapeHtml(str(v))}"' for k, v in attrs.items()) + ">"
 
 
 @lru_cache(maxsize=1)

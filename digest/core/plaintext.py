@@ -39,7 +39,8 @@ def title_text(src: str, urls: bool = False, schemes: tuple[str, ...] = (), link
 _GLUE = "\x00"
 
 
-def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | None = None) -> str:
+def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | None = None, urls: bool = True) -> str:
+    """``urls=False``: links as their text only, and an autolink (whose text is its URL) left out."""
     out: list[str] = []
     link_stack: list[tuple[str, int]] = []
     for tok in children:
@@ -63,6 +64,9 @@ def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | N
             shown = link(target) if link is not None and href != "#" else target
             if href == "#":
                 pass
+            elif not urls:
+                if label.strip() in (target, href):
+                    out[start:] = []
             elif label.strip() in (target, href):  # an autolink (<https://…>) shows its URL as its label
                 if shown != target:
                     out[start:] = [shown]  # the link written once, as it goes out
@@ -76,11 +80,19 @@ def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | N
 
 
 @lru_cache(maxsize=4096)
-def to_text(src: str, width: int | None = None, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None) -> str:
+def to_text(
+    src: str,
+    width: int | None = None,
+    schemes: tuple[str, ...] = (),
+    *,
+    link: LinkHook | None = None,
+    urls: bool = True,
+) -> str:
     """Render markdown to plain text: no markup characters, every link's URL written out,
     images as their alt text.  With ``width``, paragraphs are wrapped to that many columns
     (prefixes of lists and quotes included); code blocks and table rows are kept as written.  ``link``
-    rewrites each link's URL (see :data:`LinkHook`)."""
+    rewrites each link's URL (see :data:`LinkHook`).  ``urls=False`` leaves URLs out (links
+    read as their text, autolinks go): the inbox preview line, where a URL only takes room."""
     lines: list[str] = []
     prefix_stack: list[str] = []
     counters: list[int] = []
@@ -106,9 +118,9 @@ def to_text(src: str, width: int | None = None, schemes: tuple[str, ...] = (), *
         if t == "paragraph_open" or t == "heading_open":
             pass
         elif t == "inline" and row is not None:
-            row.append(" ".join(_inline_text(tok.children or [], False, link).split()))
+            row.append(" ".join(_inline_text(tok.children or [], False, link, urls).split()))
         elif t == "inline":
-            emit(_inline_text(tok.children or [], width is not None, link))
+            emit(_inline_text(tok.children or [], width is not None, link, urls))
         elif t == "tr_open":
             row = []
         elif t == "tr_close" and row is not None:

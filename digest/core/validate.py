@@ -127,6 +127,12 @@ class Checker:
         cursor = (0, 0)
         for link in markdown.links(value, self.schemes, inline):
             line, cursor = _locate(node, link.target, cursor)
+            if link.kind == "image" and not link.text.strip():
+                # The rule of image.alt (required, never empty) for images in markdown too:
+                # alt="" tells a screen reader the image is decoration, and a newsletter's
+                # images carry content.
+                self.error(line or node.line + link.line_offset, path, lint.EMPTY_ALT)
+                continue
             why = lint.alt_text_problem(link.text) if link.kind == "image" else lint.link_text_problem(link.text)
             if why:
                 self.warn(line or node.line + link.line_offset, path, why)

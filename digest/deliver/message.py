@@ -186,7 +186,7 @@ def html_part(msg: EmailMessage) -> EmailMessage:
 
 
 def _refuse_clipped(issue: Issue, msg: EmailMessage) -> None:
-    size = len(str(html_part(msg).get_payload()).encode("ascii"))
+    size = lint.wire_bytes(str(html_part(msg).get_payload()))  # as SMTP carries it: CRLF line ends
     verdict = lint.clip_message(size)
     if verdict is not None and verdict[0]:
         raise DigestError([Problem(issue.source, None, verdict[1])])

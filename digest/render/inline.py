@@ -54,9 +54,47 @@ def _restore_urls(html: str, urls: list[str]) -> str:
 
 def inline_email(html: str) -> str:
     """MJML's HTML with its CSS inlined and the bytes beyond the design taken out; every
-    link and image URL exactly as MJML wrote it."""
+    link and image URL exactly as MJML wrote it; code blocks Outlook can wrap."""
     html, urls = _protect_urls(_reset_rules_in_head(html))
-    return _restore_urls(lean_email(inline_css(html)), urls)
+    return _restore_urls(outlook_code_blocks(lean_email(inline_css(html))), urls)
+
+
+# Classic Outlook for Windows (Word's engine) never wraps a <pre>: a long line of code
+# widens the whole email past the screen (This Week in Rust has code lines of up to 364
+# characters).  So Outlook, alone, gets each code block as a table cell of monospace text,
+# which it wraps at spaces and breaks where a word is wider than the cell: lines end in
+# <br>, runs of spaces keep their width as "&nbsp; ", and a spacer row stands for the
+# <pre>'s bottom margin (Word ignores a table's).  Every other client reads the <pre>
+# (white-space: pre-wrap wraps it there).  The two stand in conditional comments, so each
+# client sees one; the code's text is carried twice, which costs its bytes once more, so
+# only a block with a line too long for the column gets it.
+_PRE_BLOCK = re.compile(r"<pre\b([^>]*)>(?:<code\b[^>]*>)?(.*?)(?:</code>)?</pre>", re.DOTALL)
+_PRE_STYLE = re.compile(r'\sstyle="([^"]*)"')
+_CELL_DROPS = ("white-space", "margin")
+_PRE_FITS = 70  # characters of 13 px monospace in the 552 px column (about 7.8 px each)
+
+
+def _outlook_code(match: re.Match[str]) -> str:
+    import html
+
+    if max(map(len, html.unescape(match.group(2)).split("\n"))) <= _PRE_FITS:
+        return match.group(0)  # every line fits the column: Outlook shows the <pre> as it is
+    style = _PRE_STYLE.search(match.group(1))
+    kept = [d for d in (style.group(1).split(";") if style else []) if d.split(":", 1)[0].strip() not in _CELL_DROPS]
+    cell = ";".join([*kept, "font-family:Consolas,'Courier New',monospace", "word-wrap:break-word"])
+    lines = match.group(2).removesuffix("\n").split("\n")
+    text = "<br>".join(re.sub(r"^ ", "&nbsp;", line.replace("  ", " &nbsp;")) for line in lines)
+    return (
+        '<!--[if mso]><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"'
+        f' style="table-layout:fixed"><tr><td style="{cell}">{text}</td></tr>'
+        '<tr><td style="height:12px;font-size:0;line-height:0">&nbsp;</td></tr></table><![endif]-->'
+        f"<!--[if !mso]><!-->{match.group(0)}<!--<![endif]-->"
+    )
+
+
+def outlook_code_blocks(html: str) -> str:
+    """Each <pre> of the email beside a table cell for Outlook (see above)."""
+    return _PRE_BLOCK.sub(_outlook_code, html) if "<pre" in html else html
 
 
 # MJML writes height="auto" on every <img>, which is not a valid height (a number of pixels);

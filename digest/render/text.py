@@ -9,10 +9,12 @@ trailing spaces, no runs of blank lines, and ends with exactly one newline.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING
 
-from digest.core.models import Config, Issue
+from digest.core.models import Config, Issue, Section
+from digest.core.plaintext import title_text
 from digest.render import utm
 
 if TYPE_CHECKING:
@@ -25,9 +27,24 @@ _BLANK_RUN = re.compile(r"\n{3,}")
 def render_text(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     """The text/plain part of the email, from the ``email.txt`` template."""
     tag = utm.tagger(config, issue)  # the email's links carry config.yaml's utm_* parameters
-    text = env.get_template("email.txt").render(issue=utm.tag_items(issue, tag), link_tag=tag)
+    text = env.get_template("email.txt").render(issue=utm.tag_items(_url_titles_dropped(issue), tag), link_tag=tag)
     # Templates (including a newsletter's own) need not manage blank lines exactly:
     # the layout is normalised here instead.
     text = _TRAILING_SPACE.sub("", text.replace("\r\n", "\n"))
     text = _BLANK_RUN.sub("\n\n", text)
     return text.strip("\n") + "\n"
+
+
+def _url_titles_dropped(issue: Issue) -> Issue:
+    """``issue`` without the titles that are only their item's URL: the text email writes
+    an item's URL on its own line, and a title that is the URL printed it twice."""
+
+    def dropped(section: Section) -> Section:
+        items = tuple(
+            dataclasses.replace(item, title=None) if item.title and item.url and title_text(item.title) == item.url
+            else item
+            for item in section.items
+        )
+        return dataclasses.replace(section, items=items, sections=tuple(map(dropped, section.sections)))
+
+    return dataclasses.replace(issue, sections=tuple(map(dropped, issue.sections)))
