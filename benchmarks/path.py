@@ -6,10 +6,15 @@ ROOT's newest issue alone into a temporary newsletter with a cold cache, in this
 Recording starts when the issue's own work starts (make_issue: validate, then render) and
 stops once email.html is made: config.yaml's loading (once per build, not per issue), the
 cache keys, the issue's web page, the archive and the feeds are not counted.
+
+It also prints the size of the engine's infrastructure (infrastructure_lines()): the lines
+of the modules that exist for caching, publishing and guarding the output, and of the
+process pool in build.py; issue 18 counts them (about 1,290 before it, target <= 600).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import sys
@@ -56,6 +61,32 @@ def trace(root: Path) -> dict[str, set[str]]:
     return seen
 
 
+PACKAGE = Path(__file__).resolve().parent.parent / "digest"
+INFRASTRUCTURE = ("pipeline/cache.py", "pipeline/publish.py", "pipeline/output.py")  # whole modules
+POOL = ("pipeline/build.py", ("POOL_THRESHOLD", "_map", "_start_methods", "_die_with_parent"))  # the pool's part
+
+
+def infrastructure_lines(package: Path = PACKAGE) -> dict[str, int]:
+    """Lines (as ``wc -l`` counts them, docstrings and comments included) of each infrastructure
+    module, and of the definitions that make build.py's process pool."""
+    counts = {name: len((package / name).read_text(encoding="utf-8").splitlines()) for name in INFRASTRUCTURE}
+    module, names = POOL
+    tree = ast.parse((package / module).read_text(encoding="utf-8"))
+    pool = 0
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.Assign) and _defines(node, names):
+            assert node.end_lineno is not None
+            pool += node.end_lineno - node.lineno + 1
+    counts[f"{module} (the process pool: {', '.join(names)})"] = pool
+    return counts
+
+
+def _defines(node: ast.FunctionDef | ast.Assign, names: tuple[str, ...]) -> bool:
+    if isinstance(node, ast.FunctionDef):
+        return node.name in names
+    return any(isinstance(t, ast.Name) and t.id in names for t in node.targets)
+
+
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="digest-path-") as tmp:
@@ -68,6 +99,10 @@ def main() -> None:
         seen = trace(root)
     for module in sorted(seen):
         print(f"{module:32} {len(seen[module]):3}  {', '.join(sorted(seen[module]))[:150]}")
+    lines = infrastructure_lines()
+    for name, count in lines.items():
+        print(f"infrastructure: {name}: {count} lines")
+    print(f"infrastructure: {sum(lines.values())} lines")
     print(f"{len(seen)} modules, {sum(len(f) for f in seen.values())} functions")
 
 

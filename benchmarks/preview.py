@@ -36,24 +36,21 @@ def _get(port: int, path: str) -> bytes:
 
 
 def render_ms(root: Path, number: int, repeat: int) -> float:
-    """Median milliseconds to render issue ``number`` in this process (warm)."""
+    """Median milliseconds to render issue ``number`` in this process, warm: what a build
+    renders for it (its email, plain text and content: render_issue) and its web page."""
     from digest.core.config import load_config
-    from digest.core.issues import load_issue
-    from digest.render import environment, text
-    from digest.render import html as render
+    from digest.pipeline.stages import context, read_sources, render_issue, render_page, validate_issue
     from digest.render.archive import Neighbours
 
-    config = load_config(root)
-    path = root / "issues" / f"{number:04d}.yaml"
-    issue, problems = load_issue(config, number, path, f"issues/{path.name}", path.read_bytes())
-    assert issue is not None, problems
-    env = environment.make_env(config)
+    ctx = context(load_config(root))
+    source = next(src for src in read_sources(ctx.config) if src.number == number)
+    issue = validate_issue(ctx, source).issue
+    assert issue is not None, f"issue {number} does not validate"
     times = []
     for _ in range(repeat + 2):
         t = time.perf_counter()
-        render.render_email(env, config, issue)
-        text.render_text(env, config, issue)
-        render.render_web(env, config, issue, render.render_content(env, config, issue), Neighbours(None, None, ()))
+        rendered = render_issue(ctx, issue)
+        render_page(ctx, issue, rendered.content, Neighbours(None, None, ()))
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times[2:])  # the first two warm caches and imports
 
