@@ -112,9 +112,9 @@ def _rounds(what: str, digests: list[builds.Digest], source: Path, repeat: int) 
             r = summary[kind]
             print(f"  {label:>14}: {r['seconds']:7.2f} s wall, {r['cpu']:7.2f} s CPU, {r['changed']:4} rendered, "
                   f"peak RSS {r['rss_mib']:.0f} MiB (CPU by round: {r['runs_cpu']})")
-        print(f"  no-op / full {summary['noop_cpu_ratio']:.4f}, first edit / full {summary['first_edit_cpu_ratio']:.4f}, "
-              f"edit / full {summary['edit_cpu_ratio']:.4f} (CPU); edit / full {summary['edit_wall_ratio']:.4f} (wall)",
-              flush=True)
+        print(f"  no-op / full {summary['noop_cpu_ratio']:.4f}, first edit / full "
+              f"{summary['first_edit_cpu_ratio']:.4f}, edit / full {summary['edit_cpu_ratio']:.4f} (CPU); "
+              f"edit / full {summary['edit_wall_ratio']:.4f} (wall)", flush=True)
     return summaries
 
 
@@ -158,8 +158,10 @@ def _peers(root: Path, work: Path) -> dict[str, Any]:
     pel = peers.pelican(config, issues, work)
     node = peers.node_email(peers.mjml_sources(root), work)
     for name, r in (("Pelican full build", pel), ("Node MJML 5 + juice", node)):
-        figures = f"cannot be measured: {r['error']}" if "error" in r else f"{r['cpu_s']:.2f} s CPU, {r['wall_s']:.2f} s wall"
-        print(f"{name}: {figures}", flush=True)
+        if "error" in r:
+            print(f"{name}: cannot be measured: {r['error']}", flush=True)
+        else:
+            print(f"{name}: {r['cpu_s']:.2f} s CPU, {r['wall_s']:.2f} s wall", flush=True)
     out: dict[str, Any] = {"pelican": pel, "node": node}
     if "error" not in pel and "error" not in node:
         out["cpu_s"] = pel["cpu_s"] + node["cpu_s"]
@@ -237,7 +239,8 @@ def _machine() -> str:
     node = ""
     if shutil.which("node"):
         node = ", Node " + subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    return f"{os.cpu_count()} cores{mem}, {platform.system()} {platform.machine()}, Python {platform.python_version()}{node}"
+    system = f"{platform.system()} {platform.machine()}"
+    return f"{os.cpu_count()} cores{mem}, {system}, Python {platform.python_version()}{node}"
 
 
 def _load() -> str:

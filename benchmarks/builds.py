@@ -37,6 +37,8 @@ KINDS = ("full", "noop", "first_edit", "edit")
 DRIVER = """\
 import resource, sys, time
 from pathlib import Path
+if sys.argv[2]:
+    sys.path.insert(0, sys.argv[2])
 try:
     from digest.core.config import load_config
     from digest.pipeline.build import build as pipeline_build
@@ -60,6 +62,7 @@ class Digest:
     label: str
     python: str
     home: Path  # its XDG cache and state folders, and the folder builds start in
+    path: str = ""  # a folder to import digest from before the venv's site-packages ("": the venv's digest)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "XDG_"))}
@@ -68,7 +71,7 @@ class Digest:
     def timed_build(self, root: Path) -> dict[str, Any]:
         """One build of ``root`` in a fresh process: wall and CPU seconds, peak RSS (MiB), issues rendered."""
         self.home.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([self.python, "-I", "-c", DRIVER, str(root.absolute())], cwd=self.home,
+        done = subprocess.run([self.python, "-I", "-c", DRIVER, str(root.absolute()), self.path], cwd=self.home,
                               env=self.env(), capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{self.label}: the build of {root} failed:\n{done.stderr[-3000:]}")
@@ -83,8 +86,10 @@ class Digest:
 
 
 def current(workdir: Path) -> Digest:
-    """The digest this benchmark runs with (this checkout, as installed in the running venv)."""
-    return Digest("this checkout", sys.executable, workdir / "home-current")
+    """The digest this benchmark imports (this checkout's, when run from it), with the running venv's libraries."""
+    import digest
+
+    return Digest("this checkout", sys.executable, workdir / "home-current", str(Path(digest.__file__).parent.parent))
 
 
 def baseline(rev: str, workdir: Path) -> Digest:

@@ -51,13 +51,13 @@ def trace(root: Path) -> dict[str, set[str]]:
                 seen[module].add(frame.f_code.co_name)
 
     # Our own modules, wrapped for the measurement: not a switch in the product.
-    html.render_email, pipeline.make_issue = render_email, make_issue  # type: ignore[assignment]
+    html.render_email, pipeline.make_issue = render_email, make_issue
     sys.setprofile(hook)
     try:
         pipeline.build(load_config(root), jobs=1)
     finally:
         sys.setprofile(None)
-        html.render_email, pipeline.make_issue = real, real_make  # type: ignore[assignment]
+        html.render_email, pipeline.make_issue = real, real_make
     return seen
 
 
@@ -72,19 +72,25 @@ def infrastructure_lines(package: Path = PACKAGE) -> dict[str, int]:
     counts = {name: len((package / name).read_text(encoding="utf-8").splitlines()) for name in INFRASTRUCTURE}
     module, names = POOL
     tree = ast.parse((package / module).read_text(encoding="utf-8"))
-    pool = 0
+    pool, found = 0, set()
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.Assign) and _defines(node, names):
+        if isinstance(node, ast.FunctionDef | ast.Assign) and (name := _defines(node, names)):
             assert node.end_lineno is not None
             pool += node.end_lineno - node.lineno + 1
+            found.add(name)
+    if missing := set(names) - found:  # renamed or moved: the count would silently shrink
+        raise LookupError(f"{module} defines no {', '.join(sorted(missing))}: update benchmarks.path.POOL")
     counts[f"{module} (the process pool: {', '.join(names)})"] = pool
     return counts
 
 
-def _defines(node: ast.FunctionDef | ast.Assign, names: tuple[str, ...]) -> bool:
+def _defines(node: ast.FunctionDef | ast.Assign, names: tuple[str, ...]) -> str | None:
+    """The name of ``names`` that ``node`` defines, if any."""
     if isinstance(node, ast.FunctionDef):
-        return node.name in names
-    return any(isinstance(t, ast.Name) and t.id in names for t in node.targets)
+        defined = [node.name]
+    else:
+        defined = [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return next((name for name in defined if name in names), None)
 
 
 def main() -> None:

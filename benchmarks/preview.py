@@ -114,7 +114,8 @@ def edit_to_reload(root: Path, number: int, edits: int) -> dict[str, Any]:
     finally:
         server.stop()
         path.write_text(original, encoding="utf-8")
-    return {"signal_s": statistics.median(signalled), "fetched_s": statistics.median(fetched), "runs_s": [round(s, 3) for s in signalled]}
+    return {"signal_s": statistics.median(signalled), "fetched_s": statistics.median(fetched),
+            "runs_s": [round(s, 3) for s in signalled]}
 
 
 def preview_latency(roots: dict[int, Path], edits: int = 15) -> dict[str, Any]:
@@ -135,5 +136,6 @@ def preview_latency(roots: dict[int, Path], edits: int = 15) -> dict[str, Any]:
         small, big = str(min(roots)), str(max(roots))
         scaling = results[big]["signal_s"] / results[small]["signal_s"]
         results["scaling"] = scaling
-        print(f"preview edit-to-reload, {big} vs {small} issues: {scaling:.2f}   (target <= {TARGET_SCALING})", flush=True)
+        print(f"preview edit-to-reload, {big} vs {small} issues: {scaling:.2f}   (target <= {TARGET_SCALING})",
+              flush=True)
     return results
