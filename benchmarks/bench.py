@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import builds, newsletter, peers, preview
+from benchmarks.newsletter import add_issue, make_newsletter  # the tests make their newsletters with these
+
+__all__ = ["add_issue", "main", "make_newsletter", "run", "table"]
 
 PREVIEW_SMALL = 100  # the preview's edit-to-reload must not grow with the archive: measured here and at --issues
 KINDS = (("full", "full build"), ("noop", "no-op"), ("first_edit", "first edit"), ("edit", "edit one issue"))
@@ -40,6 +44,8 @@ KINDS = (("full", "full build"), ("noop", "no-op"), ("first_edit", "first edit")
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     started = time.perf_counter()
+    # Stopped with SIGTERM, it still removes its temporary folder (the venvs and sites in it are large).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
         work = Path(tmp)
         # In-process work (checking the corpus, the preview's server) keeps its caches here,

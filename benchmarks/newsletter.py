@@ -80,8 +80,13 @@ def make_newsletter(root: Path, n: int) -> None:
     (root / "issues").mkdir(parents=True, exist_ok=True)
     (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
     for number in range(1, n + 1):
-        date = START + dt.timedelta(days=7 * (number - 1))
-        (root / "issues" / f"{number:04d}.yaml").write_text(issue_yaml(number, date), encoding="utf-8")
+        add_issue(root, number)
+
+
+def add_issue(root: Path, number: int, start: dt.date = START) -> None:
+    """Write synthetic issue ``number`` (one week after ``number - 1``) into ``root``."""
+    date = start + dt.timedelta(days=7 * (number - 1))
+    (root / "issues" / f"{number:04d}.yaml").write_text(issue_yaml(number, date), encoding="utf-8")
 
 
 def edit_newest(root: Path, run: int) -> None:
@@ -92,25 +97,18 @@ def edit_newest(root: Path, run: int) -> None:
 
 def corpus_copy(corpus: Path, root: Path) -> list[str]:
     """Copy a real newsletter folder to ``root`` so that it builds: its content fixes applied
-    (if it has a ``content-fixes.patch``), and the issues that still fail left out (returned).
-    The corpus itself is only read."""
+    (if it has a ``content-fixes.patch``), and the issues that still have errors left out
+    (returned).  The corpus itself is only read."""
     from digest.core.config import load_config
-    from digest.core.errors import DigestError
-    from digest.pipeline.build import check
+    from digest.pipeline.stages import context, read_sources, validate_issue
 
     shutil.copytree(corpus, root, ignore=shutil.ignore_patterns("site", ".digest-cache", ".site.digest-*"))
     if (root / "content-fixes.patch").is_file() and shutil.which("patch"):
         subprocess.run(["patch", "-s", "-p1", "-i", "content-fixes.patch"], cwd=root, check=True, capture_output=True)
-    dropped: list[str] = []
-    for _ in range(3):
-        try:
-            check(load_config(root))
-            break
-        except DigestError as e:
-            failing = {p.path for p in e.problems if not p.warning and p.path.startswith("issues/")}
-            if not failing:
-                raise
-            for path in sorted(failing):
-                (root / path).unlink(missing_ok=True)
-                dropped.append(path)
+    ctx = context(load_config(root))
+    dropped = []
+    for src in read_sources(ctx.config):
+        if not validate_issue(ctx, src).ok:
+            src.path.unlink()
+            dropped.append(src.rel)
     return dropped
