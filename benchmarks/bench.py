@@ -63,8 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--issues", type=int, default=1000, help="synthetic issues (default 1000)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of full, no-op and edit builds (default 3)")
-    parser.add_argument("--corpus", type=Path, help="also build a real newsletter folder (a copy of it), e.g. "
-                        "../shared/corpora/this-week-in-rust, and report its largest emails' sizes")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="also build a real newsletter folder (a copy of it), e.g. "
+        "../shared/corpora/this-week-in-rust, and report its largest emails' sizes",
+    )
     parser.add_argument("--baseline", metavar="REV", help="also time digest at this git revision, in the same rounds")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer pipeline (Pelican, Node MJML 5 + juice)")
     parser.add_argument("--no-preview", action="store_true", help="skip the preview's edit-to-reload")
@@ -75,13 +79,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     n = args.issues
-    results: dict[str, Any] = {"machine": _machine(), "revision": builds.revision(), "issues": n,
-                               "repeat": args.repeat, "started": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"}
+    results: dict[str, Any] = {
+        "machine": _machine(),
+        "revision": builds.revision(),
+        "issues": n,
+        "repeat": args.repeat,
+        "started": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+    }
     print(f"digest benchmark, {results['started']}; this checkout: {results['revision']}")
     print(f"machine: {results['machine']}; load average at the start {_load()}")
-    print(f"{args.repeat} rounds of full build (from scratch), no-op, first edit and edit, each build a fresh process; "
-          "CPU = user + system of the build and its workers; each figure is its median over the rounds, each ratio "
-          "the median of the rounds' ratios", flush=True)
+    print(
+        f"{args.repeat} rounds of full build (from scratch), no-op, first edit and edit, each build a fresh process; "
+        "CPU = user + system of the build and its workers; each figure is its median over the rounds, each ratio "
+        "the median of the rounds' ratios",
+        flush=True,
+    )
     digests = [builds.current(work)]
     if args.baseline:
         t = time.perf_counter()
@@ -116,11 +128,16 @@ def _rounds(what: str, digests: list[builds.Digest], source: Path, repeat: int) 
         print(f"\n{what}, digest {summary['digest']} ({summary['module']}):")
         for kind, label in KINDS:
             r = summary[kind]
-            print(f"  {label:>14}: {r['seconds']:7.2f} s wall, {r['cpu']:7.2f} s CPU, {r['changed']:4} rendered, "
-                  f"peak RSS {r['rss_mib']:.0f} MiB (CPU by round: {r['runs_cpu']})")
-        print(f"  no-op / full {summary['noop_cpu_ratio']:.4f}, first edit / full "
-              f"{summary['first_edit_cpu_ratio']:.4f}, edit / full {summary['edit_cpu_ratio']:.4f} (CPU); "
-              f"edit / full {summary['edit_wall_ratio']:.4f} (wall)", flush=True)
+            print(
+                f"  {label:>14}: {r['seconds']:7.2f} s wall, {r['cpu']:7.2f} s CPU, {r['changed']:4} rendered, "
+                f"peak RSS {r['rss_mib']:.0f} MiB (CPU by round: {r['runs_cpu']})"
+            )
+        print(
+            f"  no-op / full {summary['noop_cpu_ratio']:.4f}, first edit / full "
+            f"{summary['first_edit_cpu_ratio']:.4f}, edit / full {summary['edit_cpu_ratio']:.4f} (CPU); "
+            f"edit / full {summary['edit_wall_ratio']:.4f} (wall)",
+            flush=True,
+        )
     return summaries
 
 
@@ -133,8 +150,12 @@ def _corpus(corpus: Path, digests: list[builds.Digest], work: Path, repeat: int)
     left_out = f" ({len(dropped)} left out, failing the build: {', '.join(dropped)})" if dropped else ""
     print(f"\ncorpus {corpus}: {count} issues, its content fixes applied{left_out}", flush=True)
     sizes = report(root)
-    return {"issues": count, "dropped": dropped, "email_bytes": sizes,
-            "builds": _rounds(f"corpus ({count} issues)", digests, root, repeat)}
+    return {
+        "issues": count,
+        "dropped": dropped,
+        "email_bytes": sizes,
+        "builds": _rounds(f"corpus ({count} issues)", digests, root, repeat),
+    }
 
 
 def _preview(n: int, synthetic: Path, edits: int, work: Path) -> dict[str, Any]:
@@ -153,8 +174,11 @@ def _stage_times(root: Path, per_issue_cpu: float) -> dict[str, float]:
     stages = stage_times(root, sample=min(20, len(list((root / "issues").glob("*.yaml")))))
     floor = stages["jinja"] + stages["mrml"] + stages["inline+finish"]
     print("\nper issue, CPU in one process: " + ", ".join(f"{k} {v:.2f} ms" for k, v in stages.items()))
-    print(f"a full build's CPU per issue: {per_issue_cpu:.2f} ms; its email's Jinja2 + MRML + inlining alone: "
-          f"{floor:.2f} ms ({per_issue_cpu / floor:.2f}x)", flush=True)
+    print(
+        f"a full build's CPU per issue: {per_issue_cpu:.2f} ms; its email's Jinja2 + MRML + inlining alone: "
+        f"{floor:.2f} ms ({per_issue_cpu / floor:.2f}x)",
+        flush=True,
+    )
     return stages
 
 
@@ -177,8 +201,9 @@ def _peers(root: Path, work: Path) -> dict[str, Any]:
 
 def _path() -> dict[str, Any]:
     """``python -m benchmarks.path`` in its own process (it traces calls): its module count and line counts."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.path"], cwd=builds.REPO, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.path"], cwd=builds.REPO, capture_output=True, text=True, check=True
+    )
     print("\n" + done.stdout.rstrip())
     modules = re.search(r"^(\d+) modules, (\d+) functions$", done.stdout, re.M)
     lines = re.search(r"^infrastructure: (\d+) lines$", done.stdout, re.M)
@@ -195,39 +220,83 @@ def table(results: dict[str, Any], baseline: str | None) -> list[str]:
 
     def row(label: str, before: str, target: str, key: str, limit: float | None, fmt: str = "{:.4f}") -> None:
         figures = [s[key] for s in results["synthetic"]]
-        shown = [fmt.format(v) + ("" if limit is None or i else (" met" if v <= limit else " MISSED"))
-                 for i, v in enumerate(figures)]
+        shown = [
+            fmt.format(v) + ("" if limit is None or i else (" met" if v <= limit else " MISSED"))
+            for i, v in enumerate(figures)
+        ]
         rows.append([label, before, target, *shown])
 
     path = results["path"]
-    rows.append(["infrastructure lines (cache, publishing, output guard, pool)", "~1,290", "<= 600",
-                 _verdict(path["infrastructure_lines"], 600, "{:,}")] + (["—"] if base else []))
-    rows.append(["modules crossed from issue YAML to email.html in build()", "23", "<= 14",
-                 _verdict(path["modules"], 14, "{}")] + (["—"] if base else []))
+    rows.append(
+        [
+            "infrastructure lines (cache, publishing, output guard, pool)",
+            "~1,290",
+            "<= 600",
+            _verdict(path["infrastructure_lines"], 600, "{:,}"),
+        ]
+        + (["—"] if base else [])
+    )
+    rows.append(
+        ["modules crossed from issue YAML to email.html in build()", "23", "<= 14", _verdict(path["modules"], 14, "{}")]
+        + (["—"] if base else [])
+    )
     row(f"no-op / full build, {n:,} synthetic issues (CPU)", "0.008–0.011", "<= 0.02", "noop_cpu_ratio", 0.02)
     row(f"edit one issue / full build, {n:,} issues (CPU)", "0.020–0.038", "<= 0.05", "edit_cpu_ratio", 0.05)
     row("first edit after a full build / full build (CPU)", "0.020–0.038", "<= 0.05", "first_edit_cpu_ratio", 0.05)
     prev = results.get("preview", {}).get(str(n))
-    rows.append([f"preview: edit to reload / that issue's render, {n:,} issues", "3.3–5.5x", "<= 10x",
-                 "not measured" if prev is None else _verdict(prev["ratio"], 10.0, "{:.1f}x")]
-                + (["not measured"] if base else []))
+    rows.append(
+        [
+            f"preview: edit to reload / that issue's render, {n:,} issues",
+            "3.3–5.5x",
+            "<= 10x",
+            "not measured" if prev is None else _verdict(prev["ratio"], 10.0, "{:.1f}x"),
+        ]
+        + (["not measured"] if base else [])
+    )
     peers_cpu = results.get("peers", {}).get("cpu_s")
     full_peers = [s["full"]["cpu"] / peers_cpu if peers_cpu else None for s in results["synthetic"]]
     shown = ["not measured" if v is None else f"{v:.2f}" for v in full_peers]
     if base and full_peers[0] is not None and full_peers[1] is not None:
         shown[0] += " met" if full_peers[0] <= full_peers[1] else " MISSED"
-    rows.append(["full build / (Pelican + Node MJML 5 + juice), same content (CPU)", "1.37–1.6",
-                 "no worse than the baseline", *shown])
+    rows.append(
+        [
+            "full build / (Pelican + Node MJML 5 + juice), same content (CPU)",
+            "1.37–1.6",
+            "no worse than the baseline",
+            *shown,
+        ]
+    )
     corpus = results.get("corpus")
     if corpus:
-        for key, label in (("noop_cpu_ratio", "no-op / full"), ("edit_cpu_ratio", "edit / full"),
-                           ("first_edit_cpu_ratio", "first edit / full")):
-            rows.append([f"corpus ({corpus['issues']} issues): {label} (CPU)", "—", "—",
-                         *(f"{s[key]:.4f}" for s in corpus["builds"])])
-        rows.append([f"corpus ({corpus['issues']} issues): full build (CPU s)", "—", "—",
-                     *(f"{s['full']['cpu']:.1f}" for s in corpus["builds"])])
-    rows.append([f"full build, {n:,} synthetic issues (CPU s)", "—", "—", *(f"{s['full']['cpu']:.1f}" for s in
-                                                                            results["synthetic"])])
+        for key, label in (
+            ("noop_cpu_ratio", "no-op / full"),
+            ("edit_cpu_ratio", "edit / full"),
+            ("first_edit_cpu_ratio", "first edit / full"),
+        ):
+            rows.append(
+                [
+                    f"corpus ({corpus['issues']} issues): {label} (CPU)",
+                    "—",
+                    "—",
+                    *(f"{s[key]:.4f}" for s in corpus["builds"]),
+                ]
+            )
+        rows.append(
+            [
+                f"corpus ({corpus['issues']} issues): full build (CPU s)",
+                "—",
+                "—",
+                *(f"{s['full']['cpu']:.1f}" for s in corpus["builds"]),
+            ]
+        )
+    rows.append(
+        [
+            f"full build, {n:,} synthetic issues (CPU s)",
+            "—",
+            "—",
+            *(f"{s['full']['cpu']:.1f}" for s in results["synthetic"]),
+        ]
+    )
     return ["| " + " | ".join(r) + " |" for r in rows]
 
 

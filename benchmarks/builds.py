@@ -71,13 +71,24 @@ class Digest:
     def timed_build(self, root: Path) -> dict[str, Any]:
         """One build of ``root`` in a fresh process: wall and CPU seconds, peak RSS (MiB), issues rendered."""
         self.home.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([self.python, "-I", "-c", DRIVER, str(root.absolute()), self.path], cwd=self.home,
-                              env=self.env(), capture_output=True, text=True)
+        done = subprocess.run(
+            [self.python, "-I", "-c", DRIVER, str(root.absolute()), self.path],
+            cwd=self.home,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{self.label}: the build of {root} failed:\n{done.stderr[-3000:]}")
         seconds, cpu, own, kids, changed, module = done.stdout.split()
-        return {"seconds": float(seconds), "cpu": float(cpu), "rss_mib": float(own), "worker_rss_mib": float(kids),
-                "changed": int(changed), "module": module}
+        return {
+            "seconds": float(seconds),
+            "cpu": float(cpu),
+            "rss_mib": float(own),
+            "worker_rss_mib": float(kids),
+            "changed": int(changed),
+            "module": module,
+        }
 
     def from_scratch(self, root: Path) -> None:
         """Forget every build: the site, the spare and new sites beside it, and every cache."""
@@ -97,13 +108,15 @@ def baseline(rev: str, workdir: Path) -> Digest:
     commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}").strip()
     src = workdir / f"digest-{commit[:10]}"
     src.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit], capture_output=True,
-                             check=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit], capture_output=True, check=True
+    )
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
     venv = workdir / f"venv-{commit[:10]}"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(src)], capture_output=True,
-                         text=True)
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(src)], capture_output=True, text=True
+    )
     if pip.returncode != 0:
         raise RuntimeError(f"cannot install digest at {rev}: {pip.stderr.strip()[-1000:]}")
     return Digest(f"{rev} ({commit[:10]})", str(venv / "bin" / "python"), workdir / f"home-{commit[:10]}")
@@ -161,4 +174,5 @@ def _summary_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     median["worker_rss_mib"] = max(r["worker_rss_mib"] for r in runs)
     median["runs_s"] = [round(r["seconds"], 3) for r in runs]
     median["runs_cpu"] = [round(r["cpu"], 3) for r in runs]
+    median["runs_changed"] = [r["changed"] for r in runs]
     return median

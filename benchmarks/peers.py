@@ -56,8 +56,13 @@ RELATIVE_URLS = True
 
 def _article(config: Config, issue: Issue) -> str:
     """The issue as a Pelican markdown article, the way This Week in Rust writes one."""
-    lines = [f"Title: {issue.title}", f"Number: {issue.number}", f"Date: {issue.date.isoformat()}",
-             "Category: Digest", ""]
+    lines = [
+        f"Title: {issue.title}",
+        f"Number: {issue.number}",
+        f"Date: {issue.date.isoformat()}",
+        "Category: Digest",
+        "",
+    ]
     if issue.intro:
         lines += [issue.intro, ""]
 
@@ -93,10 +98,23 @@ def pelican(config: Config, issues: list[Issue], workdir: Path) -> dict[str, Any
     for issue in issues:
         (content / f"{issue.number:04d}.md").write_text(_article(config, issue), encoding="utf-8")
     (workdir / "pelican" / "pelicanconf.py").write_text(PELICAN_SETTINGS, encoding="utf-8")
-    version = subprocess.run([str(venv / "bin" / "python"), "-c", "import pelican; print(pelican.__version__)"],
-                             capture_output=True, text=True).stdout.strip()
-    run = _cpu([str(venv / "bin" / "pelican"), str(content), "-o", str(workdir / "pelican" / "output"), "-s",
-                str(workdir / "pelican" / "pelicanconf.py"), "-q"], cwd=workdir / "pelican")
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import pelican; print(pelican.__version__)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    run = _cpu(
+        [
+            str(venv / "bin" / "pelican"),
+            str(content),
+            "-o",
+            str(workdir / "pelican" / "output"),
+            "-s",
+            str(workdir / "pelican" / "pelicanconf.py"),
+            "-q",
+        ],
+        cwd=workdir / "pelican",
+    )
     if run["returncode"] != 0:
         return {"error": f"pelican failed: {run['stderr'][-300:]}"}
     return {"cpu_s": run["cpu_s"], "wall_s": run["wall_s"], "version": version}
@@ -133,8 +151,12 @@ def node_email(mjml_sources: dict[int, str], workdir: Path) -> dict[str, Any]:
         return {"error": "node or npm not found"}
     node_dir = workdir / "node"
     node_dir.mkdir()
-    install = subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "mjml@5", "juice"],
-                             cwd=node_dir, capture_output=True, text=True)
+    install = subprocess.run(
+        ["npm", "install", "--silent", "--no-audit", "--no-fund", "mjml@5", "juice"],
+        cwd=node_dir,
+        capture_output=True,
+        text=True,
+    )
     if install.returncode != 0:
         return {"error": f"npm install mjml@5 juice failed: {install.stderr.strip()[-300:]}"}
     emails = workdir / "emails"

@@ -59,7 +59,9 @@ class _Serve:
     def __init__(self, root: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "digest", "serve", "--root", str(root), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -114,8 +116,11 @@ def edit_to_reload(root: Path, number: int, edits: int) -> dict[str, Any]:
     finally:
         server.stop()
         path.write_text(original, encoding="utf-8")
-    return {"signal_s": statistics.median(signalled), "fetched_s": statistics.median(fetched),
-            "runs_s": [round(s, 3) for s in signalled]}
+    return {
+        "signal_s": statistics.median(signalled),
+        "fetched_s": statistics.median(fetched),
+        "runs_s": [round(s, 3) for s in signalled],
+    }
 
 
 def preview_latency(roots: dict[int, Path], edits: int = 15) -> dict[str, Any]:
@@ -130,12 +135,14 @@ def preview_latency(roots: dict[int, Path], edits: int = 15) -> dict[str, Any]:
         print(
             f"preview, {n:>5} issues: edit-to-reload median {latency['signal_s'] * 1000:.0f} ms "
             f"(new email.html fetched at {latency['fetched_s'] * 1000:.0f} ms) = {ratio:.1f}x the in-process render "
-            f"of that issue ({render:.0f} ms)   (target <= {TARGET_RATIO:.0f}x)", flush=True,
+            f"of that issue ({render:.0f} ms)   (target <= {TARGET_RATIO:.0f}x)",
+            flush=True,
         )
     if len(roots) > 1:
         small, big = str(min(roots)), str(max(roots))
         scaling = results[big]["signal_s"] / results[small]["signal_s"]
         results["scaling"] = scaling
-        print(f"preview edit-to-reload, {big} vs {small} issues: {scaling:.2f}   (target <= {TARGET_SCALING})",
-              flush=True)
+        print(
+            f"preview edit-to-reload, {big} vs {small} issues: {scaling:.2f}   (target <= {TARGET_SCALING})", flush=True
+        )
     return results

@@ -44,7 +44,13 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
         t5 = time.process_time()
         html.render_email(env, config, issue)
         t6 = time.process_time()
-        for name, seconds in (("validate", t1 - t0), ("render_issue", t2 - t1), ("page", t3 - t2),
-                              ("jinja", t4 - t3), ("mrml", t5 - t4), ("inline+finish", (t6 - t5) - (t5 - t3))):
+        for name, seconds in (
+            ("validate", t1 - t0),
+            ("render_issue", t2 - t1),
+            ("page", t3 - t2),
+            ("jinja", t4 - t3),
+            ("mrml", t5 - t4),
+            ("inline+finish", (t6 - t5) - (t5 - t3)),
+        ):
             totals[name] += seconds
     return {name: seconds * 1000 / len(sources) for name, seconds in totals.items()}
