@@ -1,4 +1,4 @@
-"""The peer pipeline for ``python -m benchmarks.bench``: This Week in Rust's own tools on the same content.
+"""The peer pipeline for ``python -m benchmarks.bench``: This Week in Rust's tools on the same content.
 
 - Pelican (from PyPI, into a temporary venv) builds the web pages from one markdown
   article per issue, written from our models;
@@ -56,9 +56,16 @@ RELATIVE_URLS = True
 
 def _article(config: Config, issue: Issue) -> str:
     """The issue as a Pelican markdown article, the way This Week in Rust writes one."""
-    lines = [f"Title: {issue.title}", f"Number: {issue.number}", f"Date: {issue.date.isoformat()}", "Category: Digest", ""]
+    lines = [
+        f"Title: {issue.title}",
+        f"Number: {issue.number}",
+        f"Date: {issue.date.isoformat()}",
+        "Category: Digest",
+        "",
+    ]
     if issue.intro:
         lines += [issue.intro, ""]
+
     def section_md(section: Section, level: str) -> None:
         lines.extend([f"{level} {section.title or ''}", ""] + ([section.intro, ""] if section.intro else []))
         for item in section.items:
@@ -91,12 +98,51 @@ def pelican(config: Config, issues: list[Issue], workdir: Path) -> dict[str, Any
     for issue in issues:
         (content / f"{issue.number:04d}.md").write_text(_article(config, issue), encoding="utf-8")
     (workdir / "pelican" / "pelicanconf.py").write_text(PELICAN_SETTINGS, encoding="utf-8")
-    version = subprocess.run([str(venv / "bin" / "python"), "-c", "import pelican; print(pelican.__version__)"], capture_output=True, text=True).stdout.strip()
-    run = _cpu([str(venv / "bin" / "pelican"), str(content), "-o", str(workdir / "pelican" / "output"), "-s",
-                str(workdir / "pelican" / "pelicanconf.py"), "-q"], cwd=workdir / "pelican")
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import pelican; print(pelican.__version__)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    run = _cpu(
+        [
+            str(venv / "bin" / "pelican"),
+            str(content),
+            "-o",
+            str(workdir / "pelican" / "output"),
+            "-s",
+            str(workdir / "pelican" / "pelicanconf.py"),
+            "-q",
+        ],
+        cwd=workdir / "pelican",
+    )
     if run["returncode"] != 0:
         return {"error": f"pelican failed: {run['stderr'][-300:]}"}
     return {"cpu_s": run["cpu_s"], "wall_s": run["wall_s"], "version": version}
+
+
+def mjml_sources(root: Path) -> dict[int, str]:
+    """Each issue's email as MJML, as our templates write it (the input of Node's MJML)."""
+    from digest.core.config import load_config
+    from digest.pipeline.stages import context, read_sources, validate_issue
+    from digest.render import html
+
+    ctx = context(load_config(root))
+    sources = {}
+    for src in read_sources(ctx.config):
+        issue = validate_issue(ctx, src).issue
+        assert issue is not None, src.rel
+        sources[issue.number] = html.email_mjml(ctx.env, ctx.config, issue)
+    return sources
+
+
+def issues_of(root: Path) -> tuple[Config, list[Issue]]:
+    """The newsletter's config and every issue's model (it must validate)."""
+    from digest.core.config import load_config
+    from digest.pipeline.stages import context, read_sources, validate_issue
+
+    ctx = context(load_config(root))
+    issues = [validate_issue(ctx, src).issue for src in read_sources(ctx.config)]
+    return ctx.config, [i for i in issues if i is not None]
 
 
 def node_email(mjml_sources: dict[int, str], workdir: Path) -> dict[str, Any]:
@@ -105,7 +151,12 @@ def node_email(mjml_sources: dict[int, str], workdir: Path) -> dict[str, Any]:
         return {"error": "node or npm not found"}
     node_dir = workdir / "node"
     node_dir.mkdir()
-    install = subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "mjml@5", "juice"], cwd=node_dir, capture_output=True, text=True)
+    install = subprocess.run(
+        ["npm", "install", "--silent", "--no-audit", "--no-fund", "mjml@5", "juice"],
+        cwd=node_dir,
+        capture_output=True,
+        text=True,
+    )
     if install.returncode != 0:
         return {"error": f"npm install mjml@5 juice failed: {install.stderr.strip()[-300:]}"}
     emails = workdir / "emails"

@@ -36,24 +36,21 @@ def _get(port: int, path: str) -> bytes:
 
 
 def render_ms(root: Path, number: int, repeat: int) -> float:
-    """Median milliseconds to render issue ``number`` in this process (warm)."""
+    """Median milliseconds to render issue ``number`` in this process, warm: what a build
+    renders for it (its email, plain text and content: render_issue) and its web page."""
     from digest.core.config import load_config
-    from digest.core.issues import load_issue
-    from digest.render import environment, text
-    from digest.render import html as render
+    from digest.pipeline.stages import context, read_sources, render_issue, render_page, validate_issue
     from digest.render.archive import Neighbours
 
-    config = load_config(root)
-    path = root / "issues" / f"{number:04d}.yaml"
-    issue, problems = load_issue(config, number, path, f"issues/{path.name}", path.read_bytes())
-    assert issue is not None, problems
-    env = environment.make_env(config)
+    ctx = context(load_config(root))
+    source = next(src for src in read_sources(ctx.config) if src.number == number)
+    issue = validate_issue(ctx, source).issue
+    assert issue is not None, f"issue {number} does not validate"
     times = []
     for _ in range(repeat + 2):
         t = time.perf_counter()
-        render.render_email(env, config, issue)
-        text.render_text(env, config, issue)
-        render.render_web(env, config, issue, render.render_content(env, config, issue), Neighbours(None, None, ()))
+        rendered = render_issue(ctx, issue)
+        render_page(ctx, issue, rendered.content, Neighbours(None, None, ()))
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times[2:])  # the first two warm caches and imports
 
@@ -62,7 +59,9 @@ class _Serve:
     def __init__(self, root: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "digest", "serve", "--root", str(root), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -117,7 +116,11 @@ def edit_to_reload(root: Path, number: int, edits: int) -> dict[str, Any]:
     finally:
         server.stop()
         path.write_text(original, encoding="utf-8")
-    return {"signal_s": statistics.median(signalled), "fetched_s": statistics.median(fetched), "runs_s": [round(s, 3) for s in signalled]}
+    return {
+        "signal_s": statistics.median(signalled),
+        "fetched_s": statistics.median(fetched),
+        "runs_s": [round(s, 3) for s in signalled],
+    }
 
 
 def preview_latency(roots: dict[int, Path], edits: int = 15) -> dict[str, Any]:
@@ -132,11 +135,14 @@ def preview_latency(roots: dict[int, Path], edits: int = 15) -> dict[str, Any]:
         print(
             f"preview, {n:>5} issues: edit-to-reload median {latency['signal_s'] * 1000:.0f} ms "
             f"(new email.html fetched at {latency['fetched_s'] * 1000:.0f} ms) = {ratio:.1f}x the in-process render "
-            f"of that issue ({render:.0f} ms)   (target <= {TARGET_RATIO:.0f}x)", flush=True,
+            f"of that issue ({render:.0f} ms)   (target <= {TARGET_RATIO:.0f}x)",
+            flush=True,
         )
     if len(roots) > 1:
         small, big = str(min(roots)), str(max(roots))
         scaling = results[big]["signal_s"] / results[small]["signal_s"]
         results["scaling"] = scaling
-        print(f"preview edit-to-reload, {big} vs {small} issues: {scaling:.2f}   (target <= {TARGET_SCALING})", flush=True)
+        print(
+            f"preview edit-to-reload, {big} vs {small} issues: {scaling:.2f}   (target <= {TARGET_SCALING})", flush=True
+        )
     return results

@@ -1,5 +1,5 @@
 """Email sizes on a real corpus, against This Week in Rust's own email: part of
-``python -m benchmarks.bench --corpus DIR``, or alone ``python -m benchmarks.bench_sizes DIR``
+``python -m benchmarks.bench --corpus DIR``, or alone ``python -m benchmarks.sizes DIR``
 (DIR: a newsletter folder such as the This Week in Rust corpus).  It reads the folder
 and writes nothing into it.
 
@@ -50,7 +50,8 @@ def report(root: Path) -> dict[int, int]:
         if number in TWIR_OWN_BYTES:
             ratio = size / TWIR_OWN_BYTES[number]
             verdict = "meets" if ratio <= TARGET else "misses"
-            line += f"; TWiR's own email {TWIR_OWN_BYTES[number] / 1000:.1f} KB: {ratio:.2f}x ({verdict} the {TARGET}x target)"
+            own = TWIR_OWN_BYTES[number]
+            line += f"; TWiR's own email {own / 1000:.1f} KB: {ratio:.2f}x ({verdict} the {TARGET}x target)"
         print(line)
     if invalid:
         print(f"  not measured, having content errors: {', '.join(f'#{n}' for n in invalid)}")
