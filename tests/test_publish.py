@@ -39,13 +39,13 @@ def stop(name):
         os.write(1, (name + "\\n").encode())
         os.kill(os.getpid(), signal.SIGSTOP)
 
-real_link, links = os.link, [0]
-def link(src, dst, **kw):
-    real_link(src, dst, **kw)
-    links[0] += 1
-    if links[0] == 4:  # the new folder is being filled: some files in, most not
+real_replace, replaced = publish._replace, [0]
+def replace(tmp, target):
+    real_replace(tmp, target)
+    replaced[0] += 1
+    if replaced[0] == 2:  # the new folder is being filled: some files in, most not
         stop("filling")
-os.link = link
+publish._replace = replace
 
 real_swap = publish.swap
 def swap(new, target):
@@ -69,8 +69,13 @@ os.write(1, b"finished\\n")
 
 
 def _beside(root: Path) -> list[str]:
-    """What digest left beside the site: its new and old folders (none after a build)."""
-    return sorted(p.name for p in root.iterdir() if p.name.startswith(".site.digest-"))
+    """What digest left beside the site: after a build that replaced a site, the previous one
+    (the next build's starting point, marked as digest's); never an old folder or a temporary file."""
+    found = sorted(p.name for p in root.iterdir() if p.name.startswith(".site.digest-"))
+    if found == [".site.digest-new"]:
+        assert (root / ".site.digest-new" / ".digest-site").is_file()
+        assert not [p for p in (root / ".site.digest-new").rglob("*") if "digest-tmp" in p.name]
+    return found
 
 
 def _site_of(root: Path, tmp_path: Path, name: str) -> dict[str, bytes]:
@@ -131,7 +136,7 @@ def test_a_build_killed_at_each_moment_leaves_a_whole_site(two_builds: Path, tmp
     report = build(root, jobs=1)
     assert tree(root / "site") == new
     assert report.changed == 0  # the killed build had stored its renders in the cache
-    assert _beside(root) == []
+    assert _beside(root) == [".site.digest-new"]
     assert not [p for p in newsletter_cache(root).rglob("*") if p.name.endswith(".tmp")]
 
 
@@ -148,7 +153,7 @@ def test_a_half_swapped_folder_is_recovered_before_anything_else(two_builds: Pat
     bad.unlink()
     build(root, jobs=1)
     assert tree(root / "site") == _site_of(root, tmp_path, "clean")
-    assert _beside(root) == []
+    assert _beside(root) == [".site.digest-new"]
 
 
 def test_the_second_rename_done_the_old_site_is_removed(two_builds: Path, tmp_path: Path) -> None:
@@ -156,7 +161,7 @@ def test_the_second_rename_done_the_old_site_is_removed(two_builds: Path, tmp_pa
     shutil.copytree(root / "site", root / ".site.digest-old")  # the new site made it in, the old one is left
     build(root, jobs=1)
     assert tree(root / "site") == _site_of(root, tmp_path, "clean")
-    assert _beside(root) == []
+    assert _beside(root) == [".site.digest-new"]
 
 
 @pytest.mark.parametrize("site", [True, False], ids=["with-a-site", "without"])
@@ -166,6 +171,7 @@ def test_a_folder_digest_did_not_make_in_the_way_is_refused_not_touched(two_buil
     user's under one of its names is left where it is, whether or not the site exists."""
     root = two_builds
     theirs = root / name
+    shutil.rmtree(root / ".site.digest-new")  # digest's own (the previous site): the user's takes its place
     theirs.mkdir()
     (theirs / "thesis.tex").write_text("years of work")
     if not site:
@@ -233,17 +239,31 @@ def test_publishing_writes_only_what_changed(tmp_path: Path) -> None:
         ]
     )
     assert tree(site) == _site_of(root, tmp_path, "clean2")
-    assert _beside(root) == []
+    assert _beside(root) == [".site.digest-new"]
 
 
-def test_the_previous_site_is_removed_after_the_swap(tmp_path: Path) -> None:
+def test_the_previous_site_is_kept_beside_as_the_next_builds_start(tmp_path: Path) -> None:
+    """No build deletes a whole site (on a loaded disk that cost seconds an edit): the previous one
+    stays beside the output, and the next build brings it up to date, mostly by doing nothing."""
     root = tmp_path / "news"
     make_newsletter(root, 3)
     build(root, jobs=1)
+    first = tree(root / "site")
     add_issue(root, 4)
     build(root, jobs=1)
-    assert _beside(root) == []
+    assert _beside(root) == [".site.digest-new"]
+    assert tree(root / ".site.digest-new") == first  # the previous site, whole
     assert (root / "site" / "issues" / "4" / "email.html").is_file()
+    add_issue(root, 5)
+    build(root, jobs=1)
+    assert tree(root / "site") == _site_of(root, tmp_path, "clean")
+    # A failed build removes the folder it was bringing up to date (what it half wrote).
+    (root / "issues" / "0006.yaml").write_text("date: 2010-02-05\nsections: [{items: [{title: X, url: 'https://x.org/'}]}]\n")
+    (root / "templates").mkdir()
+    (root / "templates" / "issue.html").write_text("{{ 1 / 0 }}")  # the pages fail as they are made, while publishing
+    with pytest.raises(DigestError):
+        build(root, jobs=1)
+    assert _beside(root) == []
 
 
 def test_the_fallback_without_an_atomic_exchange_gives_the_same_site(
@@ -258,7 +278,7 @@ def test_the_fallback_without_an_atomic_exchange_gives_the_same_site(
     monkeypatch.setattr(publish, "_exchange", lambda a, b: False)  # as where there is no renameat2
     build(root, jobs=1)
     assert tree(root / "site") == _site_of(root, tmp_path, "clean")
-    assert _beside(root) == []
+    assert _beside(root) == [".site.digest-new"]
 
 
 def test_verify_repairs_a_file_changed_behind_the_record(tmp_path: Path) -> None:

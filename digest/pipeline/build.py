@@ -194,7 +194,11 @@ def _map(func: Callable[[tuple[Source, str]], Result], todo: list[tuple[Source, 
     preload()
     chunk = max(1, min(16, len(todo) // (jobs * 4)))
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent) as pool:
-        yield from pool.map(func, todo[1:], chunksize=chunk)
+        try:
+            yield from pool.map(func, todo[1:], chunksize=chunk)
+        except BaseException:  # a template error fails every issue alike: the others are not started
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def _start_methods() -> list[str]:

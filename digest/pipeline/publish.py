@@ -1,23 +1,27 @@
 """Publishing: the new site appears whole in one step, and costs what changed.
 
-How: the new site is made in a folder beside the output (``.site.digest-new`` for ``site``):
-each file the last build wrote with the same key and that is still as it was written is
-hard-linked from the output, the others are written.  Then the two folders are swapped in
-one step (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames) and the old site,
-now in the new one's place, is removed.
+How: the new site is made in a folder beside the output (``.site.digest-new`` for ``site``),
+which holds the site before the last one: each file the last build wrote with the same key,
+and still as it was written, is hard-linked there from the output (or is that very file
+already), the others are written, and what the new site does not have is removed.  Then the
+two folders are swapped in one step (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two
+renames); the previous site, now beside the output, is where the next build starts.  So an
+edit writes a few files and no build deletes a whole site.
 
 Rules:
-- A failed or killed build never touches the output folder: until the swap only the new
-  folder changes, and a build that fails removes it.  After a kill between the two renames
-  of the fallback, the next build puts the previous site back before anything else.
-- Files are never changed in place: a linked file is one the new site needs byte for byte
-  (same key), and a file is trusted to be as written by what was recorded then (size,
-  mtime_ns, inode, as git's index does); ``verify`` trusts nothing and writes every file.
-- digest removes only folders it made: a leftover new or old folder must hold MARKER.
+- A failed or killed build never touches the output folder: until the swap only the folder
+  beside it changes, and a build that fails removes that folder.  After a kill between the
+  two renames of the fallback, the next build puts the previous site back before anything else.
+- Files are never changed in place: each is written (or linked) under a temporary name and
+  renamed.  A file is trusted to be as written by what was recorded then (size, mtime_ns,
+  inode, as git's index does); nothing in the folder beside the output is trusted but a file
+  that is the recorded output file itself.  ``verify`` trusts nothing and writes every file.
+- digest uses or removes only folders it made: a new or old folder must hold MARKER.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -85,10 +89,16 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         recover(out)
-        _remove_ours(new)
-        os.mkdir(new)
+    except OSError as e:
+        raise DigestError([Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]) from e
+    if os.path.lexists(new):
+        _refuse_unless_ours(new)  # before anything is written: a folder of the user's stays as it is
+    try:
+        if not os.path.lexists(new):
+            os.mkdir(new)
         (new / MARKER).write_bytes(MARKER_TEXT)  # first: a leftover folder is known to be ours
         written = _fill(new, out, files, {} if verify else record)
+        _prune(new, files)
         os.chmod(new, 0o755)
     except OSError as e:
         _remove_ours(new)
@@ -101,34 +111,85 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
     except OSError as e:
         _remove_ours(new)
         raise DigestError([Problem(str(out), None, f"could not replace the site ({e.strerror or e}); the previous site is unchanged")]) from e
-    _remove_ours(new)  # the previous site, swapped out
     return written
 
 
 def _fill(new: Path, out: Path, files: Mapping[str, Output], record: Mapping[str, Any]) -> Record:
+    """Bring ``new`` to hold ``files``: a recorded output file with the right key is linked (or
+    is there already, the same inode), every other file is written."""
     written: Record = {}
     folders: set[Path] = {new}
     for rel, output in files.items():
         target = new / rel
         if target.parent not in folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _folder(new, target.parent)
             folders.add(target.parent)
         key = key_of(output)
-        if (st := reusable(out, record, rel, key)) is not None and _link(out / rel, target):
-            written[rel] = [key, st.st_size, st.st_mtime_ns, st.st_ino]
-            continue
-        target.write_bytes(output.make() if isinstance(output, Later) else output)
+        if (st := reusable(out, record, rel, key)) is not None:
+            if _inode(target) == st.st_ino or _link(out / rel, target):
+                written[rel] = [key, st.st_size, st.st_mtime_ns, st.st_ino]
+                continue
+        tmp = target.with_name(f"{target.name}.digest-tmp")
+        tmp.write_bytes(output.make() if isinstance(output, Later) else output)
+        _replace(tmp, target)
         st = os.lstat(target)
         written[rel] = [key, st.st_size, st.st_mtime_ns, st.st_ino]
     return written
 
 
-def _link(source: Path, target: Path) -> bool:
+def _inode(path: Path) -> int | None:
     try:
-        os.link(source, target)
-        return True
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino if stat.S_ISREG(st.st_mode) else None
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """``tmp`` renamed to ``target``; a folder in its way (the site's shape changed) is removed first."""
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+
+
+def _folder(new: Path, folder: Path) -> None:
+    """``folder`` under ``new`` as a real folder: a file or link in its way is removed."""
+    for part in reversed([folder, *folder.parents]):
+        if part == new or not part.is_relative_to(new):
+            continue
+        try:
+            st = os.lstat(part)
+        except FileNotFoundError:
+            os.mkdir(part)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(part)
+            os.mkdir(part)
+
+
+def _prune(new: Path, files: Mapping[str, Output]) -> None:
+    """Remove from ``new`` every file the new site does not have (old issues' files, a killed
+    build's temporary ones, anything not a file), then the folders left empty."""
+    for rel, _ in _walk(new):
+        if rel not in files:
+            os.unlink(new / rel)
+    folders = sorted((p for p in new.rglob("*") if p.is_dir() and not p.is_symlink()), key=lambda p: len(p.parts), reverse=True)
+    for folder in folders:
+        if not any(os.scandir(folder)):
+            os.rmdir(folder)
+
+
+def _link(source: Path, target: Path) -> bool:
+    """``target`` made a hard link of ``source`` (through a temporary name)."""
+    tmp = target.with_name(f"{target.name}.digest-tmp")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.link(source, tmp)
     except OSError:  # a file system without hard links: the file is written instead
         return False
+    _replace(tmp, target)
+    return True
 
 
 def _same(st: os.stat_result, rec: list[Any]) -> bool:
