@@ -66,8 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--corpus",
         type=Path,
-        help="also build a real newsletter folder (a copy of it), e.g. "
-        "../shared/corpora/this-week-in-rust, and report its largest emails' sizes",
+        help=(
+            "also build a real newsletter folder (a copy of it), e.g. "
+            "../shared/corpora/this-week-in-rust, and report its largest emails' sizes"
+        ),
     )
     parser.add_argument("--baseline", metavar="REV", help="also time digest at this git revision, in the same rounds")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer pipeline (Pelican, Node MJML 5 + juice)")

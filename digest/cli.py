@@ -1,4 +1,5 @@
-"""The command line: a thin click layer over the library (digest.pipeline, digest.compose, digest.deliver, digest.preview)."""
+"""The command line: a thin click layer over the library (digest.pipeline, digest.compose,
+digest.deliver, digest.preview)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _common(func: F) -> F:
     """--root and --debug on every command; user errors become `path:line: message` and exit 1."""
 
-    @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="The newsletter folder (holds config.yaml and issues/).")
+    @click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="The newsletter folder (holds config.yaml and issues/).",
+    )
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
     @functools.wraps(func)
     def wrapper(*args: Any, root: Path, debug: bool, **kwargs: Any) -> Any:
@@ -106,11 +113,17 @@ def main() -> None:
     """
 
 
-_JOBS = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: one per core).")
-_STRICT = click.option("--strict", is_flag=True, help="Fail on warnings too (accessibility lint, clip and contrast warnings): for CI.")
+_JOBS = click.option(
+    "--jobs", "-j", type=click.IntRange(1, 256), default=None, help="Worker processes (default: one per core)."
+)
+_STRICT = click.option(
+    "--strict", is_flag=True, help="Fail on warnings too (accessibility lint, clip and contrast warnings): for CI."
+)
 
 
-_VERBOSE = click.option("--verbose", "-v", is_flag=True, help="Print every warning in full, not only those of the issues being prepared.")
+_VERBOSE = click.option(
+    "--verbose", "-v", is_flag=True, help="Print every warning in full, not only those of the issues being prepared."
+)
 
 
 def _print_warnings(warnings: list[Problem], prepared: list[str], verbose: bool) -> None:
@@ -166,7 +179,9 @@ def _progress() -> Callable[[int, int], None] | None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: ROOT/site).")
 @_JOBS
 @_STRICT
-@click.option("--verify", is_flag=True, help="Write every file of the site again, trusting nothing the last build recorded.")
+@click.option(
+    "--verify", is_flag=True, help="Write every file of the site again, trusting nothing the last build recorded."
+)
 @_VERBOSE
 @_common
 def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: bool, verbose: bool) -> None:
@@ -185,18 +200,50 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: 
 
     report = run_build(load_config(root), out, jobs=jobs, progress=_progress(), strict=strict, verify=verify)
     _print_warnings(report.warnings, report.prepared, verbose)
-    click.echo(f"built {_plural(report.issues, 'issue')} ({report.changed:,} changed) in {report.seconds:.1f} s{_warned(report.warnings)}")
+    click.echo(
+        f"built {_plural(report.issues, 'issue')} ({report.changed:,} changed) in {report.seconds:.1f}"
+        f" s{_warned(report.warnings)}"
+    )
 
 
 @main.command()
 @_JOBS
 @_STRICT
-@click.option("--links", is_flag=True, help="Also request every link of the issues checked (HEAD, then GET), reporting broken and moved ones; results are kept a day in the build cache.")
-@click.option("--issue", "numbers", type=int, multiple=True, metavar="N", help="Issues for the link ledger, the subject checks and --links (default: the newest and every draft); repeatable.")
-@click.option("--timeout", type=click.FloatRange(0.1, 120), default=None, help="Seconds --links waits for each server (default 10).")
+@click.option(
+    "--links",
+    is_flag=True,
+    help=(
+        "Also request every link of the issues checked (HEAD, then GET), reporting broken and moved ones; results are"
+        " kept a day in the build cache."
+    ),
+)
+@click.option(
+    "--issue",
+    "numbers",
+    type=int,
+    multiple=True,
+    metavar="N",
+    help=(
+        "Issues for the link ledger, the subject checks and --links (default: the newest and every draft); repeatable."
+    ),
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 120),
+    default=None,
+    help="Seconds --links waits for each server (default 10).",
+)
 @_VERBOSE
 @_common
-def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tuple[int, ...], timeout: float | None, verbose: bool) -> None:
+def check(
+    root: Path,
+    jobs: int | None,
+    strict: bool,
+    links: bool,
+    numbers: tuple[int, ...],
+    timeout: float | None,
+    verbose: bool,
+) -> None:
     """The pre-send gate: validate and render every issue without writing anything.
 
     Reports everything in one round as path:line: message: validation, templates and
@@ -222,7 +269,13 @@ def check(root: Path, jobs: int | None, strict: bool, links: bool, numbers: tupl
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--title", default=None, help="The newsletter's name (default: from the folder's name).")
 @click.option("--url", default="https://example.org/", show_default=True, help="Where the site will be published.")
-@click.option("--requirement", default=None, help="What CI installs digest from (default: where this digest was installed from, if another machine can reach it).")
+@click.option(
+    "--requirement",
+    default=None,
+    help=(
+        "What CI installs digest from (default: where this digest was installed from, if another machine can reach it)."
+    ),
+)
 def init(folder: Path, title: str | None, url: str, requirement: str | None) -> None:
     """Start a new newsletter in FOLDER (new or empty): config.yaml, a first draft, CI.
 
@@ -245,13 +298,18 @@ def init(folder: Path, title: str | None, url: str, requirement: str | None) -> 
         sys.exit(1)
     click.echo(f"created {folder} with {', '.join(written)}")
     if requirement is None:
-        click.echo(f"note: {REQUIREMENTS} does not say where CI installs digest from (this one came from a folder on this machine): add it before pushing, or pass --requirement")
+        click.echo(
+            f"note: {REQUIREMENTS} does not say where CI installs digest from (this one came from a folder on this"
+            " machine): add it before pushing, or pass --requirement"
+        )
     click.echo(f"next: digest build --root {shlex.quote(str(folder))}")  # quoted: pasted into a shell as it is
 
 
 @main.command()
 @click.option("--date", "date_", metavar="YYYY-MM-DD", help="Issue date (default: a week after the last issue).")
-@click.option("--number", type=click.IntRange(1, 999_999_999), default=None, help="Issue number (default: one after the last).")
+@click.option(
+    "--number", type=click.IntRange(1, 999_999_999), default=None, help="Issue number (default: one after the last)."
+)
 @click.option("--force", is_flag=True, help="Start a draft even though another draft has no items yet.")
 @_common
 def new(root: Path, date_: str | None, number: int | None, force: bool) -> None:
@@ -273,13 +331,19 @@ def new(root: Path, date_: str | None, number: int | None, force: bool) -> None:
     click.echo(f"created {path}")
 
 
-_ISSUE = click.option("--issue", type=click.IntRange(1), default=None, help="The issue to add to (default: the newest draft).")
+_ISSUE = click.option(
+    "--issue", type=click.IntRange(1), default=None, help="The issue to add to (default: the newest draft)."
+)
 
 
 @main.command()
 @click.argument("url")
 @_ISSUE
-@click.option("--section", default=None, help="The section to add to (default: the last one); a new one if no section has this title.")
+@click.option(
+    "--section",
+    default=None,
+    help="The section to add to (default: the last one); a new one if no section has this title.",
+)
 @click.option("--force", is_flag=True, help="Add a link already in an issue, or a PDF (titled with its file name).")
 @click.option(
     "--timeout",
@@ -317,9 +381,12 @@ def add(root: Path, url: str, issue: int | None, section: str | None, force: boo
 @main.command()
 @click.argument("feeds", nargs=-1)
 @_ISSUE
-@click.option("--section", default=None, help="The section for every entry (default: each source's section, else the last one).")
 @click.option(
-    "--since", metavar="YYYY-MM-DD",
+    "--section", default=None, help="The section for every entry (default: each source's section, else the last one)."
+)
+@click.option(
+    "--since",
+    metavar="YYYY-MM-DD",
     help="Take entries from this date on (default: those after the latest published issue, else the last 7 days).",
 )
 @click.option(
@@ -330,7 +397,9 @@ def add(root: Path, url: str, issue: int | None, section: str | None, force: boo
     help="Seconds each feed's whole fetch may take.",
 )
 @_common
-def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: str | None, timeout: float) -> None:
+def collect(
+    root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: str | None, timeout: float
+) -> None:
     """Add new entries of RSS, Atom and JSON feeds (URLs or files) to the newest draft.
 
     With no FEED, reads the sources: listed in config.yaml.  An entry is new when it is
@@ -355,7 +424,9 @@ def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str 
         for note in report.notes:
             click.echo(note, err=True)
     added = sum(r.added for r in result.reports)
-    click.echo(f"added {_plural(added, 'item')} to {result.rel}" if added else f"nothing new; {result.rel} is unchanged")
+    click.echo(
+        f"added {_plural(added, 'item')} to {result.rel}" if added else f"nothing new; {result.rel} is unchanged"
+    )
     if result.ledger_error:
         click.echo(result.ledger_error, err=True)
     if result.failed:
@@ -363,9 +434,18 @@ def collect(root: Path, feeds: tuple[str, ...], issue: int | None, section: str 
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; the default keeps the preview on this machine.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0 picks a free one).")
-@click.option("--watch/--no-watch", default=True, show_default=True, help="Update when config.yaml, issues/ or templates/ change.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; the default keeps the preview on this machine.",
+)
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0 picks a free one)."
+)
+@click.option(
+    "--watch/--no-watch", default=True, show_default=True, help="Update when config.yaml, issues/ or templates/ change."
+)
 @_common
 def serve(root: Path, host: str, port: int, watch: bool) -> None:
     """Preview every issue, drafts included, as readers will get it.
@@ -416,8 +496,19 @@ def send(root: Path, number: int, to: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("number", type=int)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The .eml file to write (default: standard output).")
-@click.option("--to", "to", multiple=True, metavar="ADDRESS", help="Recipient written in the To header (default: the From address); repeatable.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The .eml file to write (default: standard output).",
+)
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Recipient written in the To header (default: the From address); repeatable.",
+)
 @_common
 def export(root: Path, number: int, out: Path | None, to: tuple[str, ...]) -> None:
     """Write issue NUMBER as a finished .eml message, as `digest send` would send it.

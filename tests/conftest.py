@@ -60,7 +60,11 @@ def regen(request: pytest.FixtureRequest) -> bool:
 def newsletter(tmp_path: Path) -> Callable[..., Path]:
     """Write a newsletter folder: newsletter(config=..., issues={"0001.yaml": "..."})."""
 
-    def make(config: str = MINIMAL_CONFIG, issues: dict[str, str | bytes] | None = None, templates: dict[str, str] | None = None) -> Path:
+    def make(
+        config: str = MINIMAL_CONFIG,
+        issues: dict[str, str | bytes] | None = None,
+        templates: dict[str, str] | None = None,
+    ) -> Path:
         root = tmp_path / "news"
         root.mkdir()
         (root / "config.yaml").write_text(textwrap.dedent(config), encoding="utf-8")
@@ -129,7 +133,13 @@ def columns(line: str) -> int:
     """The columns ``line`` takes in a monospace mail client: wide (CJK) characters two,
     combining marks and format characters (bidi marks, ZWJ) none."""
     return sum(
-        0 if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf") else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        (
+            0
+            if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf")
+            else 2
+            if unicodedata.east_asian_width(ch) in ("W", "F")
+            else 1
+        )
         for ch in line
     )
 

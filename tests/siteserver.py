@@ -64,7 +64,9 @@ class SiteHandler(_Handler, http.server.SimpleHTTPRequestHandler):
         finally:
             if self._loop:
                 self._loop = False
-                self.note(f"{self.path}: a symlink loop (or a path the system cannot resolve) in the site; answered 404")
+                self.note(
+                    f"{self.path}: a symlink loop (or a path the system cannot resolve) in the site; answered 404"
+                )
 
     def _head(self):  # type: ignore[no-untyped-def]
         path = self.translate_path(self.path)
@@ -91,12 +93,9 @@ class SiteHandler(_Handler, http.server.SimpleHTTPRequestHandler):
         return super().send_head()
 
 
-
 def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, reloader: Reloader | None = None) -> Server:
     """A server for the folder ``site`` (not yet serving: call serve_forever()); port 0 picks a free one.
 
     With a ``reloader``, pages reload themselves after each build it is told of."""
     handler = partial(SiteHandler, directory=str(site), reloader=reloader)
     return Server((host, port), handler)
-
-

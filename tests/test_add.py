@@ -113,7 +113,10 @@ def test_section_option_picks_a_section_or_starts_one(example: Path, web: Web) -
     url2 = web.file("/plain", "title-only.html", "text/html")
     assert run("add", url2, "--root", str(example), "--section", "Tools").exit_code == 0
     data = yaml.safe_load((example / DRAFT).read_text(encoding="utf-8"))
-    assert data["sections"][-1] == {"title": "Tools", "items": [{"title": "Café & Politics: Tom’s <guide>", "url": url2}]}
+    assert data["sections"][-1] == {
+        "title": "Tools",
+        "items": [{"title": "Café & Politics: Tom’s <guide>", "url": url2}],
+    }
     assert run("check", "--root", str(example)).exit_code == 0
 
 
@@ -122,9 +125,10 @@ def test_a_link_already_in_an_issue_is_refused_naming_issue_and_line(example: Pa
     before = tree(example)
     result = run("add", "http://www.opendataday.org?utm_source=x#top", "--root", str(example))
     assert result.exit_code == 1
-    assert result.stderr == (
-        "issues/0041.yaml:100: url: already links to http://www.opendataday.org?utm_source=x#top: --force adds it again\n"
-        "1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == "issues/0041.yaml:100: url: already links to http://www.opendataday.org?utm_source=x#top: --force adds it"
+        " again\n1 error; nothing was written\n"
     )
     assert tree(example) == before
     assert web.requests == []  # refused before any request
@@ -137,8 +141,10 @@ def test_a_canonical_url_already_in_an_issue_is_refused(example: Path, web: Web)
     result = run("add", url.replace("?page=1", "?page=2"), "--root", str(example))
     assert result.exit_code == 1
     line = next(i for i, t in enumerate((example / DRAFT).read_text().splitlines(), 1) if "audit-report" in t)
-    assert result.stderr == (
-        f"{DRAFT}:{line}: url: already links to {web.base}/articles/audit-report/: --force adds it again\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == f"{DRAFT}:{line}: url: already links to {web.base}/articles/audit-report/: --force adds it again\n1 error;"
+        " nothing was written\n"
     )
     forced = run("add", url.replace("?page=1", "?page=2"), "--root", str(example), "--force")
     assert forced.exit_code == 0, forced.output
@@ -156,7 +162,11 @@ def test_without_a_draft_add_points_to_new(example: Path, web: Web) -> None:
     (example / DRAFT).unlink()
     result = run("add", web.url("/x"), "--root", str(example))
     assert result.exit_code == 1
-    assert result.stderr == "issues: no draft issue to add to: start one with `digest new` (or name an issue with --issue)\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == "issues: no draft issue to add to: start one with `digest new` (or name an issue with --issue)\n1 error;"
+        " nothing was written\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -240,7 +250,10 @@ def test_a_slow_server_times_out(example: Path, web: Web) -> None:
     [
         ("ftp://example.org/x", "ftp://example.org/x: must be an http(s) URL, got 'ftp://example.org/x'"),
         ("javascript:alert(1)", "javascript:alert(1): must be an http(s) URL, got 'javascript:alert(1)'"),
-        ("example.org/page", "example.org/page: must be a full http(s) URL (like https://example.com/page), got 'example.org/page'"),
+        (
+            "example.org/page",
+            "example.org/page: must be a full http(s) URL (like https://example.com/page), got 'example.org/page'",
+        ),
     ],
 )
 def test_only_http_and_https(example: Path, url: str, message: str) -> None:
@@ -250,13 +263,16 @@ def test_only_http_and_https(example: Path, url: str, message: str) -> None:
 
 def test_a_flow_style_section_gets_a_clear_error(example: Path, web: Web) -> None:
     (example / DRAFT).write_text(
-        "date: 2026-03-27\ndraft: true\nsections:\n  - title: Links\n    items: [{title: A, url: 'https://a.example/'}]\n", encoding="utf-8"
+        "date: 2026-03-27\ndraft: true\nsections:\n  - title: Links\n    items: [{title: A, url:"
+        " 'https://a.example/'}]\n",
+        encoding="utf-8",
     )
     before = tree(example)
     result = run("add", web.file("/plain", "title-only.html", "text/html"), "--root", str(example))
     assert result.exit_code == 1
-    assert result.stderr == (
-        "issues/0044.yaml:5: sections[1].items: is written in flow style ([...]); digest adds only to block lists, "
+    assert (
+        result.stderr
+        == "issues/0044.yaml:5: sections[1].items: is written in flow style ([...]); digest adds only to block lists, "
         "one '- ' entry per line: rewrite it that way first\n1 error; nothing was written\n"
     )
     assert tree(example) == before
@@ -270,7 +286,7 @@ def test_comments_quoting_and_layout_stay_byte_for_byte(example: Path, web: Web)
         "sections:\r\n"
         "- title: 'Links'\r\n"
         "  items:\r\n"
-        "  - title: \"Quoted\"   # keep me\r\n"
+        '  - title: "Quoted"   # keep me\r\n'
         "    summary: |\r\n"
         "      Two\r\n"
         "\r\n"
@@ -283,17 +299,30 @@ def test_comments_quoting_and_layout_stay_byte_for_byte(example: Path, web: Web)
     assert run("add", web.file("/plain", "title-only.html", "text/html"), "--root", str(example)).exit_code == 0
     text = (example / DRAFT).read_bytes().decode("utf-8")
     head = original.split("  # a note")[0]
-    assert text == head + "  - title: 'Café & Politics: Tom’s <guide>'\r\n" f"    url: {web.base}/plain\r\n" + original[len(head) :]
+    assert (
+        text
+        == head
+        + f"  - title: 'Café & Politics: Tom’s <guide>'\r\n    url: {web.base}/plain\r\n"
+        + original[len(head) :]
+    )
 
 
 def test_a_result_that_would_not_pass_check_is_not_written(example: Path, web: Web) -> None:
     # The draft already has an error: add reports it and leaves the file alone.
-    text = (example / DRAFT).read_text(encoding="utf-8").replace("source: Open Knowledge Foundation", "source: Open Knowledge Foundation\n        colour: red")
+    text = (
+        (example / DRAFT)
+        .read_text(encoding="utf-8")
+        .replace("source: Open Knowledge Foundation", "source: Open Knowledge Foundation\n        colour: red")
+    )
     (example / DRAFT).write_text(text, encoding="utf-8")
     before = tree(example)
     result = run("add", web.file("/plain", "title-only.html", "text/html"), "--root", str(example))
     assert result.exit_code == 1
-    assert result.stderr == "issues/0044.yaml:19: sections[1].items[2].colour: unknown key; known keys: title, url, summary, source, author, image, date\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == "issues/0044.yaml:19: sections[1].items[2].colour: unknown key; known keys: title, url, summary, source,"
+        " author, image, date\n1 error; nothing was written\n"
+    )
     assert tree(example) == before
 
 
@@ -306,7 +335,12 @@ def test_help_has_an_example() -> None:
 
 # Each field's sources, in the order the issue gives them: (kind, name, value, what the item gets).
 PRIORITY: dict[str, list[tuple[str, str, str, object]]] = {
-    "title": [("meta", "og:title", "OG", "OG"), ("meta", "twitter:title", "TW", "TW"), ("ld", "headline", "LD", "LD"), ("title", "", "T", "T")],
+    "title": [
+        ("meta", "og:title", "OG", "OG"),
+        ("meta", "twitter:title", "TW", "TW"),
+        ("ld", "headline", "LD", "LD"),
+        ("title", "", "T", "T"),
+    ],
     "summary": [
         ("meta", "og:description", "OG", "OG"),
         ("meta", "twitter:description", "TW", "TW"),
@@ -315,7 +349,10 @@ PRIORITY: dict[str, list[tuple[str, str, str, object]]] = {
     ],
     "source": [("meta", "og:site_name", "OG", "OG"), ("ld", "publisher", "LD", "LD")],
     "author": [("meta", "article:author", "OG", "OG"), ("ld", "author", "LD", "LD"), ("meta", "author", "M", "M")],
-    "date": [("meta", "article:published_time", "2026-01-02T23:30:00+05:00", dt.date(2026, 1, 2)), ("ld", "datePublished", "2026-01-03", dt.date(2026, 1, 3))],
+    "date": [
+        ("meta", "article:published_time", "2026-01-02T23:30:00+05:00", dt.date(2026, 1, 2)),
+        ("ld", "datePublished", "2026-01-03", dt.date(2026, 1, 3)),
+    ],
     "url": [
         ("link", "canonical", "https://www.news.example/canon?utm_medium=y&k=1", "https://www.news.example/canon?k=1"),
         ("meta", "og:url", "/og?fbclid=z", "https://news.example/og"),
@@ -377,7 +414,10 @@ def test_a_read_only_issues_folder_is_one_error(example: Path, web: Web) -> None
     with immutable(example / "issues"):
         result = run("add", url, "--root", str(example))
     assert result.exit_code == 1
-    assert result.stderr == f"{DRAFT}: cannot be written (Operation not permitted); it is unchanged\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == f"{DRAFT}: cannot be written (Operation not permitted); it is unchanged\n1 error; nothing was written\n"
+    )
     assert tree(example) == before
 
 
@@ -396,5 +436,8 @@ def test_a_link_another_add_wrote_meanwhile_is_refused_not_added_twice(example: 
     result = run("add", url, "--root", str(example))
     line = (example / DRAFT).read_text(encoding="utf-8").splitlines().index(f"        url: {url}") + 1
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == f"{DRAFT}:{line}: url: already links to {url}: --force adds it again\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == f"{DRAFT}:{line}: url: already links to {url}: --force adds it again\n1 error; nothing was written\n"
+    )
     assert (example / DRAFT).read_text(encoding="utf-8").count(url) == 1

@@ -39,15 +39,23 @@ pytestmark = pytest.mark.slow  # browser tests (Chromium): the fast tier is -m '
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 NARROW, WIDE = 375, 1024
 HEIGHT = 800
 TIMEOUT_MS = 20_000  # a hang guard, not a performance requirement
 
 # A 1x1 PNG: what every external content image is answered with.
-PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
 
 # edition -> the folder holding its config.yaml and issues/ (and templates/, if any)
 SOURCES = {
@@ -173,7 +181,14 @@ def editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Edi
             if config.theme.logo:
                 images.add(config.theme.logo.src)
             assert all(src.startswith("https://") for src in images), images
-            found[name] = Edition(name, config, {i.number: i for i in issues}, root / "site", f"http://127.0.0.1:{server.server_address[1]}/", images)
+            found[name] = Edition(
+                name,
+                config,
+                {i.number: i for i in issues},
+                root / "site",
+                f"http://127.0.0.1:{server.server_address[1]}/",
+                images,
+            )
         yield found
     finally:
         for server in servers:
@@ -212,7 +227,9 @@ def _router(state: dict[str, Any]) -> Any:
         url = r.request.url
         if ed is not None and url.startswith(ed.base):
             r.continue_()
-        elif ed is not None and (r.request.resource_type == "image" and url in ed.images or url == ed.config.theme.icon):
+        elif ed is not None and (
+            r.request.resource_type == "image" and url in ed.images or url == ed.config.theme.icon
+        ):
             v.pixels.append(url)
             r.fulfill(status=200, content_type="image/png", body=PIXEL)
         else:
@@ -304,7 +321,9 @@ def test_page_is_self_contained_clean_and_fits(
     broken = v.page.evaluate("Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)")
     assert broken == []
 
-    without_alt = v.page.evaluate("Array.from(document.images).filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.outerHTML)")
+    without_alt = v.page.evaluate(
+        "Array.from(document.images).filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.outerHTML)"
+    )
     assert without_alt == []
 
     scroll_width = v.page.evaluate("document.scrollingElement.scrollWidth")
@@ -355,7 +374,9 @@ _HIDDEN_PREHEADER = """pre => {
 
 @pytest.mark.parametrize("width", [NARROW, WIDE])
 @pytest.mark.parametrize(("edition", "page_id"), EMAILS)
-def test_email_preheader_is_hidden(editions: dict[str, Edition], visit: Any, edition: str, page_id: str, width: int) -> None:
+def test_email_preheader_is_hidden(
+    editions: dict[str, Edition], visit: Any, edition: str, page_id: str, width: int
+) -> None:
     ed = editions[edition]
     issue = ed.issues[int(page_id.split("-")[1])]
     assert issue.preheader
@@ -377,7 +398,9 @@ def test_email_links_to_its_web_version(editions: dict[str, Edition], visit: Any
     issue = ed.issues[int(page_id.split("-")[1])]
     v = visit(ed, ed.local(page_id), NARROW)
     label = strings_for(ed.config.language)["view_in_browser"]
-    hrefs = v.page.evaluate("label => Array.from(document.links).filter(a => a.textContent.trim() === label).map(a => a.href)", label)
+    hrefs = v.page.evaluate(
+        "label => Array.from(document.links).filter(a => a.textContent.trim() === label).map(a => a.href)", label
+    )
     assert hrefs == [issue.url]
     assert issue.url == f"{ed.config.url}issues/{issue.slug}/"
     # ... and that URL is this issue's web page in the built site.
@@ -445,9 +468,14 @@ def test_arabic_edition_is_rtl_with_english_titles_ltr(editions: dict[str, Editi
         assert page.evaluate("document.documentElement.dir") == "rtl"
         assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
         summary = "تحقيق إذاعي عن نحو ثلاثة آلاف عضو"
-        assert page.evaluate(
-            "t => getComputedStyle([...document.querySelectorAll('p')].find(p => p.textContent.includes(t))).direction", summary
-        ) == "rtl"
+        assert (
+            page.evaluate(
+                "t => getComputedStyle([...document.querySelectorAll('p')].find(p =>"
+                " p.textContent.includes(t))).direction",
+                summary,
+            )
+            == "rtl"
+        )
         title = page.get_by_role("heading", name="Who are Albania’s Iranian guests?")
         assert title.evaluate("h => getComputedStyle(h).direction") == "ltr"
         assert title.evaluate("h => h.getAttribute('dir')") == "auto"
@@ -462,14 +490,20 @@ def test_page_ids_cover_every_issue() -> None:
 
 
 @pytest.mark.parametrize("edition", ["example", "arabic", "persian", "albanian"])
-def test_language_switcher_names_the_four_editions_and_the_share_links_load_nothing(editions: dict[str, Edition], visit: Any, edition: str) -> None:
+def test_language_switcher_names_the_four_editions_and_the_share_links_load_nothing(
+    editions: dict[str, Edition], visit: Any, edition: str
+) -> None:
     ed = editions[edition]
     first = min(ed.issues)
     v = visit(ed, ed.local(f"web-{first}"), NARROW)
-    names = v.page.evaluate("Array.from(document.querySelectorAll('nav.editions a')).map(a => [a.textContent, a.lang, a.hreflang])")
+    names = v.page.evaluate(
+        "Array.from(document.querySelectorAll('nav.editions a')).map(a => [a.textContent, a.lang, a.hreflang])"
+    )
     assert names == [["English", "en", "en"], ["العربية", "ar", "ar"], ["فارسی", "fa", "fa"], ["Shqip", "sq", "sq"]]
     # Each language's name runs in its own direction, wherever it stands.
-    dirs = v.page.evaluate("Array.from(document.querySelectorAll('nav.editions a')).map(a => getComputedStyle(a).direction)")
+    dirs = v.page.evaluate(
+        "Array.from(document.querySelectorAll('nav.editions a')).map(a => getComputedStyle(a).direction)"
+    )
     assert dirs == ["ltr", "rtl", "rtl", "ltr"]
     shares = v.page.evaluate("Array.from(document.querySelectorAll('.share a')).map(a => a.href)")
     assert len(shares) == 5 and all(ed.issues[first].url.replace(":", "%3A").replace("/", "%2F") in h for h in shares)
@@ -528,24 +562,28 @@ def test_serve_reloads_open_pages_and_shows_a_failed_builds_errors(browser: Any,
         edit_until(revised, "() => document.querySelector('h1').textContent === 'Leap day, revised'")
 
         # A broken edit: the page stays the last good version and shows the errors over it.
-        edit_until(revised.replace("date: 2024-02-29", "date: 2024-02-30"), "() => !!document.getElementById('digest-serve-errors')")
+        edit_until(
+            revised.replace("date: 2024-02-29", "date: 2024-02-30"),
+            "() => !!document.getElementById('digest-serve-errors')",
+        )
         errors = page.locator("#digest-serve-errors")
         assert errors.get_attribute("role") == "alert"
-        assert errors.text_content() == (
-            "The last build failed; this is the last good version.\n\n"
+        assert (
+            errors.text_content() == "The last build failed; this is the last good version.\n\n"
             "issues/0007.yaml:2: date: '2024-02-30' is not a valid date"
         )
         assert page.text_content("h1") == "Leap day, revised"
 
-        edit_until(revised.replace("title: Leap day, revised\n", "title: Leap day, fixed\n"),
-                   "() => document.querySelector('h1').textContent === 'Leap day, fixed'")
+        edit_until(
+            revised.replace("title: Leap day, revised\n", "title: Leap day, fixed\n"),
+            "() => document.querySelector('h1').textContent === 'Leap day, fixed'",
+        )
         assert page.locator("#digest-serve-errors").count() == 0
     finally:
         context.close()
         server.stop()
     assert not any("Traceback" in line for line in server.stderr), server.stderr
     assert not (golden_root / "site").exists()  # the preview renders into memory
-
 
 
 # --- the preview page: the email as readers get it ------------------------------------------
@@ -573,14 +611,31 @@ def preview(browser: Any, golden_root: Path) -> Iterator[tuple[Any, str, Path, A
 
     issue = golden_root / "issues" / "0007.yaml"
     text = issue.read_text(encoding="utf-8")
-    issue.write_text(text.replace("      - summary: >\n          A blurb-only item", f"      - summary: \"See <{LONG_URL}>\"\n      - summary: >\n          A blurb-only item"), encoding="utf-8")
+    issue.write_text(
+        text.replace(
+            "      - summary: >\n          A blurb-only item",
+            f'      - summary: "See <{LONG_URL}>"\n      - summary: >\n          A blurb-only item',
+        ),
+        encoding="utf-8",
+    )
     assert LONG_URL in issue.read_text(encoding="utf-8")
     server = Serve("--root", str(golden_root), "--port", "0")
     context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
     context.set_default_timeout(TIMEOUT_MS)
     try:
         base = f"http://127.0.0.1:{_serving_port(server, golden_root)}/"
-        context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.fulfill(status=200, content_type="image/png", body=PIXEL) if r.request.resource_type == "image" else r.abort("blockedbyclient"))
+        context.route(
+            "**/*",
+            lambda r: (
+                r.continue_()
+                if r.request.url.startswith(base)
+                else (
+                    r.fulfill(status=200, content_type="image/png", body=PIXEL)
+                    if r.request.resource_type == "image"
+                    else r.abort("blockedbyclient")
+                )
+            ),
+        )
         yield context.new_page(), base, golden_root, server
     finally:
         context.close()
@@ -593,8 +648,8 @@ def _frame(page: Any, scheme: str = "") -> Any:
     """The frame once its email has loaded (the one for ``scheme``, if given: just after a
     switch the frame may still hold the previous email, or the blank document between the two)."""
     page.wait_for_function(
-        "s => { const d = document.getElementById('frame').contentDocument;"
-        " return d && d.readyState === 'complete' && d.location.search.includes('scheme=' + s) && d.querySelector('h1'); }",
+        "s => { const d = document.getElementById('frame').contentDocument; return d && d.readyState === 'complete' &&"
+        " d.location.search.includes('scheme=' + s) && d.querySelector('h1'); }",
         arg=scheme,
     )
     return page.frame_locator("#frame")
@@ -626,7 +681,10 @@ def test_preview_loop_edit_break_fix_and_drafts(preview: tuple[Any, str, Path, A
                 if time.monotonic() > deadline:
                     pytest.fail(f"the preview never reached {condition}; server stderr: {server.stderr}")
 
-    in_frame = "() => { const d = document.getElementById('frame').contentDocument; const h = d && d.querySelector('h1'); return h && h.textContent === %r; }"
+    in_frame = (
+        "() => { const d = document.getElementById('frame').contentDocument; const h = d && d.querySelector('h1');"
+        " return h && h.textContent === %r; }"
+    )
     _set(page, "w=320")
     _set(page, "scheme=dark")
     revised = original.replace("title: Leap day\n", "title: Leap day, revised\n")
@@ -666,15 +724,24 @@ def test_preview_widths_dark_mode_and_screenshots(preview: tuple[Any, str, Path,
     page.goto(base + "preview/7/")
     _frame(page)
     frame_doc = "() => document.getElementById('frame').contentDocument"
-    scroll = "() => { const d = document.getElementById('frame').contentDocument; return [d.scrollingElement.scrollWidth, d.documentElement.clientWidth]; }"
+    scroll = (
+        "() => { const d = document.getElementById('frame').contentDocument; return [d.scrollingElement.scrollWidth,"
+        " d.documentElement.clientWidth]; }"
+    )
     assert page.evaluate(f"() => !!({frame_doc})().body.textContent.includes({LONG_URL!r})")
     for width in (320, 375):
         _set(page, f"w={width}")
-        page.wait_for_function(f"() => document.getElementById('frame').contentDocument.documentElement.clientWidth === {width}")
+        page.wait_for_function(
+            f"() => document.getElementById('frame').contentDocument.documentElement.clientWidth === {width}"
+        )
         scroll_width, client = page.evaluate(scroll)
-        assert client == width and scroll_width <= width, f"the email scrolls sideways at {width} px: {scroll_width} px wide"
+        assert client == width and scroll_width <= width, (
+            f"the email scrolls sideways at {width} px: {scroll_width} px wide"
+        )
     # Free resizing: dragging the frame's corner sets any width, and the email follows.
-    page.evaluate("() => document.getElementById('device').scrollIntoView({block: 'end'})")  # the grip is at its bottom corner
+    page.evaluate(
+        "() => document.getElementById('device').scrollIntoView({block: 'end'})"
+    )  # the grip is at its bottom corner
     box = page.locator("#device").bounding_box()
     page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
     page.mouse.down()
@@ -687,30 +754,58 @@ def test_preview_widths_dark_mode_and_screenshots(preview: tuple[Any, str, Path,
     assert scroll_width <= client == dragged
     _set(page, "w=desktop")
     page.wait_for_function("() => document.getElementById('frame').contentDocument.documentElement.clientWidth > 700")
-    column = page.evaluate("() => document.getElementById('frame').contentDocument.querySelector('.card').getBoundingClientRect().width")
+    column = page.evaluate(
+        "() => document.getElementById('frame').contentDocument.querySelector('.card').getBoundingClientRect().width"
+    )
     assert 590 <= column <= 610, column
     # The frame fits the email at each width: no blank tail left from the taller narrow layout.
-    tail = "() => { const f = document.getElementById('frame'); return f.getBoundingClientRect().height - f.contentDocument.body.getBoundingClientRect().height; }"
+    tail = (
+        "() => { const f = document.getElementById('frame'); return f.getBoundingClientRect().height -"
+        " f.contentDocument.body.getBoundingClientRect().height; }"
+    )
     page.wait_for_function(f"() => ({tail})() < 2")
     assert 0 <= page.evaluate(tail) < 2
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-desktop-light.png"))
 
-    colours = "() => { const d = document.getElementById('frame').contentDocument; const c = getComputedStyle(d.querySelector('.card > table')); const t = getComputedStyle(d.querySelector('.dm-text > div')); const a = getComputedStyle(d.querySelector('.dm-text a')); const m = getComputedStyle(d.querySelector('.meta')); return [c.backgroundColor, t.color, a.color, m.color, getComputedStyle(d.body).backgroundColor]; }"
-    # The footer's words sit on the page background, not the card; the logo, drawn for a white page, gets a white backing in dark.
-    footer_and_logo = "() => { const d = document.getElementById('frame').contentDocument; const f = [...d.querySelectorAll('.dm-muted > div')].find(e => e.textContent.includes('You are receiving')); return [getComputedStyle(f).color, getComputedStyle(d.querySelector('.body')).backgroundColor, getComputedStyle(d.querySelector('.logo img')).backgroundColor]; }"
+    colours = (
+        "() => { const d = document.getElementById('frame').contentDocument; const c ="
+        " getComputedStyle(d.querySelector('.card > table')); const t = getComputedStyle(d.querySelector('.dm-text >"
+        " div')); const a = getComputedStyle(d.querySelector('.dm-text a')); const m ="
+        " getComputedStyle(d.querySelector('.meta')); return [c.backgroundColor, t.color, a.color, m.color,"
+        " getComputedStyle(d.body).backgroundColor]; }"
+    )
+    # The footer's words sit on the page background, not the card; the logo, drawn for a white
+    # page, gets a white backing in dark.
+    footer_and_logo = (
+        "() => { const d = document.getElementById('frame').contentDocument; const f ="
+        " [...d.querySelectorAll('.dm-muted > div')].find(e => e.textContent.includes('You are receiving')); return"
+        " [getComputedStyle(f).color, getComputedStyle(d.querySelector('.body')).backgroundColor,"
+        " getComputedStyle(d.querySelector('.logo img')).backgroundColor]; }"
+    )
     _set(page, "w=375")
     _set(page, "scheme=light")
     _frame(page, "light")
     light = page.evaluate(colours)
     light_footer, light_page, light_logo = page.evaluate(footer_and_logo)
-    assert light_logo == "rgba(0, 0, 0, 0)" and _contrast(light_footer, light_page) >= 4.5, (light_footer, light_page, light_logo)
+    assert light_logo == "rgba(0, 0, 0, 0)" and _contrast(light_footer, light_page) >= 4.5, (
+        light_footer,
+        light_page,
+        light_logo,
+    )
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-phone-light.png"))
     _set(page, "scheme=dark")
     _frame(page, "dark")
-    page.wait_for_function(f"() => getComputedStyle(document.getElementById('frame').contentDocument.querySelector('.card > table')).backgroundColor !== {light[0]!r}")
+    page.wait_for_function(
+        "() => getComputedStyle(document.getElementById('frame').contentDocument.querySelector('.card >"
+        f" table')).backgroundColor !== {light[0]!r}"
+    )
     dark = page.evaluate(colours)
     dark_footer, dark_page, dark_logo = page.evaluate(footer_and_logo)
-    assert dark_logo == "rgb(255, 255, 255)" and dark_page != light_page and _contrast(dark_footer, dark_page) >= 4.5, (dark_footer, dark_page, dark_logo)
+    assert dark_logo == "rgb(255, 255, 255)" and dark_page != light_page and _contrast(dark_footer, dark_page) >= 4.5, (
+        dark_footer,
+        dark_page,
+        dark_logo,
+    )
     page.locator("#frame").screenshot(path=str(ARTIFACTS / "preview-phone-dark.png"))
     scroll_width, client = page.evaluate(scroll)
     assert scroll_width <= client == 375

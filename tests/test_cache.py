@@ -22,7 +22,9 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def test_the_cache_folder_is_private_outside_the_newsletter_and_keyed_by_its_real_path(cache_home: Path, tmp_path: Path) -> None:
+def test_the_cache_folder_is_private_outside_the_newsletter_and_keyed_by_its_real_path(
+    cache_home: Path, tmp_path: Path
+) -> None:
     root = tmp_path / "news"
     root.mkdir()
     folder = newsletter_cache(root)
@@ -61,7 +63,9 @@ def test_a_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch, t
     assert newsletter_cache(root).is_relative_to(tmp_path / "home" / ".cache" / "digest")
 
 
-def test_records_round_trip_and_a_damaged_file_is_rendered_again(cache_home: Path, newsletter: Callable[..., Path]) -> None:
+def test_records_round_trip_and_a_damaged_file_is_rendered_again(
+    cache_home: Path, newsletter: Callable[..., Path]
+) -> None:
     root = newsletter()
     ctx = context(load_config(root))
     sources = read_sources(ctx.config)

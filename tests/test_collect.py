@@ -57,7 +57,9 @@ def test_wordpress_rss_with_cdata_html_and_entities(example: Path, web: Web) -> 
             "date": dt.date(2026, 3, 30),
             # HTML cleaned into markdown: no script, no tracking pixel, entities decoded.
             # The paragraph linking back to the post itself is dropped.
-            "summary": "The city’s budget is **finally** open & searchable. [Browse it](https://data.example.org/budget).",
+            "summary": (
+                "The city’s budget is **finally** open & searchable. [Browse it](https://data.example.org/budget)."
+            ),
         },
         {
             "title": "Procurement portal launched",
@@ -68,9 +70,9 @@ def test_wordpress_rss_with_cdata_html_and_entities(example: Path, web: Web) -> 
             "summary": "Every tender since 2019, in one place.",
         },
     ]
-    assert (example / "collected.txt").read_text(encoding="utf-8") == (
-        "blog.example.org/2026/03/budget-data\nblog.example.org/2026/03/procurement\n"
-    )
+    assert (example / "collected.txt").read_text(
+        encoding="utf-8"
+    ) == "blog.example.org/2026/03/budget-data\nblog.example.org/2026/03/procurement\n"
     check = run("check", "--root", str(example))
     assert check.exit_code == 0, check.output
 
@@ -79,10 +81,9 @@ def test_atom_and_json_feed(example: Path, web: Web) -> None:
     f = feeds(web)
     result = run("collect", f["atom"], f["json"], "--root", str(example), "--section", "Elsewhere")
     assert result.exit_code == 0, result.output
-    assert result.stdout == (
-        f"{f['atom']}: added 1, skipped 0\n"
-        f"{f['json']}: added 2, skipped 1 (1 undated)\n"
-        f"added 3 items to {DRAFT}\n"
+    assert (
+        result.stdout
+        == f"{f['atom']}: added 1, skipped 0\n{f['json']}: added 2, skipped 1 (1 undated)\nadded 3 items to {DRAFT}\n"
     )
     data = yaml.safe_load((example / DRAFT).read_text(encoding="utf-8"))
     assert data["sections"][-1] == {
@@ -123,13 +124,21 @@ def test_a_second_run_adds_nothing_and_a_deleted_candidate_stays_away(example: P
     after_first = tree(example)
     again = run("collect", url, "--root", str(example))
     assert again.exit_code == 0, again.output
-    assert again.stdout == f"{url}: added 0, skipped 3 (2 already in an issue, 1 not after 2026-03-20)\nnothing new; {DRAFT} is unchanged\n"
+    assert (
+        again.stdout
+        == f"{url}: added 0, skipped 3 (2 already in an issue, 1 not after 2026-03-20)\nnothing new; {DRAFT} is"
+        " unchanged\n"
+    )
     assert tree(example) == after_first
     # The curator deletes the procurement item: next week it is not offered again.
     cut = text.index("      - title: Procurement portal launched")
     (example / DRAFT).write_text(text[:cut], encoding="utf-8")
     third = run("collect", url, "--root", str(example))
-    assert third.stdout == f"{url}: added 0, skipped 3 (1 already in an issue, 1 not after 2026-03-20, 1 offered before)\nnothing new; {DRAFT} is unchanged\n"
+    assert (
+        third.stdout
+        == f"{url}: added 0, skipped 3 (1 already in an issue, 1 not after 2026-03-20, 1 offered before)\nnothing new;"
+        f" {DRAFT} is unchanged\n"
+    )
 
 
 def test_conditional_get_with_etag_and_last_modified(example: Path, web: Web) -> None:
@@ -148,9 +157,14 @@ def test_conditional_get_with_etag_and_last_modified(example: Path, web: Web) ->
     web.routes["/feed"] = feed
     assert run("collect", web.url("/feed"), "--root", str(example)).exit_code == 0
     cache = json.loads((newsletter_cache(example) / "collect-feeds.json").read_bytes())  # this user's cache folder
-    assert cache == {"version": 2, "feeds": {web.url("/feed"): {"etag": etag, "last_modified": modified, "admits": "2026-03-21"}}}
+    assert cache == {
+        "version": 2,
+        "feeds": {web.url("/feed"): {"etag": etag, "last_modified": modified, "admits": "2026-03-21"}},
+    }
     second = run("collect", web.url("/feed"), "--root", str(example))
-    assert second.stdout == f"{web.url('/feed')}: not modified since the last collect\nnothing new; {DRAFT} is unchanged\n"
+    assert (
+        second.stdout == f"{web.url('/feed')}: not modified since the last collect\nnothing new; {DRAFT} is unchanged\n"
+    )
     assert web.requests[-1][1]["if-none-match"] == etag
     assert web.requests[-1][1]["if-modified-since"] == modified
     assert "if-none-match" not in web.requests[0][1]
@@ -171,7 +185,10 @@ def test_an_earlier_since_asks_again_instead_of_trusting_not_modified(example: P
 
     web.routes["/feed"] = feed
     url = web.url("/feed")
-    assert run("collect", url, "--root", str(example)).stdout == f"{url}: added 2, skipped 1 (1 not after 2026-03-20)\nadded 2 items to {DRAFT}\n"
+    assert (
+        run("collect", url, "--root", str(example)).stdout
+        == f"{url}: added 2, skipped 1 (1 not after 2026-03-20)\nadded 2 items to {DRAFT}\n"
+    )
     older = run("collect", url, "--root", str(example), "--since", "2026-01-01")
     assert older.stdout == f"{url}: added 1, skipped 2 (2 already in an issue)\nadded 1 item to {DRAFT}\n"
     assert "if-none-match" not in web.requests[-1][1]
@@ -262,7 +279,15 @@ def test_sources_from_config_with_their_sections(example: Path, web: Web) -> Non
     assert result.exit_code == 0, result.output
     data = yaml.safe_load((example / DRAFT).read_text(encoding="utf-8"))
     assert [(s.get("title"), [i["title"] for i in s["items"]]) for s in data["sections"]] == [
-        ("Top stories", ["Georgia’s new access-to-information law, explained", "Open Data Day 2026 in numbers", "Census microdata released", "Budget \\*lines\\* explained"]),
+        (
+            "Top stories",
+            [
+                "Georgia’s new access-to-information law, explained",
+                "Open Data Day 2026 in numbers",
+                "Census microdata released",
+                "Budget \\*lines\\* explained",
+            ],
+        ),
         ("Rights", ["Encryption & the new bill"]),
     ]
 
@@ -270,7 +295,11 @@ def test_sources_from_config_with_their_sections(example: Path, web: Web) -> Non
 def test_no_feed_and_no_sources(example: Path) -> None:
     result = run("collect", "--root", str(example))
     assert result.exit_code == 1
-    assert result.stderr == "config.yaml: sources: no feeds to collect: name one (digest collect URL) or list them under sources:\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == "config.yaml: sources: no feeds to collect: name one (digest collect URL) or list them under sources:\n1"
+        " error; nothing was written\n"
+    )
 
 
 def test_since_takes_older_entries_and_feeds_may_be_files(example: Path) -> None:
@@ -284,7 +313,10 @@ def test_a_timeout_is_reported_for_that_feed(example: Path, web: Web) -> None:
     web.routes["/slow"] = lambda h: web.stop.wait(5) and None  # type: ignore[func-returns-value]
     f = feeds(web)
     result = collect(example, [web.url("/slow"), f["atom"]], timeout=0.5)
-    assert [str(r) for r in result.reports] == [f"{web.url('/slow')}: timed out after 0.5 s", f"{f['atom']}: added 1, skipped 0"]
+    assert [str(r) for r in result.reports] == [
+        f"{web.url('/slow')}: timed out after 0.5 s",
+        f"{f['atom']}: added 1, skipped 0",
+    ]
     assert result.failed
 
 
@@ -295,7 +327,10 @@ def test_a_missing_file_is_named(example: Path, tmp_path: Path) -> None:
 
 
 def test_fetch_error_is_one_line() -> None:
-    assert str(FetchError("https://x.example/feed", "HTTP 500 Internal Server Error")) == "https://x.example/feed: HTTP 500 Internal Server Error"
+    assert (
+        str(FetchError("https://x.example/feed", "HTTP 500 Internal Server Error"))
+        == "https://x.example/feed: HTTP 500 Internal Server Error"
+    )
 
 
 def test_a_ledger_that_cannot_be_written_is_reported_and_the_items_stay(example: Path) -> None:
@@ -304,8 +339,8 @@ def test_a_ledger_that_cannot_be_written_is_reported_and_the_items_stay(example:
         result = run("collect", path, "--root", str(example))
     assert result.exit_code == 1
     assert result.stdout == f"{path}: added 1, skipped 0\nadded 1 item to {DRAFT}\n"
-    assert result.stderr == (
-        "collected.txt: cannot be written (Operation not permitted); it is unchanged: "
+    assert (
+        result.stderr == "collected.txt: cannot be written (Operation not permitted); it is unchanged: "
         f"the items are in {DRAFT}, but if you delete one, the next collect offers it again\n"
     )
     assert items(example)[-1]["url"] == "https://rights.example.net/posts/encryption-bill"
@@ -317,5 +352,8 @@ def test_an_issue_that_cannot_be_written_is_one_error(example: Path) -> None:
     with immutable(example / "issues"):
         result = run("collect", str(FIXTURES / "atom.xml"), "--root", str(example))
     assert result.exit_code == 1
-    assert result.stderr == f"{DRAFT}: cannot be written (Operation not permitted); it is unchanged\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == f"{DRAFT}: cannot be written (Operation not permitted); it is unchanged\n1 error; nothing was written\n"
+    )
     assert tree(example) == before

@@ -39,7 +39,11 @@ def test_the_new_file_passes_check_and_stays_out_of_the_archive(example: Path) -
     assert result.exit_code == 0, result.output
     assert result.stdout == "checked 5 issues: no errors, 1 note\n"
     # The only remark: an empty draft may not be published (the skeleton's hints are comments).
-    assert result.stderr == "issues/0045.yaml:24: note: sections: has no sections (fine for a draft; it must have some before publishing)\n"
+    assert (
+        result.stderr
+        == "issues/0045.yaml:24: note: sections: has no sections (fine for a draft; it must have some before"
+        " publishing)\n"
+    )
     # init's CI workflow runs check --strict on pull requests: a fresh draft must pass it.
     assert run("check", "--strict", "--root", str(example)).exit_code == 0
     assert run("build", "--root", str(example)).exit_code == 0
@@ -148,7 +152,9 @@ def test_concurrent_news_never_overwrite_each_other(example: Path) -> None:
         barrier = threading.Barrier(8)
         results: list[Path | str] = []
 
-        def start(barrier: threading.Barrier = barrier, results: list[Path | str] = results, force: bool = force) -> None:
+        def start(
+            barrier: threading.Barrier = barrier, results: list[Path | str] = results, force: bool = force
+        ) -> None:
             barrier.wait()
             try:
                 results.append(new_issue(example, force=force))
@@ -176,18 +182,24 @@ def test_concurrent_news_never_overwrite_each_other(example: Path) -> None:
     [
         (
             {"0043.yaml": "2024-01-05", "0044.yaml": "2024-01-12", "44.yaml": "2024-01-12"},
-            "issues/0044.yaml: issue 44 has more than one file: issues/0044.yaml and issues/44.yaml\n"
-            "issues/44.yaml: issue 44 has more than one file: issues/0044.yaml and issues/44.yaml\n"
-            "2 errors; nothing was written\n",
+            (
+                "issues/0044.yaml: issue 44 has more than one file: issues/0044.yaml and issues/44.yaml\n"
+                "issues/44.yaml: issue 44 has more than one file: issues/0044.yaml and issues/44.yaml\n"
+                "2 errors; nothing was written\n"
+            ),
         ),
         (
             {"0001.yaml": "2024-01-05", "issue-2.yaml": "2024-01-12"},
-            "issues/issue-2.yaml: issue files are named by their number, like 0263.yaml\n"
-            "1 error; nothing was written\n",
+            (
+                "issues/issue-2.yaml: issue files are named by their number, like 0263.yaml\n"
+                "1 error; nothing was written\n"
+            ),
         ),
     ],
 )
-def test_new_refuses_while_issue_files_are_misnamed(newsletter: Callable[..., Path], files: dict[str, str], stderr: str) -> None:
+def test_new_refuses_while_issue_files_are_misnamed(
+    newsletter: Callable[..., Path], files: dict[str, str], stderr: str
+) -> None:
     # With a file the numbering cannot see, "the next number" would be wrong (and could
     # collide with a file that is there): fix the folder first.
     root = newsletter(issues={name: issue_with_date(d) for name, d in files.items()})
@@ -202,8 +214,10 @@ def test_new_refuses_while_issue_files_are_misnamed(newsletter: Callable[..., Pa
 def test_new_outside_a_newsletter_folder_writes_nothing(tmp_path: Path) -> None:
     result = run("new", "--root", str(tmp_path))
     assert result.exit_code == 1
-    assert result.stderr == (
-        f"config.yaml: not found in {tmp_path}: is this a newsletter folder? (see --root)\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == f"config.yaml: not found in {tmp_path}: is this a newsletter folder? (see --root)\n1 error; nothing was"
+        " written\n"
     )
     assert list(tmp_path.iterdir()) == []
     missing = tmp_path / "typo"
@@ -220,7 +234,11 @@ def test_new_creates_the_issues_folder_in_a_fresh_newsletter(tmp_path: Path) -> 
     assert result.stdout == f"created {root / 'issues' / '0001.yaml'}\n"
     check = run("check", "--root", str(root))
     assert (check.exit_code, check.stdout) == (0, "checked 1 issue: no errors, 1 note\n")
-    assert check.stderr == "issues/0001.yaml:24: note: sections: has no sections (fine for a draft; it must have some before publishing)\n"
+    assert (
+        check.stderr
+        == "issues/0001.yaml:24: note: sections: has no sections (fine for a draft; it must have some before"
+        " publishing)\n"
+    )
 
 
 def test_an_unreadable_last_issue_falls_back_to_the_date_given(newsletter: Callable[..., Path]) -> None:
@@ -239,7 +257,9 @@ def test_number_option_picks_the_number_and_never_takes_one_in_use(example: Path
     before = tree(example)
     taken = run("new", "--root", str(example), "--number", "43")
     assert taken.exit_code == 1
-    assert taken.stderr == "issues/0043.yaml: issue 43 already exists; not overwriting it\n1 error; nothing was written\n"
+    assert (
+        taken.stderr == "issues/0043.yaml: issue 43 already exists; not overwriting it\n1 error; nothing was written\n"
+    )
     assert tree(example) == before
 
 
@@ -248,7 +268,12 @@ def test_the_skeleton_holds_hints_only_as_comments(example: Path) -> None:
 
     assert run("new", "--root", str(example), "--date", "2026-04-03").exit_code == 0
     text = (example / "issues" / "0045.yaml").read_text(encoding="utf-8")
-    assert yaml.safe_load(text) == {"number": 45, "date": __import__("datetime").date(2026, 4, 3), "draft": True, "sections": None}
+    assert yaml.safe_load(text) == {
+        "number": 45,
+        "date": __import__("datetime").date(2026, 4, 3),
+        "draft": True,
+        "sections": None,
+    }
     assert "# intro: |" in text and "#         summary: |" in text  # the hints are there for the editor
 
 
@@ -257,5 +282,7 @@ def test_a_read_only_issues_folder_is_one_error(example: Path) -> None:
     with immutable(example / "issues"):
         result = run("new", "--root", str(example))
     assert result.exit_code == 1
-    assert result.stderr == "issues/0045.yaml: cannot be created (Operation not permitted)\n1 error; nothing was written\n"
+    assert (
+        result.stderr == "issues/0045.yaml: cannot be created (Operation not permitted)\n1 error; nothing was written\n"
+    )
     assert tree(example) == before

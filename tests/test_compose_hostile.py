@@ -66,7 +66,9 @@ def test_summaries_never_carry_live_markup(html: str) -> None:
 
     from digest.core.markdown import to_html
 
-    md = to_markdown(html + "<script>alert(1)</script><img src=x onerror=alert(1)><iframe src=https://x.example/></iframe>")
+    md = to_markdown(
+        html + "<script>alert(1)</script><img src=x onerror=alert(1)><iframe src=https://x.example/></iframe>"
+    )
     if md is None:
         return
     rendered = lxml.html.fragment_fromstring(str(to_html(md)) or "<p></p>", create_parent="div")

@@ -17,11 +17,15 @@ from conftest import REPO, run
 
 # ../shared beside the repository (a worktree under wt/ has it one level further up).
 CANDIDATES = [REPO.parent / "shared", REPO.parent.parent / "shared"]
-CORPUS = next((p / "corpora" / "this-week-in-rust" for p in CANDIDATES if (p / "corpora" / "this-week-in-rust").is_dir()), None)
+CORPUS = next(
+    (p / "corpora" / "this-week-in-rust" for p in CANDIDATES if (p / "corpora" / "this-week-in-rust").is_dir()), None
+)
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(CORPUS is None, reason="the This Week in Rust corpus (../shared/corpora/this-week-in-rust/) is absent"),
+    pytest.mark.skipif(
+        CORPUS is None, reason="the This Week in Rust corpus (../shared/corpora/this-week-in-rust/) is absent"
+    ),
 ]
 
 _SUMMARY = re.compile(r"\d+ errors?(, \d+ warnings?)?")  # check's summary: it writes nothing, so the count alone

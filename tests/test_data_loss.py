@@ -117,19 +117,30 @@ def test_out_is_never_the_config_file(tmp_path: Path) -> None:
     make_newsletter(root, 1)
     with pytest.raises(DigestError) as e:
         check_output(root, root / "config.yaml")
-    assert [str(p) for p in e.value.problems] == [f"{root / 'config.yaml'}: is the newsletter's config.yaml; refusing to replace it with the site: choose another --out"]
+    assert [str(p) for p in e.value.problems] == [
+        f"{root / 'config.yaml'}: is the newsletter's config.yaml; refusing to replace it with the site: choose another"
+        " --out"
+    ]
 
 
 @pytest.mark.slow  # runs digest as nobody, in a subprocess
 def test_out_that_is_a_file_is_refused_with_exit_1(home: Path) -> None:
-    """A file as --out (config.yaml itself, or any file) is refused by digest, exit 1, not by click's usage error (exit 2)."""
+    """A file as --out (config.yaml itself, or any file) is refused by digest, exit 1, not by
+    click's usage error (exit 2)."""
     root = newsletter(home)
     (home / "notes.txt").write_text("precious")
     before = snapshot(home)
     result = as_nobody(home, "build", "--root", str(root), "--out", str(root / "config.yaml"))
-    assert (result.returncode, result.stderr) == (1, f"{root / 'config.yaml'}: is the newsletter's config.yaml; refusing to replace it with the site: choose another --out" + REFUSED)
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"{root / 'config.yaml'}: is the newsletter's config.yaml; refusing to replace it with the site: choose another"
+        " --out" + REFUSED,
+    )
     result = as_nobody(home, "build", "--root", str(root), "--out", str(home / "notes.txt"))
-    assert (result.returncode, result.stderr) == (1, f"{home / 'notes.txt'}: exists and is not a folder; refusing to replace it" + REFUSED)
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"{home / 'notes.txt'}: exists and is not a folder; refusing to replace it" + REFUSED,
+    )
     assert snapshot(home) == before
 
 
@@ -140,7 +151,11 @@ def test_out_through_a_link_into_the_sources_is_refused(home: Path) -> None:
     before = snapshot(home)
     result = as_nobody(home, "build", "--root", str(root), "--out", str(home / "public"))
     assert result.returncode == 1
-    assert result.stderr == f"{home / 'public'}: is the newsletter's issues; refusing to replace it with the site: choose another --out" + REFUSED
+    assert (
+        result.stderr
+        == f"{home / 'public'}: is the newsletter's issues; refusing to replace it with the site: choose another --out"
+        + REFUSED
+    )
     assert snapshot(home) == before
 
 
@@ -158,7 +173,10 @@ def test_out_refuses_a_link_and_a_marker_that_is_not_a_file(home: Path) -> None:
     before = snapshot(home)
     result = as_nobody(home, "build", "--root", str(root), "--out", str(home / "link"))
     assert result.returncode == 1
-    assert result.stderr == f"{home / 'link'}: is a symbolic link; refusing to replace it: give the folder itself as --out" + REFUSED
+    assert (
+        result.stderr
+        == f"{home / 'link'}: is a symbolic link; refusing to replace it: give the folder itself as --out" + REFUSED
+    )
     result = as_nobody(home, "build", "--root", str(root), "--out", str(fake))
     assert result.returncode == 1
     assert result.stderr.startswith(f"{fake}: is not empty and is not a site digest built")
@@ -174,7 +192,9 @@ def test_out_may_be_new_empty_or_a_previous_digest_site(home: Path) -> None:
         result = as_nobody(home, "build", "--root", str(root), "--out", str(out))
         assert result.returncode == 0, result.stderr
         assert (out / ".digest-site").is_file() and (out / "issues" / "3" / "email.html").is_file()
-    (root / "issues" / "0004.yaml").write_bytes((root / "issues" / "0003.yaml").read_bytes().replace(b"number: 3", b"number: 4"))
+    (root / "issues" / "0004.yaml").write_bytes(
+        (root / "issues" / "0003.yaml").read_bytes().replace(b"number: 3", b"number: 4")
+    )
     (empty / "stray.html").write_text("an old page")  # a digest site is digest's to replace whole
     result = as_nobody(home, "build", "--root", str(root), "--out", str(empty))
     assert result.returncode == 0, result.stderr

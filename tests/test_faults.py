@@ -21,7 +21,14 @@ from digest.core.cachedir import newsletter_cache
 
 def _digest(*args: str, **kwargs: object) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "digest", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kwargs)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kwargs,
+    )  # type: ignore[call-overload]
 
 
 @pytest.fixture
@@ -60,7 +67,11 @@ def test_sigkill_at_any_moment_leaves_the_previous_site_whole(built: Path) -> No
     outcomes = set()
     for i, delay in enumerate([0.05, 0.2, 0.4, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0]):
         # A config change re-renders every issue, so each build has real work to be killed in.
-        config.write_text(config.read_text().replace(f"Bench Weekly {i - 1}", "Bench Weekly").replace("Bench Weekly", f"Bench Weekly {i}"))
+        config.write_text(
+            config.read_text()
+            .replace(f"Bench Weekly {i - 1}", "Bench Weekly")
+            .replace("Bench Weekly", f"Bench Weekly {i}")
+        )
         proc = _digest("build", "--root", str(root), "--jobs", "2")
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -88,7 +99,11 @@ def test_a_second_build_at_the_same_time_is_refused_clearly(small: Path) -> None
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running build holds it
         result = run("build", "--root", str(built))
     assert result.exit_code == 1
-    assert result.stderr == f"{built}: another digest build of this newsletter is running; try again when it has finished\n1 error; nothing was written\n"
+    assert (
+        result.stderr
+        == f"{built}: another digest build of this newsletter is running; try again when it has finished\n1 error;"
+        " nothing was written\n"
+    )
     assert tree(built / "site") == before
     assert lock.exists()
 
@@ -139,8 +154,11 @@ def test_no_space_left_fails_cleanly_and_leaves_nothing_behind(built: Path, tmp_
     assert run("build", "--root", str(built), "--out", str(out / "site")).exit_code == 0
     used = sum(-(-p.stat().st_size // 4096) * 4096 for p in (out / "site").rglob("*") if p.is_file())
     shutil.rmtree(out / "site")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used + used // 2},mode=0755", "tmpfs", str(out)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={used + used // 2},mode=0755", "tmpfs", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.fail(f"this test mounts a small tmpfs (as root, as CI runs the suite): {mounted.stderr.strip()}")
     try:
@@ -150,8 +168,9 @@ def test_no_space_left_fails_cleanly_and_leaves_nothing_behind(built: Path, tmp_
         config.write_text(config.read_text().replace("Bench Weekly", "Bench Weekly II"))
         result = run("build", "--root", str(built), "--out", str(out / "site"))
         assert result.exit_code == 1
-        assert result.stderr == (
-            f"{out / 'site'}: could not write the site (No space left on device); the previous site is unchanged\n"
+        assert (
+            result.stderr
+            == f"{out / 'site'}: could not write the site (No space left on device); the previous site is unchanged\n"
             "1 error; nothing was written\n"
         )
         assert tree(out / "site") == before

@@ -85,7 +85,9 @@ def parse(path: Path) -> Any:
 
 
 def xml(path: Path) -> lxml.etree._Element:
-    return lxml.etree.fromstring(path.read_bytes(), parser=lxml.etree.XMLParser(recover=False, no_network=True, resolve_entities=False))
+    return lxml.etree.fromstring(
+        path.read_bytes(), parser=lxml.etree.XMLParser(recover=False, no_network=True, resolve_entities=False)
+    )
 
 
 def assert_absolute(url: str, where: str) -> None:
@@ -101,11 +103,22 @@ def assert_full_content(html: str, n: int, site: Path, where: str) -> None:
     assert html.strip() and html.strip() in page, f"{where}: content of issue {n} is not the body of its web page"
     doc = lxml.html.fragment_fromstring(html, create_parent="div")
     text = doc.text_content()
-    for piece in (f"Intro of {n}", f"Section of {n}", f"First item of {n}", f"Summary of the first item of {n}.",
-                  f"Second item of {n}", f"Source {n}", f"Outro of {n}."):
+    for piece in (
+        f"Intro of {n}",
+        f"Section of {n}",
+        f"First item of {n}",
+        f"Summary of the first item of {n}.",
+        f"Second item of {n}",
+        f"Source {n}",
+        f"Outro of {n}.",
+    ):
         assert piece in text, f"{where}: {piece!r} missing from the content of issue {n}"
     hrefs = doc.xpath("//a/@href")
-    assert {f"https://example.com/intro/{n}", f"https://example.com/{n}/first", f"https://example.com/{n}/second"} <= set(hrefs)
+    assert {
+        f"https://example.com/intro/{n}",
+        f"https://example.com/{n}/first",
+        f"https://example.com/{n}/second",
+    } <= set(hrefs)
     assert doc.xpath("//img/@src") == [f"https://example.com/{n}.png"]
     for url in hrefs + doc.xpath("//img/@src"):
         assert_absolute(url, where)
@@ -146,7 +159,9 @@ def test_rss_parses_with_lxml_and_carries_the_full_content(site: Path) -> None:
     assert [i.findtext("guid") for i in items] == [issue_url(n) for n in IN_FEEDS]
     assert all(i.find("guid").get("isPermaLink") == "true" for i in items)
     for item, n in zip(items, IN_FEEDS, strict=True):
-        assert_full_content(item.findtext("{http://purl.org/rss/1.0/modules/content/}encoded"), n, site, f"feed.xml item {n}")
+        assert_full_content(
+            item.findtext("{http://purl.org/rss/1.0/modules/content/}encoded"), n, site, f"feed.xml item {n}"
+        )
         # The preheader (derived from the intro, as plain text: links as their text), HTML-escaped as RSS wants.
         assert item.findtext("description") == f"Intro of {n} with a link."  # link text, never the URL (issue 19)
 
@@ -225,7 +240,9 @@ def test_json_feed_is_valid_json_feed_1_1_with_the_same_entries(site: Path) -> N
         assert_full_content(item["content_html"], n, site, f"feed.json item {n}")
     # The three formats carry the same content for an issue.
     rss = xml(site / "feed.xml").find("channel").findall("item")
-    assert [i.findtext("{http://purl.org/rss/1.0/modules/content/}encoded") for i in rss] == [i["content_html"] for i in feed["items"]]
+    assert [i.findtext("{http://purl.org/rss/1.0/modules/content/}encoded") for i in rss] == [
+        i["content_html"] for i in feed["items"]
+    ]
 
 
 def test_json_feed_validator_rejects_what_the_spec_forbids() -> None:
@@ -306,8 +323,12 @@ def test_a_correction_shows_as_the_entrys_update_in_every_feed_and_on_the_page(s
 
 
 @pytest.mark.parametrize("icon", [None, "https://feeds.example.org/icon.png"])
-def test_wide_logo_and_square_icon_go_where_each_shape_belongs(newsletter: Callable[..., Path], icon: str | None) -> None:
-    theme = "theme:\n  logo: {src: https://feeds.example.org/logo.png, alt: Feed Weekly}\n" + (f"  icon: {icon}\n" if icon else "")
+def test_wide_logo_and_square_icon_go_where_each_shape_belongs(
+    newsletter: Callable[..., Path], icon: str | None
+) -> None:
+    theme = "theme:\n  logo: {src: https://feeds.example.org/logo.png, alt: Feed Weekly}\n" + (
+        f"  icon: {icon}\n" if icon else ""
+    )
     root = newsletter(config=CONFIG + theme, issues={"0001.yaml": issue(1)})
     result = run("build", "--root", str(root))
     assert result.exit_code == 0, result.output
@@ -321,7 +342,9 @@ def test_wide_logo_and_square_icon_go_where_each_shape_belongs(newsletter: Calla
     validate_json_feed(feed)
     assert (feed.get("icon"), feed.get("favicon")) == (icon, icon)  # never the wide logo, squashed
     for page in ("index.html", "issues/1/index.html"):
-        assert lxml.html.fromstring((site / page).read_bytes()).xpath("//link[@rel='icon']/@href") == ([icon] if icon else [])
+        assert lxml.html.fromstring((site / page).read_bytes()).xpath("//link[@rel='icon']/@href") == (
+            [icon] if icon else []
+        )
 
 
 def test_drafts_are_never_published_neither_their_files_nor_in_the_archive_and_feeds(site: Path) -> None:

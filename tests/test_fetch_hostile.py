@@ -171,7 +171,10 @@ def test_feed_titles_and_summaries_show_exactly_as_the_feed_wrote_them(example: 
                 "url": "https://h.example/2",
                 "title": "Two",
                 "date_published": today,
-                "content_html": "<p>*not bold* <a href='javascript:alert(1)'>click</a> <a href='https://ok.example/'>ok</a></p><p># not a heading</p>",
+                "content_html": (
+                    "<p>*not bold* <a href='javascript:alert(1)'>click</a> <a href='https://ok.example/'>ok</a></p><p>#"
+                    " not a heading</p>"
+                ),
             },
         ],
     }
@@ -222,10 +225,12 @@ def test_an_image_without_alt_and_an_unreadable_date_are_notes(example: Path, we
     result = run("add", web.url("/p"), "--root", str(example))
     assert result.exit_code == 0
     url = web.url("/p")
-    assert result.stderr == (
-        f"{url}: note: the page's og:image ({web.base}/i.png) has no og:image:alt, and an image's alt text is never invented: "
-        f"to show it, add under the item: image: {{src: {web.base}/i.png, alt: what the image shows}}\n"
-        f"{url}: note: the page's article:published_time '99999-01-01' is not a date digest can read: the item has no date\n"
+    assert (
+        result.stderr
+        == f"{url}: note: the page's og:image ({web.base}/i.png) has no og:image:alt, and an image's alt text is never"
+        f" invented: to show it, add under the item: image: {{src: {web.base}/i.png, alt: what the image"
+        f" shows}}\n{url}: note: the page's article:published_time '99999-01-01' is not a date digest can read: the"
+        " item has no date\n"
     )
     assert last_item(example) == {"title": "T", "url": url}
 
@@ -240,7 +245,10 @@ def rss(*items: str) -> bytes:
 
 
 def rss_item(n: int, date: str, description: str = "") -> str:
-    return f"<item><title>Post {n}</title><link>https://blog.example/{n}</link><pubDate>{date}</pubDate><description>{description}</description></item>"
+    return (
+        "<item><title>Post"
+        f" {n}</title><link>https://blog.example/{n}</link><pubDate>{date}</pubDate><description>{description}</description></item>"
+    )
 
 
 def test_a_date_that_cannot_be_read_leaves_the_entry_undated_with_a_note(example: Path, web: Web) -> None:
@@ -253,7 +261,8 @@ def test_a_date_that_cannot_be_read_leaves_the_entry_undated_with_a_note(example
     assert result.stdout == f"{url}: added 1, skipped 1 (1 undated)\nadded 1 item to {DRAFT}\n"
     assert (
         result.stderr
-        == f"{url}: note: https://blog.example/1 has a date that cannot be read ('99999-01-01'): it was skipped as undated\n"
+        == f"{url}: note: https://blog.example/1 has a date that cannot be read ('99999-01-01'): it was skipped as"
+        " undated\n"
     )
     assert last_item(example)["url"] == "https://blog.example/2"
 
@@ -272,7 +281,8 @@ def test_a_json_feed_date_before_year_one_in_utc_is_unreadable_not_a_crash(examp
     )
     assert (
         result.stderr
-        == f"{url}: note: https://j.example/1 has a date that cannot be read ('0001-01-01T00:00:00+14:00'): it was skipped as undated\n"
+        == f"{url}: note: https://j.example/1 has a date that cannot be read ('0001-01-01T00:00:00+14:00'): it was"
+        " skipped as undated\n"
     )
 
 
@@ -313,7 +323,8 @@ def test_without_a_published_issue_the_last_week_is_new_with_a_hint(example: Pat
     assert result.stdout == f"{url}: added 1, skipped 1 (1 before {since})\nadded 1 item to {DRAFT}\n"
     assert (
         result.stderr
-        == f"note: no issue is published yet, so entries from the last 7 days (since {since}) are new; --since DATE reaches further back\n"
+        == f"note: no issue is published yet, so entries from the last 7 days (since {since}) are new; --since DATE"
+        " reaches further back\n"
     )
     assert last_item(example)["url"] == "https://blog.example/2"
 
@@ -339,7 +350,10 @@ def test_a_blog_page_is_followed_to_the_feed_it_names(example: Path, web: Web) -
 
 
 def test_an_unreadable_date_gives_way_to_a_readable_one() -> None:
-    ld = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H", "datePublished": "2026-01-03"}</script>'
+    ld = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H", "datePublished":'
+        ' "2026-01-03"}</script>'
+    )
     page = html_page('<meta property="article:published_time" content="99999-01-01">', ld)
     meta = page_metadata(page, "https://news.example/a")
     assert (meta.date, meta.notes) == (dt.date(2026, 1, 3), ())

@@ -81,11 +81,12 @@ def test_link_schemes_are_http_and_mailto_unless_config_allows_more(newsletter: 
     root = newsletter(issues={"0001.yaml": SCHEME_ISSUE})
     result = run("check", "--root", str(root))
     assert result.exit_code == 1
-    assert result.output == (
-        "issues/0001.yaml:6: sections[1].items[1].url: must be an http(s) URL, got 'irc://irc.example.org/rust'\n"
-        "issues/0001.yaml:7: sections[1].items[1].summary: markdown link target must be an http(s) or mailto URL, got 'ftp://ftp.example.org/pub/'\n"
-        "issues/0001.yaml:7: sections[1].items[1].summary: markdown link target must be an http(s) or mailto URL, got 'IRCS://irc.example.org:6697/rust'\n"
-        "3 errors\n"
+    assert (
+        result.output == "issues/0001.yaml:6: sections[1].items[1].url: must be an http(s) URL, got"
+        " 'irc://irc.example.org/rust'\nissues/0001.yaml:7: sections[1].items[1].summary: markdown link target must"
+        " be an http(s) or mailto URL, got 'ftp://ftp.example.org/pub/'\nissues/0001.yaml:7:"
+        " sections[1].items[1].summary: markdown link target must be an http(s) or mailto URL, got"
+        " 'IRCS://irc.example.org:6697/rust'\n3 errors\n"
     )
 
 
@@ -107,9 +108,10 @@ def test_allowed_schemes_are_still_not_allowed_for_images(newsletter: Callable[.
     issue = "date: 2024-01-05\nsections:\n  - items:\n      - summary: '![a chart](ftp://ftp.example.org/chart.png)'\n"
     root = newsletter(config=config, issues={"0001.yaml": issue})
     result = run("check", "--root", str(root))
-    assert result.output == (
-        "issues/0001.yaml:4: sections[1].items[1].summary: markdown image target must be an http(s) URL, got 'ftp://ftp.example.org/chart.png'\n"
-        "1 error\n"
+    assert (
+        result.output
+        == "issues/0001.yaml:4: sections[1].items[1].summary: markdown image target must be an http(s) URL, got"
+        " 'ftp://ftp.example.org/chart.png'\n1 error\n"
     )
 
 
@@ -118,8 +120,9 @@ def test_dangerous_schemes_can_never_be_allowed(newsletter: Callable[..., Path],
     root = newsletter(config=f"title: T\nurl: https://t.example.org/\nlinks:\n  schemes: [irc, '{scheme}']\n")
     result = run("check", "--root", str(root))
     assert result.exit_code == 1
-    assert result.output == (
-        f"config.yaml:4: links.schemes[2]: {scheme!r} can never be allowed: its links run code or read local files\n"
+    assert (
+        result.output
+        == f"config.yaml:4: links.schemes[2]: {scheme!r} can never be allowed: its links run code or read local files\n"
         "1 error\n"
     )
 
@@ -127,9 +130,10 @@ def test_dangerous_schemes_can_never_be_allowed(newsletter: Callable[..., Path],
 def test_a_scheme_must_look_like_one(newsletter: Callable[..., Path]) -> None:
     root = newsletter(config="title: T\nurl: https://t.example.org/\nlinks:\n  schemes: ['java%73cript']\n")
     result = run("check", "--root", str(root))
-    assert result.output == (
-        "config.yaml:4: links.schemes[1]: must be a URL scheme such as irc or ftp (letters, digits, + - .), got 'java%73cript'\n"
-        "1 error\n"
+    assert (
+        result.output
+        == "config.yaml:4: links.schemes[1]: must be a URL scheme such as irc or ftp (letters, digits, + - .), got"
+        " 'java%73cript'\n1 error\n"
     )
 
 
@@ -185,10 +189,15 @@ sections:
 
 
 def _headings(html: str) -> list[tuple[int, str]]:
-    return [(int(level), re.sub(r"<[^>]+>", "", text)) for level, text in re.findall(r"<h([1-6])\b[^>]*>(.*?)</h\1>", html, re.DOTALL)]
+    return [
+        (int(level), re.sub(r"<[^>]+>", "", text))
+        for level, text in re.findall(r"<h([1-6])\b[^>]*>(.*?)</h\1>", html, re.DOTALL)
+    ]
 
 
-def test_sections_with_intros_and_sub_sections_keep_the_outline_in_every_output(newsletter: Callable[..., Path]) -> None:
+def test_sections_with_intros_and_sub_sections_keep_the_outline_in_every_output(
+    newsletter: Callable[..., Path],
+) -> None:
     root = newsletter(issues={"0001.yaml": RICH_ISSUE})
     result = run("build", "--root", str(root))
     assert result.exit_code == 0, result.output
@@ -208,7 +217,10 @@ def test_sections_with_intros_and_sub_sections_keep_the_outline_in_every_output(
         assert "<p>Sorted into <em>sub-sections</em>.</p>" in html.replace(' style="margin:0 0 12px"', "")
         assert "Nothing this week." in html
     text = _read(root, "email.txt")
-    assert "Updates from the core team\n--------------------------\n\nSorted into sub-sections.\n\nOfficial\n~~~~~~~~\n" in text
+    assert (
+        "Updates from the core team\n--------------------------\n\nSorted into sub-sections.\n\nOfficial\n~~~~~~~~\n"
+        in text
+    )
     assert "Calls for participation (https://example.com/cfp)\n" in text
     assert "Announcing Vec::pop_if and friends\nhttps://example.com/pop-if\n" in text
 
@@ -239,7 +251,11 @@ def test_titles_are_markup_in_html_and_plain_text_elsewhere(newsletter: Callable
     assert result.exit_code == 0, result.output
     for name in ("index.html", "email.html"):
         html = _read(root, name)
-        assert re.search(r'<a href="https://example.com/impl"[^>]*>Using <code[^>]*>impl Trait</code> in <em>argument</em> position</a>', html), name
+        assert re.search(
+            r'<a href="https://example.com/impl"[^>]*>Using <code[^>]*>impl Trait</code> in <em>argument</em>'
+            r" position</a>",
+            html,
+        ), name
         assert "1. Not a list, # not a heading, &lt;T&gt; not a tag, &lt;core::ascii::Char&gt; not a link</h2>" in html
     text = _read(root, "email.txt")
     assert "Using impl Trait in argument position\n" in text
@@ -258,9 +274,10 @@ def test_a_linked_title_cannot_hold_a_link(newsletter: Callable[..., Path]) -> N
     """
     root = newsletter(issues={"0001.yaml": issue})
     result = run("check", "--root", str(root))
-    assert result.output == (
-        "issues/0001.yaml:4: sections[1].items[1].title: has a link, but the whole title already links to the item's url: keep one of them\n"
-        "1 error\n"
+    assert (
+        result.output
+        == "issues/0001.yaml:4: sections[1].items[1].title: has a link, but the whole title already links to the item's"
+        " url: keep one of them\n1 error\n"
     )
 
 
@@ -268,9 +285,10 @@ def test_title_links_are_checked_like_any_link(newsletter: Callable[..., Path]) 
     issue = "date: 2024-01-05\nsections:\n  - title: '[Events](javascript:alert(1))'\n    intro: Soon.\n"
     root = newsletter(issues={"0001.yaml": issue})
     result = run("check", "--root", str(root))
-    assert result.output == (
-        "issues/0001.yaml:3: sections[1].title: markdown link target must be an http(s) or mailto URL, got 'javascript:alert(1)'\n"
-        "1 error\n"
+    assert (
+        result.output
+        == "issues/0001.yaml:3: sections[1].title: markdown link target must be an http(s) or mailto URL, got"
+        " 'javascript:alert(1)'\n1 error\n"
     )
 
 
@@ -281,12 +299,21 @@ def test_title_links_are_checked_like_any_link(newsletter: Callable[..., Path]) 
         (
             "  - title: Deep\n    sections:\n      - title: Sub\n        sections:\n          - intro: Too deep.\n",
             6,
-            "sections[1].sections[1].sections: sections go one level deep: a sub-section cannot have sections of its own",
+            (
+                "sections[1].sections[1].sections: sections go one level deep: a sub-section cannot have sections of"
+                " its own"
+            ),
         ),
-        ("  - title: Hollow\n    sections: []\n", 4, "sections[1].sections: has no sections: list them below it, or delete the line"),
+        (
+            "  - title: Hollow\n    sections: []\n",
+            4,
+            "sections[1].sections: has no sections: list them below it, or delete the line",
+        ),
     ],
 )
-def test_a_section_needs_items_an_intro_or_sub_sections(newsletter: Callable[..., Path], section: str, line: int, message: str) -> None:
+def test_a_section_needs_items_an_intro_or_sub_sections(
+    newsletter: Callable[..., Path], section: str, line: int, message: str
+) -> None:
     root = newsletter(issues={"0001.yaml": "date: 2024-01-05\nsections:\n" + section})
     result = run("check", "--root", str(root))
     assert result.output == f"issues/0001.yaml:{line}: {message}\n1 error\n"
@@ -319,8 +346,8 @@ def test_a_table_near_a_phones_width_gets_column_shares_and_a_small_one_keeps_it
     # Issue 19: TWiR 446's triage table, estimated to fit by a count of characters (36),
     # came out 277 px in a 272 px column.
     triage = (
-        "|            | mean | max | count |\n|:----------:|:----:|:---:|:-----:|\n"
-        "| Regressions 😿 <br /> (primary) | 0.5% | 3.2% | 36 |\n| Improvements 🎉 <br /> (secondary) | -2.7% | -13.5% | 182 |\n"
+        "|            | mean | max | count |\n|:----------:|:----:|:---:|:-----:|\n| Regressions 😿 <br /> (primary) |"
+        " 0.5% | 3.2% | 36 |\n| Improvements 🎉 <br /> (secondary) | -2.7% | -13.5% | 182 |\n"
     )
     html = str(to_html(triage))
     assert '<table class="md-table md-fit">' in html and 'class="wrap"' not in html

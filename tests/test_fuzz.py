@@ -78,26 +78,176 @@ feed:
 
 # What gets inserted into YAML text: tags, anchors, structure, hostile characters.
 INSERTS = [
-    "!!bool ", "!!timestamp ", "!!int ", "!!float ", "!!null ", "!!str ", "!!binary ", "!!set ", "!!map ", "!!seq ",
-    "!!python/object/apply:os.system ", "!custom ", "&a ", "*a ", "<<: *a\n", "? ", "- ", ": ", " #", "\t", "'", '"', "[", "]", "{", "}",
-    "{{ x }}", "*|UNSUB|*", "%", "\\", "|\n", ">\n", "---\n", "...\n", "\n", "\r", "\r\n", "\x85", "\u2028", "\u2029", "\ufeff",
-    "\x00", "\x07", "\x1b", "\x7f", "\ud7ff", "\ufffe", "é", "ج", "👩‍💻", "\u200f", "javascript:alert(1)", "data:text/html,x",
-    "mailto:", "maybe", "not-a-date", "2024-02-30", "1e999", "0x", "~", "null", "yes", "-1", "99999999999999999999",
+    "!!bool ",
+    "!!timestamp ",
+    "!!int ",
+    "!!float ",
+    "!!null ",
+    "!!str ",
+    "!!binary ",
+    "!!set ",
+    "!!map ",
+    "!!seq ",
+    "!!python/object/apply:os.system ",
+    "!custom ",
+    "&a ",
+    "*a ",
+    "<<: *a\n",
+    "? ",
+    "- ",
+    ": ",
+    " #",
+    "\t",
+    "'",
+    '"',
+    "[",
+    "]",
+    "{",
+    "}",
+    "{{ x }}",
+    "*|UNSUB|*",
+    "%",
+    "\\",
+    "|\n",
+    ">\n",
+    "---\n",
+    "...\n",
+    "\n",
+    "\r",
+    "\r\n",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\x00",
+    "\x07",
+    "\x1b",
+    "\x7f",
+    "\ud7ff",
+    "\ufffe",
+    "é",
+    "ج",
+    "👩‍💻",
+    "\u200f",
+    "javascript:alert(1)",
+    "data:text/html,x",
+    "mailto:",
+    "maybe",
+    "not-a-date",
+    "2024-02-30",
+    "1e999",
+    "0x",
+    "~",
+    "null",
+    "yes",
+    "-1",
+    "99999999999999999999",
 ]
-VALUES = ["", "~", "[]", "{}", "[a, b]", "{a: 1}", "1", "1.5", "true", "2024-13-01", '"x"', "|\n  text", "!!bool maybe", "!!timestamp x",
-          "!!int x", "!!float x", "!!null x", "!!timestamp 2024-02-30", "!!int 0o9", "!!bool", "!!str [a]", "!!binary x", "*nope", "&a x", "javascript:alert(1)", '"{{ UnsubscribeURL }}"', "%unsubscribe_url%", "ftp://x", "'''", "\"\\q\""]
-KEYS = ["date", "title", "sections", "items", "url", "summary", "draft", "number", "updated", "image", "src", "alt", "language",
-        "unsubscribe_url", "icon", "logo", "items", "brand_color", "timezone", "issue_title", "words", "why", "unknown"]
-NAMES = ["0002.yaml", "0002.YAML", "0003.yaml ", " 0003.yaml", "0004.yaml~", "٢٦٥.yaml", "２６５.yaml", "3.yml", "issue-5.yaml",
-         "0001.yaml.bak", ".0006.yaml.swp", "#0007.yaml#", "README.md", "0008", "0009.json", "01.yaml", "1.yaml", "0000000010.yaml"]
+VALUES = [
+    "",
+    "~",
+    "[]",
+    "{}",
+    "[a, b]",
+    "{a: 1}",
+    "1",
+    "1.5",
+    "true",
+    "2024-13-01",
+    '"x"',
+    "|\n  text",
+    "!!bool maybe",
+    "!!timestamp x",
+    "!!int x",
+    "!!float x",
+    "!!null x",
+    "!!timestamp 2024-02-30",
+    "!!int 0o9",
+    "!!bool",
+    "!!str [a]",
+    "!!binary x",
+    "*nope",
+    "&a x",
+    "javascript:alert(1)",
+    '"{{ UnsubscribeURL }}"',
+    "%unsubscribe_url%",
+    "ftp://x",
+    "'''",
+    '"\\q"',
+]
+KEYS = [
+    "date",
+    "title",
+    "sections",
+    "items",
+    "url",
+    "summary",
+    "draft",
+    "number",
+    "updated",
+    "image",
+    "src",
+    "alt",
+    "language",
+    "unsubscribe_url",
+    "icon",
+    "logo",
+    "items",
+    "brand_color",
+    "timezone",
+    "issue_title",
+    "words",
+    "why",
+    "unknown",
+]
+NAMES = [
+    "0002.yaml",
+    "0002.YAML",
+    "0003.yaml ",
+    " 0003.yaml",
+    "0004.yaml~",
+    "٢٦٥.yaml",
+    "２６５.yaml",
+    "3.yml",
+    "issue-5.yaml",
+    "0001.yaml.bak",
+    ".0006.yaml.swp",
+    "#0007.yaml#",
+    "README.md",
+    "0008",
+    "0009.json",
+    "01.yaml",
+    "1.yaml",
+    "0000000010.yaml",
+]
 TEMPLATES = {
-    "issue.html": ["{{ 1/0 }}", "{{ issue.number + 'x' }}", "{% include 'issue.html' %}", "{{ cycler() }}", "{{ '%d' % 'x' }}",
-                   "{{ issue.date.strftime(1) }}", "{{ nope }}", "{% if %}", "{{ issue.title|nofilter }}", "{% include 'missing.html' %}",
-                   "\ufeff<p>{{ issue.title }}</p>", "<p>{{ issue.title }}</p>", "{{ issue.sections[9] }}", "{{ range(3)|list }}",
-                   '{% extends "_base.html" %}{% block main %}\n{% include "issue.html" %}{% endblock %}'],
-    "email.mjml": ["\ufeff<mjml><mj-body><mj-section><mj-column><mj-text>{{ issue.title }}</mj-text></mj-column></mj-section></mj-body></mjml>",
-                   "<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-text>x</mj-text>\n</mj-column>\n</mj-body>\n</mjml>\n",
-                   "<mjml><mj-body>{{ 1/0 }}</mj-body></mjml>", "<mjml><mj-body>{% include 'email.mjml' %}</mj-body></mjml>", "not mjml"],
+    "issue.html": [
+        "{{ 1/0 }}",
+        "{{ issue.number + 'x' }}",
+        "{% include 'issue.html' %}",
+        "{{ cycler() }}",
+        "{{ '%d' % 'x' }}",
+        "{{ issue.date.strftime(1) }}",
+        "{{ nope }}",
+        "{% if %}",
+        "{{ issue.title|nofilter }}",
+        "{% include 'missing.html' %}",
+        "\ufeff<p>{{ issue.title }}</p>",
+        "<p>{{ issue.title }}</p>",
+        "{{ issue.sections[9] }}",
+        "{{ range(3)|list }}",
+        '{% extends "_base.html" %}{% block main %}\n{% include "issue.html" %}{% endblock %}',
+    ],
+    "email.mjml": [
+        (
+            "\ufeff<mjml><mj-body><mj-section><mj-column><mj-text>{{ issue.title"
+            " }}</mj-text></mj-column></mj-section></mj-body></mjml>"
+        ),
+        "<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-text>x</mj-text>\n</mj-column>\n</mj-body>\n</mjml>\n",
+        "<mjml><mj-body>{{ 1/0 }}</mj-body></mjml>",
+        "<mjml><mj-body>{% include 'email.mjml' %}</mj-body></mjml>",
+        "not mjml",
+    ],
     "email.txt": ["{{ issue.title }}\n", "{{ issue.title / 2 }}", "{{ unsubscribe_url.x }}"],
 }
 
@@ -118,7 +268,14 @@ def mutate_text(rng: random.Random, text: str) -> str:
             text = "\n".join(lines)
         elif kind < 0.8:
             i = rng.randrange(len(lines))
-            lines.insert(i, lines[i] if rng.random() < 0.5 else f"{' ' * rng.choice([0, 2, 4, 6, 8])}{rng.choice(KEYS)}: {rng.choice(VALUES)}")
+            lines.insert(
+                i,
+                (
+                    lines[i]
+                    if rng.random() < 0.5
+                    else f"{' ' * rng.choice([0, 2, 4, 6, 8])}{rng.choice(KEYS)}: {rng.choice(VALUES)}"
+                ),
+            )
             text = "\n".join(lines)
         elif kind < 0.9:
             del lines[rng.randrange(len(lines))]
@@ -210,7 +367,9 @@ def _verdict(root: Path, command: str, code: int, stderr: str, exception: BaseEx
     if "Traceback" in stderr:
         return "printed a traceback"
     if code not in (0, 1):
-        return f"exit {code}" + (f" ({type(exception).__name__}: {exception})" if exception and not isinstance(exception, SystemExit) else "")
+        return f"exit {code}" + (
+            f" ({type(exception).__name__}: {exception})" if exception and not isinstance(exception, SystemExit) else ""
+        )
     if code == 0:
         return None
     lines = stderr.splitlines()
@@ -235,11 +394,31 @@ def _verdict(root: Path, command: str, code: int, stderr: str, exception: BaseEx
 # Before the fix it failed on its first shrunk example: subject '=?utf-8?q?=0A?=' injected a line.
 
 HEADER_NAMES = {
-    "Subject", "From", "To", "Reply-To", "Date", "Message-ID", "List-Id", "List-Unsubscribe", "MIME-Version", "Content-Type",
+    "Subject",
+    "From",
+    "To",
+    "Reply-To",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "MIME-Version",
+    "Content-Type",
 }
 HIDDEN = [
-    b"\r\nBcc: evil@example.net", b"\r\n", b"\n", b"\r", b"\x00", b"\x1b", "\u2028".encode(), "\x85".encode(), b"\xff", b"Bcc: x@y.z",
+    b"\r\nBcc: evil@example.net",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\x00",
+    b"\x1b",
+    "\u2028".encode(),
+    "\x85".encode(),
+    b"\xff",
+    b"Bcc: x@y.z",
 ]
+
+
 def _encoded(charset: str, b64: bool, data: bytes) -> str:
     text = base64.b64encode(data).decode() if b64 else "".join(f"={c:02X}" for c in data)
     return f"=?{charset}?{'b' if b64 else 'q'}?{text}?="
@@ -248,13 +427,17 @@ def _encoded(charset: str, b64: bool, data: bytes) -> str:
 _clean = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=12)
 _benign_word = st.builds(_encoded, st.just("utf-8"), st.booleans(), _clean.map(lambda t: t.encode()))
 _hostile_word = st.builds(
-    _encoded, st.sampled_from(["utf-8", "UTF-8", "iso-8859-1", "us-ascii", "unknown-8bit", "x-nope"]), st.booleans(),
+    _encoded,
+    st.sampled_from(["utf-8", "UTF-8", "iso-8859-1", "us-ascii", "unknown-8bit", "x-nope"]),
+    st.booleans(),
     st.lists(st.one_of(st.sampled_from(HIDDEN), st.binary(max_size=6)), min_size=1, max_size=4).map(b"".join),
 )
 _specials = st.sampled_from([" ", "<", ">", "@", ",", '"', "=?", "?=", "\r\n", "\t", "news@example.com"])
 _benign = st.lists(st.one_of(_clean, _benign_word), min_size=1, max_size=4).map("".join).filter(str.strip)
 _hostile = st.lists(
-    st.one_of(_hostile_word, _clean, _benign_word, _specials, st.text(max_size=4)), min_size=1, max_size=5,
+    st.one_of(_hostile_word, _clean, _benign_word, _specials, st.text(max_size=4)),
+    min_size=1,
+    max_size=5,
 ).map("".join)
 # Mostly values that may well pass, so that messages are really written and inspected; a hostile
 # one in about a quarter of the fields.
@@ -267,6 +450,7 @@ sender = st.one_of(st.just("news@example.com"), _quoted, _quoted, _named, _hosti
 def _yaml(value: str) -> str:
     """``value`` as a YAML double-quoted scalar: printable ASCII as it is, everything else escaped
     (\\u or \\U), so any string reaches digest exactly (a lone surrogate stays an escape YAML refuses)."""
+
     def one(ch: str) -> str:
         if ch in '"\\':
             return "\\" + ch
@@ -301,8 +485,12 @@ def _header_block_problem(data: bytes) -> str | None:
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("DIGEST_FUZZ_HEADERS", "150")), deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("DIGEST_FUZZ_HEADERS", "150")),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(subject=header_value, title=header_value, from_=sender, to=st.one_of(st.none(), sender))
 def test_header_values_never_inject_a_header_line(subject: str, title: str, from_: str, to: str | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
@@ -337,22 +525,115 @@ def test_header_values_never_inject_a_header_line(subject: str, title: str, from
 TEMPLATE_CASES = int(os.environ.get("DIGEST_FUZZ_TEMPLATE_CASES", "60"))
 TEMPLATE_HANG = 60  # seconds: a guard against hangs only; a case that reaches it has no time bound
 TEMPLATE_ATOMS = [
-    "issue.title", "issue.number", "issue.date", "issue.sections", "issue.items", "config.title", "config.root", "config",
-    "t", "t.why", "'x'", "'%s'", "''", "'{}'", "42", "-1", "0", "10**10", "10**4", "2**64", "[1, 'a']", "(1, 2)", "{'a': 1}",
-    "range(3)", "range(10**5)", "none", "true", "cycler", "namespace", "lipsum", "self", "loop", "nope", "issue", "feed_urls",
+    "issue.title",
+    "issue.number",
+    "issue.date",
+    "issue.sections",
+    "issue.items",
+    "config.title",
+    "config.root",
+    "config",
+    "t",
+    "t.why",
+    "'x'",
+    "'%s'",
+    "''",
+    "'{}'",
+    "42",
+    "-1",
+    "0",
+    "10**10",
+    "10**4",
+    "2**64",
+    "[1, 'a']",
+    "(1, 2)",
+    "{'a': 1}",
+    "range(3)",
+    "range(10**5)",
+    "none",
+    "true",
+    "cycler",
+    "namespace",
+    "lipsum",
+    "self",
+    "loop",
+    "nope",
+    "issue",
+    "feed_urls",
 ]
 TEMPLATE_ATTRS = [
-    ".title", ".__class__", ".__init__", ".__globals__", ".__subclasses__()", ".mro()", ".root", ".items()", ".upper()",
-    ".format(1)", ".center(10**10)", ".join(range(3)|map('string'))", "[0]", "[1:]", "['a']", ".isoformat()", ".read_text()",
+    ".title",
+    ".__class__",
+    ".__init__",
+    ".__globals__",
+    ".__subclasses__()",
+    ".mro()",
+    ".root",
+    ".items()",
+    ".upper()",
+    ".format(1)",
+    ".center(10**10)",
+    ".join(range(3)|map('string'))",
+    "[0]",
+    "[1:]",
+    "['a']",
+    ".isoformat()",
+    ".read_text()",
 ]
 TEMPLATE_FILTERS = [
-    "e", "upper", "length", "list", "join(',')", "center(10**10)", "indent(10**6)", "replace('', 'xy')", "batch(10**10, 'x')",
-    "markdown", "markdown_inline", "title", "title_text", "wrap", "tojson", "string", "first", "format_date", "digits",
-    "striptags", "truncate(5)", "wordwrap(2)", "sum", "sort", "unique", "dir_auto", "underline", "format(1)", "int", "attr('root')",
-    "map(attribute='__class__')", "default('d')", "safe", "urlize", "xmlattr", "pprint", "batch(2)", "random",
+    "e",
+    "upper",
+    "length",
+    "list",
+    "join(',')",
+    "center(10**10)",
+    "indent(10**6)",
+    "replace('', 'xy')",
+    "batch(10**10, 'x')",
+    "markdown",
+    "markdown_inline",
+    "title",
+    "title_text",
+    "wrap",
+    "tojson",
+    "string",
+    "first",
+    "format_date",
+    "digits",
+    "striptags",
+    "truncate(5)",
+    "wordwrap(2)",
+    "sum",
+    "sort",
+    "unique",
+    "dir_auto",
+    "underline",
+    "format(1)",
+    "int",
+    "attr('root')",
+    "map(attribute='__class__')",
+    "default('d')",
+    "safe",
+    "urlize",
+    "xmlattr",
+    "pprint",
+    "batch(2)",
+    "random",
 ]
 TEMPLATE_OPS = [" * ", " + ", " ~ ", " ** ", " % ", " - ", " / ", " // ", " and ", " or ", " == ", " in "]
-MJML_TAGS = ["mj-wrapper", "mj-section", "mj-column", "mj-text", "mj-group", "div", "p", "table", "mj-raw", "mj-button", "mj-hero"]
+MJML_TAGS = [
+    "mj-wrapper",
+    "mj-section",
+    "mj-column",
+    "mj-text",
+    "mj-group",
+    "div",
+    "p",
+    "table",
+    "mj-raw",
+    "mj-button",
+    "mj-hero",
+]
 
 
 def template_expr(rng: random.Random, depth: int = 0) -> str:
@@ -384,11 +665,30 @@ def template_body(rng: random.Random, depth: int = 0) -> str:
             if times == 1:
                 parts.append(f"<{tag}>{inner}</{tag}>")
             else:
-                parts.append(f"{{% for i in range({times}) %}}<{tag}>{{% endfor %}}{inner}{{% for i in range({times}) %}}</{tag}>{{% endfor %}}")
+                parts.append(
+                    f"{{% for i in range({times}) %}}<{tag}>{{% endfor %}}{inner}{{% for i in range({times})"
+                    f" %}}</{tag}>{{% endfor %}}"
+                )
         elif kind < 0.87:
-            parts.append(f"{{% macro m(n) %}}{{% if n > 0 %}}{{{{ m(n - 1) }}}}{{{{ m(n - 1) }}}}{{% endif %}}{{% endmacro %}}{{{{ m({rng.choice([2, 10, 80])}) }}}}")
+            parts.append(
+                "{% macro m(n) %}{% if n > 0 %}{{ m(n - 1) }}{{ m(n - 1) }}{% endif %}{% endmacro"
+                f" %}}{{{{ m({rng.choice([2, 10, 80])}) }}}}"
+            )
         elif kind < 0.93:
-            parts.append(rng.choice(["{% include 'email.txt' %}", "{% extends '_base.html' %}", "{% block main %}b{% endblock %}", "{{", "{% for %}", "</mj-body>", "&nbsp;", "\x0b"]))
+            parts.append(
+                rng.choice(
+                    [
+                        "{% include 'email.txt' %}",
+                        "{% extends '_base.html' %}",
+                        "{% block main %}b{% endblock %}",
+                        "{{",
+                        "{% for %}",
+                        "</mj-body>",
+                        "&nbsp;",
+                        "\x0b",
+                    ]
+                )
+            )
         else:
             parts.append(rng.choice(["text", "\n", "<mj-text>", "{{ issue.title }}", "{# c #}"]))
     return "".join(parts)
@@ -402,9 +702,19 @@ def make_template_case(rng: random.Random, root: Path) -> str:
     name = rng.choice(["email.mjml", "email.mjml", "email.txt", "issue.html", "_content.html", "archive.html"])
     body = template_body(rng)
     if name == "email.mjml" and rng.random() < 0.8:
-        body = f"<mjml><mj-body><mj-section><mj-column><mj-text>\n{body}\n</mj-text></mj-column></mj-section></mj-body></mjml>\n"
+        body = (
+            f"<mjml><mj-body><mj-section><mj-column><mj-text>\n{body}\n"
+            "</mj-text></mj-column></mj-section></mj-body></mjml>\n"
+        )
         if rng.random() < 0.5:
-            body = body.replace("<mj-section>", "").replace("</mj-section>", "").replace("<mj-column>", "").replace("</mj-column>", "").replace("<mj-text>\n", "\n").replace("\n</mj-text>", "\n")
+            body = (
+                body.replace("<mj-section>", "")
+                .replace("</mj-section>", "")
+                .replace("<mj-column>", "")
+                .replace("</mj-column>", "")
+                .replace("<mj-text>\n", "\n")
+                .replace("\n</mj-text>", "\n")
+            )
     (root / "templates" / name).write_text(body, encoding="utf-8", errors="surrogatepass")
     return f"templates/{name}: {body[:300]!r}"
 
@@ -433,8 +743,14 @@ def test_random_template_overrides_get_a_clear_outcome(tmp_path: Path) -> None:
         what = make_template_case(rng, root)
         command = "build" if n % 4 == 0 else "check"
         try:
-            done = subprocess.run([sys.executable, "-m", "digest", command, "--root", str(root), "--jobs", "1"], capture_output=True,
-                                  text=True, env=env, preexec_fn=_memory_limited, timeout=TEMPLATE_HANG)
+            done = subprocess.run(
+                [sys.executable, "-m", "digest", command, "--root", str(root), "--jobs", "1"],
+                capture_output=True,
+                text=True,
+                env=env,
+                preexec_fn=_memory_limited,
+                timeout=TEMPLATE_HANG,
+            )
         except subprocess.TimeoutExpired:
             failures.append(f"case {n} ({what}; digest {command}): still running after {TEMPLATE_HANG} s")
             continue

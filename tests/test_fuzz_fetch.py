@@ -167,7 +167,8 @@ def feeds(draw: st.DrawFn) -> tuple[bytes, str]:
         return doc.encode(), "application/feed+json"
     escape = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
     item = (
-        f"<item><title>{draw(TEXT).translate(escape)}</title><link>https://f.example/{draw(st.integers(0, 10**9))}</link>"
+        f"<item><title>{draw(TEXT).translate(escape)}</title>"
+        f"<link>https://f.example/{draw(st.integers(0, 10**9))}</link>"
         f"<pubDate>{draw(DATES)}</pubDate><description>{summary.translate(escape)}</description></item>"
     )
     return (

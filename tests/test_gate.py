@@ -61,16 +61,21 @@ def test_the_ledger_names_the_earlier_line_and_issue(newsletter: Callable[..., P
                 "2024-01-12",
                 "http://www.example.com/old/",
                 "https://example.com/new",
-                extra="intro: See [it again](https://example.com/new#part) and [write to us](mailto:ed@example.org) [at this address](mailto:ed@example.org).\n",
+                extra=(
+                    "intro: See [it again](https://example.com/new#part) and [write to us](mailto:ed@example.org) [at"
+                    " this address](mailto:ed@example.org).\n"
+                ),
             ),
         },
     )
     result = run("check", "--root", str(root))
     assert result.exit_code == 0, result.output
     assert result.stdout == "checked 2 issues: no errors, 2 warnings\n"
-    assert result.stderr == (
-        "issues/0002.yaml:6: warning: sections[1].items[1].url: links http://www.example.com/old/, already linked in issue 1 (issues/0001.yaml:5)\n"
-        "issues/0002.yaml:8: warning: sections[1].items[2].url: links https://example.com/new again: it is already linked at line 2 (intro)\n"
+    assert (
+        result.stderr
+        == "issues/0002.yaml:6: warning: sections[1].items[1].url: links http://www.example.com/old/, already linked in"
+        " issue 1 (issues/0001.yaml:5)\nissues/0002.yaml:8: warning: sections[1].items[2].url: links"
+        " https://example.com/new again: it is already linked at line 2 (intro)\n"
     )
     strict = run("check", "--strict", "--root", str(root))
     assert strict.exit_code == 1
@@ -86,8 +91,10 @@ def test_the_ledger_looks_back_check_history_issues(newsletter: Callable[..., Pa
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # issue 1 is four issues back
     (root / "config.yaml").write_text(CONFIG + "check:\n  history: 4\n", encoding="utf-8")
-    assert run("check", "--root", str(root)).stderr == (
-        "issues/0005.yaml:5: warning: sections[1].items[1].url: links https://example.com/x, already linked in issue 1 (issues/0001.yaml:5)\n"
+    assert (
+        run("check", "--root", str(root)).stderr
+        == "issues/0005.yaml:5: warning: sections[1].items[1].url: links https://example.com/x, already linked in issue"
+        " 1 (issues/0001.yaml:5)\n"
     )
 
 
@@ -102,7 +109,11 @@ def test_only_the_newest_issue_and_drafts_are_ledgered_unless_asked(newsletter: 
     )
     assert run("check", "--root", str(root)).stderr == ""
     asked = run("check", "--issue", "2", "--root", str(root))
-    assert asked.stderr == "issues/0002.yaml:5: warning: sections[1].items[1].url: links https://example.com/a, already linked in issue 1 (issues/0001.yaml:5)\n"
+    assert (
+        asked.stderr
+        == "issues/0002.yaml:5: warning: sections[1].items[1].url: links https://example.com/a, already linked in issue"
+        " 1 (issues/0001.yaml:5)\n"
+    )
     missing = run("check", "--issue", "9", "--root", str(root))
     assert missing.exit_code == 1
     assert missing.stderr == "issues: there is no issue 9\n1 error\n"
@@ -111,7 +122,8 @@ def test_only_the_newest_issue_and_drafts_are_ledgered_unless_asked(newsletter: 
 def test_one_round_renders_the_valid_issues_when_others_fail(newsletter: Callable[..., Path]) -> None:
     blurb = "Long summary text about civic data and budgets, written out at length. " * 6
     big = "date: 2024-01-12\nsections:\n  - items:\n" + "".join(
-        f"      - title: Item {i}\n        url: https://example.com/big/{i}\n        summary: {blurb}\n" for i in range(150)
+        f"      - title: Item {i}\n        url: https://example.com/big/{i}\n        summary: {blurb}\n"
+        for i in range(150)
     )
     root = newsletter(config=CONFIG, issues={"0001.yaml": "date: 2024-01-05\n", "0002.yaml": big})
     result = run("check", "--root", str(root))
@@ -119,7 +131,10 @@ def test_one_round_renders_the_valid_issues_when_others_fail(newsletter: Callabl
     lines = result.stderr.splitlines()
     assert lines[0] == "issues/0001.yaml:1: missing required key 'sections'"
     assert lines[1].startswith("issues/0002.yaml: warning: email.html is ")  # found in the same round
-    assert lines[1].endswith(" bytes as sent, over Gmail's clipping limit of 102,000: Gmail would hide the rest and the unsubscribe link; shorten it or split it")
+    assert lines[1].endswith(
+        " bytes as sent, over Gmail's clipping limit of 102,000: Gmail would hide the rest and the unsubscribe link;"
+        " shorten it or split it"
+    )
     assert lines[2:] == ["1 error"]
 
 
@@ -127,17 +142,26 @@ def test_long_subjects_and_preheaders_warn_at_their_lines(newsletter: Callable[.
     subject = "A subject that goes on and on about everything this week has brought to the inbox of our readers"
     root = newsletter(
         config=CONFIG,
-        issues={"0001.yaml": issue("2024-01-05", "https://example.com/a", extra=f"subject: {subject}\npreheader: {'x' * 141}\n")},
+        issues={
+            "0001.yaml": issue(
+                "2024-01-05", "https://example.com/a", extra=f"subject: {subject}\npreheader: {'x' * 141}\n"
+            )
+        },
     )
     result = run("check", "--root", str(root))
     assert result.exit_code == 0
-    assert result.stderr == (
-        f"issues/0001.yaml:2: warning: subject: is {len(subject)} characters; inboxes cut a subject after about 80\n"
+    assert (
+        result.stderr
+        == f"issues/0001.yaml:2: warning: subject: is {len(subject)} characters; inboxes cut a subject after about 80\n"
         "issues/0001.yaml:3: warning: preheader: is 141 characters; inboxes show about 140 after the subject\n"
     )
-    (root / "issues" / "0001.yaml").write_text(issue("2024-01-05", "https://example.com/a", extra=f"title: {subject}\n"), encoding="utf-8")
-    assert run("check", "--root", str(root)).stderr == (
-        f"issues/0001.yaml:2: warning: title: is the subject (no subject: is set) and {len(subject)} characters; inboxes cut a subject after about 80\n"
+    (root / "issues" / "0001.yaml").write_text(
+        issue("2024-01-05", "https://example.com/a", extra=f"title: {subject}\n"), encoding="utf-8"
+    )
+    assert (
+        run("check", "--root", str(root)).stderr
+        == f"issues/0001.yaml:2: warning: title: is the subject (no subject: is set) and {len(subject)} characters;"
+        " inboxes cut a subject after about 80\n"
     )
 
 
@@ -193,7 +217,9 @@ def web() -> Iterator[tuple[str, list[tuple[str, str]]]]:
         thread.join()
 
 
-def test_links_reports_broken_and_moved_links_at_their_lines(newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]) -> None:
+def test_links_reports_broken_and_moved_links_at_their_lines(
+    newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]
+) -> None:
     base, seen = web
     urls = [f"{base}/ok", f"{base}/moved", f"{base}/missing", f"{base}/no-head", f"{base}/slow", f"{base}/hop"]
     root = newsletter(config=CONFIG, issues={"0001.yaml": issue("2024-01-05", *urls)})
@@ -201,10 +227,12 @@ def test_links_reports_broken_and_moved_links_at_their_lines(newsletter: Callabl
     assert seen == []  # without --links nothing touches the network
     result = run("check", "--links", "--timeout", "0.5", "--root", str(root))
     assert result.exit_code == 0, result.output
-    assert result.stderr == (
-        f"issues/0001.yaml:7: warning: sections[1].items[2].url: {base}/moved has moved permanently (HTTP 301) to {base}/ok?new=1: link there instead\n"
-        f"issues/0001.yaml:9: warning: sections[1].items[3].url: {base}/missing is broken: the server answers HTTP 404\n"
-        f"issues/0001.yaml:13: warning: sections[1].items[5].url: {base}/slow is broken: no answer in time (timeout)\n"
+    assert (
+        result.stderr
+        == f"issues/0001.yaml:7: warning: sections[1].items[2].url: {base}/moved has moved permanently (HTTP 301) to"
+        f" {base}/ok?new=1: link there instead\nissues/0001.yaml:9: warning: sections[1].items[3].url:"
+        f" {base}/missing is broken: the server answers HTTP 404\nissues/0001.yaml:13: warning:"
+        f" sections[1].items[5].url: {base}/slow is broken: no answer in time (timeout)\n"
     )
     assert ("HEAD", "/no-head") in seen and ("GET", "/no-head") in seen  # HEAD refused, so GET
     assert ("HEAD", "/ok") in seen and ("GET", "/ok") not in seen
@@ -226,10 +254,15 @@ def test_links_reports_a_refused_connection(newsletter: Callable[..., Path]) -> 
         url = f"http://127.0.0.1:{closed.getsockname()[1]}/x"
         root = newsletter(config=CONFIG, issues={"0001.yaml": issue("2024-01-05", url)})
         result = run("check", "--links", "--root", str(root))
-    assert result.stderr == f"issues/0001.yaml:5: warning: sections[1].items[1].url: {url} is broken: the connection is refused\n"
+    assert (
+        result.stderr
+        == f"issues/0001.yaml:5: warning: sections[1].items[1].url: {url} is broken: the connection is refused\n"
+    )
 
 
-def test_links_reports_an_untrusted_certificate_and_an_unknown_host(newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]) -> None:
+def test_links_reports_an_untrusted_certificate_and_an_unknown_host(
+    newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]
+) -> None:
     import ssl
 
     import trustme
@@ -251,13 +284,16 @@ def test_links_reports_an_untrusted_certificate_and_an_unknown_host(newsletter: 
         server.shutdown()
         server.server_close()
         thread.join()
-    assert result.stderr == (
-        f"issues/0001.yaml:5: warning: sections[1].items[1].url: {tls} is broken: its TLS certificate is not valid\n"
+    assert (
+        result.stderr
+        == f"issues/0001.yaml:5: warning: sections[1].items[1].url: {tls} is broken: its TLS certificate is not valid\n"
         f"issues/0001.yaml:7: warning: sections[1].items[2].url: {unknown} is broken: the host name does not resolve\n"
     )
 
 
-def test_a_cache_it_did_not_make_is_not_trusted(newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]) -> None:
+def test_a_cache_it_did_not_make_is_not_trusted(
+    newsletter: Callable[..., Path], web: tuple[str, list[tuple[str, str]]]
+) -> None:
     base, seen = web
     root = newsletter(config=CONFIG, issues={"0001.yaml": issue("2024-01-05", f"{base}/missing")})
     planted = {"format": 1, "results": {f"{base}/missing": {"checked": time.time(), "status": 200}}}
@@ -267,4 +303,8 @@ def test_a_cache_it_did_not_make_is_not_trusted(newsletter: Callable[..., Path],
     (newsletter_cache(root) / "links.json").write_text(json.dumps(malformed))  # and a malformed one is not trusted
     result = run("check", "--links", "--root", str(root))
     assert ("HEAD", "/missing") in seen
-    assert result.stderr == f"issues/0001.yaml:5: warning: sections[1].items[1].url: {base}/missing is broken: the server answers HTTP 404\n"
+    assert (
+        result.stderr
+        == f"issues/0001.yaml:5: warning: sections[1].items[1].url: {base}/missing is broken: the server answers HTTP"
+        " 404\n"
+    )

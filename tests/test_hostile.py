@@ -33,7 +33,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # hostile inputs: every case runs the CLI in its own process: the fast tier is -m 'not slow'
+pytestmark = (
+    pytest.mark.slow
+)  # hostile inputs: every case runs the CLI in its own process: the fast tier is -m 'not slow'
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
@@ -174,9 +176,15 @@ def run_case(case: Case, tmp: Path, command: str) -> Run:
 
 
 @pytest.fixture(scope="session")
-def hostile_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Run]:
+def hostile_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], Run]:
     """Every selected case under every command, run concurrently."""
-    selected = [item.callspec.params["case"] for item in request.session.items if hasattr(item, "callspec") and "case" in item.callspec.params]
+    selected = [
+        item.callspec.params["case"]
+        for item in request.session.items
+        if hasattr(item, "callspec") and "case" in item.callspec.params
+    ]
     jobs = [(case, command) for case in selected for command in COMMANDS]
     base = tmp_path_factory.mktemp("hostile")
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
@@ -211,7 +219,9 @@ def _param(case: Case) -> object:
 
 
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
-def test_hostile_input_gets_a_clear_error_and_nothing_else(case: Case, hostile_runs: dict[tuple[str, str], Run]) -> None:
+def test_hostile_input_gets_a_clear_error_and_nothing_else(
+    case: Case, hostile_runs: dict[tuple[str, str], Run]
+) -> None:
     check, build = (hostile_runs[case.id, command] for command in COMMANDS)
     _check_output(case, check)
     assert check.after == check.before, f"{case.id}: check changed the newsletter folder"
@@ -246,33 +256,84 @@ def test_the_base_newsletter_is_valid() -> None:
 # Each rule of issue 4's "Bad input" list, with the case-name prefixes that test it: a
 # reader can see every rule covered, and a rule cannot lose its last case unnoticed.
 RULES = {
-    "YAML syntax errors": ["issues/yaml-unclosed", "issues/yaml-colon", "issues/yaml-text-starts-with-", "config/yaml-unclosed"],
+    "YAML syntax errors": [
+        "issues/yaml-unclosed",
+        "issues/yaml-colon",
+        "issues/yaml-text-starts-with-",
+        "config/yaml-unclosed",
+    ],
     "tabs": ["issues/yaml-tab", "config/yaml-tab"],
     "duplicate keys in one mapping": ["issues/yaml-duplicate-key", "config/yaml-duplicate-key"],
     "a wrong type at every field": [
-        *(f"issues/type-issue-{k}-" for k in ("number", "date", "title", "subject", "preheader", "draft", "intro", "outro", "sections")),
+        *(
+            f"issues/type-issue-{k}-"
+            for k in ("number", "date", "title", "subject", "preheader", "draft", "intro", "outro", "sections")
+        ),
         *(f"issues/type-section-{k}" for k in ("text", "title-", "items-")),
-        *(f"issues/type-item-{k}" for k in ("text", "title-", "url-", "summary-", "source-", "author-", "date-", "image-")),
-        "issues/type-image-alt-", "issues/type-image-src-",
-        *(f"config/type-{k}" for k in ("title-", "url-", "description-", "language-", "timezone-", "author-", "issue-title-", "email-", "feed-", "theme-")),
+        *(
+            f"issues/type-item-{k}"
+            for k in ("text", "title-", "url-", "summary-", "source-", "author-", "date-", "image-")
+        ),
+        "issues/type-image-alt-",
+        "issues/type-image-src-",
+        *(
+            f"config/type-{k}"
+            for k in (
+                "title-",
+                "url-",
+                "description-",
+                "language-",
+                "timezone-",
+                "author-",
+                "issue-title-",
+                "email-",
+                "feed-",
+                "theme-",
+            )
+        ),
     ],
     "a list where text belongs, text where a list belongs, numbers, nulls": [
-        "issues/type-issue-title-list", "issues/type-issue-sections-text", "issues/type-item-url-number", "issues/type-issue-title-null",
+        "issues/type-issue-title-list",
+        "issues/type-issue-sections-text",
+        "issues/type-item-url-number",
+        "issues/type-issue-title-null",
     ],
-    "unknown keys, with a suggestion": ["issues/key-unknown-item-typo", "issues/key-unknown-no-close-match", "config/key-unknown-typo"],
+    "unknown keys, with a suggestion": [
+        "issues/key-unknown-item-typo",
+        "issues/key-unknown-no-close-match",
+        "config/key-unknown-typo",
+    ],
     "missing required keys, at the mapping that lacks them": ["issues/key-missing-", "config/key-missing-"],
     "empty sections": ["issues/empty-sections", "issues/empty-section-items"],
-    "impossible dates, dates as free text": ["issues/date-impossible-", "issues/date-free-text", "issues/type-item-date-text"],
+    "impossible dates, dates as free text": [
+        "issues/date-impossible-",
+        "issues/date-free-text",
+        "issues/type-item-date-text",
+    ],
     "javascript:, data:, ftp:, relative URLs, spaces, control characters in url:": [
-        "issues/url-javascript", "issues/url-data", "issues/url-ftp", "issues/url-relative", "issues/url-space", "issues/url-control-character",
+        "issues/url-javascript",
+        "issues/url-data",
+        "issues/url-ftp",
+        "issues/url-relative",
+        "issues/url-space",
+        "issues/url-control-character",
         "config/url-",
     ],
     "the same in markdown links and images, at the right line": [
-        "issues/md-link-javascript-literal-block", "issues/md-link-javascript-folded-block", "issues/md-image-data-uri",
-        "issues/md-link-ftp-", "issues/md-link-relative-", "issues/md-link-space-",
+        "issues/md-link-javascript-literal-block",
+        "issues/md-link-javascript-folded-block",
+        "issues/md-image-data-uri",
+        "issues/md-link-ftp-",
+        "issues/md-link-relative-",
+        "issues/md-link-space-",
     ],
     "NUL and other characters XML cannot carry": ["issues/char-nul-", "issues/char-vertical-tab-", "config/char-"],
-    "files that are not UTF-8; binary files": ["issues/file-latin1", "issues/file-utf16", "issues/file-binary-", "config/file-"],
+    "files that are not UTF-8; binary files": [
+        "issues/file-latin1",
+        "issues/file-utf16",
+        "issues/file-binary-",
+        "config/file-",
+    ],
     "YAML tags that build Python objects": ["issues/tag-python-", "config/tag-python-"],
     "alias bombs": ["issues/alias-billion-laughs", "config/alias-billion-laughs"],
     "deep nesting": ["issues/nesting-", "config/nesting-"],
@@ -281,16 +342,43 @@ RULES = {
     "a broken template in templates/": ["templates/jinja-"],
     # issue 9
     "unsubscribe_url: http(s), mailto or a merge tag, never another scheme": ["config/url-unsubscribe-"],
-    "explicit YAML tags with values outside their grammar": ["issues/tag-standard-bad-values", "config/tag-standard-bad-values"],
+    "explicit YAML tags with values outside their grammar": [
+        "issues/tag-standard-bad-values",
+        "config/tag-standard-bad-values",
+    ],
     "line numbers as an editor shows them": [
-        "issues/line-control-character-after-multibyte", "issues/line-nel-", "issues/line-empty-block-scalar-at-end", "issues/line-unclosed-flow-at-end",
+        "issues/line-control-character-after-multibyte",
+        "issues/line-nel-",
+        "issues/line-empty-block-scalar-at-end",
+        "issues/line-unclosed-flow-at-end",
     ],
-    "issue file names: accepted, or an error saying why": ["issues/number-file-name-spellings", "issues/number-bad-file-names"],
-    "symlink loops and links out of the newsletter": ["issues/symlink-loop", "issues/symlink-dangling", "templates/symlink-"],
+    "issue file names: accepted, or an error saying why": [
+        "issues/number-file-name-spellings",
+        "issues/number-bad-file-names",
+    ],
+    "symlink loops and links out of the newsletter": [
+        "issues/symlink-loop",
+        "issues/symlink-dangling",
+        "templates/symlink-",
+    ],
     "template errors at run time, at the template's line": [
-        *(f"templates/jinja-runtime-{k}" for k in ("self-include", "division-by-zero", "type-error", "percent-format", "strftime", "cycler", "unbounded-allocation")),
+        *(
+            f"templates/jinja-runtime-{k}"
+            for k in (
+                "self-include",
+                "division-by-zero",
+                "type-error",
+                "percent-format",
+                "strftime",
+                "cycler",
+                "unbounded-allocation",
+            )
+        ),
     ],
-    "a template that is not UTF-8; MJML errors from an override, with a line": ["templates/file-not-utf8", "templates/mjml-"],
+    "a template that is not UTF-8; MJML errors from an override, with a line": [
+        "templates/file-not-utf8",
+        "templates/mjml-",
+    ],
 }
 
 

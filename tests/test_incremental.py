@@ -96,18 +96,11 @@ def test_workers_fork_after_the_heavy_imports(tmp_path: Path) -> None:
     """The pool's workers inherit rendering's libraries instead of importing them each."""
     root = _newsletter(tmp_path, 10)
     code = (
-        "import sys, concurrent.futures as cf\n"
-        "from pathlib import Path\n"
-        "from digest.core.config import load_config\n"
-        "from digest.pipeline.build import build\n"
-        "seen = []\n"
-        "real = cf.ProcessPoolExecutor.__init__\n"
-        "def init(self, *a, **k):\n"
-        "    seen.append(sorted(m for m in ('premailer', 'mjml', 'jinja2', 'markdown_it', 'lxml') if m in sys.modules))\n"
-        "    real(self, *a, **k)\n"
-        "cf.ProcessPoolExecutor.__init__ = init\n"
-        "assert build(load_config(Path(sys.argv[1])), jobs=2).changed == 10\n"
-        "print(seen)\n"
+        "import sys, concurrent.futures as cf\nfrom pathlib import Path\nfrom digest.core.config import"
+        " load_config\nfrom digest.pipeline.build import build\nseen = []\nreal = cf.ProcessPoolExecutor.__init__\ndef"
+        " init(self, *a, **k):\n    seen.append(sorted(m for m in ('premailer', 'mjml', 'jinja2', 'markdown_it',"
+        " 'lxml') if m in sys.modules))\n    real(self, *a, **k)\ncf.ProcessPoolExecutor.__init__ = init\nassert"
+        " build(load_config(Path(sys.argv[1])), jobs=2).changed == 10\nprint(seen)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[['jinja2', 'lxml', 'markdown_it', 'mjml', 'premailer']]"
@@ -128,7 +121,9 @@ def test_editing_a_template_or_config_re_renders_everything(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_a_cached_issue_keeps_its_warnings_and_is_not_validated_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cached_issue_keeps_its_warnings_and_is_not_validated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     validated = _counting(monkeypatch, "validate_issue")
     root = _newsletter(tmp_path, 3)
     # A warning (vague link text) must come back from the cache like the rendered files.
@@ -191,7 +186,7 @@ def test_a_record_damaged_after_it_was_read_gives_the_right_bytes(tmp_path: Path
     ctx = context(load_config(root))
     sources = read_sources(ctx.config)
     cache = Cache(newsletter_cache(root))
-    (result, _) = pipeline.each_issue(ctx, cache, sources, issue_keys(ctx, sources), 1, None)
+    result, _ = pipeline.each_issue(ctx, cache, sources, issue_keys(ctx, sources), 1, None)
     assert result.cached is not None and result.files is None
     good = (root / "site/issues/1/email.html").read_bytes()
     (result.cached.folder / "email.html").write_bytes(b"<script>alert(1)</script>")
@@ -236,15 +231,11 @@ def test_help_and_no_op_build_do_not_import_heavy_libraries(tmp_path: Path) -> N
     root = _newsletter(tmp_path, 2)
     build(root)
     code = (
-        "import sys\n"
-        "from click.testing import CliRunner\n"
-        "from digest.cli import main\n"
-        "assert CliRunner().invoke(main, ['--help']).exit_code == 0\n"
-        "after_help = set(sys.modules)\n"
-        "r = CliRunner().invoke(main, ['build', '--root', sys.argv[1]])\n"
-        "assert r.exit_code == 0 and '(0 changed)' in r.output, r.output\n"
-        "heavy = {'premailer', 'feedgen', 'lxml', 'mjml', 'cssutils', 'markdown_it', 'jinja2', 'requests'}\n"
-        "print(sorted({m.split('.')[0] for m in after_help} & heavy), sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+        "import sys\nfrom click.testing import CliRunner\nfrom digest.cli import main\nassert CliRunner().invoke(main,"
+        " ['--help']).exit_code == 0\nafter_help = set(sys.modules)\nr = CliRunner().invoke(main, ['build', '--root',"
+        " sys.argv[1]])\nassert r.exit_code == 0 and '(0 changed)' in r.output, r.output\nheavy = {'premailer',"
+        " 'feedgen', 'lxml', 'mjml', 'cssutils', 'markdown_it', 'jinja2', 'requests'}\nprint(sorted({m.split('.')[0]"
+        " for m in after_help} & heavy), sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] []"

@@ -25,7 +25,14 @@ def web() -> Iterator[Web]:
     yield from serve()
 
 
-FILES = ["config.yaml", "issues/0001.yaml", "templates/README.md", ".gitignore", "requirements.txt", ".github/workflows/digest.yml"]
+FILES = [
+    "config.yaml",
+    "issues/0001.yaml",
+    "templates/README.md",
+    ".gitignore",
+    "requirements.txt",
+    ".github/workflows/digest.yml",
+]
 PINNED = "digest @ git+https://git.example.org/digest.git@0123456789abcdef0123456789abcdef01234567"
 
 
@@ -35,12 +42,18 @@ def test_init_writes_a_newsletter_that_builds_at_once(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == f"created {folder} with {', '.join(FILES)}\nnext: digest build --root {folder}\n"
     assert (folder / "requirements.txt").read_text(encoding="utf-8") == (
-        "# What the CI workflow (.github/workflows/digest.yml) installs to check and build this newsletter.\n" + PINNED + "\n"
+        "# What the CI workflow (.github/workflows/digest.yml) installs to check and build this newsletter.\n"
+        + PINNED
+        + "\n"
     )
     assert sorted(tree(folder)) == sorted(FILES)
     config = load_config(folder)
     assert (config.title, config.url) == ("Civic Weekly", "https://me.example.io/civic-weekly/")
-    assert (folder / ".gitignore").read_text(encoding="utf-8").splitlines()[1:] == ["site/", ".site.digest-new/", ".site.digest-old/"]
+    assert (folder / ".gitignore").read_text(encoding="utf-8").splitlines()[1:] == [
+        "site/",
+        ".site.digest-new/",
+        ".site.digest-old/",
+    ]
     build = run("build", "--root", str(folder))
     assert build.exit_code == 0, build.output
     assert (folder / "site" / "index.html").is_file()
@@ -68,7 +81,12 @@ def test_every_commented_setting_is_a_real_one(tmp_path: Path) -> None:
     assert set(data["utm"]) == {"source", "medium", "campaign"}
     assert set(data["editions"][0]) == set(EDITION_KEYS)
     assert set(data["sources"][0]) == {"url", "section"}
-    assert [set(data[k]) for k in ("feed", "check", "archive", "links")] == [{"items"}, {"history"}, {"per_page"}, {"schemes"}]
+    assert [set(data[k]) for k in ("feed", "check", "archive", "links")] == [
+        {"items"},
+        {"history"},
+        {"per_page"},
+        {"schemes"},
+    ]
     config_text = (folder / "config.yaml").read_text(encoding="utf-8")
     assert all(word in config_text for word in WORDS)  # the words: comment names every word there is
     (folder / "config.yaml").write_text(text, encoding="utf-8")
@@ -77,9 +95,17 @@ def test_every_commented_setting_is_a_real_one(tmp_path: Path) -> None:
     assert config.sources[0].section == "From the blog"
     # What the comments call defaults are digest's defaults.
     defaults = Config(root=folder, title="t", url="https://t.example/")
-    assert (config.feed_items, config.ledger_history, config.archive_per_page) == (defaults.feed_items, defaults.ledger_history, defaults.archive_per_page)
+    assert (config.feed_items, config.ledger_history, config.archive_per_page) == (
+        defaults.feed_items,
+        defaults.ledger_history,
+        defaults.archive_per_page,
+    )
     assert config.theme.dark == dataclasses.replace(defaults.theme.dark, logo=config.theme.dark.logo)
-    assert [config.theme.brand_color, config.theme.text_color, config.theme.background_color] == [defaults.theme.brand_color, defaults.theme.text_color, defaults.theme.background_color]
+    assert [config.theme.brand_color, config.theme.text_color, config.theme.background_color] == [
+        defaults.theme.brand_color,
+        defaults.theme.text_color,
+        defaults.theme.background_color,
+    ]
 
 
 def test_the_workflow_checks_pull_requests_and_publishes_main(tmp_path: Path) -> None:
@@ -100,15 +126,33 @@ def test_the_workflow_checks_pull_requests_and_publishes_main(tmp_path: Path) ->
         install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))
         assert install["run"].splitlines()[0] == "python -m pip install -r requirements.txt"
         assert "::error file=requirements.txt::" in install["run"]  # no digest installed: the job says why
-        assert job["steps"].index(install) < next(i for i, s in enumerate(job["steps"]) if s.get("run", "").startswith("digest "))
+        assert job["steps"].index(install) < next(
+            i for i, s in enumerate(job["steps"]) if s.get("run", "").startswith("digest ")
+        )
 
 
 @pytest.mark.parametrize(
     ("direct_url", "requirement"),
     [
-        ({"url": "https://github.com/me/digest.git", "vcs_info": {"vcs": "git", "commit_id": "a" * 40, "requested_revision": "v1"}}, f"digest @ git+https://github.com/me/digest.git@{'a' * 40}"),
-        ({"url": "ssh://git@github.com/me/digest.git", "vcs_info": {"vcs": "git", "commit_id": "b" * 40}, "subdirectory": "tool"}, f"digest @ git+ssh://git@github.com/me/digest.git@{'b' * 40}#subdirectory=tool"),
-        ({"url": "https://files.example.org/digest-0.1.0.tar.gz", "archive_info": {"hashes": {"sha256": "00"}}}, "digest @ https://files.example.org/digest-0.1.0.tar.gz"),
+        (
+            {
+                "url": "https://github.com/me/digest.git",
+                "vcs_info": {"vcs": "git", "commit_id": "a" * 40, "requested_revision": "v1"},
+            },
+            f"digest @ git+https://github.com/me/digest.git@{'a' * 40}",
+        ),
+        (
+            {
+                "url": "ssh://git@github.com/me/digest.git",
+                "vcs_info": {"vcs": "git", "commit_id": "b" * 40},
+                "subdirectory": "tool",
+            },
+            f"digest @ git+ssh://git@github.com/me/digest.git@{'b' * 40}#subdirectory=tool",
+        ),
+        (
+            {"url": "https://files.example.org/digest-0.1.0.tar.gz", "archive_info": {"hashes": {"sha256": "00"}}},
+            "digest @ https://files.example.org/digest-0.1.0.tar.gz",
+        ),
         ({"url": "file:///home/me/digest", "dir_info": {}}, None),
         ({"url": "file:///home/me/digest", "dir_info": {"editable": True}}, None),
         ({"url": "file:///tmp/digest-0.1.0-py3-none-any.whl", "archive_info": {}}, None),
@@ -128,13 +172,16 @@ def test_without_a_reachable_source_init_says_what_to_add(tmp_path: Path) -> Non
     folder = tmp_path / "n"
     result = run("init", str(folder))
     assert result.exit_code == 0, result.output
-    assert result.stdout == (
-        f"created {folder} with {', '.join(FILES)}\n"
-        "note: requirements.txt does not say where CI installs digest from (this one came from a folder on this machine): add it before pushing, or pass --requirement\n"
-        f"next: digest build --root {folder}\n"
+    assert (
+        result.stdout
+        == f"created {folder} with {', '.join(FILES)}\nnote: requirements.txt does not say where CI installs digest"
+        " from (this one came from a folder on this machine): add it before pushing, or pass --requirement\nnext:"
+        f" digest build --root {folder}\n"
     )
     text = (folder / "requirements.txt").read_text(encoding="utf-8")
-    assert [line for line in text.splitlines() if not line.startswith("#")] == []  # pip installs nothing, the workflow says why
+    assert [
+        line for line in text.splitlines() if not line.startswith("#")
+    ] == []  # pip installs nothing, the workflow says why
     assert "digest @ git+https://github.com/OWNER/digest@v" in text
 
 
@@ -142,7 +189,10 @@ def test_without_a_reachable_source_init_says_what_to_add(tmp_path: Path) -> Non
 def test_a_requirement_is_one_line(tmp_path: Path, value: str) -> None:
     result = run("init", str(tmp_path / "n"), "--requirement", value)
     assert result.exit_code == 1
-    assert result.stderr == "--requirement: must be one line naming where to install digest from, e.g. 'digest @ git+https://github.com/OWNER/digest@v1'\n"
+    assert (
+        result.stderr == "--requirement: must be one line naming where to install digest from, e.g. 'digest @"
+        " git+https://github.com/OWNER/digest@v1'\n"
+    )
     assert not (tmp_path / "n").exists()
 
 
@@ -174,7 +224,9 @@ def test_a_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Path
     folder = tmp_path / "notes.txt" / "n"
     result = run("init", str(folder))
     assert result.exit_code == 1
-    assert result.stderr == f"{folder}: cannot be created in {tmp_path / 'notes.txt'}: File exists; nothing was written\n"
+    assert (
+        result.stderr == f"{folder}: cannot be created in {tmp_path / 'notes.txt'}: File exists; nothing was written\n"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
@@ -193,7 +245,10 @@ def test_the_whole_loop_init_new_collect_add_check_build(tmp_path: Path, web: We
     # Issue 1 is the first draft; publish it as it would be after a week of work.
     first = (folder / "issues" / "0001.yaml").read_text(encoding="utf-8")
     first = re.sub(r"date: .*", "date: 2026-03-20", first).replace("draft: true\n", "")
-    first += "  - title: News\n    items:\n      - title: Last week\n        url: https://blog.example.org/2026/03/procurement/\n"
+    first += (
+        "  - title: News\n    items:\n      - title: Last week\n        url:"
+        " https://blog.example.org/2026/03/procurement/\n"
+    )
     (folder / "issues" / "0001.yaml").write_text(first, encoding="utf-8")
     new = run("new", "--root", root)
     assert new.stdout == f"created {folder / 'issues' / '0002.yaml'}\n"
@@ -204,20 +259,28 @@ def test_the_whole_loop_init_new_collect_add_check_build(tmp_path: Path, web: We
         c.write(f"sources:\n  - url: {rss}\n    section: From the blog\n")
     collected = run("collect", "--root", root)
     assert collected.exit_code == 0, collected.output
-    assert collected.stdout == f"{rss}: added 1, skipped 2 (1 already in an issue, 1 not after 2026-03-20)\nadded 1 item to issues/0002.yaml\n"
+    assert (
+        collected.stdout
+        == f"{rss}: added 1, skipped 2 (1 already in an issue, 1 not after 2026-03-20)\nadded 1 item to"
+        " issues/0002.yaml\n"
+    )
     page = web.file("/story", "og.html", "text/html; charset=utf-8")
     added = run("add", page, "--root", root, "--section", "Top stories")
     assert added.exit_code == 0, added.output
     check = run("check", "--root", root, "--strict")  # what still stops the issue from being sent (issue 19)
-    assert check.exit_code == 1 and check.stderr == (
-        "config.yaml: email.from: is not set: the sender's name and address, which export, send and mailing services need\n"
-        "config.yaml: email.unsubscribe_url: is not set: every email must offer a way out (a link, or your mailing service's"
-        " merge tag such as *|UNSUB|*)\n"
-        "config.yaml:4: url: is still the placeholder `digest init` wrote: set it to where site/ is published (every link"
-        " of the email points there)\n"
-        "3 errors\n"
+    assert (
+        check.exit_code == 1
+        and check.stderr
+        == "config.yaml: email.from: is not set: the sender's name and address, which export, send and mailing services"
+        " need\nconfig.yaml: email.unsubscribe_url: is not set: every email must offer a way out (a link, or your"
+        " mailing service's merge tag such as *|UNSUB|*)\nconfig.yaml:4: url: is still the placeholder `digest init`"
+        " wrote: set it to where site/ is published (every link of the email points there)\n3 errors\n"
     ), check.output
-    config = (folder / "config.yaml").read_text(encoding="utf-8").replace("url: https://example.org/", "url: https://weekly.example.net/")
+    config = (
+        (folder / "config.yaml")
+        .read_text(encoding="utf-8")
+        .replace("url: https://example.org/", "url: https://weekly.example.net/")
+    )
     config += 'email:\n  from: "The Weekly <weekly@example.net>"\n  unsubscribe_url: "{{ UnsubscribeURL }}"\n'
     (folder / "config.yaml").write_text(config, encoding="utf-8")
     check = run("check", "--root", root, "--strict")
@@ -226,7 +289,13 @@ def test_the_whole_loop_init_new_collect_add_check_build(tmp_path: Path, web: We
     build = run("build", "--root", root)
     assert build.exit_code == 0, build.output
     html = (folder / "site" / "issues" / "2" / "index.html").read_text(encoding="utf-8")
-    for text in ("Budget data – now open", "From the blog", "Top stories", "Open data law passes", "Members of parliament raising their hands"):
+    for text in (
+        "Budget data – now open",
+        "From the blog",
+        "Top stories",
+        "Open data law passes",
+        "Members of parliament raising their hands",
+    ):
         assert text in html
     for hint in ("The article", "headline", "example.com", "Why this is worth reading", "..."):
         assert hint not in html  # nothing from the skeleton reaches readers

@@ -41,7 +41,8 @@ def _premailer_alone(html: str) -> str:
 # that select nothing, comments, at-rules premailer drops), or left whole (a pseudo-class,
 # an unfinished block); blocks premailer does not read; specificity ties across blocks.
 DOCUMENTS = {
-    "split": """<!doctype html><html><head>
+    "split": (
+        """<!doctype html><html><head>
 <style type="text/css">
 /* first */ p { margin: 0 0 12px; color: #111111; }
 @media only screen and (max-width: 479px) { p { margin: 0 !important; } .wide { width: 100% } }
@@ -63,17 +64,24 @@ td.cell { background-color: #f4f4f5; }
 <div class="&#109;eta wide">m</div>
 <img class="f" src="https://example.com/i.png" style="width: 10px"><img class="g" src="https://example.com/j.png">
 <style>.f { float: right; } .g { float: left; border: 0 }</style>
-</div></body></html>""",
-    "left whole": """<!doctype html><html><head>
+</div></body></html>"""
+    ),
+    "left whole": (
+        """<!doctype html><html><head>
 <style>a { color: #0b6e4f; } a:hover { color: #000000; } p { margin: 0; }
 @media (max-width: 479px) { a { color: #111111; } }</style>
 <style>ul { padding: 0 } @media screen { li { margin: 0 } </style>
-</head><body><ul><li><a href="#">x</a></li></ul><p>y</p></body></html>""",
-    "no media": """<!doctype html><html><head><style>h1 { font-size: 26px; } .x { color: red; }</style>
+</head><body><ul><li><a href="#">x</a></li></ul><p>y</p></body></html>"""
+    ),
+    "no media": (
+        """<!doctype html><html><head><style>h1 { font-size: 26px; } .x { color: red; }</style>
 <style>.unused { color: blue; }</style>  <style>h1 { font-size: 20px; }</style></head>
-<body><h1 class="x">Hi</h1></body></html>""",
-    "media only": """<!doctype html><html><head><style>@media (max-width: 400px) { h1 { font-size: 20px; } }</style>
-</head><body><h1>Hi</h1></body></html>""",
+<body><h1 class="x">Hi</h1></body></html>"""
+    ),
+    "media only": (
+        """<!doctype html><html><head><style>@media (max-width: 400px) { h1 { font-size: 20px; } }</style>
+</head><body><h1>Hi</h1></body></html>"""
+    ),
 }
 
 

@@ -65,14 +65,18 @@ def outcome(root: Path, command: str) -> str:
     done = digest_as_user(root, command)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
-    assert (root / "site" / "index.html").read_bytes() == SENTINEL and sorted(p.name for p in (root / "site").iterdir()) == [".digest-site", "index.html"]
+    assert (root / "site" / "index.html").read_bytes() == SENTINEL and sorted(
+        p.name for p in (root / "site").iterdir()
+    ) == [".digest-site", "index.html"]
     return done.stderr
 
 
 FOLDER_MODES = {
     0o000: "cannot open the folder: permission denied (a folder needs read and execute permission)",
     0o111: "cannot open the folder: permission denied (a folder needs read and execute permission)",
-    0o444: "cannot look at the files in the folder: permission denied (a folder needs execute permission as well as read)",
+    0o444: (
+        "cannot look at the files in the folder: permission denied (a folder needs execute permission as well as read)"
+    ),
 }
 
 
@@ -101,7 +105,9 @@ def test_an_unreadable_template_override_is_an_error(news: Path, command: str) -
     (news / "templates").mkdir(mode=0o777)
     shutil.copyfile(BUILTIN / "email.txt", news / "templates" / "email.txt")
     os.chmod(news / "templates" / "email.txt", 0o000)
-    assert outcome(news, command) == f"templates/email.txt: cannot be read: permission denied\n1 error{OUTCOME[command]}\n"
+    assert (
+        outcome(news, command) == f"templates/email.txt: cannot be read: permission denied\n1 error{OUTCOME[command]}\n"
+    )
 
 
 NOT_FILES = {
@@ -113,7 +119,9 @@ NOT_FILES = {
 @pytest.mark.slow  # runs the CLI as an unprivileged user, in a subprocess
 @pytest.mark.parametrize("kind", NOT_FILES)
 @pytest.mark.parametrize("command", ["check", "build"])
-def test_a_template_that_is_a_folder_or_a_fifo_is_an_error_not_the_built_in(news: Path, kind: str, command: str) -> None:
+def test_a_template_that_is_a_folder_or_a_fifo_is_an_error_not_the_built_in(
+    news: Path, kind: str, command: str
+) -> None:
     # (Issue 20, item 13.)  A named pipe is never opened: reading one would wait for a writer.
     (news / "templates").mkdir(mode=0o777)
     make, message = NOT_FILES[kind]
@@ -124,7 +132,10 @@ def test_a_template_that_is_a_folder_or_a_fifo_is_an_error_not_the_built_in(news
 @pytest.mark.slow  # runs the CLI as an unprivileged user, in a subprocess
 def test_an_unreadable_issue_or_config_file_is_an_error(news: Path) -> None:
     os.chmod(news / "issues" / "0001.yaml", 0o000)
-    assert outcome(news, "build") == "issues/0001.yaml: cannot read file: Permission denied\n1 error; nothing was written\n"
+    assert (
+        outcome(news, "build")
+        == "issues/0001.yaml: cannot read file: Permission denied\n1 error; nothing was written\n"
+    )
     os.chmod(news / "config.yaml", 0o000)
     assert outcome(news, "check") == "config.yaml: cannot read file: Permission denied\n1 error\n"
 
@@ -170,7 +181,10 @@ def test_symlinks_inside_the_newsletter_are_fine(news: Path) -> None:
 def test_a_config_symlink_loop_is_an_error(news: Path) -> None:
     (news / "config.yaml").unlink()
     (news / "config.yaml").symlink_to("config.yaml")
-    _refused(news, "config.yaml: is a symlink loop (it leads back to itself through other links): replace it with the real file")
+    _refused(
+        news,
+        "config.yaml: is a symlink loop (it leads back to itself through other links): replace it with the real file",
+    )
 
 
 def test_a_byte_order_mark_at_the_start_of_a_template_is_dropped(news: Path) -> None:

@@ -22,8 +22,20 @@ from conftest import GOLDEN_SRC, REPO, run, tree
 # What a source checkout may hold that is no part of a clean repository (pip's build/ and dist/
 # included: no package of digest's is named like them).
 NOT_SOURCE = shutil.ignore_patterns(
-    ".git", "site", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
-    ".site*", ".venv", ".ruff_cache", ".mypy_cache", "tests", "benchmarks",
+    ".git",
+    "site",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".hypothesis",
+    ".site*",
+    ".venv",
+    ".ruff_cache",
+    ".mypy_cache",
+    "tests",
+    "benchmarks",
 )
 TIMEOUT = 900  # seconds: a guard against a hung download, not a performance assertion
 
@@ -37,7 +49,9 @@ def _env() -> dict[str, str]:
 
 def _run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([str(a) for a in args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, f"{' '.join(map(str, args))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{' '.join(map(str, args))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -57,10 +71,22 @@ def test_pip_installed_digest_builds_with_its_packaged_templates(tmp_path: Path)
     assert not (news / "templates").exists()
 
     # digest and its templates are the installed copy in the venv's site-packages.
-    where = _run([python, "-c", "import sysconfig, digest.render.environment as r; print(sysconfig.get_paths()['purelib']); print(r.BUILTIN_TEMPLATES)"], cwd=work)
+    where = _run(
+        [
+            python,
+            "-c",
+            (
+                "import sysconfig, digest.render.environment as r; print(sysconfig.get_paths()['purelib']);"
+                " print(r.BUILTIN_TEMPLATES)"
+            ),
+        ],
+        cwd=work,
+    )
     purelib, templates = (Path(line) for line in where.stdout.splitlines())
     assert purelib.is_relative_to(venv) and templates == purelib / "digest" / "render" / "templates"
-    assert sorted(p.name for p in templates.iterdir()) == sorted(p.name for p in (REPO / "digest" / "render" / "templates").iterdir() if p.is_file())
+    assert sorted(p.name for p in templates.iterdir()) == sorted(
+        p.name for p in (REPO / "digest" / "render" / "templates").iterdir() if p.is_file()
+    )
 
     # The installed command builds the folder into the same bytes as this checkout does.
     result = _run([digest, "build", "--root", news], cwd=work)
@@ -74,7 +100,9 @@ def test_pip_installed_digest_builds_with_its_packaged_templates(tmp_path: Path)
     base.write_text(base.read_text(encoding="utf-8") + "<!-- from site-packages -->\n", encoding="utf-8")
     _run([digest, "build", "--root", news, "--out", tmp_path / "marked"], cwd=work)
     for page in ("index.html", "issues/7/index.html"):
-        assert (tmp_path / "marked" / page).read_text(encoding="utf-8").endswith("</html>\n<!-- from site-packages -->\n"), page
+        assert (
+            (tmp_path / "marked" / page).read_text(encoding="utf-8").endswith("</html>\n<!-- from site-packages -->\n")
+        ), page
 
     for command in ([digest, "--help"], [python, "-m", "digest", "--help"], [digest, "build", "--help"]):
         assert "Usage: digest" in _run(command, cwd=work).stdout

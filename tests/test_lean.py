@@ -47,7 +47,9 @@ def page() -> Iterator[Any]:
         try:
             pg = browser.new_page()
             # Images are answered by nothing: their boxes come from their width attributes.
-            pg.route("**/*", lambda route: route.abort() if not route.request.url.startswith("data:") else route.continue_())
+            pg.route(
+                "**/*", lambda route: route.abort() if not route.request.url.startswith("data:") else route.continue_()
+            )
             yield pg
         finally:
             browser.close()
@@ -73,14 +75,16 @@ def _twir_shaped(newsletter: Callable[..., Path]) -> Path:
     for s in range(12):
         items = "".join(
             f"      - title: 'Item {s}.{i}: a title with `code` that may wrap on a phone screen'\n"
-            f"        url: https://example.com/{s}/{i}\n" + ("        summary: 'Some [inline link](https://example.org/x) and *emphasis*.'\n" if i % 3 == 0 else "")
+            f"        url: https://example.com/{s}/{i}\n"
+            + ("        summary: 'Some [inline link](https://example.org/x) and *emphasis*.'\n" if i % 3 == 0 else "")
             for i in range(8)
         )
         sections.append(f"  - title: Section {s}\n    items:\n{items}")
     issue = (
-        "number: 1\ndate: 2024-11-20\ntitle: Shaped like TWiR\n"
-        "intro: |\n  Hello and welcome, with [a link](https://example.com/a).\n\n  - a list\n  - of [two](https://example.com/b)\n"
-        "sections:\n" + "".join(sections) + "outro: Edited by [someone](https://example.com/e).\n"
+        "number: 1\ndate: 2024-11-20\ntitle: Shaped like TWiR\nintro: |\n  Hello and welcome, with [a"
+        " link](https://example.com/a).\n\n  - a list\n  - of [two](https://example.com/b)\nsections:\n"
+        + "".join(sections)
+        + "outro: Edited by [someone](https://example.com/e).\n"
     )
     return newsletter(issues={"0001.yaml": issue})
 
@@ -138,12 +142,11 @@ def test_every_text_of_the_email_is_readable_in_light_and_dark(page: Any, newsle
     from digest.core import lint
 
     issue = (
-        "number: 1\ndate: 2024-11-20\ntitle: Contrast\n"
-        "intro: 'Read [the report](https://example.com/r) and `code`.'\n"
-        "sections:\n  - title: Tables\n    items:\n      - title: A table\n        url: https://example.com/t\n"
-        "        summary: |\n          | [Linked header](https://example.com/h) | Plain header |\n          |---|---|\n"
-        "          | a [cell link](https://example.com/c) | `code` |\n\n          ```\n          a code block\n          ```\n"
-        "outro: Edited by [someone](https://example.com/e).\n"
+        "number: 1\ndate: 2024-11-20\ntitle: Contrast\nintro: 'Read [the report](https://example.com/r) and"
+        " `code`.'\nsections:\n  - title: Tables\n    items:\n      - title: A table\n        url:"
+        " https://example.com/t\n        summary: |\n          | [Linked header](https://example.com/h) | Plain header"
+        " |\n          |---|---|\n          | a [cell link](https://example.com/c) | `code` |\n\n          ```\n       "
+        "   a code block\n          ```\noutro: Edited by [someone](https://example.com/e).\n"
     )
     ((rel, sent, _),) = list(_emails(newsletter(issues={"0001.yaml": issue})))
     for scheme in ("light", "dark"):
@@ -151,5 +154,9 @@ def test_every_text_of_the_email_is_readable_in_light_and_dark(page: Any, newsle
         page.set_content(sent, wait_until="load")
         texts = page.evaluate(_TEXT_ON_BACKGROUND)
         assert any(tag == "A" and text == "Linked header" for tag, text, _, _ in texts)
-        low = [(tag, text, fg, bg, round(lint.contrast(_rgb(fg), _rgb(bg)), 2)) for tag, text, fg, bg in texts if lint.contrast(_rgb(fg), _rgb(bg)) < lint.MIN_CONTRAST]
+        low = [
+            (tag, text, fg, bg, round(lint.contrast(_rgb(fg), _rgb(bg)), 2))
+            for tag, text, fg, bg in texts
+            if lint.contrast(_rgb(fg), _rgb(bg)) < lint.MIN_CONTRAST
+        ]
         assert not low, f"{scheme}: {low}"

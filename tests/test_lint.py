@@ -17,7 +17,11 @@ def _big_issue(items: int) -> str:
     blurb = "Long summary text about civic data and budgets, written out at length. " * 6
     lines = ["date: 2024-01-12", "sections:", "  - title: Everything", "    items:"]
     for i in range(items):
-        lines += [f"      - title: Item number {i}", f"        url: https://example.com/{i}", f"        summary: {blurb}"]
+        lines += [
+            f"      - title: Item number {i}",
+            f"        url: https://example.com/{i}",
+            f"        summary: {blurb}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -48,7 +52,9 @@ def test_an_email_gmail_would_clip_warns_in_build_and_fails_strict(newsletter: C
     assert strict.stderr == warning + "\n1 warning, which --strict makes fatal; nothing was written\n"
     checked = run("check", "--strict", "--root", str(root))
     assert checked.exit_code == 1
-    assert warning in checked.stderr.splitlines()  # beside the link ledger's warnings: _big_issue repeats issue 1's link
+    assert (
+        warning in checked.stderr.splitlines()
+    )  # beside the link ledger's warnings: _big_issue repeats issue 1's link
 
 
 def test_an_email_close_to_the_clip_limit_warns(newsletter: Callable[..., Path]) -> None:
@@ -59,9 +65,11 @@ def test_an_email_close_to_the_clip_limit_warns(newsletter: Callable[..., Path])
     assert 81_600 < size <= 102_000, size
     b64 = _sent_size(root / "site/issues/1/email.html").base64
     assert b64 > 102_000  # the same email re-encoded as base64 by a mailing service
-    assert result.stderr == (
-        f"issues/0001.yaml: warning: email.html is {size:,} bytes as sent, {size * 100 // 102_000} % of Gmail's clipping limit of 102,000"
-        f" (mailing services add link tracking); a mailing service that re-encodes it as base64 sends {b64:,} bytes, which Gmail clips\n"
+    assert (
+        result.stderr
+        == f"issues/0001.yaml: warning: email.html is {size:,} bytes as sent, {size * 100 // 102_000} % of Gmail's"
+        " clipping limit of 102,000 (mailing services add link tracking); a mailing service that re-encodes it as"
+        f" base64 sends {b64:,} bytes, which Gmail clips\n"
     )
     # The warning is remembered with the cached issue and shown again on a no-op build.
     again = run("build", "--root", str(root))
@@ -90,7 +98,10 @@ def test_the_clip_gate_counts_the_html_part_as_sent() -> None:
 
 
 def test_vague_link_text_and_alt_text_warn_at_their_lines(newsletter: Callable[..., Path]) -> None:
-    root = newsletter(issues={"0001.yaml": """\
+    root = newsletter(
+        issues={
+            "0001.yaml": (
+                """\
         date: 2024-01-05
         intro: |
           Welcome.
@@ -100,26 +111,35 @@ def test_vague_link_text_and_alt_text_warn_at_their_lines(newsletter: Callable[.
               - title: A
                 summary: "![IMG_2041.jpg](https://example.com/a.jpg) and [the annual report](https://example.com/r)"
                 image: {src: "https://example.com/b.png", alt: photo}
-        """})
+        """
+            )
+        }
+    )
     result = run("build", "--root", str(root))
     assert result.exit_code == 0
-    assert result.stderr == (
-        "issues/0001.yaml:4: warning: intro: link text 'here' does not say where it goes; describe the destination (screen readers list links by their text)\n"
-        "issues/0001.yaml:8: warning: sections[1].items[1].summary: alt text 'IMG_2041.jpg' does not describe the image; say what it shows\n"
-        "issues/0001.yaml:9: warning: sections[1].items[1].image.alt: alt text 'photo' does not describe the image; say what it shows\n"
+    assert (
+        result.stderr
+        == "issues/0001.yaml:4: warning: intro: link text 'here' does not say where it goes; describe the destination"
+        " (screen readers list links by their text)\nissues/0001.yaml:8: warning: sections[1].items[1].summary: alt"
+        " text 'IMG_2041.jpg' does not describe the image; say what it shows\nissues/0001.yaml:9: warning:"
+        " sections[1].items[1].image.alt: alt text 'photo' does not describe the image; say what it shows\n"
     )
 
 
 def test_low_contrast_theme_colours_warn(newsletter: Callable[..., Path]) -> None:
-    root = newsletter(config="""\
+    root = newsletter(
+        config="""\
         title: Pale
         url: https://pale.example.org/
         theme:
           brand_color: "#ffcc00"
           text_color: "#1d1d1f"
-        """)
+        """
+    )
     result = run("check", "--root", str(root))
     assert result.exit_code == 0
-    assert result.stderr == (
-        "config.yaml:4: warning: theme.brand_color: #ffcc00 on the white email card has a contrast of 1.5:1; readable text needs at least 4.5:1 (WCAG AA)\n"
+    assert (
+        result.stderr
+        == "config.yaml:4: warning: theme.brand_color: #ffcc00 on the white email card has a contrast of 1.5:1;"
+        " readable text needs at least 4.5:1 (WCAG AA)\n"
     )

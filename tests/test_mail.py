@@ -28,7 +28,14 @@ pytestmark = pytest.mark.slow  # server tests (SMTP on 127.0.0.1): the fast tier
 TO = "reader@example.com"
 USER = "smtp-user-5b1f"
 PASSWORD = "pw-8c2e-do-not-print"
-SMTP_VARS = ("DIGEST_SMTP_HOST", "DIGEST_SMTP_PORT", "DIGEST_SMTP_USER", "DIGEST_SMTP_PASSWORD", "DIGEST_SMTP_SECURITY", "DIGEST_SMTP_CA_FILE")
+SMTP_VARS = (
+    "DIGEST_SMTP_HOST",
+    "DIGEST_SMTP_PORT",
+    "DIGEST_SMTP_USER",
+    "DIGEST_SMTP_PASSWORD",
+    "DIGEST_SMTP_SECURITY",
+    "DIGEST_SMTP_CA_FILE",
+)
 
 
 @dataclass
@@ -82,7 +89,9 @@ def send(root: Path, number: int, to: str | list[str] = TO, **env: str | None) -
     environment: dict[str, str | None] = dict.fromkeys(SMTP_VARS)
     environment.update(env)
     args = [a for address in ([to] if isinstance(to, str) else to) for a in ("--to", address)]
-    return CliRunner().invoke(main, ["send", str(number), *args, "--root", str(root)], env=environment, catch_exceptions=False)
+    return CliRunner().invoke(
+        main, ["send", str(number), *args, "--root", str(root)], env=environment, catch_exceptions=False
+    )
 
 
 def plain(port: int, **more: str) -> dict[str, str]:
@@ -156,7 +165,8 @@ def test_send_encodes_a_right_to_left_subject_and_sender(tmp_path: Path, smtp: t
 def test_credentials_are_used_and_never_printed(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     result = send(
-        golden_root, 7,
+        golden_root,
+        7,
         **plain(port, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD),
     )
     assert result.exit_code == 0, result.output
@@ -169,15 +179,16 @@ def test_rejected_credentials_are_a_clear_error_without_the_secret(golden_root: 
     inbox, port = smtp
     inbox.accept_login = False
     result = send(
-        golden_root, 7,
+        golden_root,
+        7,
         **plain(port, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD),
     )
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == (
-        f"environment: could not send through 127.0.0.1:{port}: the server refused DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
-        " (535 5.7.8 Authentication credentials invalid)\n"
-        "1 error; nothing was sent\n"
+    assert (
+        result.stderr
+        == f"environment: could not send through 127.0.0.1:{port}: the server refused DIGEST_SMTP_USER and"
+        " DIGEST_SMTP_PASSWORD (535 5.7.8 Authentication credentials invalid)\n1 error; nothing was sent\n"
     )
     assert "Traceback" not in result.output
     assert PASSWORD not in result.output
@@ -188,8 +199,9 @@ def test_missing_host_is_an_exact_error(golden_root: Path) -> None:
     result = send(golden_root, 7, DIGEST_SMTP_PASSWORD=PASSWORD)
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == (
-        "environment: set DIGEST_SMTP_HOST (and DIGEST_SMTP_USER / DIGEST_SMTP_PASSWORD) to send email\n"
+    assert (
+        result.stderr
+        == "environment: set DIGEST_SMTP_HOST (and DIGEST_SMTP_USER / DIGEST_SMTP_PASSWORD) to send email\n"
         "1 error; nothing was sent\n"
     )
 
@@ -214,14 +226,16 @@ def test_closed_port_is_a_clear_error_without_traceback(golden_root: Path) -> No
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
         result = send(
-            golden_root, 7,
+            golden_root,
+            7,
             **plain(port, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD),
         )
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == (
-        f"environment: could not send through 127.0.0.1:{port}: the connection was refused (check DIGEST_SMTP_HOST and DIGEST_SMTP_PORT)\n"
-        "1 error; nothing was sent\n"
+    assert (
+        result.stderr
+        == f"environment: could not send through 127.0.0.1:{port}: the connection was refused (check DIGEST_SMTP_HOST"
+        " and DIGEST_SMTP_PORT)\n1 error; nothing was sent\n"
     )
     assert "Traceback" not in result.output
     assert PASSWORD not in result.output and USER not in result.output
@@ -237,7 +251,12 @@ def test_unknown_issue_is_an_error_and_nothing_is_sent(golden_root: Path, smtp: 
 
 @pytest.mark.parametrize(
     "to",
-    ["reader@example.com\r\nBcc: evil@example.net", "reader@example.com\nSubject: hijacked", "not an address", "a@example.com, b@example.com"],
+    [
+        "reader@example.com\r\nBcc: evil@example.net",
+        "reader@example.com\nSubject: hijacked",
+        "not an address",
+        "a@example.com, b@example.com",
+    ],
 )
 def test_to_must_be_one_address_and_cannot_inject_headers(golden_root: Path, smtp: tuple[Inbox, int], to: str) -> None:
     inbox, port = smtp
@@ -263,7 +282,10 @@ def test_the_proof_carries_the_list_headers(golden_root: Path, smtp: tuple[Inbox
     inbox, port = smtp
     config = golden_root / "config.yaml"
     config.write_text(
-        config.read_text(encoding="utf-8").replace('unsubscribe_url: "*|UNSUB|*"', "unsubscribe_url: https://golden.example.com/leave?u=1\n  unsubscribe_mailto: leave@example.com"),
+        config.read_text(encoding="utf-8").replace(
+            'unsubscribe_url: "*|UNSUB|*"',
+            "unsubscribe_url: https://golden.example.com/leave?u=1\n  unsubscribe_mailto: leave@example.com",
+        ),
         encoding="utf-8",
     )
     result = send(golden_root, 7, **plain(port))
@@ -271,7 +293,10 @@ def test_the_proof_carries_the_list_headers(golden_root: Path, smtp: tuple[Inbox
     msg = inbox.message()
     assert msg["MIME-Version"] == "1.0"
     assert msg["List-Id"] == "Golden Weekly <news.golden.example.com>"
-    assert msg["List-Unsubscribe"] == "<https://golden.example.com/leave?u=1>, <mailto:leave@example.com?subject=unsubscribe>"
+    assert (
+        msg["List-Unsubscribe"]
+        == "<https://golden.example.com/leave?u=1>, <mailto:leave@example.com?subject=unsubscribe>"
+    )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     sent = email.utils.parsedate_to_datetime(msg["Date"])
     assert sent.tzinfo is not None and abs((sent - email.utils.localtime()).total_seconds()) < 3600
@@ -315,11 +340,19 @@ def tls(tmp_path: Path) -> Tls:
 def test_starttls_delivers_and_logs_in_only_after_tls(golden_root: Path, tls: Tls) -> None:
     inbox = Inbox()
     # auth_require_tls: the server refuses AUTH before STARTTLS, so a login proves TLS was up.
-    controller = LoopbackController(inbox, tls_context=tls.server, require_starttls=True, authenticator=inbox.authenticate, auth_require_tls=True)
+    controller = LoopbackController(
+        inbox, tls_context=tls.server, require_starttls=True, authenticator=inbox.authenticate, auth_require_tls=True
+    )
     controller.start()
     try:
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(controller.port), "DIGEST_SMTP_CA_FILE": str(tls.ca_file)}
-        result = send(golden_root, 7, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD, **env)  # security: starttls by default
+        env = {
+            "DIGEST_SMTP_HOST": "127.0.0.1",
+            "DIGEST_SMTP_PORT": str(controller.port),
+            "DIGEST_SMTP_CA_FILE": str(tls.ca_file),
+        }
+        result = send(
+            golden_root, 7, DIGEST_SMTP_USER=USER, DIGEST_SMTP_PASSWORD=PASSWORD, **env
+        )  # security: starttls by default
     finally:
         controller.stop()
     assert result.exit_code == 0, result.output
@@ -342,7 +375,14 @@ def smtps(tls: Tls) -> Iterator[tuple[Inbox, int]]:
 
 def test_implicit_tls_delivers(golden_root: Path, smtps: tuple[Inbox, int], tls: Tls) -> None:
     inbox, port = smtps
-    result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="ssl", DIGEST_SMTP_CA_FILE=str(tls.ca_file))
+    result = send(
+        golden_root,
+        7,
+        DIGEST_SMTP_HOST="127.0.0.1",
+        DIGEST_SMTP_PORT=str(port),
+        DIGEST_SMTP_SECURITY="ssl",
+        DIGEST_SMTP_CA_FILE=str(tls.ca_file),
+    )
     assert result.exit_code == 0, result.output
     assert inbox.message()["Subject"] == "Golden Weekly #7: leap day special"
 
@@ -352,8 +392,9 @@ def test_an_untrusted_certificate_is_one_clear_line(golden_root: Path, smtps: tu
     # No DIGEST_SMTP_CA_FILE: the system's authorities never signed the test's certificate.
     result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="ssl")
     assert result.exit_code == 1
-    assert result.stderr == (
-        f"environment: could not send through 127.0.0.1:{port}: the server's TLS certificate is not trusted"
+    assert (
+        result.stderr
+        == f"environment: could not send through 127.0.0.1:{port}: the server's TLS certificate is not trusted"
         " (unable to get local issuer certificate); if it is signed by your own authority, set DIGEST_SMTP_CA_FILE\n"
         "1 error; nothing was sent\n"
     )
@@ -362,7 +403,14 @@ def test_an_untrusted_certificate_is_one_clear_line(golden_root: Path, smtps: tu
 
 def test_tls_against_a_plaintext_server_is_one_clear_line(golden_root: Path, smtp: tuple[Inbox, int], tls: Tls) -> None:
     inbox, port = smtp
-    result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port), DIGEST_SMTP_SECURITY="ssl", DIGEST_SMTP_CA_FILE=str(tls.ca_file))
+    result = send(
+        golden_root,
+        7,
+        DIGEST_SMTP_HOST="127.0.0.1",
+        DIGEST_SMTP_PORT=str(port),
+        DIGEST_SMTP_SECURITY="ssl",
+        DIGEST_SMTP_CA_FILE=str(tls.ca_file),
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith(f"environment: could not send through 127.0.0.1:{port}: TLS failed: ")
     assert result.stderr.endswith("\n1 error; nothing was sent\n") and result.stderr.count("\n") == 2
@@ -373,8 +421,8 @@ def test_a_server_without_starttls_is_one_clear_line(golden_root: Path, smtp: tu
     inbox, port = smtp
     result = send(golden_root, 7, DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(port))
     assert result.exit_code == 1
-    assert result.stderr == (
-        f"environment: could not send through 127.0.0.1:{port}: the server does not offer STARTTLS: "
+    assert (
+        result.stderr == f"environment: could not send through 127.0.0.1:{port}: the server does not offer STARTTLS: "
         "STARTTLS extension not supported by server.; set DIGEST_SMTP_SECURITY=ssl or none\n"
         "1 error; nothing was sent\n"
     )
@@ -409,12 +457,15 @@ def test_export_without_out_writes_to_standard_output(golden_root: Path) -> None
 def test_an_email_gmail_would_clip_is_neither_sent_nor_exported(golden_root: Path, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     long_text = " ".join(f"word{i}" for i in range(25_000))
-    (golden_root / "issues" / "0009.yaml").write_text(f"date: 2024-03-14\nintro: {long_text}\nsections:\n  - items:\n      - title: One\n", encoding="utf-8")
+    (golden_root / "issues" / "0009.yaml").write_text(
+        f"date: 2024-03-14\nintro: {long_text}\nsections:\n  - items:\n      - title: One\n", encoding="utf-8"
+    )
     result = send(golden_root, 9, **plain(port))
     assert result.exit_code == 1
     line = result.stderr.splitlines()[0]
     assert line.startswith("issues/0009.yaml: email.html is ") and line.endswith(
-        " bytes as sent, over Gmail's clipping limit of 102,000: Gmail would hide the rest and the unsubscribe link; shorten it or split it"
+        " bytes as sent, over Gmail's clipping limit of 102,000: Gmail would hide the rest and the unsubscribe link;"
+        " shorten it or split it"
     )
     assert result.stderr.splitlines()[1:] == ["1 error; nothing was sent"]
     assert inbox.envelopes == []

@@ -109,9 +109,11 @@ def test_a_server_that_takes_the_message_and_never_answers_leaves_the_outcome_un
     finally:
         controller.loop.call_soon_threadsafe(inbox.release.set)
         controller.stop()
-    assert result.stderr == (
-        f"environment: could not send through 127.0.0.1:{controller.port}: the server took the whole message but gave no answer within {SECOND}\n"
-        "1 error; the outcome is unknown: the server may have received the message; check the inbox before sending again\n"
+    assert (
+        result.stderr
+        == f"environment: could not send through 127.0.0.1:{controller.port}: the server took the whole message but"
+        f" gave no answer within {SECOND}\n1 error; the outcome is unknown: the server may have received the"
+        " message; check the inbox before sending again\n"
     )
     assert result.exit_code == 1
     assert len(inbox.envelopes) == 1  # it did receive it
@@ -160,10 +162,11 @@ def test_a_login_over_a_plain_connection_is_advised_towards_tls(golden_root: Pat
         )
     finally:
         controller.stop()
-    assert result.stderr == (
-        f"environment: could not send through 127.0.0.1:{controller.port}: the server does not offer a login (SMTP AUTH) over a"
-        " connection without TLS; set DIGEST_SMTP_SECURITY=starttls (port 587) or ssl (port 465), or unset DIGEST_SMTP_USER"
-        " and DIGEST_SMTP_PASSWORD if it needs no login\n1 error; nothing was sent\n"
+    assert (
+        result.stderr
+        == f"environment: could not send through 127.0.0.1:{controller.port}: the server does not offer a login (SMTP"
+        " AUTH) over a connection without TLS; set DIGEST_SMTP_SECURITY=starttls (port 587) or ssl (port 465), or"
+        " unset DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD if it needs no login\n1 error; nothing was sent\n"
     )
     assert "DIGEST_SMTP_SECURITY=none" not in result.stderr and "secret-7c1" not in result.output
     assert inbox.envelopes == []
@@ -198,8 +201,10 @@ def test_an_invalid_international_domain_is_one_line(golden_root: Path) -> None:
     result = run("check", "--root", str(golden_root))
     assert (result.exit_code, result.stderr) == (
         1,
-        "config.yaml:10: email.from: must be one email address like Name <name@example.org>, "
-        "got 'Golden Weekly <news@例え..jp>'\n1 error\n",
+        (
+            "config.yaml:10: email.from: must be one email address like Name <name@example.org>, "
+            "got 'Golden Weekly <news@例え..jp>'\n1 error\n"
+        ),
     )
 
 
@@ -213,9 +218,11 @@ def test_send_to_an_internationalised_address_needs_smtputf8(golden_root: Path, 
     finally:
         controller.stop()
     if not smtputf8:
-        assert result.stderr == (
-            f"environment: could not send through 127.0.0.1:{controller.port}: the server does not offer SMTPUTF8, which an address with"
-            " non-ASCII characters before the @ needs (RFC 6531); use an ASCII address or a server that offers it\n1 error; nothing was sent\n"
+        assert (
+            result.stderr
+            == f"environment: could not send through 127.0.0.1:{controller.port}: the server does not offer SMTPUTF8,"
+            " which an address with non-ASCII characters before the @ needs (RFC 6531); use an ASCII address or a"
+            " server that offers it\n1 error; nothing was sent\n"
         )
         assert inbox.envelopes == []
         return
@@ -251,5 +258,5 @@ def test_list_unsubscribe_holds_ascii_uris(golden_root: Path) -> None:
     assert head.isascii() and b"=?" not in head
     assert (
         b"\nList-Unsubscribe: <https://golden.example.com/d%C3%A9sabonner?u=1>,\n"
-        b" <mailto:d%C3%A9sinscrire@xn--r8jz45g.jp?subject=unsubscribe>\n"
-    ) in head
+        b" <mailto:d%C3%A9sinscrire@xn--r8jz45g.jp?subject=unsubscribe>\n" in head
+    )

@@ -87,7 +87,11 @@ def test_an_encoded_crlf_in_a_title_that_is_the_subject_is_refused(golden_root: 
     ],
 )
 def test_an_encoded_crlf_in_config_is_refused(
-    golden_root: Path, smtp: tuple[Inbox, int], old: str, new: str, error: str,  # noqa: F811
+    golden_root: Path,
+    smtp: tuple[Inbox, int],  # noqa: F811 - the fixture, imported above
+    old: str,
+    new: str,
+    error: str,  # noqa: F811
 ) -> None:
     _set(golden_root / "config.yaml", old, new)
     _refused_everywhere(*(golden_root, *smtp), error)

@@ -78,8 +78,8 @@ def test_outlook_zeroes_the_headings_own_rule_in_head(golden_root: Path) -> None
     assert (
         "<!--[if mso]><style>.section-title,.outro"
         "{margin-top:20px!important;padding-top:0!important;border-top:0!important}"
-        ".rule{border-bottom:1px solid #e4e4e7}</style><![endif]-->"
-    ) in head
+        ".rule{border-bottom:1px solid #e4e4e7}</style><![endif]-->" in head
+    )
     rule = (
         '<!--[if mso]><table role="presentation" width="100%"><tr><td class="rule" height="40">&nbsp;</td></tr></table>'
         "<![endif]-->"
@@ -90,8 +90,14 @@ def test_outlook_zeroes_the_headings_own_rule_in_head(golden_root: Path) -> None
 def test_a_code_block_that_fits_the_column_is_not_carried_twice(newsletter: Any) -> None:
     short = "```\nfn main() {}\n```\n"
     long = "```\n" + "let x = " + "1 + " * 30 + "1;\n```\n"
-    root = newsletter(issues={"0001.yaml": "date: 2024-01-05\npreheader: Code.\nsections:\n  - items:\n      - summary: |\n"
-                              + "".join("          " + line + "\n" for line in (short + "\n" + long).splitlines())})
+    root = newsletter(
+        issues={
+            "0001.yaml": (
+                "date: 2024-01-05\npreheader: Code.\nsections:\n  - items:\n      - summary: |\n"
+                + "".join("          " + line + "\n" for line in (short + "\n" + long).splitlines())
+            )
+        }
+    )
     assert run("build", "--root", str(root)).exit_code == 0
     sent = (root / "site" / "issues" / "1" / "email.html").read_text(encoding="utf-8")
     assert sent.count("<pre") == 2

@@ -116,11 +116,18 @@ def test_unsubscribe_link_is_exactly_as_configured(newsletter: Callable[..., Pat
 def test_email_links_images_and_alt_texts_reach_the_reader_as_written(newsletter: Callable[..., Path]) -> None:
     """Through MJML and premailer's lxml, which percent-encode non-ASCII URLs (a host
     https://%C3%A9xample.com/ is not the editor's) and double backslashes in attributes."""
-    urls = ["https://éxample.com/ünï/مرحبا", "https://example.com/track?email=*|EMAIL|*&x=1", "https://example.com/a\\b"]
+    urls = [
+        "https://éxample.com/ünï/مرحبا",
+        "https://example.com/track?email=*|EMAIL|*&x=1",
+        "https://example.com/a\\b",
+    ]
     src = "https://example.com/bild-ä.png"
     alt = "Back\\slash, DEL\x7f, zero-width non-joiner\u200c, NBSP\xa0here"
     items = "".join(f"      - title: Item {n}\n        url: {json.dumps(url)}\n" for n, url in enumerate(urls))
-    items += f"      - title: Picture\n        image: {{src: {json.dumps(src)}, alt: {json.dumps(alt)}}}\n        url: {json.dumps(urls[0])}\n"
+    items += (
+        f"      - title: Picture\n        image: {{src: {json.dumps(src)}, alt: {json.dumps(alt)}}}\n        url:"
+        f" {json.dumps(urls[0])}\n"
+    )
     issue = f"date: 2024-06-07\ntitle: {json.dumps(alt)}\nsections:\n  - items:\n{items}"
     site = build(newsletter(config=CONFIG, issues={"0001.yaml": issue}))
     alt_as_kept = " ".join(alt.split())  # one-line fields collapse whitespace (NBSP included)
@@ -172,7 +179,9 @@ def test_email_css_is_inlined_and_only_media_queries_stay_in_style_elements(rich
             # could place: the colour-scheme declaration and the Outlook apps' hooks.
             for rule in filter(None, (r.strip() for r in left.split("}"))):
                 selectors = [sel.strip() for sel in rule.split("{")[0].split(",")]
-                assert all(sel == ":root" or sel.startswith(("[data-ogsc] ", "[data-ogsb] ")) for sel in selectors), rule
+                assert all(sel == ":root" or sel.startswith(("[data-ogsc] ", "[data-ogsb] ")) for sel in selectors), (
+                    rule
+                )
             continue
         selectors = [rule.split("{")[0].strip() for rule in left.split("}") if rule.strip()]
         if selectors == MJML_HEAD_RESETS:
@@ -201,7 +210,12 @@ def test_email_css_is_inlined_and_only_media_queries_stay_in_style_elements(rich
 def test_twenty_item_issue_stays_under_gmails_clipping_limit(newsletter: Callable[..., Path]) -> None:
     items = []
     for n in range(1, 21):
-        image = f'\n        image: {{src: "https://example.com/images/{n}.jpg", alt: "A photograph for item {n} of the issue"}}' if n % 4 == 0 else ""
+        image = (
+            f'\n        image: {{src: "https://example.com/images/{n}.jpg", alt: "A photograph for item {n} of the'
+            ' issue"}'
+            if n % 4 == 0
+            else ""
+        )
         items.append(f"""\
       - title: "Item {n}: a realistic headline of some seventy or eighty characters, give or take"
         url: https://example.com/news/2024/06/{n}/a-long-slug-for-the-article-number-{n}?utm_source=newsletter
@@ -214,7 +228,9 @@ def test_twenty_item_issue_stays_under_gmails_clipping_limit(newsletter: Callabl
         date: 2024-06-0{1 + n % 7}{image}
 """)
     sections = "".join(f"  - title: Section {s}\n    items:\n" + "".join(items[s * 5 : s * 5 + 5]) for s in range(4))
-    issue = f"date: 2024-06-07\nintro: An intro paragraph for the week.\nsections:\n{sections}outro: See you next week.\n"
+    issue = (
+        f"date: 2024-06-07\nintro: An intro paragraph for the week.\nsections:\n{sections}outro: See you next week.\n"
+    )
     site = build(newsletter(config=CONFIG, issues={"0003.yaml": issue}))
     email = (site / "issues" / "3" / "email.html").read_bytes()
     assert parse_html(email).xpath("count(//h3)") == 20
@@ -244,7 +260,9 @@ def test_text_writes_out_every_link_and_has_no_markdown_syntax(rich: Path) -> No
     }
     for url in sorted(links):
         assert url in text, f"{url!r} is a link in the email but not written out in the text"
-    assert "[a chart]" in text and "chart.png" not in text  # an image in markdown is its alt text, as a screen reader reads it
+    assert (
+        "[a chart]" in text and "chart.png" not in text
+    )  # an image in markdown is its alt text, as a screen reader reads it
     for syntax in ("**", "](", "`", "<https:", "<editor@", "![", "_emphasis_"):
         assert syntax not in text, f"markdown syntax {syntax!r} left in the text"
     assert "Hello readers, read the announcement (https://example.com/announce?a=1&b=2)" in text
@@ -295,7 +313,11 @@ def test_script_in_every_title_stays_text_in_every_output(newsletter: Callable[.
         assert parsed.feed.title == '<script>alert("config")</script> Weekly', name
         root = lxml.etree.fromstring(data)
         assert title in [el.text for el in root.iter()], name
-        content = next(el.text for el in root.iter() if el.tag in ("{http://purl.org/rss/1.0/modules/content/}encoded", "{http://www.w3.org/2005/Atom}content"))
+        content = next(
+            el.text
+            for el in root.iter()
+            if el.tag in ("{http://purl.org/rss/1.0/modules/content/}encoded", "{http://www.w3.org/2005/Atom}content")
+        )
         assert not lxml.html.fragment_fromstring(content, create_parent="div").xpath("//script"), name
     feed = json.loads((site / "feed.json").read_bytes())
     assert feed["items"][0]["title"] == title
@@ -308,7 +330,10 @@ TEMPLATE_TEXT = "{{ 7*7 }} {% raw %}{{ config.title }}{% endraw %} {{ config.url
 
 def test_template_syntax_in_user_text_is_never_evaluated(newsletter: Callable[..., Path]) -> None:
     value = json.dumps(TEMPLATE_TEXT)
-    config = f"title: {value}\nurl: {URL}\ndescription: {value}\nauthor: {{name: {value}}}\nemail: {{unsubscribe_url: '{{{{ unsubscribe_url }}}}'}}\n"
+    config = (
+        f"title: {value}\nurl: {URL}\ndescription: {value}\nauthor: {{name: {value}}}\nemail: {{unsubscribe_url: '{{{{"
+        " unsubscribe_url }}'}\n"
+    )
     issue = f"""\
 date: 2024-06-07
 title: {value}
@@ -343,10 +368,14 @@ def test_c1_control_character_is_refused_or_shown_the_same_everywhere(newsletter
     validation refuses them at their line, or every output carries them as written: the
     email must not show "“" where the web page and the feeds have U+0093."""
     title = "A \x93quoted\x94 \x86word"
-    root = newsletter(issues={"0001.yaml": f"date: 2024-01-05\ntitle: {json.dumps(title)}\nsections: [{{items: [{{title: x}}]}}]\n"})
+    root = newsletter(
+        issues={"0001.yaml": f"date: 2024-01-05\ntitle: {json.dumps(title)}\nsections: [{{items: [{{title: x}}]}}]\n"}
+    )
     result = run("build", "--root", str(root))
     if result.exit_code == 1:
-        assert result.stderr.startswith("issues/0001.yaml:2: title: contains the control character U+0093"), result.stderr
+        assert result.stderr.startswith("issues/0001.yaml:2: title: contains the control character U+0093"), (
+            result.stderr
+        )
         return
     assert result.exit_code == 0, result.output
     site = root / "site"
@@ -361,7 +390,10 @@ def test_c1_control_character_is_refused_or_shown_the_same_everywhere(newsletter
 
 def test_rtl_edition_is_right_to_left_in_email_and_web(newsletter: Callable[..., Path]) -> None:
     config = f"title: النشرة\nurl: {URL}\nlanguage: ar\n"
-    issue = "date: 2024-06-07\ntitle: العدد الأول\nsections:\n  - items:\n      - title: خبر\n        url: https://example.com/1\n"
+    issue = (
+        "date: 2024-06-07\ntitle: العدد الأول\nsections:\n  - items:\n      - title: خبر\n        url:"
+        " https://example.com/1\n"
+    )
     site = build(newsletter(config=config, issues={"0001.yaml": issue}))
     email = parse_html((site / "issues/1/email.html").read_bytes())
     html = email.getroottree().getroot()
@@ -401,12 +433,21 @@ def test_interface_words_come_from_the_language_and_from_config(newsletter: Call
 
 
 def test_newsletter_template_overrides_the_built_in_one(newsletter: Callable[..., Path]) -> None:
-    custom = '<!doctype html>\n<html lang="{{ config.language }}"><title>{{ issue.title }}</title>\n<p id="custom">Custom: {{ issue.title }}</p>\n'
-    issue = "date: 2024-06-07\ntitle: Fish & <Chips>\nsections: [{items: [{title: One, url: 'https://example.com/1'}]}]\n"
+    custom = (
+        '<!doctype html>\n<html lang="{{ config.language }}"><title>{{ issue.title }}</title>\n<p id="custom">Custom:'
+        " {{ issue.title }}</p>\n"
+    )
+    issue = (
+        "date: 2024-06-07\ntitle: Fish & <Chips>\nsections: [{items: [{title: One, url: 'https://example.com/1'}]}]\n"
+    )
     site = build(newsletter(issues={"0001.yaml": issue}, templates={"issue.html": custom}))
     page = (site / "issues/1/index.html").read_text(encoding="utf-8")
     # The newsletter's template, still autoescaped.
-    assert page == '<!doctype html>\n<html lang="en"><title>Fish &amp; &lt;Chips&gt;</title>\n<p id="custom">Custom: Fish &amp; &lt;Chips&gt;</p>\n'
+    assert (
+        page
+        == '<!doctype html>\n<html lang="en"><title>Fish &amp; &lt;Chips&gt;</title>\n<p id="custom">Custom: Fish &amp;'
+        " &lt;Chips&gt;</p>\n"
+    )
     # The other templates are still the built-in ones.
     assert "View in your browser" in (site / "issues/1/email.html").read_text(encoding="utf-8")
     assert 'type="application/atom+xml"' in (site / "index.html").read_text(encoding="utf-8")
@@ -432,20 +473,33 @@ def test_builds_are_byte_identical_across_runs_and_processes(many: Path, tmp_pat
         copies.append(tmp_path / name)
         shutil.copytree(many, copies[-1])
     first = tree(build(many))
-    assert len(first) == 4 + 3 * 12 + 1  # 13 issues but the draft (8), which is never published, and the .digest-site mark
+    assert (
+        len(first) == 4 + 3 * 12 + 1
+    )  # 13 issues but the draft (8), which is never published, and the .digest-site mark
     assert tree(build(many)) == first  # the same folder again
     assert tree(build(copies[0])) == first  # a fresh copy, in this process
     for root, seed in zip(copies[1:], ("0", "4242"), strict=True):  # other processes, other hash seeds
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)}
-        done = subprocess.run([sys.executable, "-m", "digest", "build", "--root", str(root)], capture_output=True, text=True, env=env, cwd=root)
+        done = subprocess.run(
+            [sys.executable, "-m", "digest", "build", "--root", str(root)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=root,
+        )
         assert done.returncode == 0, done.stderr
         assert tree(root / "site") == first, f"PYTHONHASHSEED={seed} built different bytes"
-    assert not re.search(rb"20(2[5-9]|[3-9]\d)-\d\d-\d\d", b"".join(first.values())), "a build date leaked into the output"
+    assert not re.search(rb"20(2[5-9]|[3-9]\d)-\d\d-\d\d", b"".join(first.values())), (
+        "a build date leaked into the output"
+    )
 
 
 def test_markdown_headings_continue_the_outline(newsletter: Callable[..., Path]) -> None:
     """A `#` in a blurb must not restart the page's outline at h1."""
-    root = newsletter(issues={"0001.yaml": """\
+    root = newsletter(
+        issues={
+            "0001.yaml": (
+                """\
         date: 2024-01-05
         intro: "# This week"
         sections:
@@ -456,7 +510,10 @@ def test_markdown_headings_continue_the_outline(newsletter: Callable[..., Path])
               - title: Second item
                 summary: "### Method\\n\\n##### Sample\\n\\n#### Limits"
         outro: "## Thanks\\n\\n#### Sources"
-        """})
+        """
+            )
+        }
+    )
     assert run("build", "--root", str(root)).exit_code == 0
     for page in ("index.html", "email.html"):
         html = (root / "site/issues/1" / page).read_text(encoding="utf-8")
@@ -487,7 +544,14 @@ def test_css_inlining_keeps_nothing_from_one_stylesheet_to_the_next() -> None:
     in_process = [inline_css(d) for d in docs]
     code = "import sys; from digest.render.inline import inline_css; sys.stdout.write(inline_css(sys.stdin.read()))"
     fresh = [
-        subprocess.run([sys.executable, "-c", code], input=d, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            input=d,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        ).stdout
         for d in docs
     ]
     assert in_process == fresh
@@ -509,7 +573,9 @@ def test_bgcolor_stays_off_div_and_pre(newsletter: Callable[..., Path]) -> None:
     root = newsletter(issues={"0001.yaml": issue})
     assert run("build", "--root", str(root)).exit_code == 0
     html = (root / "site/issues/1/email.html").read_text(encoding="utf-8")
-    assert re.search(r"<pre\b[^>]*background-color", html) and re.search(r'<div\b[^>]*class="body"[^>]*background-color', html)
+    assert re.search(r"<pre\b[^>]*background-color", html) and re.search(
+        r'<div\b[^>]*class="body"[^>]*background-color', html
+    )
     tags = re.findall(r"<(\w+)[^>]*\sbgcolor=", html)
     assert tags and set(tags) <= {"table", "td", "body"}
     assert re.search(r'<img\b[^>]*alt="A chart"', html) and not re.search(r"<img\b[^>]*\sheight=\"auto\"", html)

@@ -121,11 +121,9 @@ def test_tables_fit_a_320px_phone_and_break_words_only_when_they_must(
         where = f"{doc.relative_to(sites[name])} {styles}"
         width = page.evaluate("() => document.documentElement.scrollWidth")
         if width > PHONE:
-            wide = page.evaluate(
-                """() => Array.from(document.querySelectorAll('body *'))
+            wide = page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
                    .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).slice(-3)
-                   .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right))"""
-            )
+                   .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right))""")
             problems.append(f"{where}: {width} px wide at {PHONE} px ({wide})")
         for word, alone, room in page.evaluate(_BROKEN_WORDS):
             if alone < room:

@@ -23,8 +23,8 @@ def test_paragraphs_are_wrapped_at_78_columns_and_urls_stay_whole() -> None:
 
 def test_source_line_breaks_are_reflowed_and_lists_keep_their_indent() -> None:
     src = "One short line\nand another.\n\n- " + "item text " * 12 + "\n- second"
-    assert to_text(src, 40) == (
-        "One short line and another.\n"
+    assert (
+        to_text(src, 40) == "One short line and another.\n"
         "\n"
         "- item text item text item text item\n"
         "  text item text item text item text\n"
@@ -36,8 +36,8 @@ def test_source_line_breaks_are_reflowed_and_lists_keep_their_indent() -> None:
 
 def test_quotes_keep_their_prefix_and_nested_lists_their_indent() -> None:
     src = "> " + "quoted words " * 10 + "\n\n1. " + "first " * 9 + "\n   - " + "nested " * 8
-    assert to_text(src, 40) == (
-        "> quoted words quoted words quoted words\n"
+    assert (
+        to_text(src, 40) == "> quoted words quoted words quoted words\n"
         "> quoted words quoted words quoted words\n"
         "> quoted words quoted words quoted words\n"
         "> quoted words\n"
@@ -52,7 +52,10 @@ def test_quotes_keep_their_prefix_and_nested_lists_their_indent() -> None:
 def test_hard_breaks_stay_and_nothing_but_spaces_at_a_break_changes() -> None:
     src = "A line that ends in a hard break\\\nthen\tthe  next, with a tab and two spaces."
     assert to_text(src, 78) == "A line that ends in a hard break\nthen\tthe  next, with a tab and two spaces."
-    assert to_text("word " * 3 + "\ue000private-use\u00a0no-break", 20) == "word word word\n\ue000private-use\u00a0no-break"
+    assert (
+        to_text("word " * 3 + "\ue000private-use\u00a0no-break", 20)
+        == "word word word\n\ue000private-use\u00a0no-break"
+    )
 
 
 def test_right_to_left_and_wide_text_wrap_by_the_columns_they_take() -> None:
@@ -74,23 +77,32 @@ def test_code_is_never_broken() -> None:
 
 
 def test_images_appear_as_their_alt_text() -> None:
-    assert to_text("See ![A calendar page for 29 February](https://example.com/leap.png).", 78) == "See [A calendar page for 29 February]."
+    assert (
+        to_text("See ![A calendar page for 29 February](https://example.com/leap.png).", 78)
+        == "See [A calendar page for 29 February]."
+    )
 
 
 def test_every_field_of_the_text_email_is_wrapped(newsletter: Callable[..., Path]) -> None:
     long = "A title that is long enough to need more than one line in a plain-text email client window"
-    root = newsletter(issues={"0001.yaml": f"""\
+    root = newsletter(
+        issues={
+            "0001.yaml": (
+                f"""\
         date: 2024-01-05
         title: {long}
-        intro: "{'Intro words, ' * 20}"
+        intro: "{"Intro words, " * 20}"
         sections:
           - title: {long}
             items:
               - title: {long}
                 url: {LONG_URL}
-                source: {'A source with a long name ' * 3}
-                summary: "{'Summary words, ' * 25}"
-        """})
+                source: {"A source with a long name " * 3}
+                summary: "{"Summary words, " * 25}"
+        """
+            )
+        }
+    )
     assert run("build", "--root", str(root)).exit_code == 0
     text = (root / "site/issues/1/email.txt").read_text(encoding="utf-8")
     lines = text.splitlines()
@@ -119,4 +131,7 @@ def test_an_item_titled_by_its_url_prints_the_url_once(newsletter: Callable[...,
     text = (root / "site" / "issues" / "1" / "email.txt").read_text(encoding="utf-8")
     tagged = "?utm_source=weekly" if utm else ""
     assert text.count("https://perf.example.org/triage/2024-06-04") == 1
-    assert f"Links\n-----\n\nhttps://perf.example.org/triage/2024-06-04{tagged}\nThe full report.\n\nA titled item\nhttps://example.com/titled{tagged}\n" in text
+    assert (
+        f"Links\n-----\n\nhttps://perf.example.org/triage/2024-06-04{tagged}\nThe full report.\n\nA titled"
+        f" item\nhttps://example.com/titled{tagged}\n" in text
+    )

@@ -70,7 +70,9 @@ def test_drafts_are_previewed_and_listed_first_but_never_published(preview: Prev
         assert b"Not yet" not in (preview.file(rel) or b"!"), rel  # the archive and feeds as published
 
 
-def test_an_edit_renders_that_issue_alone_and_the_pages_whose_key_changed(golden_root: Path, preview: PreviewSite) -> None:
+def test_an_edit_renders_that_issue_alone_and_the_pages_whose_key_changed(
+    golden_root: Path, preview: PreviewSite
+) -> None:
     """The preview's pages have the build's keys: an issue page is made again only when its
     issue or its neighbours (number, title, date of the issues it links) change; the archive
     page when an issue it lists changes (a template may show anything of them)."""
@@ -104,7 +106,10 @@ def test_a_broken_edit_keeps_the_last_good_version_and_reports_it(golden_root: P
 
 def test_new_and_removed_issues_and_a_config_change(golden_root: Path, preview: PreviewSite) -> None:
     new = golden_root / "issues/0009.yaml"
-    new.write_text((golden_root / "issues/0006.yaml").read_text(encoding="utf-8").replace("number: 6", "number: 9"), encoding="utf-8")
+    new.write_text(
+        (golden_root / "issues/0006.yaml").read_text(encoding="utf-8").replace("number: 6", "number: 9"),
+        encoding="utf-8",
+    )
     assert 9 in preview.update({new})
     assert preview.file("issues/9/email.html") is not None
     new.unlink()
@@ -123,7 +128,9 @@ def test_a_build_holding_the_lock_does_not_hold_up_the_preview(golden_root: Path
     assert b"Edited while a build ran" in (preview.file("issues/7/email.html") or b"")
 
 
-def test_an_issue_broken_from_the_start_shows_its_errors(golden_root: Path, served: tuple[int, Reloader], preview: PreviewSite) -> None:
+def test_an_issue_broken_from_the_start_shows_its_errors(
+    golden_root: Path, served: tuple[int, Reloader], preview: PreviewSite
+) -> None:
     port, _ = served
     broken = golden_root / "issues/0010.yaml"
     broken.write_text("date: 2024-13-01\nsections: []\n", encoding="utf-8")
@@ -182,14 +189,19 @@ def test_the_watcher_sees_every_save_however_it_is_saved(tmp_path: Path) -> None
         (tmp_path / "site" / "issues" / "1" / "index.html").write_text("x", encoding="utf-8")  # not a source
         # templates/ made while serving counts from its first file.
         reported(tmp_path / "templates", lambda: (tmp_path / "templates").mkdir())
-        reported(tmp_path / "templates" / "email.mjml", lambda: (tmp_path / "templates" / "email.mjml").write_text("x", encoding="utf-8"))
+        reported(
+            tmp_path / "templates" / "email.mjml",
+            lambda: (tmp_path / "templates" / "email.mjml").write_text("x", encoding="utf-8"),
+        )
         reported(issue, lambda: issue.write_text("date: 2024-01-04\n", encoding="utf-8"))
     finally:
         stop.set()
         thread.join(HANG_GUARD)
     assert not thread.is_alive()
     everything = set().union(*seen)
-    assert all(p == config or p.parent in (tmp_path, tmp_path / "issues", tmp_path / "templates") for p in everything), everything
+    assert all(
+        p == config or p.parent in (tmp_path, tmp_path / "issues", tmp_path / "templates") for p in everything
+    ), everything
     assert not any("site" in p.parts for p in everything)
 
 
@@ -201,7 +213,14 @@ def test_the_preview_page_shows_everything_about_the_email(served: tuple[int, Re
     status, headers, body = fetch(port, "/preview/7/")
     assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
     page = body.decode()
-    for control in ('data-set="w=320"', 'data-set="w=375"', 'data-set="w=desktop"', 'data-set="scheme=light"', 'data-set="scheme=dark"', 'data-set="view=text"'):
+    for control in (
+        'data-set="w=320"',
+        'data-set="w=375"',
+        'data-set="w=desktop"',
+        'data-set="scheme=light"',
+        'data-set="scheme=dark"',
+        'data-set="view=text"',
+    ):
         assert control in page
     issue = preview.issues[7].issue
     assert issue is not None
@@ -211,7 +230,10 @@ def test_the_preview_page_shows_everything_about_the_email(served: tuple[int, Re
     part = EmailMessage()
     part.set_content(email, subtype="html")
     payload = str(part.get_payload())
-    assert f"<strong>{(len(payload.encode()) + payload.count(chr(10))) / 1000:.1f} KB</strong> of Gmail's {lint.CLIP_BYTES // 1000} KB clip" in page
+    assert (
+        f"<strong>{(len(payload.encode()) + payload.count(chr(10))) / 1000:.1f} KB</strong> of Gmail's"
+        f" {lint.CLIP_BYTES // 1000} KB clip" in page
+    )
     assert "Golden Weekly #7: leap day special" in page  # the subject, in the inbox line
     assert '<span class="muted preheader">Everything that can go in an issue, in one issue.</span>' in page
     listed = pages.links(email)
@@ -219,32 +241,58 @@ def test_the_preview_page_shows_everything_about_the_email(served: tuple[int, Re
     table = page.split('id="links"')[1].split("</table>")[0]
     assert re.findall(r'<td class="target">([^<]*)</td>', table) == [pages.html.escape(href) for _, href in listed]
     assert ("View in your browser", "https://golden.example.com/news/issues/7/") in pages.links(email)
-    assert "A summary with bold" not in page.split('id="text"')[0].split("<aside>")[-1]  # text view holds the text, not the panels
+    assert (
+        "A summary with bold" not in page.split('id="text"')[0].split("<aside>")[-1]
+    )  # text view holds the text, not the panels
     text = (preview.file("issues/7/email.txt") or b"").decode()
     assert pages.html.escape(text) in page
     assert fetch(port, "/preview/7")[1]["location"] == "/preview/7/"
     assert fetch(port, "/preview/99/")[0] == 404
 
 
-def test_inbox_cuts_and_warnings_with_their_lines(golden_root: Path, served: tuple[int, Reloader], preview: PreviewSite) -> None:
+def test_inbox_cuts_and_warnings_with_their_lines(
+    golden_root: Path, served: tuple[int, Reloader], preview: PreviewSite
+) -> None:
     port, _ = served
     long = "A preheader that goes on and on well past what any phone inbox shows in its one line of preview text"
-    _edit(golden_root / "issues/0007.yaml", "preheader: Everything that can go in an issue, in one issue.", f"preheader: {long}")
+    _edit(
+        golden_root / "issues/0007.yaml",
+        "preheader: Everything that can go in an issue, in one issue.",
+        f"preheader: {long}",
+    )
     _edit(golden_root / "issues/0007.yaml", "[inline link]", "[click here]")
     preview.update({golden_root / "issues/0007.yaml"})
     page = fetch(port, "/preview/7/")[2].decode()
-    shown = {client: re.sub(r"<[^>]+>", "", line) for client, line in re.findall(r'<div data-client="([^"]+)"><span class="client">[^<]*</span><br>(.*?)</div>', page)}
+    shown = {
+        client: re.sub(r"<[^>]+>", "", line)
+        for client, line in re.findall(
+            r'<div data-client="([^"]+)"><span class="client">[^<]*</span><br>(.*?)</div>', page
+        )
+    }
     # Gmail on the web: one line of 130 characters, the preheader in what the subject leaves;
     # phones: the subject on a line of its own, then the preheader's line(s).
     assert shown == {
-        "Gmail on the web": "Golden Weekly · Golden Weekly #7: leap day special – "
-        "A preheader that goes on and on well past what any phone inbox shows in its one line of prev…",
-        "iPhone Mail": "Golden Weekly · Golden Weekly #7: leap day special"
-        "A preheader that goes on and on well past what any phone inbox shows in its one line of p…",
-        "Gmail app on a phone": "Golden Weekly · Golden Weekly #7: leap day speci…A preheader that goes on and on well pa…",
+        "Gmail on the web": (
+            "Golden Weekly · Golden Weekly #7: leap day special – "
+            "A preheader that goes on and on well past what any phone inbox shows in its one line of prev…"
+        ),
+        "iPhone Mail": (
+            "Golden Weekly · Golden Weekly #7: leap day special"
+            "A preheader that goes on and on well past what any phone inbox shows in its one line of p…"
+        ),
+        "Gmail app on a phone": (
+            "Golden Weekly · Golden Weekly #7: leap day speci…A preheader that goes on and on well pa…"
+        ),
     }
-    assert '<strong class="sender">Golden Weekly</strong> · <span class="subject">Golden Weekly #7: leap day speci…</span><br>' in page
-    assert len("Golden Weekly #7: leap day special – ") + len("A preheader that goes on and on well past what any phone inbox shows in its one line of prev…") == 130
+    assert (
+        '<strong class="sender">Golden Weekly</strong> · <span class="subject">Golden Weekly #7: leap day'
+        " speci…</span><br>" in page
+    )
+    assert (
+        len("Golden Weekly #7: leap day special – ")
+        + len("A preheader that goes on and on well past what any phone inbox shows in its one line of prev…")
+        == 130
+    )
     warnings = [str(p) for p in preview.issues[7].warnings]
     assert warnings and all(re.match(r"issues/0007\.yaml:\d+: warning: ", w) for w in warnings)
     for w in warnings:
@@ -270,7 +318,14 @@ def test_served_index_and_site_paths(served: tuple[int, Reloader]) -> None:
     assert status == 200 and b'<a href="/preview/8/"><strong>Not yet</strong></a>' in body
     assert fetch(port, "/issues/7")[1]["location"] == "/issues/7/"
     assert fetch(port, "/feed.xml")[1]["content-type"] == "application/xml"
-    for path in ("/../config.yaml", "/issues/7/../../config.yaml", "/config.yaml", "/issues/0007.yaml", "/%ff", "/preview/7/../../config.yaml"):
+    for path in (
+        "/../config.yaml",
+        "/issues/7/../../config.yaml",
+        "/config.yaml",
+        "/issues/0007.yaml",
+        "/%ff",
+        "/preview/7/../../config.yaml",
+    ):
         assert fetch(port, path)[0] == 404, path
 
 
@@ -278,7 +333,9 @@ def test_served_index_and_site_paths(served: tuple[int, Reloader]) -> None:
 
 
 @pytest.mark.slow  # server test: real clients against the preview server
-def test_a_symlink_loop_in_the_site_is_a_404_and_one_log_line(golden_root: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_symlink_loop_in_the_site_is_a_404_and_one_log_line(
+    golden_root: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     assert run("build", "--root", str(golden_root)).exit_code == 0
     site = golden_root / "site"
     (site / "loop-a").symlink_to(site / "loop-b")
@@ -297,7 +354,10 @@ def test_a_symlink_loop_in_the_site_is_a_404_and_one_log_line(golden_root: Path,
     assert "Traceback" not in err
     lines = err.splitlines()
     assert len(lines) == 3, lines  # one per request
-    assert lines[0] == "digest serve: /loop-a: a symlink loop (or a path the system cannot resolve) in the site; answered 404"
+    assert (
+        lines[0]
+        == "digest serve: /loop-a: a symlink loop (or a path the system cannot resolve) in the site; answered 404"
+    )
 
 
 def _open(port: int) -> socket.socket:
@@ -338,7 +398,10 @@ def test_many_clients_at_once_are_all_answered(preview: PreviewSite) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     statuses: list[int] = []
     try:
-        threads = [threading.Thread(target=lambda: statuses.append(fetch(server.server_address[1], "/issues/7/email.html")[0])) for _ in range(40)]
+        threads = [
+            threading.Thread(target=lambda: statuses.append(fetch(server.server_address[1], "/issues/7/email.html")[0]))
+            for _ in range(40)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -255,7 +255,14 @@ def items(draw: st.DrawFn) -> Item:
     title = draw(optional(one_line))
     summary = draw(markdown if title is None else optional(markdown))  # an item needs one of them
     image = draw(optional(st.tuples(st.sampled_from(IMAGE_SRCS), one_line)))
-    return Item(title, draw(optional(st.sampled_from(ITEM_URLS))), summary, draw(optional(one_line)), draw(optional(one_line)), image)
+    return Item(
+        title,
+        draw(optional(st.sampled_from(ITEM_URLS))),
+        summary,
+        draw(optional(one_line)),
+        draw(optional(one_line)),
+        image,
+    )
 
 
 sections = st.builds(Section, optional(one_line), st.lists(items(), min_size=1, max_size=3))
@@ -300,7 +307,9 @@ def parse_fragment(html: str) -> lxml.html.HtmlElement:
 
 
 def parse_xml(data: bytes) -> lxml.etree._Element:
-    return lxml.etree.fromstring(data, parser=lxml.etree.XMLParser(recover=False, resolve_entities=False, no_network=True))
+    return lxml.etree.fromstring(
+        data, parser=lxml.etree.XMLParser(recover=False, resolve_entities=False, no_network=True)
+    )
 
 
 def text_of(el: lxml.etree._Element) -> str:
@@ -452,7 +461,9 @@ def check_text(data: bytes, case: Case) -> None:
     assert text.split("\n")[len(heading)] == "=" * max(3, *map(columns, heading))
     for line in text.splitlines():
         # Only a line without a space to break at (a long URL or word) is longer.
-        assert columns(line) <= 78 or " " not in re.sub(r"^(?:[ >]|- |\d+\. )*", "", line), f"email.txt: a line of {columns(line)} columns: {line!r}"
+        assert columns(line) <= 78 or " " not in re.sub(r"^(?:[ >]|- |\d+\. )*", "", line), (
+            f"email.txt: a line of {columns(line)} columns: {line!r}"
+        )
     expected: list[str | None] = [ISSUE_URL, case.unsubscribe]
     for section in case.sections:
         expected.append(section.title)
@@ -551,7 +562,12 @@ NOT_XML = [chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 
 
 
 @settings(max_examples=25, deadline=None)
-@given(text=one_line, bad=st.sampled_from(NOT_XML), at=st.integers(min_value=0), key=st.sampled_from(["title", "subject", "preheader", "intro"]))
+@given(
+    text=one_line,
+    bad=st.sampled_from(NOT_XML),
+    at=st.integers(min_value=0),
+    key=st.sampled_from(["title", "subject", "preheader", "intro"]),
+)
 def test_characters_xml_cannot_carry_are_refused_at_their_line(text: str, bad: str, at: int, key: str) -> None:
     at %= len(text) + 1
     value = text[:at] + bad + text[at:]
@@ -561,8 +577,14 @@ def test_characters_xml_cannot_carry_are_refused_at_their_line(text: str, bad: s
         (root / "issues").mkdir(parents=True)
         (root / "config.yaml").write_text(f"title: T\nurl: {SITE_URL}\n", encoding="utf-8")
         dump(root / "issues" / "0001.yaml", doc)
-        line = 1 + next(i for i, ln in enumerate((root / "issues" / "0001.yaml").read_text().splitlines()) if ln.startswith(f"{key}:"))
+        line = 1 + next(
+            i
+            for i, ln in enumerate((root / "issues" / "0001.yaml").read_text().splitlines())
+            if ln.startswith(f"{key}:")
+        )
         result = run("build", "--root", str(root))
         assert result.exit_code == 1
-        assert result.stderr.startswith(f"issues/0001.yaml:{line}: {key}: contains the control character U+{ord(bad):04X}, ")
+        assert result.stderr.startswith(
+            f"issues/0001.yaml:{line}: {key}: contains the control character U+{ord(bad):04X}, "
+        )
         assert not (root / "site").exists()

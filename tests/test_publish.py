@@ -88,8 +88,12 @@ def _site_of(root: Path, tmp_path: Path, name: str) -> dict[str, bytes]:
 
 def _kill_at(root: Path, moment: str, fallback: bool = False) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", HOOKED_BUILD, str(root), moment, "fallback" if fallback else "exchange"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOOKED_BUILD, str(root), moment, "fallback" if fallback else "exchange"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdout is not None
     reached = proc.stdout.readline().decode().strip()
     proc.send_signal(signal.SIGKILL)
@@ -113,16 +117,21 @@ def two_builds(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("moment", "fallback", "outcome"), [
-    ("filling", False, "old"),
-    ("before-swap", False, "old"),
-    ("after-swap", False, "new"),
-    ("filling", True, "old"),
-    ("before-swap", True, "old"),
-    ("between-renames", True, "none"),
-    ("after-swap", True, "new"),
-])
-def test_a_build_killed_at_each_moment_leaves_a_whole_site(two_builds: Path, tmp_path: Path, moment: str, fallback: bool, outcome: str) -> None:
+@pytest.mark.parametrize(
+    ("moment", "fallback", "outcome"),
+    [
+        ("filling", False, "old"),
+        ("before-swap", False, "old"),
+        ("after-swap", False, "new"),
+        ("filling", True, "old"),
+        ("before-swap", True, "old"),
+        ("between-renames", True, "none"),
+        ("after-swap", True, "new"),
+    ],
+)
+def test_a_build_killed_at_each_moment_leaves_a_whole_site(
+    two_builds: Path, tmp_path: Path, moment: str, fallback: bool, outcome: str
+) -> None:
     root = two_builds
     old = tree(root / "site")
     new = _site_of(root, tmp_path, "clean")
@@ -166,7 +175,9 @@ def test_the_second_rename_done_the_old_site_is_removed(two_builds: Path, tmp_pa
 
 @pytest.mark.parametrize("site", [True, False], ids=["with-a-site", "without"])
 @pytest.mark.parametrize("name", [".site.digest-old", ".site.digest-new"])
-def test_a_folder_digest_did_not_make_in_the_way_is_refused_not_touched(two_builds: Path, name: str, site: bool) -> None:
+def test_a_folder_digest_did_not_make_in_the_way_is_refused_not_touched(
+    two_builds: Path, name: str, site: bool
+) -> None:
     """digest removes or renames only folders it made (they hold its marker): a folder of the
     user's under one of its names is left where it is, whether or not the site exists."""
     root = two_builds
@@ -258,7 +269,9 @@ def test_the_previous_site_is_kept_beside_as_the_next_builds_start(tmp_path: Pat
     build(root, jobs=1)
     assert tree(root / "site") == _site_of(root, tmp_path, "clean")
     # A failed build removes the folder it was bringing up to date (what it half wrote).
-    (root / "issues" / "0006.yaml").write_text("date: 2010-02-05\nsections: [{items: [{title: X, url: 'https://x.org/'}]}]\n")
+    (root / "issues" / "0006.yaml").write_text(
+        "date: 2010-02-05\nsections: [{items: [{title: X, url: 'https://x.org/'}]}]\n"
+    )
     (root / "templates").mkdir()
     (root / "templates" / "issue.html").write_text("{{ 1 / 0 }}")  # the pages fail as they are made, while publishing
     with pytest.raises(DigestError):

@@ -69,7 +69,10 @@ def test_folding_keeps_errors_and_chosen_warnings_whole() -> None:
 
 
 def test_dates_out_of_order_or_repeated_warn_at_the_later_files_date_line(newsletter: Callable[..., Path]) -> None:
-    issue = "title: Issue {n}\ndate: {date}\nsections:\n  - title: News\n    items:\n      - title: An item\n        url: https://example.com/{n}\n"
+    issue = (
+        "title: Issue {n}\ndate: {date}\nsections:\n  - title: News\n    items:\n      - title: An item\n        url:"
+        " https://example.com/{n}\n"
+    )
     dates = {1: "2024-01-05", 2: "2024-01-12", 3: "2024-01-10", 4: "2024-01-10"}
     root = newsletter(MINIMAL_CONFIG, {f"000{n}.yaml": issue.format(n=n, date=d) for n, d in dates.items()})
     result = run("build", "--root", str(root), "--verbose")

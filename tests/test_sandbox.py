@@ -44,7 +44,10 @@ ESCAPES: dict[str, tuple[str, str]] = {
         "access to attribute 'root' of 'Config' object is unsafe.",
     ),
     "config-root-by-item": ("{{ config['root'] }}", "access to attribute 'root' of 'Config' object is unsafe."),
-    "config-root-attr-filter": ("{{ config|attr('root') }}", "access to attribute 'root' of 'Config' object is unsafe."),
+    "config-root-attr-filter": (
+        "{{ config|attr('root') }}",
+        "access to attribute 'root' of 'Config' object is unsafe.",
+    ),
     "format-field-internals": (
         "{{ '{0.__class__.__mro__}'.format(issue) }}",
         "access to attribute '__class__' of 'Issue' object is unsafe.",
@@ -74,7 +77,9 @@ def news(tmp_path: Path) -> Path:
 
 def digest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8", "DIGEST_PROBE": SECRET}
-    return subprocess.run([sys.executable, "-m", "digest", *args, "--root", str(root)], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args, "--root", str(root)], capture_output=True, text=True, env=env
+    )
 
 
 def written(root: Path) -> bytes:
@@ -93,18 +98,27 @@ def hostname() -> bytes | None:
 # Every case in the text email (check and build), and the shell command in every kind of
 # template (the email's MJML and the web page are autoescaped: the sandbox must not depend on it).
 MATRIX = [(case, "email.txt", command) for case in ESCAPES for command in ("check", "build")] + [
-    ("popen-through-globals", template, "build") for template in ("email.mjml", "issue.html", "archive.html", "_content.html")
+    ("popen-through-globals", template, "build")
+    for template in ("email.mjml", "issue.html", "archive.html", "_content.html")
 ]
 
 
 @pytest.mark.parametrize(("case", "template", "command"), MATRIX, ids=["-".join(m) for m in MATRIX])
-def test_a_template_that_reaches_for_code_files_or_the_environment_is_refused(news: Path, case: str, template: str, command: str) -> None:
+def test_a_template_that_reaches_for_code_files_or_the_environment_is_refused(
+    news: Path, case: str, template: str, command: str
+) -> None:
     marker = news.parent / "ran-a-shell-command"
     line, message = ESCAPES[case]
-    (news / "templates" / template).write_text("{# an override that tries to leave the sandbox #}\n" + line.replace("{marker}", str(marker)) + "\n")
+    (news / "templates" / template).write_text(
+        "{# an override that tries to leave the sandbox #}\n" + line.replace("{marker}", str(marker)) + "\n"
+    )
     done = digest(news, command)
     outcome = "; nothing was written" if command == "build" else ""  # check never writes: its summary is the count
-    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"templates/{template}:2: template error: {message}\n1 error{outcome}\n")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"templates/{template}:2: template error: {message}\n1 error{outcome}\n",
+    )
     assert not marker.exists()
     assert (news / "site" / "index.html").read_bytes() == SENTINEL
     everything = written(news)

@@ -133,8 +133,17 @@ def test_symlinks_out_of_the_site_are_not_followed(golden_root: Path, site: Path
     (site / "sneaky" / "index.html").symlink_to(golden_root / "config.yaml")
     (site / "issues" / "7" / "more").symlink_to(golden_root / "issues")
     secret = (golden_root / "config.yaml").read_bytes()
-    for path in ("/leak.yaml", "/relative-leak.yaml", "/up/config.yaml", "/up/", "/root/etc/passwd",
-                 "/sneaky/", "/sneaky", "/sneaky/index.html", "/issues/7/more/0007.yaml"):
+    for path in (
+        "/leak.yaml",
+        "/relative-leak.yaml",
+        "/up/config.yaml",
+        "/up/",
+        "/root/etc/passwd",
+        "/sneaky/",
+        "/sneaky",
+        "/sneaky/index.html",
+        "/issues/7/more/0007.yaml",
+    ):
         for method in ("GET", "HEAD"):
             status, _, body = fetch(port, path, method)
             assert (path, method, status) == (path, method, 404)
@@ -186,7 +195,10 @@ class Serve:
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "digest", "serve", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
         )
         self.stdout: queue.Queue[str] = queue.Queue()
         self.stderr: list[str] = []
@@ -218,7 +230,9 @@ class Serve:
 
 def _serving_port(server: Serve, root: Path) -> int:
     line = server.next_line()
-    m = re.fullmatch(rf"serving {re.escape(str(root))} at http://127\.0\.0\.1:(\d+)/ \(\d+ issues?; Ctrl-C to stop\)", line)
+    m = re.fullmatch(
+        rf"serving {re.escape(str(root))} at http://127\.0\.0\.1:(\d+)/ \(\d+ issues?; Ctrl-C to stop\)", line
+    )
     assert m, line
     return int(m.group(1))
 
@@ -245,18 +259,23 @@ def test_serve_on_a_busy_port_is_a_clear_error_before_building(golden_root: Path
         port = busy.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "digest", "serve", "--root", str(golden_root), "--port", str(port), "--no-watch"],
-            capture_output=True, text=True, timeout=HANG_GUARD, env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD,
+            env=_env(),
         )
     assert result.returncode == 1  # a user error, not an internal one (2)
     assert result.stdout == ""
-    assert result.stderr == (
-        f"127.0.0.1:{port}: cannot listen there: Address already in use; --port 0 picks a free port\n"
+    assert (
+        result.stderr == f"127.0.0.1:{port}: cannot listen there: Address already in use; --port 0 picks a free port\n"
         "1 error; the preview did not start\n"
     )
     assert not (golden_root / "site").exists()
 
 
-def _wait_for_page(port: int, path: str, wanted: bytes, touch: Path | None = None, text: str = "", server: Serve | None = None) -> bytes:
+def _wait_for_page(
+    port: int, path: str, wanted: bytes, touch: Path | None = None, text: str = "", server: Serve | None = None
+) -> bytes:
     """Poll until the page contains ``wanted``.  ``touch`` is rewritten with ``text`` every two
     seconds meanwhile: an edit made before the watcher has started would otherwise go unseen."""
     deadline = time.monotonic() + HANG_GUARD
@@ -290,14 +309,25 @@ def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golde
     try:
         port = _serving_port(server, golden_root)
         # Every kind of page asked for at least once (each could write, if anything did).
-        for path in ("/", "/preview/7/", "/preview/8/", "/preview/7/email.html?scheme=dark", "/index.html", "/issues/8/",
-                     "/issues/7/email.html", "/issues/7/email.txt", "/feed.xml", "/atom.xml", "/feed.json"):
+        for path in (
+            "/",
+            "/preview/7/",
+            "/preview/8/",
+            "/preview/7/email.html?scheme=dark",
+            "/index.html",
+            "/issues/8/",
+            "/issues/7/email.html",
+            "/issues/7/email.txt",
+            "/feed.xml",
+            "/atom.xml",
+            "/feed.json",
+        ):
             assert fetch(port, path)[0] == 200, path
-        assert b"<h1 dir=\"auto\">Leap day</h1>" in fetch(port, "/issues/7/")[2]
+        assert b'<h1 dir="auto">Leap day</h1>' in fetch(port, "/issues/7/")[2]
 
         revised = issue.read_text(encoding="utf-8").replace("title: Leap day\n", "title: Leap day, revised\n")
         issue.write_text(revised, encoding="utf-8")
-        _wait_for_page(port, "/issues/7/", b"<h1 dir=\"auto\">Leap day, revised</h1>", issue, revised, server)
+        _wait_for_page(port, "/issues/7/", b'<h1 dir="auto">Leap day, revised</h1>', issue, revised, server)
 
         # A broken edit: the error is reported and the last good site stays up.
         issue.write_text(revised.replace("date: 2024-02-29", "date: 2024-02-30"), encoding="utf-8")
@@ -309,7 +339,9 @@ def test_serve_rebuilds_when_an_issue_changes_and_keeps_the_last_good_site(golde
         status, _, body = fetch(port, "/issues/7/")
         assert status == 200 and b"Leap day, revised" in body
         # A page opened after the failure says so from the start, not only pages already open.
-        assert b"issues/0007.yaml:2: date: '2024-02-30' is not a valid date" in body.split(b"digest serve: live reload")[1]
+        assert (
+            b"issues/0007.yaml:2: date: '2024-02-30' is not a valid date" in body.split(b"digest serve: live reload")[1]
+        )
 
         fixed = revised.replace("title: Leap day, revised\n", "title: Leap day, fixed\n")
         issue.write_text(fixed, encoding="utf-8")
@@ -367,8 +399,13 @@ def running(server: Any, reloader: Reloader) -> Iterator[int]:
         thread.join(HANG_GUARD)
 
 
-@pytest.mark.parametrize("path, file", [("/", "index.html"), ("/issues/7/", "issues/7/index.html"), ("/issues/7/email.html", "issues/7/email.html")])
-def test_pages_get_the_reload_script_as_served_and_the_site_files_never_do(site: Path, live: tuple[int, Reloader], path: str, file: str) -> None:
+@pytest.mark.parametrize(
+    "path, file",
+    [("/", "index.html"), ("/issues/7/", "issues/7/index.html"), ("/issues/7/email.html", "issues/7/email.html")],
+)
+def test_pages_get_the_reload_script_as_served_and_the_site_files_never_do(
+    site: Path, live: tuple[int, Reloader], path: str, file: str
+) -> None:
     port, _ = live
     status, headers, body = fetch(port, path)
     on_disk = (site / file).read_bytes()
@@ -383,7 +420,9 @@ def test_pages_get_the_reload_script_as_served_and_the_site_files_never_do(site:
     assert fetch(port, path, "HEAD")[1]["content-length"] == str(len(body))
 
 
-def test_other_files_and_a_server_without_reloader_are_served_as_built(site: Path, live: tuple[int, Reloader], port: int) -> None:
+def test_other_files_and_a_server_without_reloader_are_served_as_built(
+    site: Path, live: tuple[int, Reloader], port: int
+) -> None:
     live_port, _ = live
     assert fetch(live_port, "/feed.xml")[2] == (site / "feed.xml").read_bytes()
     assert fetch(port, "/issues/7/")[2] == (site / "issues/7/index.html").read_bytes()
@@ -416,5 +455,7 @@ def test_a_waiting_page_learns_of_each_build_and_its_errors(live: tuple[int, Rel
     assert asked_then(0, lambda: reloader.built([problem])) == {"generation": 1, "site": 0, "errors": [problem]}
     assert asked_then(1, reloader.built) == {"generation": 2, "site": 1, "errors": []}
     assert asked_then(2, reloader.close) == {"generation": 2, "site": 1, "errors": []}  # stopping: answered now
-    assert fetch(port, "/__digest__/reload?since=0")[2] == b'{"generation": 2, "site": 1, "errors": []}'  # behind: at once
+    assert (
+        fetch(port, "/__digest__/reload?since=0")[2] == b'{"generation": 2, "site": 1, "errors": []}'
+    )  # behind: at once
     assert fetch(port, "/__digest__/reload?since=x")[0] == 400

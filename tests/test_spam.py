@@ -64,7 +64,10 @@ def score(eml: Path, home: Path) -> tuple[float, str]:
     """(score, report) of ``spamassassin -L -t`` for one message; its state (user_prefs,
     the Bayes database it autolearns into) goes to ``home``, never the user's own."""
     done = subprocess.run(
-        ["spamassassin", "-L", "-t"], input=eml.read_bytes(), capture_output=True, check=True,
+        ["spamassassin", "-L", "-t"],
+        input=eml.read_bytes(),
+        capture_output=True,
+        check=True,
         env={**os.environ, "HOME": str(home)},
     )
     out = done.stdout.decode("utf-8", "replace")

@@ -43,15 +43,27 @@ def digest(root: Path, *args: str, seconds: str | None = None) -> subprocess.Com
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
     if seconds is not None:
         env["DIGEST_TEMPLATE_SECONDS"] = seconds
-    return subprocess.run([sys.executable, "-m", "digest", *args, "--root", str(root)], capture_output=True, text=True,
-                          env=env, preexec_fn=_limit_memory, timeout=TIMEOUT)
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args, "--root", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=_limit_memory,
+        timeout=TIMEOUT,
+    )
 
 
-def refused(news: Path, template: str, body: str, message: str, command: str = "check", seconds: str | None = None) -> None:
+def refused(
+    news: Path, template: str, body: str, message: str, command: str = "check", seconds: str | None = None
+) -> None:
     (news / "templates" / template).write_text("{# a template without bounds #}\n" + body + "\n")
     done = digest(news, command, seconds=seconds)
     outcome = "; nothing was written" if command == "build" else ""  # check never writes: its summary is the count
-    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"templates/{template}:2: {message}\n1 error{outcome}\n")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"templates/{template}:2: {message}\n1 error{outcome}\n",
+    )
     assert (news / "site" / "index.html").read_bytes() == SENTINEL
 
 
@@ -70,7 +82,10 @@ SIZES = {
     "join-product": ("{{ (range(100000)|list)|join('x' * 1000) }}", f"the joined text would be {MIB}"),
     "batch-fill": ("{{ range(1)|batch(10**10, 'x')|list }}", f"the result of batch would be {MIB}"),
     "doubling-with-tilde": (
-        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+        (
+            "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{"
+            " ns.s|length }}"
+        ),
         f"the joined text would be {MIB}",
     ),
     "doubling-in-a-macro": (
@@ -78,7 +93,10 @@ SIZES = {
         f"the joined text would be {MIB}",
     ),
     "power": ("{{ 10 ** (10 ** 8) }}", "the power would have more than 65,536 bits"),
-    "range": ("{% for i in range(10**10) %}{% endfor %}", "range() may count at most 100,000 numbers, not 10,000,000,000"),
+    "range": (
+        "{% for i in range(10**10) %}{% endfor %}",
+        "range() may count at most 100,000 numbers, not 10,000,000,000",
+    ),
     "lipsum": ("{{ lipsum(10**9) }}", "lipsum() makes at most 1,000 paragraphs of at most 1,000 words"),
 }
 
@@ -89,14 +107,21 @@ def test_what_a_template_builds_is_bounded_before_it_is_built(news: Path, case: 
     refused(news, "email.txt", body, f"template error: {message}")
 
 
-SLOW = "template error: the template runs longer than 0.5 s (a loop without end?); DIGEST_TEMPLATE_SECONDS sets the limit"
+SLOW = (
+    "template error: the template runs longer than 0.5 s (a loop without end?); DIGEST_TEMPLATE_SECONDS sets the limit"
+)
 RUNAWAYS = {
     # Two nested loops over a long text with no output: 10^10 iterations, no character printed.
     "nested-loops-without-output": "{% set s = 'x' * 100000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
-    "three-ranges": "{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}{% endfor %}{% endfor %}{% endfor %}",
+    "three-ranges": (
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}{% endfor %}{% endfor %}{%"
+        " endfor %}"
+    ),
     # No loop at all: a macro that calls itself twice, 2^60 calls.
     "branching-macro": "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}",
-    "recursive-loop": "{% for x in [1] recursive %}{% if loop.depth < 4 %}{{ loop(range(100000)) }}{% endif %}{% endfor %}",
+    "recursive-loop": (
+        "{% for x in [1] recursive %}{% if loop.depth < 4 %}{{ loop(range(100000)) }}{% endif %}{% endfor %}"
+    ),
 }
 
 
@@ -109,7 +134,10 @@ def test_a_template_that_runs_without_end_is_stopped_at_its_line(news: Path, cas
 def test_the_time_limit_must_be_a_positive_number(news: Path) -> None:
     for bad in ("x", "0", "-1", "nan"):
         done = digest(news, "check", seconds=bad)
-        assert (done.returncode, done.stderr) == (1, f"DIGEST_TEMPLATE_SECONDS: must be a positive number of seconds, got {bad!r}\n1 error\n")
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"DIGEST_TEMPLATE_SECONDS: must be a positive number of seconds, got {bad!r}\n1 error\n",
+        )
 
 
 def test_the_built_in_templates_stay_within_a_small_time_limit(news: Path) -> None:
@@ -122,8 +150,11 @@ def test_the_built_in_templates_stay_within_a_small_time_limit(news: Path) -> No
 def test_mjml_nested_too_deep_is_refused_before_mrml_sees_it(news: Path, tag: str) -> None:
     # 5,000 nested <mj-wrapper> crash MRML with SIGSEGV (12,000 <div>s do too): refused at the line.
     wrap = f"{{% for i in range(20000) %}}<{tag}>{{% endfor %}}x{{% for i in range(20000) %}}</{tag}>{{% endfor %}}"
-    inner = f"<mj-section><mj-column><mj-text>{wrap}</mj-text></mj-column></mj-section>" if tag == "div" else \
-        f"{wrap.replace('x', '<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section>')}"
+    inner = (
+        f"<mj-section><mj-column><mj-text>{wrap}</mj-text></mj-column></mj-section>"
+        if tag == "div"
+        else f"{wrap.replace('x', '<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section>')}"
+    )
     body = f"<mjml><mj-body>\n{inner}\n</mj-body></mjml>"
     (news / "templates" / "email.mjml").write_text("{# too deep #}\n" + body + "\n")
     done = digest(news, "build")

@@ -13,10 +13,28 @@ from digest.core.errors import DigestError
 from digest.core.models import FeedSource
 from digest.core.urls import MERGE_TAG_EXAMPLES, normalize_url, scheme, strip_tracking, url_problem
 
-MERGE_TAGS = ["*|UNSUB|*", "{{ UnsubscribeURL }}", "{{ unsubscribe_url }}", "%unsubscribe_url%", "[unsubscribe]", "<%asm_group_unsubscribe_raw_url%>", "%%unsubscribe_url%%"]
+MERGE_TAGS = [
+    "*|UNSUB|*",
+    "{{ UnsubscribeURL }}",
+    "{{ unsubscribe_url }}",
+    "%unsubscribe_url%",
+    "[unsubscribe]",
+    "<%asm_group_unsubscribe_raw_url%>",
+    "%%unsubscribe_url%%",
+]
 URLS = ["https://example.org/u?id=*|UNIQID|*", "http://example.org/", "mailto:leave@example.org?subject=unsubscribe"]
 # Spellings a browser still reads as the scheme: case, leading spaces and controls, tabs and newlines inside.
-REFUSED_SCHEMES = ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "java\tscript:alert(1)", "java\nscript:alert(1)", "\x01javascript:x", "data:text/html,<b>", "vbscript:msgbox", "file:///etc/passwd", "ftp://example.org/"]
+REFUSED_SCHEMES = [
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "java\tscript:alert(1)",
+    "java\nscript:alert(1)",
+    "\x01javascript:x",
+    "data:text/html,<b>",
+    "vbscript:msgbox",
+    "file:///etc/passwd",
+    "ftp://example.org/",
+]
 
 
 @pytest.mark.parametrize("value", MERGE_TAGS + URLS)
@@ -31,11 +49,15 @@ def test_any_other_scheme_is_refused_however_it_is_spelt(value: str) -> None:
 
 
 def test_the_message_names_what_is_allowed() -> None:
-    assert url_problem("javascript:alert(1)", mailto=True, merge_tag=True) == (
-        f"must be an http(s) or mailto URL or a mailing service's merge tag such as {MERGE_TAG_EXAMPLES} (text with no scheme), got 'javascript:alert(1)'"
+    assert (
+        url_problem("javascript:alert(1)", mailto=True, merge_tag=True)
+        == f"must be an http(s) or mailto URL or a mailing service's merge tag such as {MERGE_TAG_EXAMPLES} (text with"
+        " no scheme), got 'javascript:alert(1)'"
     )
-    assert url_problem("example.org/leave", mailto=True, merge_tag=True) == (
-        f"must be a full URL (like https://example.org/leave) or a merge tag such as {MERGE_TAG_EXAMPLES}, got 'example.org/leave'"
+    assert (
+        url_problem("example.org/leave", mailto=True, merge_tag=True)
+        == f"must be a full URL (like https://example.org/leave) or a merge tag such as {MERGE_TAG_EXAMPLES}, got"
+        " 'example.org/leave'"
     )
 
 
@@ -109,7 +131,8 @@ def test_strip_tracking_removes_only_tracking_parameters(url: str, clean: str) -
 def test_sources_in_config_are_validated(newsletter: Callable[..., Path]) -> None:
     root = newsletter(
         config=MINIMAL_CONFIG
-        + "sources:\n  - url: https://blog.example.org/feed.xml\n  - url: https://news.example.org/atom.xml\n    section: News\n"
+        + "sources:\n  - url: https://blog.example.org/feed.xml\n  - url: https://news.example.org/atom.xml\n   "
+        " section: News\n"
     )
     assert load_config(root).sources == (
         FeedSource("https://blog.example.org/feed.xml"),
@@ -120,10 +143,22 @@ def test_sources_in_config_are_validated(newsletter: Callable[..., Path]) -> Non
 @pytest.mark.parametrize(
     ("sources", "message"),
     [
-        ("sources: https://x.example/feed\n", "config.yaml:3: sources: must be a list (each entry on its own line, starting with '- '), got text ('https://x.example/feed')"),
+        (
+            "sources: https://x.example/feed\n",
+            (
+                "config.yaml:3: sources: must be a list (each entry on its own line, starting with '- '), got text"
+                " ('https://x.example/feed')"
+            ),
+        ),
         ("sources:\n  - section: News\n", "config.yaml:4: sources[1]: missing required key 'url'"),
-        ("sources:\n  - url: file:///etc/passwd\n", "config.yaml:4: sources[1].url: must be an http(s) URL, got 'file:///etc/passwd'"),
-        ("sources:\n  - url: https://x.example/feed\n    sektion: News\n", "config.yaml:5: sources[1].sektion: unknown key; did you mean 'section'?"),
+        (
+            "sources:\n  - url: file:///etc/passwd\n",
+            "config.yaml:4: sources[1].url: must be an http(s) URL, got 'file:///etc/passwd'",
+        ),
+        (
+            "sources:\n  - url: https://x.example/feed\n    sektion: News\n",
+            "config.yaml:5: sources[1].sektion: unknown key; did you mean 'section'?",
+        ),
     ],
 )
 def test_bad_sources_name_line_and_key(newsletter: Callable[..., Path], sources: str, message: str) -> None:
@@ -163,7 +198,11 @@ def test_the_plain_link_shortcut_agrees_with_w3lib() -> None:
         pytest.skip("the This Week in Rust corpus is not here")
     import re as _re
 
-    urls = {u for f in sorted(corpus.glob("*.yaml"))[::8] for u in _re.findall(r"url: (https?://\S+)", f.read_text(encoding="utf-8"))}
+    urls = {
+        u
+        for f in sorted(corpus.glob("*.yaml"))[::8]
+        for u in _re.findall(r"url: (https?://\S+)", f.read_text(encoding="utf-8"))
+    }
     assert len(urls) > 1000
     disagree = [u for u in urls if normalize_url(u) != canonical_key(u)]
     assert disagree == []
@@ -176,7 +215,10 @@ _URL_CHARS = st.text(st.sampled_from("aZ09-._~/!$&'()*+,;=:@%?#éü /"), max_siz
 
 
 @settings(max_examples=300, deadline=None)
-@given(host=st.sampled_from(["example.com", "WWW.Example.org", "bücher.de", "xn--bcher-kva.de", "127.0.0.1:8080"]), rest=_URL_CHARS)
+@given(
+    host=st.sampled_from(["example.com", "WWW.Example.org", "bücher.de", "xn--bcher-kva.de", "127.0.0.1:8080"]),
+    rest=_URL_CHARS,
+)
 def test_the_shortcut_and_w3lib_agree_on_generated_links(host: str, rest: str) -> None:
     url = f"https://{host}/{rest}"
     try:

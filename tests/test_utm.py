@@ -28,7 +28,8 @@ utm:
 
 UTM_ISSUE = """\
 date: 2024-01-05
-intro: "Read [the report](https://example.com/report?page=2#summary), write [to us](mailto:ed@example.org), leave [here too](http://www.test.example.org/leave/), see <https://example.org/auto>."
+intro: "Read [the report](https://example.com/report?page=2#summary), write [to us](mailto:ed@example.org),
+  leave [here too](http://www.test.example.org/leave/), see <https://example.org/auto>."
 sections:
   - items:
       - title: First
@@ -58,12 +59,19 @@ def test_the_email_html_tags_item_and_markdown_links_only(site: Path) -> None:
     assert html.count(f'href="https://example.com/2?{HTML_TAGS}"') == 1
     assert f'href="https://example.com/report?page=2&amp;{HTML_TAGS}#summary"' in html  # its query and fragment kept
     # A utm_* parameter the link has wins; the item's image links where its title does.
-    assert html.count('href="https://example.com/1?utm_source=partner&amp;utm_medium=email&amp;utm_campaign=issue-001"') == 2
-    assert re.search(rf'href="https://example\.org/auto\?{re.escape(HTML_TAGS)}"[^>]*>https://example\.org/auto</a>', html)  # the label as written
+    assert (
+        html.count('href="https://example.com/1?utm_source=partner&amp;utm_medium=email&amp;utm_campaign=issue-001"')
+        == 2
+    )
+    assert re.search(
+        rf'href="https://example\.org/auto\?{re.escape(HTML_TAGS)}"[^>]*>https://example\.org/auto</a>', html
+    )  # the label as written
     assert 'href="mailto:ed@example.org"' in html
     assert 'href="http://www.test.example.org/leave/"' in html  # the unsubscribe page, however spelt
     assert 'href="https://test.example.org/leave"' in html  # the footer's unsubscribe link
-    assert 'href="https://test.example.org/issues/1/"' in html and 'href="https://test.example.org/"' in html  # the template's own
+    assert (
+        'href="https://test.example.org/issues/1/"' in html and 'href="https://test.example.org/"' in html
+    )  # the template's own
     assert 'href="https://example.com/p?id=*%7CUNIQID%7C*"' in html  # a merge tag: the service must find it as written
     assert 'href="https://example.com/3?who={{subscriber.uuid}}"' in html
     assert 'src="https://example.com/i.png"' in html and 'src="https://example.com/photo.jpg"' in html  # images never
@@ -74,7 +82,9 @@ def test_the_text_email_writes_the_tagged_links(site: Path) -> None:
     text = (site / "issues/1/email.txt").read_text(encoding="utf-8")
     assert f"\nhttps://example.com/2?{TAGS}\n" in text
     assert f"(https://example.com/report?page=2&{TAGS}#summary)" in text
-    assert f"https://example.org/auto?{TAGS}." in text and "https://example.org/auto " not in text  # an autolink once, tagged
+    assert (
+        f"https://example.org/auto?{TAGS}." in text and "https://example.org/auto " not in text
+    )  # an autolink once, tagged
     assert "\nhttps://example.com/1?utm_source=partner&utm_medium=email&utm_campaign=issue-001\n" in text
     assert "(http://www.test.example.org/leave/)" in text and "\nUnsubscribe: https://test.example.org/leave\n" in text
     assert "\nhttps://example.com/3?who={{subscriber.uuid}}\n" in text
@@ -113,7 +123,9 @@ def test_only_the_parameters_given_are_added(newsletter: Callable[..., Path]) ->
     config = UTM_CONFIG.replace("  medium: email\n", "").replace('  campaign: "issue-{number:03}"\n', "")
     root = newsletter(config=config, issues={"0001.yaml": UTM_ISSUE})
     assert run("build", "--root", str(root)).exit_code == 0
-    assert 'href="https://example.com/2?utm_source=test-weekly"' in (root / "site/issues/1/email.html").read_text(encoding="utf-8")
+    assert 'href="https://example.com/2?utm_source=test-weekly"' in (root / "site/issues/1/email.html").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_a_bad_campaign_is_an_error_at_its_line(newsletter: Callable[..., Path]) -> None:
@@ -130,7 +142,10 @@ def test_a_bad_campaign_is_an_error_at_its_line(newsletter: Callable[..., Path])
         ("https://example.com", "https://example.com?utm_source=s&utm_campaign=a%20b"),
         ("https://example.com/?", "https://example.com/?utm_source=s&utm_campaign=a%20b"),
         ("https://example.com/a?x=1&", "https://example.com/a?x=1&utm_source=s&utm_campaign=a%20b"),
-        ("https://example.com/a?x=%2F&y#frag?not=query", "https://example.com/a?x=%2F&y&utm_source=s&utm_campaign=a%20b#frag?not=query"),
+        (
+            "https://example.com/a?x=%2F&y#frag?not=query",
+            "https://example.com/a?x=%2F&y&utm_source=s&utm_campaign=a%20b#frag?not=query",
+        ),
         ("https://example.com/a?utm_source=theirs", "https://example.com/a?utm_source=theirs&utm_campaign=a%20b"),
         ("https://example.com/a?utm%5Fcampaign=theirs", "https://example.com/a?utm%5Fcampaign=theirs&utm_source=s"),
         ("https://example.com/a?utm_source=x&utm_campaign=y", "https://example.com/a?utm_source=x&utm_campaign=y"),

@@ -18,7 +18,9 @@ from conftest import GOLDEN_SRC, REPO, run
 
 pytestmark = pytest.mark.slow  # the Nu Html Checker (a JVM): the fast tier is -m 'not slow'
 
-JAR = Path(os.environ.get("DIGEST_VNU_JAR") or REPO / ".ci" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar")
+JAR = Path(
+    os.environ.get("DIGEST_VNU_JAR") or REPO / ".ci" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+)
 
 # What an email needs that HTML does not allow, and nothing else.
 EMAIL_ALLOWED = {
@@ -27,9 +29,13 @@ EMAIL_ALLOWED = {
     # The VML namespaces on <html>, for Outlook's conditional comments (MJML).
     "VML namespaces": re.compile(r"Attribute “xmlns:[vo]” not allowed here\."),
     # A mailing service's merge tag as the unsubscribe href (*|UNSUB|*): the service swaps it for the URL.
-    "merge-tag href": re.compile(r"Bad value “(\*\|\w+\|\*|\{\{ ?\w+ ?\}\}|%\w+%|\[\w+\])” for attribute “href” on element “a”: .*"),
+    "merge-tag href": re.compile(
+        r"Bad value “(\*\|\w+\|\*|\{\{ ?\w+ ?\}\}|%\w+%|\[\w+\])” for attribute “href” on element “a”: .*"
+    ),
     # Apple Mail's older name for color-scheme, which its dark mode reads.
-    "supported-color-schemes": re.compile(r"CSS: “supported-color-schemes”: Property “supported-color-schemes” doesn't exist\."),
+    "supported-color-schemes": re.compile(
+        r"CSS: “supported-color-schemes”: Property “supported-color-schemes” doesn't exist\."
+    ),
 }
 
 
@@ -53,7 +59,11 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
         result = run("build", "--root", str(root))
         assert result.exit_code == 0, result.output
         files += sorted((root / "site").rglob("*.html"))
-    done = subprocess.run(["java", "-jar", str(JAR), "--format", "json", "--errors-only", *map(str, files)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["java", "-jar", str(JAR), "--format", "json", "--errors-only", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
     report = json.loads(done.stderr)
     out: dict[str, list[str]] = {str(f.relative_to(base)): [] for f in files}
     for m in report["messages"]:
@@ -72,8 +82,17 @@ def test_web_pages_have_no_errors(findings: dict[str, list[str]]) -> None:
 def test_emails_have_no_errors_but_what_email_needs(findings: dict[str, list[str]]) -> None:
     emails = {f: errors for f, errors in findings.items() if f.endswith("email.html")}
     assert len(emails) >= 5
-    unexpected = {f: [e for e in errors if not any(p.fullmatch(e.split(": ", 1)[1]) for p in EMAIL_ALLOWED.values())] for f, errors in emails.items()}
+    unexpected = {
+        f: [e for e in errors if not any(p.fullmatch(e.split(": ", 1)[1]) for p in EMAIL_ALLOWED.values())]
+        for f, errors in emails.items()
+    }
     assert {f: e for f, e in unexpected.items() if e} == {}
     # Every allowance is needed (the list is not a blanket), and so the checker did read the emails.
-    used = {name for errors in emails.values() for e in errors for name, p in EMAIL_ALLOWED.items() if p.fullmatch(e.split(": ", 1)[1])}
+    used = {
+        name
+        for errors in emails.values()
+        for e in errors
+        for name, p in EMAIL_ALLOWED.items()
+        if p.fullmatch(e.split(": ", 1)[1])
+    }
     assert used == set(EMAIL_ALLOWED)

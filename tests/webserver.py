@@ -33,7 +33,9 @@ class Web:
         return self.url(path)
 
 
-def send(h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None, length: bool = True) -> None:
+def send(
+    h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None, length: bool = True
+) -> None:
     h.send_response(status)
     for k, v in (headers or {}).items():
         h.send_header(k, v)

@@ -47,7 +47,10 @@ from digest.core.urls import normalize_url, strip_tracking
 DEFAULT_DAYS = 7
 LEDGER = "collected.txt"
 CONDITIONS = "collect-feeds.json"  # in this user's cache folder for the newsletter
-ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.8,"
+    " */*;q=0.1"
+)
 
 
 @dataclass
@@ -111,8 +114,8 @@ def collect(
         # Nothing published yet: "everything dated" would be a feed's whole history.
         cutoff, inclusive = dt.date.today() - dt.timedelta(days=DEFAULT_DAYS), True
         note = (
-            f"note: no issue is published yet, so entries from the last {DEFAULT_DAYS} days (since {cutoff.isoformat()}) "
-            "are new; --since DATE reaches further back"
+            f"note: no issue is published yet, so entries from the last {DEFAULT_DAYS} days (since"
+            f" {cutoff.isoformat()}) are new; --since DATE reaches further back"
         )
     known = known_links(files)
     offered = read_ledger(root)
@@ -156,7 +159,8 @@ def collect(
                 report.skipped["undated"] += 1
                 if entry.bad_date is not None:
                     report.notes.append(
-                        f"{feed}: note: {url} has a date that cannot be read ({entry.bad_date!r}): it was skipped as undated"
+                        f"{feed}: note: {url} has a date that cannot be read ({entry.bad_date!r}): it was skipped as"
+                        " undated"
                     )
             elif entry.date < cutoff if inclusive else entry.date <= cutoff:
                 report.skipped[f"{'before' if inclusive else 'not after'} {cutoff.isoformat()}"] += 1

@@ -44,7 +44,8 @@ class Batch:
 
 
 def append_items(text: str, rel: str, batches: Sequence[Batch]) -> str:
-    """``text`` with each batch's items inserted at the end of its section; raise DigestError if the file cannot take them."""
+    """``text`` with each batch's items inserted at the end of its section; raise DigestError if
+    the file cannot take them."""
     for batch in _in_order(batches):
         if batch.items:
             text = _append(text, rel, batch)
@@ -71,7 +72,9 @@ def _append(text: str, rel: str, batch: Batch) -> str:
         raise DigestError([Problem(rel, 1, "is empty: an issue needs at least date and sections")])
     if not isinstance(root, yaml.MappingNode):
         raise DigestError([Problem(rel, root.start_mark.line + 1, "must be a group of 'key: value' lines")])
-    new_section = {"title": batch.section, "items": batch.items} if batch.section is not None else {"items": batch.items}
+    new_section = (
+        {"title": batch.section, "items": batch.items} if batch.section is not None else {"items": batch.items}
+    )
     seq = _value(root, "sections")
     key = _key(root, "sections")
     if key is None:  # no sections: key at all: it goes at the end of the file
@@ -124,7 +127,11 @@ def expected_after(before: Any, batches: Sequence[Batch]) -> Any:
             doc["sections"] = sections = []
         found = _find_data(sections, batch.section)
         if found is None:
-            sections.append({"title": batch.section, "items": list(batch.items)} if batch.section is not None else {"items": list(batch.items)})
+            sections.append(
+                {"title": batch.section, "items": list(batch.items)}
+                if batch.section is not None
+                else {"items": list(batch.items)}
+            )
         elif found.get("items") is None:
             found["items"] = list(batch.items)
         else:
@@ -228,7 +235,9 @@ def write_atomic(path: Path, data: bytes, before: bytes | None, name: str | None
     real = path.resolve()
     try:
         if before is not None and real.read_bytes() != before:
-            raise DigestError([Problem(name or str(path), None, "changed while digest was editing it; run the command again")])
+            raise DigestError(
+                [Problem(name or str(path), None, "changed while digest was editing it; run the command again")]
+            )
         tmp = write_temporary(real, data, real.stat().st_mode & 0o7777 if real.exists() else FILE_MODE)
         try:
             os.replace(tmp, real)
@@ -236,7 +245,9 @@ def write_atomic(path: Path, data: bytes, before: bytes | None, name: str | None
             tmp.unlink(missing_ok=True)
             raise
     except OSError as e:
-        raise DigestError([Problem(name or str(path), None, f"cannot be written ({e.strerror or e}); it is unchanged")]) from None
+        raise DigestError(
+            [Problem(name or str(path), None, f"cannot be written ({e.strerror or e}); it is unchanged")]
+        ) from None
 
 
 def write_temporary(path: Path, data: bytes, mode: int) -> Path:
@@ -273,7 +284,9 @@ def _compose(text: str, rel: str) -> yaml.Node | None:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise DigestError([Problem(rel, line, f"is not valid YAML ({getattr(e, 'problem', None) or e}): fix it first")]) from None
+        raise DigestError(
+            [Problem(rel, line, f"is not valid YAML ({getattr(e, 'problem', None) or e}): fix it first")]
+        ) from None
 
 
 def _key(mapping: yaml.MappingNode, name: str) -> yaml.Node | None:
@@ -302,7 +315,9 @@ def _find_data(sections: list[Any], title: str | None) -> Any:
     if title is None:
         return sections[-1] if sections else None
     wanted = title.strip().casefold()
-    return next((s for s in sections if isinstance(s, dict) and str(s.get("title") or "").strip().casefold() == wanted), None)
+    return next(
+        (s for s in sections if isinstance(s, dict) and str(s.get("title") or "").strip().casefold() == wanted), None
+    )
 
 
 def _is_null(node: yaml.Node) -> bool:
@@ -313,7 +328,15 @@ def _refuse_flow(node: yaml.Node, rel: str, where: str) -> None:
     if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) and node.flow_style:
         brackets = "[...]" if isinstance(node, yaml.SequenceNode) else "{...}"
         raise DigestError(
-            [Problem(rel, node.start_mark.line + 1, f"is written in flow style ({brackets}); digest adds only to block lists, one '- ' entry per line: rewrite it that way first", where)]
+            [
+                Problem(
+                    rel,
+                    node.start_mark.line + 1,
+                    f"is written in flow style ({brackets}); digest adds only to block lists, one '- ' entry per line:"
+                    " rewrite it that way first",
+                    where,
+                )
+            ]
         )
 
 
@@ -372,8 +395,11 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def _dump(value: Any, dash: int, indent: int, top: bool = False) -> str:
-    """``value`` (a list of entries, or with top=True a mapping) as block YAML whose entries start at column ``dash``."""
-    body = yaml.dump(value, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100, indent=2)
+    """``value`` (a list of entries, or with top=True a mapping) as block YAML whose entries
+    start at column ``dash``."""
+    body = yaml.dump(
+        value, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100, indent=2
+    )
     lines = body.splitlines()
     if top:
         return "".join(" " * dash + line + "\n" if line else "\n" for line in lines)

@@ -34,7 +34,7 @@ _NO_SOURCE = (
     "# digest was installed from a folder on this machine, which CI cannot reach: add one line\n"
     "# saying where to install it from, for example\n"
     "#   digest @ git+https://github.com/OWNER/digest@v{version}\n"
-    "# (PyPI's \"digest\" is an unrelated project: never a bare `digest`.)\n"
+    '# (PyPI\'s "digest" is an unrelated project: never a bare `digest`.)\n'
 )
 
 
@@ -52,23 +52,52 @@ def init_newsletter(
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise DigestError([Problem(str(folder), None, "is not a folder; nothing was written")])
     if (folder / CONFIG_FILE).exists():
-        raise DigestError([Problem(str(folder), None, "already holds a newsletter (config.yaml); init starts a new one in an empty folder")])
+        raise DigestError(
+            [
+                Problem(
+                    str(folder),
+                    None,
+                    "already holds a newsletter (config.yaml); init starts a new one in an empty folder",
+                )
+            ]
+        )
     try:
         non_empty = folder.is_dir() and any(folder.iterdir())
     except OSError as e:
-        raise DigestError([Problem(str(folder), None, f"cannot be read: {e.strerror or e}; nothing was written")]) from None
+        raise DigestError(
+            [Problem(str(folder), None, f"cannot be read: {e.strerror or e}; nothing was written")]
+        ) from None
     if non_empty:
-        raise DigestError([Problem(str(folder), None, "is not empty; init starts a new newsletter in an empty or new folder")])
+        raise DigestError(
+            [Problem(str(folder), None, "is not empty; init starts a new newsletter in an empty or new folder")]
+        )
     if why := url_problem(url, allow_mailto=False):
         raise DigestError([Problem("--url", None, why)])
     if requirement is not None and (not requirement.strip() or any(c in requirement for c in "\r\n\x00")):
-        raise DigestError([Problem("--requirement", None, "must be one line naming where to install digest from, e.g. 'digest @ git+https://github.com/OWNER/digest@v1'")])
+        raise DigestError(
+            [
+                Problem(
+                    "--requirement",
+                    None,
+                    "must be one line naming where to install digest from, e.g. 'digest @"
+                    " git+https://github.com/OWNER/digest@v1'",
+                )
+            ]
+        )
     name = title or _title_from(folder.resolve().name) or "Weekly Digest"
     files = _files(name, url if url.endswith("/") else url + "/", today or dt.date.today(), requirement)
     try:
         _put_in_place(folder, files)
     except OSError as e:  # a parent that is a file, a folder digest may not write in, a full disk...
-        raise DigestError([Problem(str(folder), None, f"cannot be created in {folder.resolve().parent}: {e.strerror or e}; nothing was written")]) from None
+        raise DigestError(
+            [
+                Problem(
+                    str(folder),
+                    None,
+                    f"cannot be created in {folder.resolve().parent}: {e.strerror or e}; nothing was written",
+                )
+            ]
+        ) from None
     return list(files)
 
 
@@ -132,7 +161,8 @@ def _requirements(requirement: str | None) -> str:
 def _files(title: str, url: str, today: dt.date, requirement: str | None) -> dict[str, str]:
     here = resources.files("digest.compose") / "skeleton"
     config = (
-        (here / "config.yaml").read_text(encoding="utf-8")
+        (here / "config.yaml")
+        .read_text(encoding="utf-8")
         .replace("__TITLE_YAML__", json.dumps(title, ensure_ascii=False))  # a JSON string is a YAML string
         .replace("__TITLE__", " ".join(title.split()))
         .replace("__URL__", url)

@@ -92,7 +92,13 @@ def _lock(folder: Path, rel: str, wait: float) -> int:
 
 
 def _busy(rel: str, wait: float) -> DigestError:
-    return DigestError([Problem(rel, None, (
-        f"another digest command (add, collect, new or the editor) has been writing here for {wait:g} s;"
-        " nothing was written: try again when it has finished"
-    ))])
+    return DigestError(
+        [
+            Problem(
+                rel,
+                None,
+                f"another digest command (add, collect, new or the editor) has been writing here for {wait:g} s;"
+                " nothing was written: try again when it has finished",
+            )
+        ]
+    )

@@ -110,8 +110,8 @@ def page_metadata(body: bytes, page_url: str, header_charset: str | None = None)
     image_alt = meta.get("og:image:alt")
     if image_src and not image_alt:
         notes.append(
-            f"the page's {origins['image']} ({image_src}) has no og:image:alt, and an image's alt text is never invented: "
-            f"to show it, add under the item: image: {{src: {image_src}, alt: what the image shows}}"
+            f"the page's {origins['image']} ({image_src}) has no og:image:alt, and an image's alt text is never"
+            f" invented: to show it, add under the item: image: {{src: {image_src}, alt: what the image shows}}"
         )
     # The first date that reads as one; a note only when every date the page gives is unreadable.
     written = [
@@ -186,7 +186,8 @@ def _codec(label: str) -> str | None:
 
 
 def _meta_charset(body: bytes) -> str | None:
-    """<meta charset> or <meta http-equiv=Content-Type> in the page's first 8 KB (read as Latin-1, which any charset label survives)."""
+    """<meta charset> or <meta http-equiv=Content-Type> in the page's first 8 KB (read as
+    Latin-1, which any charset label survives)."""
     import email.message
 
     import lxml.html

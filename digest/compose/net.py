@@ -222,7 +222,10 @@ async def _read(r: object, url: str, max_bytes: int) -> bytes:
     import httpx
 
     assert isinstance(r, httpx.Response)
-    too_big = f"larger than {max_bytes // (1024 * 1024) or max_bytes} {'MB' if max_bytes >= 1024 * 1024 else 'bytes'}; not reading it"
+    too_big = (
+        f"larger than {max_bytes // (1024 * 1024) or max_bytes} {'MB' if max_bytes >= 1024 * 1024 else 'bytes'}; not"
+        " reading it"
+    )
     declared = r.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes and "content-encoding" not in r.headers:
         raise FetchError(url, too_big)

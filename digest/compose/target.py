@@ -39,7 +39,9 @@ class IssueFile:
     @property
     def draft(self) -> bool:
         node = self.top("draft")
-        return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool" and node.value.lower() == "true"
+        return (
+            isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool" and node.value.lower() == "true"
+        )
 
     @property
     def date(self) -> dt.date | None:
@@ -75,11 +77,27 @@ def target_issue(files: list[IssueFile], number: int | None) -> IssueFile:
         for f in files:
             if f.number == number:
                 return f
-        raise DigestError([Problem(ISSUES_DIR, None, f"there is no issue {number}" + (f" (the newest is {files[-1].number})" if files else ""))])
+        raise DigestError(
+            [
+                Problem(
+                    ISSUES_DIR,
+                    None,
+                    f"there is no issue {number}" + (f" (the newest is {files[-1].number})" if files else ""),
+                )
+            ]
+        )
     for f in reversed(files):
         if f.draft:
             return f
-    raise DigestError([Problem(ISSUES_DIR, None, "no draft issue to add to: start one with `digest new` (or name an issue with --issue)")])
+    raise DigestError(
+        [
+            Problem(
+                ISSUES_DIR,
+                None,
+                "no draft issue to add to: start one with `digest new` (or name an issue with --issue)",
+            )
+        ]
+    )
 
 
 def last_published(files: list[IssueFile]) -> dt.date | None:

@@ -41,7 +41,9 @@ def _private(folder: Path) -> bool:
         st = os.lstat(folder)
     except OSError:
         return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022 and os.access(folder, os.W_OK)
+    return (
+        stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022 and os.access(folder, os.W_OK)
+    )
 
 
 def newsletter_cache(root: Path) -> Path:
@@ -52,4 +54,12 @@ def newsletter_cache(root: Path) -> Path:
         if _private(base) and _private(base / name):
             return base / name
     tried = ", ".join(str(p) for p in _candidates())
-    raise DigestError([Problem(str(root), None, f"no private cache folder can be made ({tried}): set XDG_CACHE_HOME to a folder of yours")])
+    raise DigestError(
+        [
+            Problem(
+                str(root),
+                None,
+                f"no private cache folder can be made ({tried}): set XDG_CACHE_HOME to a folder of yours",
+            )
+        ]
+    )

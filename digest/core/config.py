@@ -16,7 +16,26 @@ from digest.core.models import Author, Config, DarkTheme, Edition, EmailSettings
 from digest.core.validate import Checker, capped
 
 CONFIG_FILE = "config.yaml"
-KEYS = ("title", "url", "description", "language", "timezone", "author", "issue_title", "email", "feed", "theme", "words", "utm", "check", "sources", "editions", "archive", "digits", "links")
+KEYS = (
+    "title",
+    "url",
+    "description",
+    "language",
+    "timezone",
+    "author",
+    "issue_title",
+    "email",
+    "feed",
+    "theme",
+    "words",
+    "utm",
+    "check",
+    "sources",
+    "editions",
+    "archive",
+    "digits",
+    "links",
+)
 EDITION_KEYS = ("language", "title", "url", "same_numbers")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
@@ -29,7 +48,9 @@ def load_config(root: Path) -> Config:
         st = paths.input_stat(path, root.resolve())
     except paths.Refused as e:
         if e.missing:
-            raise DigestError([Problem(CONFIG_FILE, None, f"not found in {root}: is this a newsletter folder? (see --root)")]) from None
+            raise DigestError(
+                [Problem(CONFIG_FILE, None, f"not found in {root}: is this a newsletter folder? (see --root)")]
+            ) from None
         raise DigestError([Problem(CONFIG_FILE, None, str(e))]) from None
     if not stat.S_ISREG(st.st_mode):
         raise DigestError([Problem(CONFIG_FILE, None, "is not a regular file")])
@@ -91,7 +112,11 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if (lang_node := top.get("language")) is not None and (lang := c.line_text(lang_node, "language")):
         direction = _direction(lang)
         if direction is None:
-            c.error(lang_node.line, "language", f"unknown language {short(lang)}: use a BCP 47 tag such as en, ar, fa, sq or pt-BR")
+            c.error(
+                lang_node.line,
+                "language",
+                f"unknown language {short(lang)}: use a BCP 47 tag such as en, ar, fa, sq or pt-BR",
+            )
         else:
             kwargs["language"], kwargs["direction"] = lang, direction
     if (tz_node := top.get("timezone")) is not None and (tz := c.line_text(tz_node, "timezone")):
@@ -109,19 +134,29 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
         # Without email.from, the author is the sender: both reach the From header.
         author_text = _header(c, c.line_text)
         kwargs["author"] = Author(
-            name=c.get(a, "name", "author", author_text), email=c.get(a, "email", "author", author_text),
+            name=c.get(a, "name", "author", author_text),
+            email=c.get(a, "email", "author", author_text),
         )
-    if (e := c.mapping(top.get("email"), "email", ("from", "reply_to", "unsubscribe_url", "unsubscribe_mailto"))) is not None:
+    if (
+        e := c.mapping(top.get("email"), "email", ("from", "reply_to", "unsubscribe_url", "unsubscribe_mailto"))
+    ) is not None:
         mailto = c.get(e, "unsubscribe_mailto", "email", _header(c, c.line_text))
         if mailto is not None and ("@" not in mailto or any(ch in mailto for ch in " <>,")):
-            c.error(e["unsubscribe_mailto"].line, "email.unsubscribe_mailto", f"must be one email address like leave@example.org, got {short(mailto)}")
+            c.error(
+                e["unsubscribe_mailto"].line,
+                "email.unsubscribe_mailto",
+                f"must be one email address like leave@example.org, got {short(mailto)}",
+            )
             mailto = None
         kwargs["email"] = EmailSettings(
             from_=c.get(e, "from", "email", _address(c)),
             reply_to=c.get(e, "reply_to", "email", _address(c)),
             # Every email links it: a URL or a merge tag, never javascript: and the like.
             unsubscribe_url=c.get(
-                e, "unsubscribe_url", "email", _header(c, lambda n, p: c.url(n, p, mailto=True, merge_tag=True)),
+                e,
+                "unsubscribe_url",
+                "email",
+                _header(c, lambda n, p: c.url(n, p, mailto=True, merge_tag=True)),
             ),
             unsubscribe_mailto=mailto.removeprefix("mailto:") if mailto else None,
         )
@@ -137,17 +172,33 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if (f := c.mapping(top.get("feed"), "feed", ("items",))) is not None:
         if (n := c.get(f, "items", "feed", c.positive)) is not None:
             kwargs["feed_items"] = n
-    if (t := c.mapping(top.get("theme"), "theme", ("brand_color", "text_color", "background_color", "logo", "icon", "dark"))) is not None:
+    if (
+        t := c.mapping(
+            top.get("theme"), "theme", ("brand_color", "text_color", "background_color", "logo", "icon", "dark")
+        )
+    ) is not None:
         theme: dict[str, object] = {}
         for key in ("brand_color", "text_color", "background_color"):
             if key in t and t[key].value is None:  # `brand_color: #1f5fa8` unquoted: YAML reads a comment
-                c.error(t[key].line, f"theme.{key}", 'is empty: in YAML a # starts a comment, so put the colour in quotes, like "#1f5fa8"')
+                c.error(
+                    t[key].line,
+                    f"theme.{key}",
+                    'is empty: in YAML a # starts a comment, so put the colour in quotes, like "#1f5fa8"',
+                )
                 continue
             if (color := c.get(t, key, "theme", c.line_text)) is not None:
                 if _COLOR.fullmatch(color):
                     theme[key] = color.lower()
-                    if key != "background_color" and (ratio := lint.contrast(color, lint.CARD_COLOR)) < lint.MIN_CONTRAST:
-                        c.warn(t[key].line, f"theme.{key}", f"{color} on the white email card has a contrast of {ratio:.1f}:1; readable text needs at least {lint.MIN_CONTRAST}:1 (WCAG AA)")
+                    if (
+                        key != "background_color"
+                        and (ratio := lint.contrast(color, lint.CARD_COLOR)) < lint.MIN_CONTRAST
+                    ):
+                        c.warn(
+                            t[key].line,
+                            f"theme.{key}",
+                            f"{color} on the white email card has a contrast of {ratio:.1f}:1; readable text needs at"
+                            f" least {lint.MIN_CONTRAST}:1 (WCAG AA)",
+                        )
                 else:
                     c.error(t[key].line, f"theme.{key}", f"must be a colour like #1f5fa8, got {short(color)}")
         if (logo := c.mapping(t.get("logo"), "theme.logo", ("src", "alt"), required=("src", "alt"))) is not None:
@@ -177,21 +228,30 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
             c.warn(
                 lang_node.line,
                 "language",
-                f"digest has no interface words in {_language_name(language, 'en')}: the pages and emails show these in English "
-                f"until you write them under words: {', '.join(missing)}",
+                f"digest has no interface words in {_language_name(language, 'en')}: the pages and emails show these in"
+                f" English until you write them under words: {', '.join(missing)}",
             )
     digits = "locale"
     if (d := top.get("digits")) is not None and (value := c.line_text(d, "digits")) is not None:
         if value in i18n.DIGITS:
             digits = value
         else:
-            c.error(d.line, "digits", f"must be locale (the digits the language writes, e.g. ۲۶۳ in Persian) or latin (0-9), got {short(value)}")
+            c.error(
+                d.line,
+                "digits",
+                "must be locale (the digits the language writes, e.g. ۲۶۳ in Persian) or latin (0-9), got"
+                f" {short(value)}",
+            )
     kwargs["numbering"] = i18n.numbering_system(language, digits)
     if (a := c.mapping(top.get("archive"), "archive", ("per_page",))) is not None:
         if (n := c.get(a, "per_page", "archive", c.positive)) is not None:
             kwargs["archive_per_page"] = n
     if (e_node := top.get("editions")) is not None and title is not None and url is not None:
-        kwargs["editions"], kwargs["x_default"] = _editions(c, e_node, Edition(language, title, url, str(kwargs.get("direction", "ltr")), _language_name(language), True))
+        kwargs["editions"], kwargs["x_default"] = _editions(
+            c,
+            e_node,
+            Edition(language, title, url, str(kwargs.get("direction", "ltr")), _language_name(language), True),
+        )
     if (links := c.mapping(top.get("links"), "links", ("schemes",))) is not None and "schemes" in links:
         kwargs["link_schemes"] = _schemes(c, links["schemes"])
     if any(not p.warning for p in c.problems) or title is None or url is None:
@@ -210,7 +270,11 @@ def _dark_theme(c: Checker, node: Node | None, light: Theme) -> DarkTheme:
     if d is not None:
         for key in _DARK_COLORS:
             if key in d and d[key].value is None:
-                c.error(d[key].line, f"theme.dark.{key}", 'is empty: in YAML a # starts a comment, so put the colour in quotes, like "#121212"')
+                c.error(
+                    d[key].line,
+                    f"theme.dark.{key}",
+                    'is empty: in YAML a # starts a comment, so put the colour in quotes, like "#121212"',
+                )
             elif (color := c.get(d, key, "theme.dark", c.line_text)) is not None:
                 if _COLOR.fullmatch(color):
                     given[key] = color.lower()
@@ -218,22 +282,36 @@ def _dark_theme(c: Checker, node: Node | None, light: Theme) -> DarkTheme:
                     c.error(d[key].line, f"theme.dark.{key}", f"must be a colour like #121212, got {short(color)}")
         if (lg := c.mapping(d.get("logo"), "theme.dark.logo", ("src", "alt"), required=("src",))) is not None:
             src = c.get(lg, "src", "theme.dark.logo", c.url)
-            alt = c.get(lg, "alt", "theme.dark.logo", c.alt_text) if "alt" in lg else (light.logo.alt if light.logo else None)
+            alt = (
+                c.get(lg, "alt", "theme.dark.logo", c.alt_text)
+                if "alt" in lg
+                else (light.logo.alt if light.logo else None)
+            )
             if src and alt:
                 logo = Image(src=src, alt=alt)
             elif src:
                 c.error(d["logo"].line, "theme.dark.logo", "needs alt (there is no theme.logo to take it from)")
     dark = colors.derive_dark(
-        light.brand_color, light.text_color, light.background_color,
-        dark_background=given.get("background_color"), dark_surface=given.get("surface_color"),
-        dark_text=given.get("text_color"), dark_brand=given.get("brand_color"), logo=logo,
+        light.brand_color,
+        light.text_color,
+        light.background_color,
+        dark_background=given.get("background_color"),
+        dark_surface=given.get("surface_color"),
+        dark_text=given.get("text_color"),
+        dark_brand=given.get("brand_color"),
+        logo=logo,
     )
     for fg_key, bg_key, ratio in lint.dark_contrast(dark):
         # Reported at the colour config.yaml set; code_color is not a setting: it follows surface_color.
         at = fg_key if fg_key in given else "surface_color" if bg_key == "code_color" else bg_key
         line = d[at].line if d is not None and at in given else (node.line if node is not None else None)
         fg, bg = getattr(dark, fg_key), getattr(dark, bg_key)
-        c.warn(line, f"theme.dark.{at}", f"in dark mode, {fg} on {bg} has a contrast of {ratio:.1f}:1; readable text needs at least {lint.MIN_CONTRAST}:1 (WCAG AA)")
+        c.warn(
+            line,
+            f"theme.dark.{at}",
+            f"in dark mode, {fg} on {bg} has a contrast of {ratio:.1f}:1; readable text needs at least"
+            f" {lint.MIN_CONTRAST}:1 (WCAG AA)",
+        )
     return dark
 
 
@@ -250,6 +328,8 @@ def _sources(c: Checker, node: Node | None) -> tuple[FeedSource, ...] | None:
         if url is not None:
             sources.append(FeedSource(url=url, section=section))
     return tuple(sources)
+
+
 def _editions(c: Checker, node: Node, this: Edition) -> tuple[tuple[Edition, ...], str | None]:
     """The editions listed under ``editions:`` with ``this`` one among them (first, unless
     listed: the same list can then be copied into every edition's config.yaml), and the
@@ -269,22 +349,41 @@ def _editions(c: Checker, node: Node, this: Edition) -> tuple[tuple[Edition, ...
         if language is not None:
             direction = _direction(language)
             if direction is None:
-                c.error(entry["language"].line, f"{path}.language", f"unknown language {short(language)}: use a BCP 47 tag such as en, ar, fa, sq or pt-BR")
+                c.error(
+                    entry["language"].line,
+                    f"{path}.language",
+                    f"unknown language {short(language)}: use a BCP 47 tag such as en, ar, fa, sq or pt-BR",
+                )
         if ed_title is None or ed_url is None or language is None or direction is None:
             continue
         if not ed_url.endswith("/"):
             ed_url += "/"
         if ed_url in seen_urls:
-            c.error(entry["url"].line, f"{path}.url", f"is also the url of {seen_urls[ed_url]}: each edition has its own")
+            c.error(
+                entry["url"].line, f"{path}.url", f"is also the url of {seen_urls[ed_url]}: each edition has its own"
+            )
             continue
         if language.lower() in seen_languages:
-            c.error(entry["language"].line, f"{path}.language", f"{short(language)} is also the language of {seen_languages[language.lower()]}: a reader picks an edition by its language")
+            c.error(
+                entry["language"].line,
+                f"{path}.language",
+                f"{short(language)} is also the language of {seen_languages[language.lower()]}: a reader picks an"
+                " edition by its language",
+            )
             continue
         if ed_url == this.url and language.lower() != this.language.lower():
-            c.error(entry["language"].line, f"{path}.language", f"is {short(language)}, but this entry's url is this newsletter's, whose language is {this.language}")
+            c.error(
+                entry["language"].line,
+                f"{path}.language",
+                f"is {short(language)}, but this entry's url is this newsletter's, whose language is {this.language}",
+            )
             continue
         seen_urls[ed_url] = seen_languages[language.lower()] = path
-        found.append(this if ed_url == this.url else Edition(language, ed_title, ed_url, direction, _language_name(language), bool(same)))
+        found.append(
+            this
+            if ed_url == this.url
+            else Edition(language, ed_title, ed_url, direction, _language_name(language), bool(same))
+        )
     if not found:
         return (), None
     x_default = found[0].url
@@ -317,7 +416,9 @@ def _schemes(c: Checker, node: Node) -> tuple[str, ...]:
         if scheme in markdown.NEVER_SCHEMES:
             c.error(item.line, path, f"{short(name)} can never be allowed: its links run code or read local files")
         elif not markdown.SCHEME.fullmatch(scheme):
-            c.error(item.line, path, f"must be a URL scheme such as irc or ftp (letters, digits, + - .), got {short(name)}")
+            c.error(
+                item.line, path, f"must be a URL scheme such as irc or ftp (letters, digits, + - .), got {short(name)}"
+            )
         elif scheme not in ("http", "https", "mailto", *schemes):
             schemes.append(scheme)
     return tuple(schemes)

@@ -56,7 +56,9 @@ def _order(p: Problem) -> tuple[str, int, str]:
     return (p.path, p.line or 0, p.key)
 
 
-_VARYING = re.compile(r'"[^"]*"|“[^”]*”|«[^»]*»|\S*\d\S*')  # quoted text and numbers: what differs between warnings of a kind
+_VARYING = re.compile(
+    r'"[^"]*"|“[^”]*”|«[^»]*»|\S*\d\S*'
+)  # quoted text and numbers: what differs between warnings of a kind
 
 
 def fold_warnings(problems: list[Problem], full: Callable[[Problem], bool]) -> tuple[list[Problem], list[str]]:

@@ -39,7 +39,8 @@ def _first_refused(text: str, written: str | None = None) -> str | None:
     decoding), any control or separator decoding brought in; without, ``text`` is as written."""
     if written is None:
         return next(
-            (ch for ch in text if (ch < " " and ch != "\t") or ch in _BREAKS or unicodedata.category(ch) == "Cs"), None,
+            (ch for ch in text if (ch < " " and ch != "\t") or ch in _BREAKS or unicodedata.category(ch) == "Cs"),
+            None,
         )
     return next((ch for ch in text if unicodedata.category(ch) in _REFUSED and ch not in written), None)
 

@@ -54,11 +54,19 @@ def discover(root: Path) -> tuple[list[tuple[int, Path, str]], list[Problem]]:
             return [], [Problem(ISSUES_DIR, None, "folder not found: put one <number>.yaml file per issue in it")]
         return [], [Problem(ISSUES_DIR, None, str(e))]
     if not stat.S_ISDIR(st.st_mode):
-        return [], [Problem(ISSUES_DIR, None, "is not a folder: put one <number>.yaml file per issue in a folder of that name")]
+        return [], [
+            Problem(ISSUES_DIR, None, "is not a folder: put one <number>.yaml file per issue in a folder of that name")
+        ]
     try:
         names = sorted(os.listdir(folder))
     except OSError as e:
-        return [], [Problem(ISSUES_DIR, None, f"cannot open the folder: {paths.reason(e)} (a folder needs read and execute permission)")]
+        return [], [
+            Problem(
+                ISSUES_DIR,
+                None,
+                f"cannot open the folder: {paths.reason(e)} (a folder needs read and execute permission)",
+            )
+        ]
     found: dict[int, list[tuple[Path, str]]] = {}
     problems: list[Problem] = []
     for name in names:
@@ -72,11 +80,20 @@ def discover(root: Path) -> tuple[list[tuple[int, Path, str]], list[Problem]]:
             st = paths.input_stat(path, real_root)
         except paths.Refused as e:
             if e.parent_denied:
-                return [], [Problem(ISSUES_DIR, None, f"cannot look at the files in the folder: {e.args[0].removeprefix('cannot be read: ')} (a folder needs execute permission as well as read)")]
+                return [], [
+                    Problem(
+                        ISSUES_DIR,
+                        None,
+                        f"cannot look at the files in the folder: {e.args[0].removeprefix('cannot be read: ')} (a"
+                        " folder needs execute permission as well as read)",
+                    )
+                ]
             problems.append(Problem(rel, None, str(e)))
             continue
         if stat.S_ISDIR(st.st_mode):
-            problems.append(Problem(rel, None, "is a folder: put issue files directly in issues/, named like 0263.yaml"))
+            problems.append(
+                Problem(rel, None, "is a folder: put issue files directly in issues/, named like 0263.yaml")
+            )
             continue
         if why is not None:
             problems.append(Problem(rel, None, why))
@@ -93,7 +110,9 @@ def discover(root: Path) -> tuple[list[tuple[int, Path, str]], list[Problem]]:
     for number, entries in sorted(found.items()):
         if len(entries) > 1:
             names_ = " and ".join(rel for _, rel in entries)
-            problems.extend(Problem(rel, None, f"issue {number} has more than one file: {names_}") for _, rel in entries)
+            problems.extend(
+                Problem(rel, None, f"issue {number} has more than one file: {names_}") for _, rel in entries
+            )
             continue
         files.append((number, entries[0][0], entries[0][1]))
     return files, problems
@@ -125,7 +144,9 @@ def issue_number(name: str) -> tuple[int | None, str | None]:
     return None, None
 
 
-def load_issue(config: Config, number: int, path: Path, rel: str, data: bytes | None = None) -> tuple[Issue | None, list[Problem]]:
+def load_issue(
+    config: Config, number: int, path: Path, rel: str, data: bytes | None = None
+) -> tuple[Issue | None, list[Problem]]:
     """Read (unless its bytes are given), parse and validate one issue file."""
     text, problems = read_text(path, rel) if data is None else decode(data, rel)
     if text is None:
@@ -153,13 +174,24 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     if top is None:
         return None
     if (n := c.get(top, "number", "", c.integer)) is not None and n != number:
-        c.error(top["number"].line, "number", f"is {cut(str(n), 20)} but the file name {c.rel.rsplit('/', 1)[-1]} says {number}: make them agree")
+        c.error(
+            top["number"].line,
+            "number",
+            f"is {cut(str(n), 20)} but the file name {c.rel.rsplit('/', 1)[-1]} says {number}: make them agree",
+        )
     date = c.get(top, "date", "", c.date)
     updated = c.get(top, "updated", "", c.date)
     if date is not None and updated is not None and updated < date:
-        c.error(top["updated"].line, "updated", f"{updated.isoformat()} is before the issue's date {date.isoformat()}: a correction comes after publication")
+        c.error(
+            top["updated"].line,
+            "updated",
+            f"{updated.isoformat()} is before the issue's date {date.isoformat()}: a correction comes after"
+            " publication",
+        )
     draft = c.get(top, "draft", "", c.boolean) or False
-    title = c.get(top, "title", "", c.line_text) or i18n.format_title(config.issue_title, config.title, number, config.numbering)
+    title = c.get(top, "title", "", c.line_text) or i18n.format_title(
+        config.issue_title, config.title, number, config.numbering
+    )
     subject = c.get(top, "subject", "", c.line_text) or title
     _check_subject(c, top, subject)
     preheader = c.get(top, "preheader", "", c.line_text)
@@ -219,7 +251,11 @@ def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Se
     subs: list[Section] = []
     snode = s.get("sections")
     if snode is not None and nested:
-        c.error(node.key_lines.get("sections", snode.line), f"{path}.sections", "sections go one level deep: a sub-section cannot have sections of its own")
+        c.error(
+            node.key_lines.get("sections", snode.line),
+            f"{path}.sections",
+            "sections go one level deep: a sub-section cannot have sections of its own",
+        )
     elif snode is not None and snode.value is None:
         _empty(c, snode.line, f"{path}.sections", "has no sections", draft)
     elif snode is not None and (sentries := c.items(snode, f"{path}.sections")) is not None:
@@ -245,7 +281,11 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
     title = c.get(i, "title", path, c.title)
     url = c.get(i, "url", path, c.link)
     if title and "url" in i and any(link.kind == "link" for link in markdown.links(title, inline=True)):
-        c.error(i["title"].line, f"{path}.title", "has a link, but the whole title already links to the item's url: keep one of them")
+        c.error(
+            i["title"].line,
+            f"{path}.title",
+            "has a link, but the whole title already links to the item's url: keep one of them",
+        )
     summary = c.get(i, "summary", path, c.markdown)
     if all(k not in i or i[k].value is None for k in ("title", "summary")):
         c.error(node.line, path, "an item needs a title or a summary")
@@ -273,7 +313,10 @@ def _derive_preheader(intro: str | None, sections: tuple[Section, ...]) -> str:
     first = [item for section in sections for item in section.all_items][:1]
     candidates = [plaintext.to_text(intro, urls=False) if intro else ""]
     for item in first:
-        candidates += [plaintext.to_text(item.summary, urls=False) if item.summary else "", plaintext.title_text(item.title) if item.title else ""]
+        candidates += [
+            plaintext.to_text(item.summary, urls=False) if item.summary else "",
+            plaintext.title_text(item.title) if item.title else "",
+        ]
     for source in candidates:
         if source:
             text = " ".join(source.split())
@@ -294,6 +337,9 @@ def date_order(issues: list[Issue]) -> list[Problem]:
             why = f"{issue.date.isoformat()} is issue {before.number}'s date too"
         else:
             continue
-        message = f"{why}: the archive and the feeds put issues in the order of their numbers; is the date or the number wrong?"
+        message = (
+            f"{why}: the archive and the feeds put issues in the order of their numbers; is the date or the number"
+            " wrong?"
+        )
         problems.append(Problem(issue.source, issue.date_line, message, "date", warning=True))
     return problems

@@ -21,7 +21,20 @@ CLIP_WARN_BYTES = int(CLIP_BYTES * 0.8)
 MIN_CONTRAST = 4.5
 CARD_COLOR = "#ffffff"  # the email's and the web page's content background
 VAGUE_LINK_TEXT = frozenset(
-    {"here", "click here", "click", "this", "this link", "link", "read more", "more", "learn more", "continue", "go", "see here"}
+    {
+        "here",
+        "click here",
+        "click",
+        "this",
+        "this link",
+        "link",
+        "read more",
+        "more",
+        "learn more",
+        "continue",
+        "go",
+        "see here",
+    }
 )
 _HEX = re.compile(r"#([0-9a-fA-F]{6})")
 
@@ -67,7 +80,13 @@ def clip_message(size: int) -> tuple[bool, str] | None:
     as base64 sends, and warns when that alone would be clipped."""
     b64 = getattr(size, "base64", size)
     if size > CLIP_BYTES:
-        return True, f"email.html is {size:,} bytes as sent, over Gmail's clipping limit of {CLIP_BYTES:,}: Gmail would hide the rest and the unsubscribe link; shorten it or split it"
+        return (
+            True,
+            (
+                f"email.html is {size:,} bytes as sent, over Gmail's clipping limit of {CLIP_BYTES:,}: Gmail would hide"
+                " the rest and the unsubscribe link; shorten it or split it"
+            ),
+        )
     if size > CLIP_WARN_BYTES or b64 > CLIP_BYTES:
         clipped = ", which Gmail clips" if b64 > CLIP_BYTES else ""
         tail = "" if b64 == size else f"; a mailing service that re-encodes it as base64 sends {b64:,} bytes{clipped}"
@@ -83,13 +102,15 @@ VAGUE_ALT_TEXT = frozenset({"image", "photo", "picture", "img", "graphic", "logo
 def link_text_problem(text: str) -> str | None:
     """Why a link's text fails a screen-reader user who lists the links, or None."""
     if " ".join(text.lower().strip(" .…:!→»>").split()) in VAGUE_LINK_TEXT:
-        return f"link text {text.strip()!r} does not say where it goes; describe the destination (screen readers list links by their text)"
+        return (
+            f"link text {text.strip()!r} does not say where it goes; describe the destination (screen readers list"
+            " links by their text)"
+        )
     return None
 
 
 EMPTY_ALT = (
-    "markdown image has no alt text: say what it shows between the brackets,"
-    " as in ![A chart of the results](https://…)"
+    "markdown image has no alt text: say what it shows between the brackets, as in ![A chart of the results](https://…)"
 )
 
 

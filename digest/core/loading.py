@@ -26,12 +26,25 @@ from pathlib import Path
 import yaml
 
 from digest.core.errors import Problem
-from digest.core.yamltext import LIBYAML, MAX_DEPTH, MAX_NODES, TOO_DEEP, Lines, Loader, check_shape, check_tree, syntax_problem
+from digest.core.yamltext import (
+    LIBYAML,
+    MAX_DEPTH,
+    MAX_NODES,
+    TOO_DEEP,
+    Lines,
+    Loader,
+    check_shape,
+    check_tree,
+    syntax_problem,
+)
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_CHARS = MAX_FILE_BYTES  # expanded text per document: only aliases can go beyond the file's size
 SHORT = 60  # longest user value quoted in a message
-TOO_LARGE = f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, too large for a newsletter's YAML file: is it the right file?"
+TOO_LARGE = (
+    f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, too large for a newsletter's YAML file: is it the right"
+    " file?"
+)
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -44,7 +57,13 @@ _GRAMMAR = {
     for tag, rx in resolvers
     if tag in _SCALAR_TAGS
 }
-_WORDS = {"timestamp": "date", "bool": "boolean (true or false)", "int": "whole number", "float": "number", "null": "null (write nothing, or ~)"}
+_WORDS = {
+    "timestamp": "date",
+    "bool": "boolean (true or false)",
+    "int": "whole number",
+    "float": "number",
+    "null": "null (write nothing, or ~)",
+}
 # Characters XML 1.0 forbids (C0 controls but tab/newline/return, lone surrogates,
 # U+FFFE/U+FFFF): they would break the feeds and the HTML, so validation refuses them.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -114,12 +133,21 @@ def decode(data: bytes, rel: str) -> tuple[str | None, list[Problem]]:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None, [Problem(rel, None, "is saved as UTF-16 text; save it as UTF-8")]
     if b"\x00" in data[:8192]:
-        return None, [Problem(rel, None, "is not a text file (it contains NUL bytes, like an image or an archive); it must be YAML text saved as UTF-8")]
+        return None, [
+            Problem(
+                rel,
+                None,
+                "is not a text file (it contains NUL bytes, like an image or an archive); it must be YAML text saved as"
+                " UTF-8",
+            )
+        ]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        return None, [Problem(rel, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} cannot be decoded); save the file as UTF-8")]
+        return None, [
+            Problem(rel, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} cannot be decoded); save the file as UTF-8")
+        ]
     return text.removeprefix("\ufeff"), []
 
 
@@ -142,7 +170,14 @@ def parse(text: str, rel: str) -> tuple[Node | None, list[Problem]]:
             return None, [problem]
     except yaml.reader.ReaderError as e:
         at = lines.at(lines.byte_offset_to_index(e.position) if LIBYAML else e.position)
-        return None, [Problem(rel, at, f"contains the invisible control character U+{e.character:04X}, which YAML files cannot hold: delete it")]
+        return None, [
+            Problem(
+                rel,
+                at,
+                f"contains the invisible control character U+{e.character:04X}, which YAML files cannot hold:"
+                " delete it",
+            )
+        ]
     except yaml.MarkedYAMLError as e:
         if LIBYAML and "maximum nesting depth" in (e.problem or ""):
             # libyaml stops 1,000 levels down; the editor needs the line where 64 are passed
@@ -183,7 +218,14 @@ class _Walker:
             return self._convert(ynode, "", 0)
         except _TooBig as e:
             line, key = self.top
-            self.problems.append(Problem(self.rel, line, f"uses aliases (*name) that repeat it to more than {e}; write the values out instead", key))
+            self.problems.append(
+                Problem(
+                    self.rel,
+                    line,
+                    f"uses aliases (*name) that repeat it to more than {e}; write the values out instead",
+                    key,
+                )
+            )
             return None
 
     def _convert(self, ynode: yaml.Node, path: str, depth: int) -> Node:
@@ -196,7 +238,11 @@ class _Walker:
             return Node(INVALID, line)
         if isinstance(ynode, (yaml.MappingNode, yaml.SequenceNode)):
             if id(ynode) in self.open:
-                self.problems.append(Problem(self.rel, line, "an alias (*name) here repeats a list or mapping inside itself, endlessly", path))
+                self.problems.append(
+                    Problem(
+                        self.rel, line, "an alias (*name) here repeats a list or mapping inside itself, endlessly", path
+                    )
+                )
                 return Node(INVALID, line)
             self.open.add(id(ynode))
             try:
@@ -216,7 +262,9 @@ class _Walker:
             for knode, vnode in ynode.value:
                 kline = self.lines.of(knode.start_mark)
                 if knode.tag == _TAG + "merge":
-                    self.problems.append(Problem(self.rel, kline, "YAML merge keys (<<) are not supported: write the keys out", path))
+                    self.problems.append(
+                        Problem(self.rel, kline, "YAML merge keys (<<) are not supported: write the keys out", path)
+                    )
                     continue
                 if not isinstance(knode, yaml.ScalarNode) or knode.tag not in _SCALAR_TAGS:
                     self.problems.append(Problem(self.rel, kline, "keys must be plain text", path))
@@ -226,7 +274,11 @@ class _Walker:
                 if depth == 0:
                     self.top = (kline, keypath)
                 if key in key_lines:
-                    self.problems.append(Problem(self.rel, kline, f"duplicate key (first at line {key_lines[key]}): keep only one", keypath))
+                    self.problems.append(
+                        Problem(
+                            self.rel, kline, f"duplicate key (first at line {key_lines[key]}): keep only one", keypath
+                        )
+                    )
                     continue
                 key_lines[key] = kline
                 out[key] = self._convert(vnode, keypath, depth + 1)
@@ -248,10 +300,19 @@ class _Walker:
             value = self.constructor.construct_object(ynode)
         except (ValueError, OverflowError, ArithmeticError, yaml.YAMLError):
             kind = ynode.tag.removeprefix(_TAG)
-            self.problems.append(Problem(self.rel, line, f"{short(ynode.value)} is not a valid {_WORDS.get(kind, kind)}", path))
+            self.problems.append(
+                Problem(self.rel, line, f"{short(ynode.value)} is not a valid {_WORDS.get(kind, kind)}", path)
+            )
             return Node(INVALID, line)
         if isinstance(value, str) and (m := NOT_XML.search(value)):
-            self.problems.append(Problem(self.rel, line, f"contains the control character U+{ord(m.group()):04X}, which cannot appear in HTML or XML", path))
+            self.problems.append(
+                Problem(
+                    self.rel,
+                    line,
+                    f"contains the control character U+{ord(m.group()):04X}, which cannot appear in HTML or XML",
+                    path,
+                )
+            )
             return Node(INVALID, line)
         block = getattr(ynode, "style", None) in ("|", ">")  # scalar nodes have a style
         first = self.lines.clamp(line + 1) if block else line  # an empty block scalar at the end: its own line
@@ -265,10 +326,25 @@ class _Walker:
     def _bad_tag(self, ynode: yaml.Node, line: int, path: str) -> Node:
         tag = ynode.tag.replace(_TAG, "!!", 1) if ynode.tag.startswith(_TAG) else ynode.tag
         if ynode.tag in _SCALAR_TAGS | {_TAG + "map", _TAG + "seq"}:  # a plain-data tag on the wrong kind of value
-            kind = "a mapping" if isinstance(ynode, yaml.MappingNode) else "a list" if isinstance(ynode, yaml.SequenceNode) else "a single value"
-            self.problems.append(Problem(self.rel, line, f"YAML tag {tag} cannot be put on {kind}: delete the tag", path))
+            kind = (
+                "a mapping"
+                if isinstance(ynode, yaml.MappingNode)
+                else "a list"
+                if isinstance(ynode, yaml.SequenceNode)
+                else "a single value"
+            )
+            self.problems.append(
+                Problem(self.rel, line, f"YAML tag {tag} cannot be put on {kind}: delete the tag", path)
+            )
             return Node(INVALID, line)
-        self.problems.append(Problem(self.rel, line, f"YAML tag {cut(tag)} is not allowed: only text, numbers, booleans, dates, lists and mappings", path))
+        self.problems.append(
+            Problem(
+                self.rel,
+                line,
+                f"YAML tag {cut(tag)} is not allowed: only text, numbers, booleans, dates, lists and mappings",
+                path,
+            )
+        )
         return Node(INVALID, line)
 
     def _template_braces(self, ynode: yaml.Node, line: int, path: str) -> Node:

@@ -80,7 +80,9 @@ def _short(url: str, limit: int = 60) -> str:
 def _new_parser() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(["table", "strikethrough"])
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+        ["table", "strikethrough"]
+    )
 
 
 @lru_cache(maxsize=1)
@@ -287,7 +289,9 @@ def to_html(src: str, top: int = 1, schemes: tuple[str, ...] = (), *, link: Link
     """
     md = _parser()
     tokens = parsed(src, schemes)
-    return Markup(md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top), "link": link}).strip())
+    return Markup(
+        md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top), "link": link}).strip()
+    )
 
 
 def _heading_levels(tokens: list[Token], top: int) -> dict[int, int]:

@@ -96,14 +96,23 @@ def templates_folder(root: Path) -> tuple[Path | None, list[Problem]]:
         try:
             names = sorted(os.listdir(here))
         except OSError as e:
-            problems.append(Problem(rel, None, f"cannot open the folder: {reason(e)} (a folder needs read and execute permission)"))
+            problems.append(
+                Problem(rel, None, f"cannot open the folder: {reason(e)} (a folder needs read and execute permission)")
+            )
             continue
         for name in names:
             try:
                 entry = input_stat(here / name, real_root)
             except Refused as e:
                 if e.parent_denied:
-                    problems.append(Problem(rel, None, "cannot look at the files in the folder: permission denied (a folder needs execute permission as well as read)"))
+                    problems.append(
+                        Problem(
+                            rel,
+                            None,
+                            "cannot look at the files in the folder: permission denied (a folder needs execute"
+                            " permission as well as read)",
+                        )
+                    )
                     break
                 problems.append(Problem(f"{rel}/{name}", None, str(e)))
                 continue

@@ -60,7 +60,7 @@ def _inline_text(children: list[Token], reflow: bool = False, link: LinkHook | N
         elif t == "link_close" and link_stack:
             href, start = link_stack.pop()
             label = "".join(out[start:])
-            target = href[len("mailto:"):] if href.lower().startswith("mailto:") else href
+            target = href[len("mailto:") :] if href.lower().startswith("mailto:") else href
             shown = link(target) if link is not None and href != "#" else target
             if href == "#":
                 pass
@@ -105,7 +105,9 @@ def to_text(
             lines.append("")
         blank_needed = False
         indent = "".join(prefix_stack)
-        for i, line in enumerate(text.split("\n") if code or width is None else wrap(text, width, text_width(indent), _GLUE)):
+        for i, line in enumerate(
+            text.split("\n") if code or width is None else wrap(text, width, text_width(indent), _GLUE)
+        ):
             if i == 0 and pending_marker is not None:
                 lines.append((indent[: -len(pending_marker)] + pending_marker + line).rstrip())
             else:

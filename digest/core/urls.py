@@ -60,12 +60,18 @@ def url_problem(value: str, *, mailto: bool = False, merge_tag: bool = False) ->
         if _CONTROL.search(value):
             return f"must be {kinds} or a merge tag, without control characters, got {short(value)}"
         if _BARE_ADDRESS.fullmatch(value.strip()):
-            return f"must be a full URL (like https://{cut(value.strip(), 40)}) or a merge tag such as {MERGE_TAG_EXAMPLES}, got {short(value)}"
+            return (
+                f"must be a full URL (like https://{cut(value.strip(), 40)}) or a merge tag such as"
+                f" {MERGE_TAG_EXAMPLES}, got {short(value)}"
+            )
         return None
     why = markdown.url_problem(value, allow_mailto=mailto)
     if why is None or not merge_tag or found in ("http", "https") or (mailto and found == "mailto"):
         return why
-    return f"must be {kinds} or a mailing service's merge tag such as {MERGE_TAG_EXAMPLES} (text with no scheme), got {short(value)}"
+    return (
+        f"must be {kinds} or a mailing service's merge tag such as {MERGE_TAG_EXAMPLES} (text with no scheme), got"
+        f" {short(value)}"
+    )
 
 
 TRACKING_PREFIXES = ("utm_",)

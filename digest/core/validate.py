@@ -19,9 +19,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from digest.core import lint
-
-from digest.core import markdown, urls
+from digest.core import lint, markdown, urls
 from digest.core.errors import Problem
 from digest.core.loading import INVALID, Node, cut, short
 
@@ -49,15 +47,23 @@ class Checker:
     def note(self, line: int | None, key: str, message: str) -> None:
         self.problems.append(Problem(self.rel, line, message, key, warning=True, note=True))
 
-    def mapping(self, node: Node | None, path: str, known: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Node] | None:
+    def mapping(
+        self, node: Node | None, path: str, known: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> dict[str, Node] | None:
         """The mapping's entries after checking its keys, or None (with a problem) if it is not a mapping."""
         if node is None or node.value is INVALID:
             return None
         if node.value is None:
-            self.error(node.line, path, f"is empty: write its keys ({', '.join(known)}) on the lines below it, or delete the line")
+            self.error(
+                node.line,
+                path,
+                f"is empty: write its keys ({', '.join(known)}) on the lines below it, or delete the line",
+            )
             return None
         if not node.is_map:
-            self.error(node.line, path, f"must be a group of 'key: value' lines ({', '.join(known)}), got {_kind(node.value)}")
+            self.error(
+                node.line, path, f"must be a group of 'key: value' lines ({', '.join(known)}), got {_kind(node.value)}"
+            )
             return None
         entries: dict[str, Node] = node.value  # type: ignore[assignment]
         suggested = set()
@@ -200,7 +206,11 @@ class Checker:
             return None
         if isinstance(node.value, bool) or not isinstance(node.value, int):
             quoted = isinstance(node.value, str) and node.value.strip().isdigit()
-            self.error(node.line, path, f"must be a whole number, got {_kind(node.value)}{' (remove the quotes)' if quoted else ''}")
+            self.error(
+                node.line,
+                path,
+                f"must be a whole number, got {_kind(node.value)}{' (remove the quotes)' if quoted else ''}",
+            )
             return None
         return node.value
 
@@ -216,7 +226,11 @@ class Checker:
         if self._absent(node, path):
             return None
         if not node.is_list:
-            self.error(node.line, path, f"must be a list (each entry on its own line, starting with '- '), got {_kind(node.value)}")
+            self.error(
+                node.line,
+                path,
+                f"must be a list (each entry on its own line, starting with '- '), got {_kind(node.value)}",
+            )
             return None
         children: list[Node] = node.value  # type: ignore[assignment]
         return [(child, f"{path}[{i}]") for i, child in enumerate(children, 1)]
@@ -235,10 +249,15 @@ def capped(problems: list[Problem]) -> list[Problem]:
         return ordered
     first = rest[0]
     errors = sum(1 for p in rest if not p.warning)
+
     def count(n: int, word: str) -> str:
         return f"{n} {word}{'s' if n != 1 else ''}"
 
-    what = f"{count(errors, 'more error')}" if errors == len(rest) else f"{count(len(rest), 'more problem')} ({count(errors, 'error')})"
+    what = (
+        f"{count(errors, 'more error')}"
+        if errors == len(rest)
+        else f"{count(len(rest), 'more problem')} ({count(errors, 'error')})"
+    )
     message = f"{what} from this line on are not shown: fix the ones above, then check again"
     return [*ordered[:keep], Problem(first.path, first.line, message, warning=errors == 0, hidden=errors)]
 

@@ -70,7 +70,6 @@ class Lines:
         return len(self.text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore"))
 
 
-
 def check_shape(text: str, rel: str, lines: Lines) -> Problem | None:
     depth = count = 0
     for event in yaml.parse(text, Loader=Loader):
@@ -135,7 +134,11 @@ def syntax_problem(e: yaml.MarkedYAMLError, lines: Lines) -> tuple[int | None, s
     # A line break only YAML sees (NEL, LS, PS) before the error is its likely cause.
     if at is not None and (m := _YAML_ONLY_BREAK.search(lines.text, 0, at.index + 1)):
         name = _BREAK_NAMES[m.group()]
-        return syntax(lines.at(m.start()), f"this line holds the invisible character U+{ord(m.group()):04X} ({name}), which YAML reads as a line break though an editor shows none: replace it with a space or a real line break")
+        return syntax(
+            lines.at(m.start()),
+            f"this line holds the invisible character U+{ord(m.group()):04X} ({name}), which YAML reads as a line break"
+            " though an editor shows none: replace it with a space or a real line break",
+        )
 
     if re.search(r"\btab\b", problem) or found == "\t" or "\t" in indent:
         return syntax(line, "a tab is used for indentation or spacing here; YAML needs spaces")
@@ -143,30 +146,55 @@ def syntax_problem(e: yaml.MarkedYAMLError, lines: Lines) -> tuple[int | None, s
         quote = lines.char(e.context_mark) or '"'
         return syntax(start, f"the text in quotes that starts on this line never ends: add the closing {quote}")
     if "quoted scalar" in context and "escape" in problem:
-        return syntax(line, r'a backslash in "double quotes" starts an escape such as \n; write \\ for a backslash, or use single quotes')
+        return syntax(
+            line,
+            r'a backslash in "double quotes" starts an escape such as \n; write \\ for a backslash, or use single'
+            r" quotes",
+        )
     if "cannot start any token" in problem and found in ("@", "`"):
         return syntax(line, f"text cannot start with {found} unless it is in quotes: put the whole text in quotes")
     if "scanning an alias" in context or "undefined alias" in problem:
-        return syntax(line, "text that starts with * is read as an alias (a reference to an &anchor): put the whole text in quotes")
+        return syntax(
+            line,
+            "text that starts with * is read as an alias (a reference to an &anchor): put the whole text in quotes",
+        )
     if "flow node" in context and at is not None and at.index >= len(lines.text.rstrip()):
         # The file ends inside a flow collection: libyaml marks the end; the opener is what to fix.
         opened = max(lines.text.rfind("["), lines.text.rfind("{"))
         if opened >= 0:
             opener = lines.text[opened]
-            return syntax(lines.at(opened), f"the {opener} that starts here is never closed with {_CLOSERS[opener]}: put the whole text in quotes if it is text")
+            return syntax(
+                lines.at(opened),
+                f"the {opener} that starts here is never closed with {_CLOSERS[opener]}: put the whole text in quotes"
+                " if it is text",
+            )
     if "flow sequence" in context or "flow mapping" in context:
         opener = lines.char(e.context_mark) or ("[" if "sequence" in context else "{")
-        return syntax(start, f"the {opener} that starts here is never closed with {_CLOSERS.get(opener, ']')}: put the whole text in quotes if it is text")
+        return syntax(
+            start,
+            f"the {opener} that starts here is never closed with {_CLOSERS.get(opener, ']')}: put the whole text in"
+            " quotes if it is text",
+        )
     if "single document" in context:
         return syntax(line, "a second YAML document starts here (after ---): keep one document per file")
     if "mapping values are not allowed" in problem:
-        return syntax(line, "a colon and space (': ') cannot appear here: put the whole text in quotes, or indent this line like the ones around it")
+        return syntax(
+            line,
+            "a colon and space (': ') cannot appear here: put the whole text in quotes, or indent this line like the"
+            " ones around it",
+        )
     if "simple key" in context:
-        return syntax(start, "this line has no 'key: value' where one is expected: check its indentation, or put text in quotes")
+        return syntax(
+            start, "this line has no 'key: value' where one is expected: check its indentation, or put text in quotes"
+        )
     if "block mapping" in context or "block collection" in context or "expected <block end>" in problem:
         value = _value_of(source_line)
         if value[:1] in _CLOSERS:
-            return syntax(line, f"a value that starts with {value[0]} ends at the matching {_CLOSERS[value[0]]}, and more follows it: put the whole text in quotes")
+            return syntax(
+                line,
+                f"a value that starts with {value[0]} ends at the matching {_CLOSERS[value[0]]}, and more follows it:"
+                " put the whole text in quotes",
+            )
         return syntax(line, "this line is not indented like the lines around it: check its spaces")
     return syntax(line, " ".join(x for x in (context, problem) if x))
 
@@ -177,4 +205,4 @@ def _value_of(line: str) -> str:
     while rest.startswith("- "):
         rest = rest[2:].lstrip()
     m = re.match(r"[^\s:\[\]{}\"'][^:]*:\s+", rest)
-    return rest[m.end():] if m else rest
+    return rest[m.end() :] if m else rest

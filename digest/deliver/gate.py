@@ -31,7 +31,15 @@ class Outcome:
     prepared: list[str]  # those issues' files: their warnings are printed in full
 
 
-def check(config: Config, *, jobs: int | None = None, strict: bool = False, links: bool = False, numbers: tuple[int, ...] = (), timeout: float | None = None) -> Outcome:
+def check(
+    config: Config,
+    *,
+    jobs: int | None = None,
+    strict: bool = False,
+    links: bool = False,
+    numbers: tuple[int, ...] = (),
+    timeout: float | None = None,
+) -> Outcome:
     """Run the gate; raise DigestError with every problem when it fails."""
     from digest.pipeline import build
     from digest.pipeline.stages import read_sources
@@ -91,13 +99,29 @@ def _subject_and_preheader(config: Config, f: ledger.IssueLinks) -> list[Problem
     line = subject_node.line if subject_node is not None else None
     if len(subject) > SUBJECT_CHARS:
         what = "is" if key == "subject" else "is the subject (no subject: is set) and"
-        out.append(Problem(f.rel, line, f"{what} {len(subject)} characters; inboxes cut a subject after about {SUBJECT_CHARS}", key, warning=True))
+        out.append(
+            Problem(
+                f.rel,
+                line,
+                f"{what} {len(subject)} characters; inboxes cut a subject after about {SUBJECT_CHARS}",
+                key,
+                warning=True,
+            )
+        )
     # Without a preheader of its own an issue takes one from its intro or first item
     # (validation requires those), so only an editor's own can be too long.
     pre = f.fields.get("preheader")
     if pre is not None and isinstance(pre.value, str) and len(" ".join(pre.value.split())) > PREHEADER_CHARS:
         n = len(" ".join(pre.value.split()))
-        out.append(Problem(f.rel, pre.line, f"is {n} characters; inboxes show about {PREHEADER_CHARS} after the subject", "preheader", warning=True))
+        out.append(
+            Problem(
+                f.rel,
+                pre.line,
+                f"is {n} characters; inboxes show about {PREHEADER_CHARS} after the subject",
+                "preheader",
+                warning=True,
+            )
+        )
     return out
 
 
@@ -112,7 +136,10 @@ def send_blockers(config: Config) -> list[Problem]:
     problems = []
     fresh = config.url == PLACEHOLDER_URL
     if fresh:
-        why = "is still the placeholder `digest init` wrote: set it to where site/ is published (every link of the email points there)"
+        why = (
+            "is still the placeholder `digest init` wrote: set it to where site/ is published (every link of the email"
+            " points there)"
+        )
         problems.append(Problem(CONFIG_FILE, lines.get("url"), why, "url"))
     e = config.email
     if fresh or any((e.from_, e.reply_to, e.unsubscribe_url, e.unsubscribe_mailto)):
@@ -121,7 +148,10 @@ def send_blockers(config: Config) -> list[Problem]:
             why = "is not set: the sender's name and address, which export, send and mailing services need"
             problems.append(Problem(CONFIG_FILE, where, why, "email.from"))
         if not e.unsubscribe_url:
-            why = "is not set: every email must offer a way out (a link, or your mailing service's merge tag such as *|UNSUB|*)"
+            why = (
+                "is not set: every email must offer a way out (a link, or your mailing service's merge tag such as"
+                " *|UNSUB|*)"
+            )
             problems.append(Problem(CONFIG_FILE, where, why, "email.unsubscribe_url"))
     return problems
 

@@ -104,11 +104,27 @@ def duplicates(issues: list[IssueLinks], checked: Iterable[int], history: int) -
             norm = normalize_url(link.url)
             if norm in seen:
                 first = seen[norm]
-                problems.append(Problem(issue.rel, link.line, f"links {link.url} again: it is already linked at line {first.line} ({first.key})", link.key, warning=True))
+                problems.append(
+                    Problem(
+                        issue.rel,
+                        link.line,
+                        f"links {link.url} again: it is already linked at line {first.line} ({first.key})",
+                        link.key,
+                        warning=True,
+                    )
+                )
                 continue
             seen[norm] = link
             if norm in earlier:
                 prev, old = earlier[norm]
                 where = prev.rel if old.line is None else f"{prev.rel}:{old.line}"
-                problems.append(Problem(issue.rel, link.line, f"links {link.url}, already linked in issue {prev.number} ({where})", link.key, warning=True))
+                problems.append(
+                    Problem(
+                        issue.rel,
+                        link.line,
+                        f"links {link.url}, already linked in issue {prev.number} ({where})",
+                        link.key,
+                        warning=True,
+                    )
+                )
     return problems

@@ -55,10 +55,14 @@ class Result:
         return None
 
 
-def audit(issues: list[IssueLinks], cache_dir: Path, timeout: float = TIMEOUT, now: float | None = None) -> list[Problem]:
+def audit(
+    issues: list[IssueLinks], cache_dir: Path, timeout: float = TIMEOUT, now: float | None = None
+) -> list[Problem]:
     """Warnings for the broken and permanently redirected http(s) links of ``issues``."""
     now = time.time() if now is None else now
-    urls = sorted({link.url for issue in issues for link in issue.links if link.url.lower().startswith(("http://", "https://"))})
+    urls = sorted(
+        {link.url for issue in issues for link in issue.links if link.url.lower().startswith(("http://", "https://"))}
+    )
     cache_path = cache_dir / CACHE_FILE
     known = _read_cache(cache_path, now)
     todo = [u for u in urls if u not in known]
@@ -146,7 +150,11 @@ def _read_cache(path: Path, now: float) -> dict[str, Result]:
         return {}
     out = {}
     for url, r in data["results"].items():
-        if not (isinstance(r, dict) and isinstance(r.get("checked"), (int, float)) and 0 <= now - r["checked"] < CACHE_SECONDS):
+        if not (
+            isinstance(r, dict)
+            and isinstance(r.get("checked"), (int, float))
+            and 0 <= now - r["checked"] < CACHE_SECONDS
+        ):
             continue
         status, error, moved = r.get("status"), r.get("error"), r.get("moved_to")
         if (status is None or isinstance(status, int)) and all(v is None or isinstance(v, str) for v in (error, moved)):

@@ -60,9 +60,13 @@ class SmtpSettings:
     def from_env(cls, environ: Mapping[str, str]) -> SmtpSettings:
         host = environ.get("DIGEST_SMTP_HOST", "").strip()
         if not host:
-            raise DigestError([_env(
-                "set DIGEST_SMTP_HOST (and DIGEST_SMTP_USER / DIGEST_SMTP_PASSWORD) to send email",
-            )])
+            raise DigestError(
+                [
+                    _env(
+                        "set DIGEST_SMTP_HOST (and DIGEST_SMTP_USER / DIGEST_SMTP_PASSWORD) to send email",
+                    )
+                ]
+            )
         if not _valid_host(host):
             raise DigestError([_env(f"DIGEST_SMTP_HOST must be a host name or an IP address, got {host!r}")])
         security = environ.get("DIGEST_SMTP_SECURITY", "starttls").strip().lower()
@@ -100,9 +104,14 @@ def _timeout(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= MAX_TIMEOUT:  # also refuses nan and inf
-        raise DigestError([_env(
-            f"DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, got {text!r}",
-        )])
+        raise DigestError(
+            [
+                _env(
+                    f"DIGEST_SMTP_TIMEOUT must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, got"
+                    f" {text!r}",
+                )
+            ]
+        )
     return value
 
 
@@ -183,7 +192,13 @@ class _Client(smtplib.SMTP):
 
 class _TlsClient(smtplib.SMTP_SSL):
     def __init__(
-        self, deadline: _Deadline, host: str, port: int, *, timeout: float, context: ssl.SSLContext | None,
+        self,
+        deadline: _Deadline,
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        context: ssl.SSLContext | None,
     ) -> None:
         self.deadline = deadline
         super().__init__(host, port, timeout=timeout, context=context)
@@ -201,7 +216,11 @@ def send(message: EmailMessage, settings: SmtpSettings) -> None:
         with deadline.of("connect"):
             if settings.security == "ssl":
                 client: smtplib.SMTP = _TlsClient(
-                    deadline, settings.host, settings.port, timeout=settings.timeout, context=context,
+                    deadline,
+                    settings.host,
+                    settings.port,
+                    timeout=settings.timeout,
+                    context=context,
                 )
             else:
                 client = _Client(deadline, settings.host, settings.port, timeout=settings.timeout)
@@ -293,7 +312,10 @@ def _late(deadline: _Deadline) -> str:
 def _why(e: BaseException, settings: SmtpSettings) -> str:
     """One line an editor can act on (the password is never part of an SMTP answer digest shows)."""
     if isinstance(e, ssl.SSLCertVerificationError):
-        return f"the server's TLS certificate is not trusted ({e.verify_message}); if it is signed by your own authority, set DIGEST_SMTP_CA_FILE"
+        return (
+            f"the server's TLS certificate is not trusted ({e.verify_message}); if it is signed by your own authority,"
+            " set DIGEST_SMTP_CA_FILE"
+        )
     if isinstance(e, ssl.SSLError):
         hint = " (port 465 wants DIGEST_SMTP_SECURITY=ssl, port 587 starttls)" if settings.port in (465, 587) else ""
         return f"TLS failed: {e.reason or e}{hint}"
@@ -304,7 +326,9 @@ def _why(e: BaseException, settings: SmtpSettings) -> str:
     if isinstance(e, smtplib.SMTPResponseException):
         return f"the server answered {e.smtp_code} {_text(e.smtp_error)}"
     if isinstance(e, smtplib.SMTPRecipientsRefused):
-        return "the server refused " + ", ".join(f"{to} ({code} {_text(text)})" for to, (code, text) in e.recipients.items())
+        return "the server refused " + ", ".join(
+            f"{to} ({code} {_text(text)})" for to, (code, text) in e.recipients.items()
+        )
     if isinstance(e, ConnectionRefusedError):
         return "the connection was refused (check DIGEST_SMTP_HOST and DIGEST_SMTP_PORT)"
     if isinstance(e, socket.gaierror):
@@ -318,15 +342,21 @@ def _why(e: BaseException, settings: SmtpSettings) -> str:
 
 def _unsupported(what: str, settings: SmtpSettings) -> str:
     if what == "SMTPUTF8":
-        return ("the server does not offer SMTPUTF8, which an address with non-ASCII characters before the @ needs"
-                " (RFC 6531); use an ASCII address or a server that offers it")
+        return (
+            "the server does not offer SMTPUTF8, which an address with non-ASCII characters before the @ needs"
+            " (RFC 6531); use an ASCII address or a server that offers it"
+        )
     if "AUTH" in what:
         if settings.security == "none":
-            return ("the server does not offer a login (SMTP AUTH) over a connection without TLS;"
-                    " set DIGEST_SMTP_SECURITY=starttls (port 587) or ssl (port 465), or unset DIGEST_SMTP_USER"
-                    " and DIGEST_SMTP_PASSWORD if it needs no login")
-        return ("the server does not offer a login (SMTP AUTH); unset DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
-                " if it needs none")
+            return (
+                "the server does not offer a login (SMTP AUTH) over a connection without TLS;"
+                " set DIGEST_SMTP_SECURITY=starttls (port 587) or ssl (port 465), or unset DIGEST_SMTP_USER"
+                " and DIGEST_SMTP_PASSWORD if it needs no login"
+            )
+        return (
+            "the server does not offer a login (SMTP AUTH); unset DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+            " if it needs none"
+        )
     return f"the server does not offer STARTTLS: {what}; set DIGEST_SMTP_SECURITY=ssl or none"
 
 

@@ -88,7 +88,9 @@ def sender(config: Config) -> str:
     if config.email.from_:
         return config.email.from_
     if not config.author.email:
-        raise DigestError([Problem("config.yaml", None, "set email.from (or author.email) to send email", "email.from")])
+        raise DigestError(
+            [Problem("config.yaml", None, "set email.from (or author.email) to send email", "email.from")]
+        )
     if not config.author.name:
         return config.author.email
     # The author's name as a quoted display name when it needs quotes ("Doe, Jane"), so that
@@ -107,7 +109,9 @@ def list_id(config: Config) -> str:
     return f"{config.title} <{'.'.join([*(x for x in reversed(labels) if x), host])}>"
 
 
-def build_message(config: Config, issue: Issue, html: str, text: str, to: list[str], now: dt.datetime | None = None) -> EmailMessage:
+def build_message(
+    config: Config, issue: Issue, html: str, text: str, to: list[str], now: dt.datetime | None = None
+) -> EmailMessage:
     """The message for ``to`` (already checked by :func:`recipients`); raise DigestError when Gmail would clip it."""
     from_ = sender(config)
     unsubscribe = [f"<{_ascii_uri(config.email.unsubscribe_url)}>"] if config.email.unsubscribe_url else []
@@ -115,14 +119,23 @@ def build_message(config: Config, issue: Issue, html: str, text: str, to: list[s
         unsubscribe.append(f"<{_mailto(config.email.unsubscribe_mailto)}?subject=unsubscribe>")
     # Every value checked once decoded, before any is set (validation has reported the ones it
     # reads at their lines; this is what the message itself is made of).
-    where = {"Subject": (issue.source, "subject"), "List-Id": ("config.yaml", "title"),
-             "List-Unsubscribe": ("config.yaml", "email.unsubscribe_url")}
+    where = {
+        "Subject": (issue.source, "subject"),
+        "List-Id": ("config.yaml", "title"),
+        "List-Unsubscribe": ("config.yaml", "email.unsubscribe_url"),
+    }
     texts = {"Subject": issue.subject, "List-Id": list_id(config), "List-Unsubscribe": ", ".join(unsubscribe)}
-    problems = [Problem(*where[name][:1], None, why, where[name][1]) for name, value in texts.items()
-                if value and (why := headers.text_problem(value))]
+    problems = [
+        Problem(*where[name][:1], None, why, where[name][1])
+        for name, value in texts.items()
+        if value and (why := headers.text_problem(value))
+    ]
     addresses = {"email.from" if config.email.from_ else "author": from_, "email.reply_to": config.email.reply_to or ""}
-    problems += [Problem("config.yaml", None, why, key) for key, value in addresses.items()
-                 if value and (why := headers.address_problem(value))]
+    problems += [
+        Problem("config.yaml", None, why, key)
+        for key, value in addresses.items()
+        if value and (why := headers.address_problem(value))
+    ]
     if problems:
         raise DigestError(problems)
     sent_from, sent_to = _written(from_), [_written(t) for t in to]

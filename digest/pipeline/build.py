@@ -97,8 +97,15 @@ class Result:
         return _render(ctx, self.issue)[1][name]
 
 
-def build(config: Config, out: Path | None = None, *, jobs: int | None = None, progress: Progress | None = None,
-          strict: bool = False, verify: bool = False) -> Report:
+def build(
+    config: Config,
+    out: Path | None = None,
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    strict: bool = False,
+    verify: bool = False,
+) -> Report:
     """Build the newsletter into ``out`` (default ``config.root/site``).
 
     ``strict``: a warning fails the build like an error (the site stays as it was).
@@ -125,7 +132,9 @@ def build(config: Config, out: Path | None = None, *, jobs: int | None = None, p
     return _finish(report, strict, started)
 
 
-def check(config: Config, *, jobs: int | None = None, strict: bool = False, sources: list[Source] | None = None) -> Report:
+def check(
+    config: Config, *, jobs: int | None = None, strict: bool = False, sources: list[Source] | None = None
+) -> Report:
     """Validate and render everything, writing nothing but the build cache.
     Pages the last build published under the same key cannot fail, so only the others render.
 
@@ -146,15 +155,24 @@ def check(config: Config, *, jobs: int | None = None, strict: bool = False, sour
     return _finish(report, strict, started)
 
 
-def each_issue(ctx: Context, cache: Cache, sources: list[Source], keys: dict[int, str], jobs: int | None,
-               progress: Progress | None, render: bool = True) -> list[Result]:
+def each_issue(
+    ctx: Context,
+    cache: Cache,
+    sources: list[Source],
+    keys: dict[int, str],
+    jobs: int | None,
+    progress: Progress | None,
+    render: bool = True,
+) -> list[Result]:
     """Every issue validated and rendered, in the order of ``sources``: from the cache
     where it holds the issue's key, else made (on a process pool when there are many).
     ``render=False`` (the preview) only validates what the cache does not hold."""
     found: dict[int, Result] = {}
     for src in sources:
         if (record := cache.get(keys[src.number])) is not None:
-            found[src.number] = Result(src.number, keys[src.number], record.issue, record.warnings, cached=record, clip=record.clip)
+            found[src.number] = Result(
+                src.number, keys[src.number], record.issue, record.warnings, cached=record, clip=record.clip
+            )
     todo = [(src, keys[src.number]) for src in sources if src.number not in found]
     for n, result in enumerate(_map(partial(make_issue, ctx, cache, render=render), todo, jobs), 1):
         found[result.number] = result
@@ -180,7 +198,9 @@ def _render(ctx: Context, issue: Issue) -> tuple[Problem | None, dict[str, bytes
     return rendered.clip, {**rendered.files, CONTENT: rendered.content.encode()}
 
 
-def _map(func: Callable[[tuple[Source, str]], Result], todo: list[tuple[Source, str]], jobs: int | None) -> Iterator[Result]:
+def _map(
+    func: Callable[[tuple[Source, str]], Result], todo: list[tuple[Source, str]], jobs: int | None
+) -> Iterator[Result]:
     """``func`` over ``todo`` in order: here, or on a pool of forked workers when there are
     enough issues to repay starting it (output is the same: rendering is deterministic)."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
@@ -193,7 +213,9 @@ def _map(func: Callable[[tuple[Source, str]], Result], todo: list[tuple[Source, 
     yield func(todo[0])  # here, before the fork: the templates compiled and parsed, every worker inherits them
     preload()
     chunk = max(1, min(16, len(todo) // (jobs * 4)))
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent
+    ) as pool:
         try:
             yield from pool.map(func, todo[1:], chunksize=chunk)
         except BaseException:  # a template error fails every issue alike: the others are not started
@@ -270,18 +292,34 @@ def _report(config: Config, results: list[Result], strict: bool) -> Report:
         raise DigestError(fatal)
     newest = published(issues)[:1]
     prepared = sorted(i.source for i in issues if i.draft or i in newest)
-    return Report(len(issues), len(published(issues)), sum(r.files is not None for r in results), warnings=problems,
-                  prepared=prepared)
+    return Report(
+        len(issues),
+        len(published(issues)),
+        sum(r.files is not None for r in results),
+        warnings=problems,
+        prepared=prepared,
+    )
 
 
 def _summary(report: Report) -> dict[str, Any]:
-    return {"issues": report.issues, "published": report.published, "files": report.files,
-            "warnings": [dataclasses.asdict(w) for w in report.warnings], "prepared": report.prepared}
+    return {
+        "issues": report.issues,
+        "published": report.published,
+        "files": report.files,
+        "warnings": [dataclasses.asdict(w) for w in report.warnings],
+        "prepared": report.prepared,
+    }
 
 
 def _from_summary(summary: dict[str, Any]) -> Report:
-    return Report(summary["issues"], summary["published"], 0, summary["files"],
-                  warnings=[Problem(**w) for w in summary["warnings"]], prepared=summary["prepared"])
+    return Report(
+        summary["issues"],
+        summary["published"],
+        0,
+        summary["files"],
+        warnings=[Problem(**w) for w in summary["warnings"]],
+        prepared=summary["prepared"],
+    )
 
 
 def _finish(report: Report, strict: bool, started: float) -> Report:

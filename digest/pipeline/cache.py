@@ -95,7 +95,9 @@ class Cache:
         except (OSError, ValueError, KeyError, TypeError, IndexError):  # damaged or absent: not cached
             return None
 
-    def put(self, key: str, issue: Issue, warnings: tuple[Problem, ...], clip: Problem | None, files: dict[str, bytes]) -> None:
+    def put(
+        self, key: str, issue: Issue, warnings: tuple[Problem, ...], clip: Problem | None, files: dict[str, bytes]
+    ) -> None:
         """Store a record; a cache that cannot be written only costs speed."""
         folder = self.records / key
         tmp = self.records / f".{key}.{os.getpid()}.tmp"
@@ -176,7 +178,12 @@ def _item_from_json(row: list[Any]) -> Item:
 
 
 def _section_json(section: Section) -> list[Any]:
-    return [section.title, section.intro, [_item_json(i) for i in section.items], [_section_json(s) for s in section.sections]]
+    return [
+        section.title,
+        section.intro,
+        [_item_json(i) for i in section.items],
+        [_section_json(s) for s in section.sections],
+    ]
 
 
 def _section_from_json(row: list[Any]) -> Section:

@@ -33,13 +33,21 @@ def check_output(root: Path, out: Path) -> None:
     real_root, real_out = root.resolve(), out.resolve()
     if real_root.is_relative_to(real_out):
         why = "is the newsletter folder" if real_out == real_root else "contains the newsletter folder"
-        raise DigestError([Problem(str(out), None, f"{why}; refusing to replace it with the site: choose another --out")])
+        raise DigestError(
+            [Problem(str(out), None, f"{why}; refusing to replace it with the site: choose another --out")]
+        )
     for name in SOURCES:
         if real_out.is_relative_to(real_root / name):
-            where = f"is the newsletter's {name}" if real_out == real_root / name else f"is inside the newsletter's {name}"
-            raise DigestError([Problem(str(out), None, f"{where}; refusing to replace it with the site: choose another --out")])
+            where = (
+                f"is the newsletter's {name}" if real_out == real_root / name else f"is inside the newsletter's {name}"
+            )
+            raise DigestError(
+                [Problem(str(out), None, f"{where}; refusing to replace it with the site: choose another --out")]
+            )
     if out.is_symlink():
-        raise DigestError([Problem(str(out), None, "is a symbolic link; refusing to replace it: give the folder itself as --out")])
+        raise DigestError(
+            [Problem(str(out), None, "is a symbolic link; refusing to replace it: give the folder itself as --out")]
+        )
     if out.exists() and not out.is_dir():
         raise DigestError([Problem(str(out), None, "exists and is not a folder; refusing to replace it")])
     try:
@@ -49,9 +57,20 @@ def check_output(root: Path, out: Path) -> None:
     except FileNotFoundError:
         marker = None
     except OSError as e:
-        raise DigestError([Problem(str(out), None, f"cannot read the output folder: {e.strerror or e}; refusing to replace it")]) from e
+        raise DigestError(
+            [Problem(str(out), None, f"cannot read the output folder: {e.strerror or e}; refusing to replace it")]
+        ) from e
     if marker is None or not stat.S_ISREG(marker.st_mode):
-        raise DigestError([Problem(str(out), None, f"is not empty and is not a site digest built (it has no {MARKER} file); refusing to replace it: choose an empty or new folder")])
+        raise DigestError(
+            [
+                Problem(
+                    str(out),
+                    None,
+                    f"is not empty and is not a site digest built (it has no {MARKER} file); refusing to replace it:"
+                    " choose an empty or new folder",
+                )
+            ]
+        )
 
 
 @contextlib.contextmanager
@@ -62,12 +81,22 @@ def locked(root: Path, cache: Path) -> Iterator[None]:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as e:
-        raise DigestError([Problem(str(cache), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]) from e
+        raise DigestError(
+            [Problem(str(cache), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]
+        ) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DigestError([Problem(str(root), None, "another digest build of this newsletter is running; try again when it has finished")]) from None
+            raise DigestError(
+                [
+                    Problem(
+                        str(root),
+                        None,
+                        "another digest build of this newsletter is running; try again when it has finished",
+                    )
+                ]
+            ) from None
         yield
     finally:
         os.close(fd)

@@ -90,7 +90,9 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
         out.parent.mkdir(parents=True, exist_ok=True)
         recover(out)
     except OSError as e:
-        raise DigestError([Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]) from e
+        raise DigestError(
+            [Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]
+        ) from e
     if os.path.lexists(new):
         _refuse_unless_ours(new)  # before anything is written: a folder of the user's stays as it is
     try:
@@ -102,7 +104,9 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
         os.chmod(new, 0o755)
     except OSError as e:
         _remove_ours(new)
-        raise DigestError([Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]) from e
+        raise DigestError(
+            [Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]
+        ) from e
     except BaseException:  # a page's template failing as it is made, an interrupt: nothing half-written stays
         _remove_ours(new)
         raise
@@ -110,7 +114,9 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
         swap(new, out)
     except OSError as e:
         _remove_ours(new)
-        raise DigestError([Problem(str(out), None, f"could not replace the site ({e.strerror or e}); the previous site is unchanged")]) from e
+        raise DigestError(
+            [Problem(str(out), None, f"could not replace the site ({e.strerror or e}); the previous site is unchanged")]
+        ) from e
     return written
 
 
@@ -173,7 +179,9 @@ def _prune(new: Path, files: Mapping[str, Output]) -> None:
     for rel, _ in _walk(new):
         if rel not in files:
             os.unlink(new / rel)
-    folders = sorted((p for p in new.rglob("*") if p.is_dir() and not p.is_symlink()), key=lambda p: len(p.parts), reverse=True)
+    folders = sorted(
+        (p for p in new.rglob("*") if p.is_dir() and not p.is_symlink()), key=lambda p: len(p.parts), reverse=True
+    )
     for folder in folders:
         if not any(os.scandir(folder)):
             os.rmdir(folder)
@@ -231,7 +239,9 @@ def _refuse_unless_ours(folder: Path) -> None:
     if folder.is_symlink() or not folder.is_dir():
         raise DigestError([Problem(str(folder), None, "is in the way of the site and is not digest's: move it away")])
     if not os.path.isfile(folder / MARKER) and any(os.scandir(folder)):
-        raise DigestError([Problem(str(folder), None, f"is in the way of the site and has no {MARKER} file: move it away")])
+        raise DigestError(
+            [Problem(str(folder), None, f"is in the way of the site and has no {MARKER} file: move it away")]
+        )
 
 
 def swap(new: Path, out: Path) -> None:

@@ -90,7 +90,11 @@ def templates_state(root: Path) -> bytes:
     templates, the built-in ones and digest's own code.  Files are named relative to their
     folder, so how the newsletter's path is spelt never changes it."""
     h = hashlib.sha256(b"digest templates\n")
-    folders = [("digest", _PACKAGE, "*.py"), ("templates", root / "templates", "*"), ("builtin", _PACKAGE / "render" / "templates", "*")]
+    folders = [
+        ("digest", _PACKAGE, "*.py"),
+        ("templates", root / "templates", "*"),
+        ("builtin", _PACKAGE / "render" / "templates", "*"),
+    ]
     for label, folder, pattern in folders:
         if not folder.is_dir():
             continue

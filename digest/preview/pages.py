@@ -23,6 +23,7 @@ from digest.core import lint
 from digest.core.models import Config, Issue
 from digest.preview.site import IssueState
 
+
 @dataclass(frozen=True)
 class Inbox:
     """How one mail client shows a message in its list: how many characters of the subject
@@ -53,7 +54,9 @@ def inbox_line(subject: str, preheader: str, inbox: Inbox) -> tuple[str, str]:
 
 
 _DARK_FEATURE = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(dark|light)\s*\)", re.IGNORECASE)
-_SCHEME_META = re.compile(r'(<meta\s+name="(?:color-scheme|supported-color-schemes)"\s+content=")[^"]*(")', re.IGNORECASE)
+_SCHEME_META = re.compile(
+    r'(<meta\s+name="(?:color-scheme|supported-color-schemes)"\s+content=")[^"]*(")', re.IGNORECASE
+)
 _ALWAYS = "(min-width: 0px)"
 _NEVER = "(prefers-color-scheme: no-preference-digest)"  # an unknown value: the query never matches
 
@@ -115,44 +118,66 @@ def sender(config: Config) -> str:
 
 
 _STYLE = """
-:root { color-scheme: light dark; --fg: #1d1d1f; --muted: #52525b; --bg: #f4f4f5; --card: #fff; --line: #d4d4d8; --accent: #1f5fa8; --bad: #b91c1c; --warn: #92400e; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e4e4e7; --muted: #a1a1aa; --bg: #18181b; --card: #27272a; --line: #3f3f46; --accent: #8ab4f8; --bad: #fca5a5; --warn: #fcd34d; } }
+:root {
+  color-scheme: light dark; --fg: #1d1d1f; --muted: #52525b; --bg: #f4f4f5; --card: #fff; --line: #d4d4d8;
+  --accent: #1f5fa8; --bad: #b91c1c; --warn: #92400e; }
+@media (prefers-color-scheme: dark) { :root {
+  --fg: #e4e4e7; --muted: #a1a1aa; --bg: #18181b; --card: #27272a; --line: #3f3f46; --accent: #8ab4f8;
+  --bad: #fca5a5; --warn: #fcd34d; } }
 * { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
+body {
+  margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
+  background: var(--bg); }
 header, main { padding: 12px 20px; }
-header { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: baseline; border-bottom: 1px solid var(--line); background: var(--card); }
+header {
+  display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: baseline; border-bottom: 1px solid var(--line);
+  background: var(--card); }
 h1 { font-size: 18px; margin: 0; }
 h2 { font-size: 14px; margin: 16px 0 6px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
 a { color: var(--accent); }
-.badge { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 12px; font-weight: 600; border: 1px solid currentColor; }
+.badge {
+  display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 12px; font-weight: 600;
+  border: 1px solid currentColor; }
 .draft { color: var(--warn); } .bad { color: var(--bad); }
 .toolbar { display: flex; flex-wrap: wrap; gap: 6px 18px; align-items: center; margin: 8px 0; }
 .toolbar [role=group] { display: inline-flex; gap: 4px; align-items: center; }
-button { font: inherit; padding: 3px 10px; border: 1px solid var(--line); border-radius: 4px; background: var(--card); color: var(--fg); cursor: pointer; }
+button {
+  font: inherit; padding: 3px 10px; border: 1px solid var(--line); border-radius: 4px; background: var(--card);
+  color: var(--fg); cursor: pointer; }
 button[aria-pressed=true] { background: var(--accent); border-color: var(--accent); color: #fff; }
 .layout { display: flex; flex-wrap: wrap; gap: 20px; align-items: flex-start; }
 .stage { flex: 1 1 620px; min-width: 0; }
-.device { resize: horizontal; overflow: hidden; width: 375px; min-width: 280px; max-width: 100%; border: 1px solid var(--line); background: #fff; }
+.device {
+  resize: horizontal; overflow: hidden; width: 375px; min-width: 280px; max-width: 100%;
+  border: 1px solid var(--line); background: #fff; }
 .device iframe { display: block; width: 100%; height: 600px; border: 0; }
 #width-now { color: var(--muted); font-variant-numeric: tabular-nums; }
-pre.text { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--card); border: 1px solid var(--line); padding: 12px; margin: 0; font: 13px/1.5 ui-monospace, monospace; }
+pre.text {
+  white-space: pre-wrap; overflow-wrap: anywhere; background: var(--card); border: 1px solid var(--line);
+  padding: 12px; margin: 0; font: 13px/1.5 ui-monospace, monospace; }
 aside { flex: 0 1 380px; min-width: 0; }
-.panel { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin-bottom: 12px; overflow-wrap: anywhere; }
+.panel {
+  background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin-bottom: 12px;
+  overflow-wrap: anywhere; }
 .inbox div { padding: 4px 0; border-bottom: 1px solid var(--line); } .inbox div:last-child { border: 0; }
 .inbox .client { font-size: 12px; color: var(--muted); }
-.meter { height: 8px; background: var(--line); border-radius: 4px; overflow: hidden; } .meter span { display: block; height: 100%; background: var(--accent); }
+.meter { height: 8px; background: var(--line); border-radius: 4px; overflow: hidden; }
+.meter span { display: block; height: 100%; background: var(--accent); }
 .meter.over span { background: var(--bad); }
 ul.problems { margin: 0; padding-left: 18px; font: 12px/1.5 ui-monospace, monospace; }
-table { border-collapse: collapse; width: 100%; } td, th { text-align: start; vertical-align: top; padding: 3px 6px; border-bottom: 1px solid var(--line); }
+table { border-collapse: collapse; width: 100%; }
+td, th { text-align: start; vertical-align: top; padding: 3px 6px; border-bottom: 1px solid var(--line); }
 td.target { font: 12px/1.4 ui-monospace, monospace; word-break: break-all; }
-ol.issues { list-style: none; padding: 0; margin: 0; } ol.issues li { padding: 8px 0; border-bottom: 1px solid var(--line); }
+ol.issues { list-style: none; padding: 0; margin: 0; }
+ol.issues li { padding: 8px 0; border-bottom: 1px solid var(--line); }
 .muted { color: var(--muted); }
 """
 
 
 def _doc(title: str, body: str, script: str = "") -> bytes:
     return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,'
+        ' initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>{body}{script}</body></html>"
     ).encode()
 
@@ -174,31 +199,60 @@ def index_page(config: Config | None, states: list[IssueState], general: list[st
         if s.errors:
             marks += f' <span class="badge bad">{len(s.errors)} error{"s" if len(s.errors) != 1 else ""}</span>'
         when = f' <span class="muted">{issue.date.isoformat()}</span>' if issue else ""
-        files = f' · <a href="/issues/{s.number}/email.html">email</a> · <a href="/issues/{s.number}/">web page</a> · <a href="/issues/{s.number}/email.txt">text</a>' if issue else ""
-        rows.append(f'<li data-number="{s.number}"><a href="/preview/{s.number}/"><strong>{name}</strong></a>{marks}{when}<br><span class="muted">#{s.number}</span>{files}</li>')
+        files = (
+            f' · <a href="/issues/{s.number}/email.html">email</a> · <a href="/issues/{s.number}/">web page</a> · <a'
+            f' href="/issues/{s.number}/email.txt">text</a>'
+            if issue
+            else ""
+        )
+        rows.append(
+            f'<li data-number="{s.number}"><a'
+            f' href="/preview/{s.number}/"><strong>{name}</strong></a>{marks}{when}<br><span'
+            f' class="muted">#{s.number}</span>{files}</li>'
+        )
     body = (
-        f"<header><h1>{html.escape(title)}</h1><span class=\"muted\">preview · drafts first · "
-        '<a href="/index.html">the archive as published</a> (no drafts) · <a href="/feed.xml">RSS</a></span></header><main>'
-        + (f'<div class="panel" role="alert"><strong class="bad">Errors</strong>{_problems(general, "bad")}</div>' if general else "")
-        + ('<ol class="issues">' + "".join(rows) + "</ol>" if rows else "<p>No issues yet: <code>digest new</code> starts one.</p>")
+        f'<header><h1>{html.escape(title)}</h1><span class="muted">preview · drafts first · <a href="/index.html">the'
+        ' archive as published</a> (no drafts) · <a href="/feed.xml">RSS</a></span></header><main>'
+        + (
+            f'<div class="panel" role="alert"><strong class="bad">Errors</strong>{_problems(general, "bad")}</div>'
+            if general
+            else ""
+        )
+        + (
+            '<ol class="issues">' + "".join(rows) + "</ol>"
+            if rows
+            else "<p>No issues yet: <code>digest new</code> starts one.</p>"
+        )
         + "</main>"
     )
     return _doc(f"{title}: preview", body)
 
 
-_PAGE_SCRIPT = """<script>/* the preview page's switches; their state lives in the address (#w=375&scheme=dark&view=email) */
+_PAGE_SCRIPT = """<script>/* the preview page's switches; their state lives in the address
+   (#w=375&scheme=dark&view=email) */
 (function () {
   var state = {w: "375", scheme: "light", view: "email"};
-  location.hash.slice(1).split("&").forEach(function (kv) { var p = kv.split("="); if (p[0] in state && p[1]) state[p[0]] = decodeURIComponent(p[1]); });
-  var device = document.getElementById("device"), frame = document.getElementById("frame"), text = document.getElementById("text"), now = document.getElementById("width-now");
+  location.hash.slice(1).split("&").forEach(function (kv) {
+    var p = kv.split("=");
+    if (p[0] in state && p[1]) state[p[0]] = decodeURIComponent(p[1]);
+  });
+  var device = document.getElementById("device"), frame = document.getElementById("frame");
+  var text = document.getElementById("text"), now = document.getElementById("width-now");
   function fit() {
     // The email's own height (its body's), not the document's: that is never less than the
     // frame it fills, so a frame once made tall (at a narrow width) would never shrink again.
-    try { var d = frame.contentDocument, b = d && d.body, s = b && getComputedStyle(b); if (b) frame.style.height = Math.max(200, Math.ceil(b.getBoundingClientRect().height + parseFloat(s.marginTop) + parseFloat(s.marginBottom))) + "px"; } catch (e) {}
+    try {
+      var d = frame.contentDocument, b = d && d.body, s = b && getComputedStyle(b);
+      var height = b && b.getBoundingClientRect().height + parseFloat(s.marginTop) + parseFloat(s.marginBottom);
+      if (b) frame.style.height = Math.max(200, Math.ceil(height)) + "px";
+    } catch (e) {}
     if (device) now.textContent = Math.round(device.getBoundingClientRect().width - 2) + " px";
   }
   function apply() {
-    document.querySelectorAll("[data-set]").forEach(function (b) { var p = b.dataset.set.split("="); b.setAttribute("aria-pressed", String(state[p[0]] === p[1])); });
+    document.querySelectorAll("[data-set]").forEach(function (b) {
+      var p = b.dataset.set.split("=");
+      b.setAttribute("aria-pressed", String(state[p[0]] === p[1]));
+    });
     if (device) {
       device.style.width = state.w === "desktop" ? "100%" : (+state.w + 2) + "px";
       var src = "email.html?scheme=" + state.scheme;
@@ -235,8 +289,13 @@ def preview_page(config: Config, state: IssueState, general: list[str]) -> bytes
         head += '<span class="badge draft">Draft</span>'
     aside = []
     if errors:
-        note = "the preview shows the last good version" if issue is not None else "there is no good version to show yet"
-        aside.append(f'<div class="panel" id="errors" role="alert"><h2 class="bad">Errors</h2><p>{note}</p>{_problems(errors, "bad")}</div>')
+        note = (
+            "the preview shows the last good version" if issue is not None else "there is no good version to show yet"
+        )
+        aside.append(
+            '<div class="panel" id="errors" role="alert"><h2'
+            f' class="bad">Errors</h2><p>{note}</p>{_problems(errors, "bad")}</div>'
+        )
     stage = ""
     outputs = state.outputs
     if issue is not None and outputs is not None:
@@ -247,42 +306,63 @@ def preview_page(config: Config, state: IssueState, general: list[str]) -> bytes
             subject, preheader = inbox_line(issue.subject, issue.preheader, view)
             between = "" if not preheader else f'<span class="muted">{_BETWEEN}</span>' if view.shared else "<br>"
             inbox += (
-                f'<div data-client="{html.escape(view.client)}"><span class="client">{html.escape(view.client)}</span><br>'
-                f'<strong class="sender">{html.escape(name)}</strong> · <span class="subject">{html.escape(subject)}</span>'
-                f'{between}<span class="muted preheader">{html.escape(preheader)}</span></div>'
+                f'<div data-client="{html.escape(view.client)}"><span'
+                f' class="client">{html.escape(view.client)}</span><br><strong'
+                f' class="sender">{html.escape(name)}</strong> · <span'
+                f' class="subject">{html.escape(subject)}</span>{between}<span class="muted'
+                f' preheader">{html.escape(preheader)}</span></div>'
             )
         aside.append(f'<div class="panel inbox" id="inbox"><h2>Inbox</h2>{inbox}</div>')
         size = size_as_sent(email)
         over = " over" if size > lint.CLIP_BYTES else ""
         share = min(100.0, 100 * size / lint.CLIP_BYTES)
         aside.append(
-            f'<div class="panel" id="size"><h2>Size as sent</h2><p><strong>{size / 1000:.1f} KB</strong> of Gmail\'s {lint.CLIP_BYTES // 1000} KB clip '
-            f'({share:.0f} %; HTML part as encoded for sending)</p><div class="meter{over}"><span style="width:{share:.1f}%"></span></div></div>'
+            f'<div class="panel" id="size"><h2>Size as sent</h2><p><strong>{size / 1000:.1f} KB</strong> of Gmail\'s'
+            f" {lint.CLIP_BYTES // 1000} KB clip ({share:.0f} %; HTML part as encoded for sending)</p><div"
+            f' class="meter{over}"><span style="width:{share:.1f}%"></span></div></div>'
         )
-        aside.append(f'<div class="panel" id="warnings"><h2>Warnings</h2>{_problems(warnings, "") if warnings else "<p>None.</p>"}</div>')
-        rows = "".join(f'<tr><td>{html.escape(text) or "<em>(no text)</em>"}</td><td class="target">{html.escape(href)}</td></tr>' for text, href in links(email))
-        aside.append(f'<div class="panel" id="links"><h2>Links</h2><table><tr><th>Text</th><th>Target</th></tr>{rows}</table></div>')
+        aside.append(
+            '<div class="panel"'
+            f' id="warnings"><h2>Warnings</h2>{_problems(warnings, "") if warnings else "<p>None.</p>"}</div>'
+        )
+        rows = "".join(
+            f'<tr><td>{html.escape(text) or "<em>(no text)</em>"}</td><td class="target">{html.escape(href)}</td></tr>'
+            for text, href in links(email)
+        )
+        aside.append(
+            '<div class="panel"'
+            f' id="links"><h2>Links</h2><table><tr><th>Text</th><th>Target</th></tr>{rows}</table></div>'
+        )
         buttons = (
             '<div class="toolbar"><span role="group" aria-label="Width">Width '
-            + "".join(f'<button type="button" data-set="w={w}">{label}</button>' for w, label in (("320", "320"), ("375", "375"), ("desktop", "600+")))
-            + ' <span id="width-now"></span> <span class="muted">(drag the frame\'s corner to resize)</span></span>'
-            '<span role="group" aria-label="Colour scheme">'
-            '<button type="button" data-set="scheme=light">Light</button><button type="button" data-set="scheme=dark">Dark</button></span>'
-            '<span role="group" aria-label="View">'
-            '<button type="button" data-set="view=email">Email</button><button type="button" data-set="view=text">Plain text</button></span></div>'
+            + "".join(
+                f'<button type="button" data-set="w={w}">{label}</button>'
+                for w, label in (("320", "320"), ("375", "375"), ("desktop", "600+"))
+            )
+            + ' <span id="width-now"></span> <span class="muted">(drag the frame\'s corner to'
+            ' resize)</span></span><span role="group" aria-label="Colour scheme"><button type="button"'
+            ' data-set="scheme=light">Light</button><button type="button"'
+            ' data-set="scheme=dark">Dark</button></span><span role="group" aria-label="View"><button type="button"'
+            ' data-set="view=email">Email</button><button type="button" data-set="view=text">Plain'
+            " text</button></span></div>"
         )
         stage = (
-            f'{buttons}<div class="device" id="device"><iframe id="frame" title="The email of issue {state.number}"></iframe></div>'
-            f'<pre class="text" id="text" hidden>{html.escape(outputs["email.txt"].decode("utf-8"))}</pre>'
+            f'{buttons}<div class="device" id="device"><iframe id="frame" title="The email of issue'
+            f' {state.number}"></iframe></div><pre class="text" id="text"'
+            f" hidden>{html.escape(outputs['email.txt'].decode('utf-8'))}</pre>"
         )
-    body = f'<header>{head}</header><main class="layout"><div class="stage">{stage}</div><aside>{"".join(aside)}</aside></main>'
+    body = (
+        f'<header>{head}</header><main class="layout"><div'
+        f' class="stage">{stage}</div><aside>{"".join(aside)}</aside></main>'
+    )
     return _doc(f"Preview: #{state.number}", body, _PAGE_SCRIPT if stage else "")
 
 
 def broken_page(state: IssueState) -> bytes:
     """What a page of an issue shows when the issue never had a good version."""
     body = (
-        f'<header><a href="/">← all issues</a><h1>#{state.number}: this issue has errors</h1></header><main>'
-        f'{_problems([str(p) for p in state.errors], "bad")}<p><a href="/preview/{state.number}/">Preview</a></p></main>'
+        f'<header><a href="/">← all issues</a><h1>#{state.number}: this issue has'
+        f" errors</h1></header><main>{_problems([str(p) for p in state.errors], 'bad')}<p><a"
+        f' href="/preview/{state.number}/">Preview</a></p></main>'
     )
     return _doc(f"#{state.number}: errors", body)

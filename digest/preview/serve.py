@@ -40,7 +40,10 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
         click.echo(line, err=True)
     reloader.built(site.errors(), changed=True)
     count = len(site.issues)
-    click.echo(f"serving {root} at http://{host}:{server.server_address[1]}/ ({count:,} issue{'s' if count != 1 else ''}; Ctrl-C to stop)")
+    click.echo(
+        f"serving {root} at http://{host}:{server.server_address[1]}/ ({count:,} issue{'s' if count != 1 else ''};"
+        " Ctrl-C to stop)"
+    )
     stop = threading.Event()
 
     def update(paths: set[Path]) -> None:
@@ -65,7 +68,9 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
         try:
             watch_sources(root, update, stop)
         except Exception as e:  # noqa: BLE001 - say so rather than silently stop updating
-            click.echo(f"cannot watch for changes ({type(e).__name__}: {e}); still serving, restart to see edits", err=True)
+            click.echo(
+                f"cannot watch for changes ({type(e).__name__}: {e}); still serving, restart to see edits", err=True
+            )
 
     if watch:
         threading.Thread(target=watcher, daemon=True).start()
@@ -80,7 +85,7 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
 
 
 def _changes(changed: set[int], present: set[int]) -> str:
-    """"updated issues 2, 3; removed issue 4": what the log says after an edit."""
+    """ "updated issues 2, 3; removed issue 4": what the log says after an edit."""
     parts = []
     for verb, numbers in (("updated", sorted(changed & present)), ("removed", sorted(changed - present))):
         if numbers:

@@ -43,7 +43,8 @@ _SCRIPT = r"""<script>/* digest serve: live reload (added while serving; not in 
       box.id = "digest-serve-errors";
       box.setAttribute("role", "alert");
       box.style.cssText = "position:fixed;inset:auto 0 0 0;z-index:2147483647;margin:0;max-height:50vh;overflow:auto;" +
-        "padding:12px 16px;background:#7f1d1d;color:#fff;font:13px/1.5 monospace;white-space:pre-wrap;direction:ltr;text-align:left";
+        "padding:12px 16px;background:#7f1d1d;color:#fff;font:13px/1.5 monospace;" +
+        "white-space:pre-wrap;direction:ltr;text-align:left";
       document.body.appendChild(box);
     }
     box.textContent = "The last build failed; this is the last good version.\n\n" + errors.join("\n");
@@ -123,7 +124,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         server: Server = self.server  # type: ignore[assignment]
         super().setup()
-        self.connection.settimeout(server.idle_seconds)  # per read and write: an idle or stalled client lets go of its thread
+        self.connection.settimeout(
+            server.idle_seconds
+        )  # per read and write: an idle or stalled client lets go of its thread
         # A client that trickles its request in (a byte every few seconds) defeats the
         # per-read timeout; the whole request line and headers must arrive in time.
         self._deadline = threading.Timer(server.request_seconds, self._expire)
@@ -203,12 +206,18 @@ class PreviewHandler(_Handler):
         site = self.site
         with site.lock:
             if path == "/":
-                self._page(pages.index_page(site.config, site.listing(), [str(p) for p in site.general if not p.warning]))
+                self._page(
+                    pages.index_page(site.config, site.listing(), [str(p) for p in site.general if not p.warning])
+                )
                 return
             if m := _ISSUE_FOLDER.fullmatch(path):
                 self._redirect(path + "/")
                 return
-            if (m := _PREVIEW.fullmatch(path)) and (number := int(m.group(1))) in site.issues and site.config is not None:
+            if (
+                (m := _PREVIEW.fullmatch(path))
+                and (number := int(m.group(1))) in site.issues
+                and site.config is not None
+            ):
                 state = site.render(number)
                 general = [str(p) for p in site.general if not p.warning]
                 if m.group(2) is None:
@@ -217,7 +226,10 @@ class PreviewHandler(_Handler):
                     self._page(pages.preview_page(site.config, state, general))
                 elif state.outputs is not None:
                     scheme = "dark" if query.get("scheme") == ["dark"] else "light"
-                    self._send(pages.emulate_scheme(state.outputs["email.html"].decode("utf-8"), scheme).encode(), _TYPES[".html"])
+                    self._send(
+                        pages.emulate_scheme(state.outputs["email.html"].decode("utf-8"), scheme).encode(),
+                        _TYPES[".html"],
+                    )
                 else:
                     self._send(pages.broken_page(state), _TYPES[".html"])
                 return
@@ -248,7 +260,12 @@ class PreviewHandler(_Handler):
 _ISSUE_FOLDER = re.compile(r"/issues/\d{1,9}")
 _ISSUE_PAGE = re.compile(r"issues/(\d{1,9})/(?:index|email)\.html")
 _PREVIEW = re.compile(r"/preview/(\d{1,9})(/|/email\.html)?")
-_TYPES = {".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8", ".xml": "application/xml", ".json": "application/json"}
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "application/xml",
+    ".json": "application/json",
+}
 
 
 class Server(http.server.ThreadingHTTPServer):

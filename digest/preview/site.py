@@ -125,7 +125,8 @@ class PreviewSite:
         return touched
 
     def _run(self, states: dict[int, IssueState], sources: list[Source], render: bool) -> None:
-        """Validate (and with ``render``, render) ``sources`` as the build does (cached), each issue's problems its own."""
+        """Validate (and with ``render``, render) ``sources`` as the build does (cached), each
+        issue's problems its own."""
         assert self.ctx is not None
         cache = Cache(newsletter_cache(self.root))
         keys = issue_keys(self.ctx, sources)
@@ -170,7 +171,9 @@ class PreviewSite:
         """Every issue for the served index: drafts first, then the rest, newest first."""
         with self.lock:
             states = sorted(self.issues.values(), key=lambda s: s.number, reverse=True)
-        return [s for s in states if s.issue is not None and s.issue.draft] + [s for s in states if s.issue is None or not s.issue.draft]
+        return [s for s in states if s.issue is not None and s.issue.draft] + [
+            s for s in states if s.issue is None or not s.issue.draft
+        ]
 
     def render(self, number: int) -> IssueState:
         """``number``'s state, its last good version rendered and its email's files read."""
@@ -194,9 +197,13 @@ class PreviewSite:
                 self.render(number)  # its page and email are made from its files
             if self._files is None:
                 # The feeds carry these issues' content: rendered (once) before the feeds are.
-                for issue in feed_issues(self.ctx.config, (s.issue for s in self.issues.values() if s.issue is not None)):
+                for issue in feed_issues(
+                    self.ctx.config, (s.issue for s in self.issues.values() if s.issue is not None)
+                ):
                     self.render(issue.number)
-                results = [s.result for s in sorted(self.issues.values(), key=lambda s: s.number) if s.result is not None]
+                results = [
+                    s.result for s in sorted(self.issues.values(), key=lambda s: s.number) if s.result is not None
+                ]
                 try:
                     self._files = site_files(self.ctx, results, drafts=True)
                 except DigestError as e:

@@ -42,7 +42,9 @@ class _Either:
         return any(e.is_set() for e in self.events)
 
 
-def _changes(paths: list[Path], stop: Any, ready: Callable[[], None] | None = None, **options: Any) -> Iterator[set[Path]]:
+def _changes(
+    paths: list[Path], stop: Any, ready: Callable[[], None] | None = None, **options: Any
+) -> Iterator[set[Path]]:
     """Batches of changed paths.  ``ready`` is called once the native watch is in place
     (its first wake-up, changes or not): what was saved before that is the caller's to find."""
     from watchfiles import watch as watch_changes
@@ -56,7 +58,9 @@ def _changes(paths: list[Path], stop: Any, ready: Callable[[], None] | None = No
             if changes:
                 yield {Path(p) for _, p in changes}
     except Exception:  # noqa: BLE001 - any failure of the native watcher (e.g. the inotify limit)
-        for changes in watch_changes(*paths, stop_event=stop, debounce=200, force_polling=True, poll_delay_ms=300, **options):
+        for changes in watch_changes(
+            *paths, stop_event=stop, debounce=200, force_polling=True, poll_delay_ms=300, **options
+        ):
             yield {Path(p) for _, p in changes}
 
 
@@ -92,7 +96,9 @@ def watch(root: Path, rebuild: Callable[[set[Path]], None], stop: threading.Even
     folders, again = start_folders()
     try:
         # Only the folder's own entries are reported (recursive=False), so a name is enough.
-        for paths in _changes([root], stop, recursive=False, watch_filter=lambda _change, path: Path(path).name in SOURCES):
+        for paths in _changes(
+            [root], stop, recursive=False, watch_filter=lambda _change, path: Path(path).name in SOURCES
+        ):
             if any(p.name != CONFIG_FILE for p in paths):  # issues/ or templates/ came, went or was replaced
                 again.set()
                 folders.join()

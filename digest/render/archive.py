@@ -90,7 +90,10 @@ def archive_pages(config: Config, issues: Sequence[Issue]) -> list[ArchivePage]:
     """The archive's pages, each with its issues.  ``issues`` arrive filtered (no drafts) and sorted."""
     size = config.archive_per_page
     count = max(1, -(-len(issues) // size))
-    return [ArchivePage(page_path(page), page, count, tuple(issues[(page - 1) * size : page * size])) for page in range(1, count + 1)]
+    return [
+        ArchivePage(page_path(page), page, count, tuple(issues[(page - 1) * size : page * size]))
+        for page in range(1, count + 1)
+    ]
 
 
 def render_archive_page(env: jinja2.Environment, config: Config, page: ArchivePage) -> str:
@@ -120,10 +123,16 @@ def alternates(config: Config, number: int | None = None) -> list[tuple[str, str
     pages with the same content in another edition (the archives; an issue in editions
     with ``same_numbers``), then x-default when its edition is among them; none when no
     other edition has the page."""
-    links = [(edition, href) for edition, href, this in edition_links(config, number) if this or number is None or edition.same_numbers]
+    links = [
+        (edition, href)
+        for edition, href, this in edition_links(config, number)
+        if this or number is None or edition.same_numbers
+    ]
     if len(links) < 2:
         return []
-    return [(e.language, href) for e, href in links] + [("x-default", href) for e, href in links if e.url == config.x_default]
+    return [(e.language, href) for e, href in links] + [
+        ("x-default", href) for e, href in links if e.url == config.x_default
+    ]
 
 
 def share_links(issue: Issue, email_label: str) -> list[tuple[str, str]]:

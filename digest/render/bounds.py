@@ -84,7 +84,9 @@ class Budget:
     def check(self) -> None:
         self.ticks = _CHECK_EVERY
         if time.thread_time() > self.deadline:
-            raise TemplateLimit(f"the template runs longer than {self.seconds:g} s (a loop without end?); {SECONDS_VAR} sets the limit")
+            raise TemplateLimit(
+                f"the template runs longer than {self.seconds:g} s (a loop without end?); {SECONDS_VAR} sets the limit"
+            )
 
 
 BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("digest_template_budget", default=None)
@@ -149,10 +151,20 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
         if isinstance(left, int) and isinstance(right, int) and _bits(left) + _bits(right) > MAX_INT_BITS:
             raise TemplateLimit(f"the product would have more than {MAX_INT_BITS:,} bits")
     elif operator == "**":
-        if isinstance(left, int) and isinstance(right, int) and right > 0 and _bits(left) > 1 and (_bits(left) - 1) * right > MAX_INT_BITS:
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and right > 0
+            and _bits(left) > 1
+            and (_bits(left) - 1) * right > MAX_INT_BITS
+        ):
             raise TemplateLimit(f"the power would have more than {MAX_INT_BITS:,} bits")
     elif operator == "+":
-        if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) and weight(left) + weight(right) > MAX_SIZE:
+        if (
+            isinstance(left, (str, list, tuple))
+            and isinstance(right, (str, list, tuple))
+            and weight(left) + weight(right) > MAX_SIZE
+        ):
             raise _too_large("the sum")
     elif operator == "%" and isinstance(left, str):
         check_format(left, right if isinstance(right, tuple) else (right,))

@@ -95,7 +95,9 @@ def text_direction(texts: str | Iterable[str | None] | None, default: str = "ltr
 # Characters that can make dir="auto" choose right-to-left: the Hebrew, Arabic, Syriac,
 # Thaana, NKo, Samaritan and Mandaic blocks and their presentation forms, the historic
 # right-to-left scripts of the SMP, and the right-to-left mark and embeddings.
-_MAY_RUN_RTL = re.compile("[\u0590-\u08ff\u200f\u202b\u202e\u2067\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
+_MAY_RUN_RTL = re.compile(
+    "[\u0590-\u08ff\u200f\u202b\u202e\u2067\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
 _DIR_AUTO = Markup(' dir="auto"')
 
 
@@ -122,6 +124,7 @@ _FIRST_TAG = re.compile(r'<([a-z][a-z0-9]*)(?: class="([^"]*)")?(?=[\s>])')
 def first_class(html: str, name: str) -> Markup:
     """``html`` (safe markup) with class ``name`` on its first element: the email gives a
     blurb's first block its item gap that way, without a wrapping <div>."""
+
     def add(m: re.Match[str]) -> str:
         return f'<{m.group(1)} class="{(m.group(2) + " " if m.group(2) else "") + name}"'
 
@@ -150,7 +153,12 @@ def bounded_concat(parts: Iterable[str]) -> str:
     for chunk in parts:
         size += len(chunk)
         if size > MAX_OUTPUT and isinstance(parts, Generator):
-            parts.throw(TemplateOutputTooLarge(f"the template produces more than {MAX_OUTPUT // 1024 // 1024} MiB of text (a repetition or a loop without bound?)"))
+            parts.throw(
+                TemplateOutputTooLarge(
+                    f"the template produces more than {MAX_OUTPUT // 1024 // 1024} MiB of text (a repetition or a loop"
+                    " without bound?)"
+                )
+            )
         out.append(chunk)
     return "".join(out)
 
@@ -222,6 +230,7 @@ def make_env(config: Config) -> jinja2.Environment:
     env.filters["markdown_inline"] = markdown_inline
     env.filters["markdown_text"] = markdown_text
     env.filters["wrap"] = lambda text, width=TEXT_WIDTH: "\n".join(wrap(text, width)) if text else ""
+
     # Titles are inline markdown: markup in the email and the page, plain in text.
     @jinja2.pass_context
     def title(ctx: jinja2.runtime.Context, src: str | None, linked: bool = False) -> Markup:
@@ -300,7 +309,15 @@ def _override_loader_class() -> type[jinja2.FileSystemLoader]:
                 source = data.decode("utf-8")
             except UnicodeDecodeError as e:
                 line = data[: e.start].count(b"\n") + 1
-                raise DigestError([Problem(rel, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} cannot be decoded); save the file as UTF-8")]) from None
+                raise DigestError(
+                    [
+                        Problem(
+                            rel,
+                            line,
+                            f"not UTF-8 text (byte 0x{data[e.start]:02x} cannot be decoded); save the file as UTF-8",
+                        )
+                    ]
+                ) from None
             mtime = st.st_mtime_ns
             return source.removeprefix("\ufeff"), str(path), lambda: _mtime(path) == mtime
 

@@ -123,7 +123,10 @@ def _siblings(config: Config) -> list[Edition]:
 
 
 def _edition_links(config: Config) -> list[dict[str, str]]:
-    return [{"href": ed.url, "rel": "alternate", "type": "text/html", "hreflang": ed.language, "title": xml_safe(ed.title)} for ed in _siblings(config)]
+    return [
+        {"href": ed.url, "rel": "alternate", "type": "text/html", "hreflang": ed.language, "title": xml_safe(ed.title)}
+        for ed in _siblings(config)
+    ]
 
 
 def _rss_edition_links(config: Config, rss: bytes) -> bytes:
@@ -170,7 +173,13 @@ def _json_feed(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
     if siblings := _siblings(config):  # a JSON Feed extension: names starting with "_" are the publisher's
         feed["_digest"] = {
             "editions": [
-                {"language": ed.language, "title": ed.title, "home_page_url": ed.url, "feed_url": ed.url + FEED_FILES["json"]} for ed in siblings
+                {
+                    "language": ed.language,
+                    "title": ed.title,
+                    "home_page_url": ed.url,
+                    "feed_url": ed.url + FEED_FILES["json"],
+                }
+                for ed in siblings
             ]
         }
     items = []

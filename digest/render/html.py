@@ -49,7 +49,9 @@ def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     if getattr(env, "overridden", True) and (deep := too_deep(mjml_src)) is not None:
         template = env.get_template("email.mjml")
         where = template_path(template.filename)
-        message = f"MJML cannot convert what this template produces: elements nested more than {MAX_DEPTH} deep (<{deep[1]}>)"
+        message = (
+            f"MJML cannot convert what this template produces: elements nested more than {MAX_DEPTH} deep (<{deep[1]}>)"
+        )
         if where.startswith("templates/"):
             raise DigestError([Problem(where, source_line(mjml_src, deep[0], template.filename), message)])
         raise DigestError([Problem(where, None, f"{message}, in the email of {issue.source}")])
@@ -60,7 +62,9 @@ def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
         where = template_path(template.filename)
         if where.startswith("templates/"):  # the newsletter's own template: its markup is the cause
             line, detail = mjml_error_line(mjml_src, template.filename)
-            raise DigestError([Problem(where, line, f"MJML cannot convert what this template produces: {e}{detail}")]) from e
+            raise DigestError(
+                [Problem(where, line, f"MJML cannot convert what this template produces: {e}{detail}")]
+            ) from e
         raise DigestError([Problem(where, None, f"MJML cannot convert the email of {issue.source}: {e}")]) from e
     return finish_email(inline_email(html), config)
 
@@ -71,4 +75,6 @@ def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
 def email_mjml(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     placeholder = UNSUBSCRIBE_PLACEHOLDER if config.email.unsubscribe_url else None
     tag = utm.tagger(config, issue)
-    return env.get_template("email.mjml").render(issue=utm.tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag)
+    return env.get_template("email.mjml").render(
+        issue=utm.tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag
+    )

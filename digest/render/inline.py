@@ -171,16 +171,40 @@ def _fold_sides(declarations: list[tuple[str, str]]) -> list[tuple[str, str]]:
         values = declarations[at[0]][1].split()
         if not 1 <= len(values) <= 4 or not all(_LENGTH.fullmatch(v) for v in values):
             continue
-        box = dict(zip(_SIDES, (values * 4)[:4] if len(values) == 1 else [values[0], values[1], values[2 % len(values)], values[-1] if len(values) == 4 else values[1]], strict=True))
-        later = [(i, p.removeprefix(prop + "-")) for i, (p, v) in enumerate(declarations) if i > at[0] and p.startswith(prop + "-")]
+        box = dict(
+            zip(
+                _SIDES,
+                (
+                    (values * 4)[:4]
+                    if len(values) == 1
+                    else [values[0], values[1], values[2 % len(values)], values[-1] if len(values) == 4 else values[1]]
+                ),
+                strict=True,
+            )
+        )
+        later = [
+            (i, p.removeprefix(prop + "-"))
+            for i, (p, v) in enumerate(declarations)
+            if i > at[0] and p.startswith(prop + "-")
+        ]
         if not later or any(side not in _SIDES or not _LENGTH.fullmatch(declarations[i][1]) for i, side in later):
             continue
         for i, side in later:
             box[side] = declarations[i][1]
         top, right, bottom, left = (box[s] for s in _SIDES)
-        short = [top, right, bottom, left] if left != right else [top, right, bottom] if top != bottom else [top, right] if top != right else [top]
+        short = (
+            [top, right, bottom, left]
+            if left != right
+            else [top, right, bottom]
+            if top != bottom
+            else [top, right]
+            if top != right
+            else [top]
+        )
         folded = {i for i, _ in later}
-        declarations = [(p, " ".join(short) if i == at[0] else v) for i, (p, v) in enumerate(declarations) if i not in folded]
+        declarations = [
+            (p, " ".join(short) if i == at[0] else v) for i, (p, v) in enumerate(declarations) if i not in folded
+        ]
     return declarations
 
 

@@ -21,7 +21,9 @@ def mjml_error_line(mjml_src: str, filename: str | None) -> tuple[int, str]:
     from lxml import etree  # type: ignore[import-untyped]
 
     try:
-        etree.fromstring(_ENTITY.sub("&amp;", mjml_src).encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+        etree.fromstring(
+            _ENTITY.sub("&amp;", mjml_src).encode(), etree.XMLParser(resolve_entities=False, no_network=True)
+        )
         return 1, ""
     except etree.XMLSyntaxError as e:
         produced_line, message = e.lineno or 1, str(e.msg or "").split(", line ")[0]
@@ -71,7 +73,7 @@ def too_deep(mjml_src: str) -> tuple[int, str] | None:
         name = name.lower()
         if m.group(1):
             if name in stack:
-                del stack[len(stack) - 1 - stack[::-1].index(name):]
+                del stack[len(stack) - 1 - stack[::-1].index(name) :]
         elif not m.group(3).rstrip().endswith("/") and name not in _VOID:
             stack.append(name)
             if len(stack) > MAX_DEPTH:

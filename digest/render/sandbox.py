@@ -123,7 +123,11 @@ def sandbox_class() -> type[ImmutableSandboxedEnvironment]:
             key = (type(obj), attr, type(value))
             verdict = _VERDICTS.get(key)
             if verdict is None:
-                verdict = super().is_safe_attribute(obj, attr, value) and not isinstance(obj, _REFUSED) and not isinstance(value, _REFUSED)
+                verdict = (
+                    super().is_safe_attribute(obj, attr, value)
+                    and not isinstance(obj, _REFUSED)
+                    and not isinstance(value, _REFUSED)
+                )
                 if len(_VERDICTS) < 10_000:
                     _VERDICTS[key] = verdict
             return verdict

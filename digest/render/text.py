@@ -41,8 +41,11 @@ def _url_titles_dropped(issue: Issue) -> Issue:
 
     def dropped(section: Section) -> Section:
         items = tuple(
-            dataclasses.replace(item, title=None) if item.title and item.url and title_text(item.title) == item.url
-            else item
+            (
+                dataclasses.replace(item, title=None)
+                if item.title and item.url and title_text(item.title) == item.url
+                else item
+            )
             for item in section.items
         )
         return dataclasses.replace(section, items=items, sections=tuple(map(dropped, section.sections)))

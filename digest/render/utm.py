@@ -53,7 +53,9 @@ def tagger(config: Config, issue: Issue) -> Tagger | None:
     if utm is None:
         return None
     campaign = utm.campaign.format(number=issue.number) if utm.campaign else None
-    params = tuple((k, v) for k, v in (("utm_source", utm.source), ("utm_medium", utm.medium), ("utm_campaign", campaign)) if v)
+    params = tuple(
+        (k, v) for k, v in (("utm_source", utm.source), ("utm_medium", utm.medium), ("utm_campaign", campaign)) if v
+    )
     unsubscribe = config.email.unsubscribe_url or ""
     untagged = frozenset({urls.normalize_url(unsubscribe)} if _HTTP.match(unsubscribe) else ())
     return Tagger(params, untagged)
