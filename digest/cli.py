@@ -331,6 +331,13 @@ def new(root: Path, date_: str | None, number: int | None, force: bool) -> None:
     click.echo(f"created {path}")
 
 
+_FETCH_TIMEOUT = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds the whole fetch of each URL may take (connecting, redirects, headers and body).",
+)
 _ISSUE = click.option(
     "--issue", type=click.IntRange(1), default=None, help="The issue to add to (default: the newest draft)."
 )
@@ -345,13 +352,7 @@ _ISSUE = click.option(
     help="The section to add to (default: the last one); a new one if no section has this title.",
 )
 @click.option("--force", is_flag=True, help="Add a link already in an issue, or a PDF (titled with its file name).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Seconds the whole fetch may take.",
-)
+@_FETCH_TIMEOUT
 @_common
 def add(root: Path, url: str, issue: int | None, section: str | None, force: bool, timeout: float) -> None:
     """Fetch the page at URL and add it as an item to the newest draft.
@@ -389,13 +390,7 @@ def add(root: Path, url: str, issue: int | None, section: str | None, force: boo
     metavar="YYYY-MM-DD",
     help="Take entries from this date on (default: those after the latest published issue, else the last 7 days).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Seconds each feed's whole fetch may take.",
-)
+@_FETCH_TIMEOUT
 @_common
 def collect(
     root: Path, feeds: tuple[str, ...], issue: int | None, section: str | None, since: str | None, timeout: float
