@@ -57,15 +57,6 @@ def _in_order(batches: Sequence[Batch]) -> list[Batch]:
     return sorted(batches, key=lambda b: b.section is not None)
 
 
-def section_titles(text: str) -> list[str | None]:
-    """The titles of the issue's sections, in order (None for an untitled one)."""
-    root = _compose(text, "")
-    seq = _value(root, "sections") if root is not None else None
-    if not isinstance(seq, yaml.SequenceNode):
-        return []
-    return [_title(s) for s in seq.value]
-
-
 def _append(text: str, rel: str, batch: Batch) -> str:
     root = _compose(text, rel)
     if root is None:
