@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +33,15 @@ RECORDS = "issues"
 SITES = "sites.json"  # what each output folder held after the last build (digest.pipeline.publish)
 
 
-@lru_cache(maxsize=1)
-def code_state() -> bytes:
-    """digest's own code and version: an upgrade is a new key for everything."""
-    package = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(f"digest {__version__} cache {FORMAT}\n".encode())
-    for path in sorted(package.rglob("*.py")):
-        h.update(f"\0{path.relative_to(package).as_posix()}\0".encode())
-        h.update(path.read_bytes())
-    return h.digest()
-
-
 def salt(ctx: Context) -> bytes:
-    """What every key covers besides the issue: digest's code, config.yaml and the templates."""
+    """What every key covers besides the issue: digest's version and the records' format,
+    config.yaml, and ``ctx.templates`` (every template and digest's own code)."""
     try:
         config = (ctx.config.root / "config.yaml").read_bytes()
     except OSError:
         config = b"<unreadable>"
-    return hashlib.sha256(code_state() + hashlib.sha256(config).digest() + ctx.templates).digest()
+    version = f"digest {__version__} cache {FORMAT}\n".encode()
+    return hashlib.sha256(version + hashlib.sha256(config).digest() + ctx.templates).digest()
 
 
 def issue_keys(ctx: Context, sources: list[Source]) -> dict[int, str]:

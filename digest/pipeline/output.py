@@ -31,25 +31,17 @@ def check_output(root: Path, out: Path) -> None:
     or a site digest built (it holds MARKER), may be.  Never the newsletter folder, a folder
     that contains it, or its sources.  Called before anything is written."""
     real_root, real_out = root.resolve(), out.resolve()
+    another = "refusing to replace it with the site: choose another --out"
     if real_root.is_relative_to(real_out):
-        why = "is the newsletter folder" if real_out == real_root else "contains the newsletter folder"
-        raise DigestError(
-            [Problem(str(out), None, f"{why}; refusing to replace it with the site: choose another --out")]
-        )
+        raise _refused(out, f"{'is' if real_out == real_root else 'contains'} the newsletter folder; {another}")
     for name in SOURCES:
         if real_out.is_relative_to(real_root / name):
-            where = (
-                f"is the newsletter's {name}" if real_out == real_root / name else f"is inside the newsletter's {name}"
-            )
-            raise DigestError(
-                [Problem(str(out), None, f"{where}; refusing to replace it with the site: choose another --out")]
-            )
+            where = "is" if real_out == real_root / name else "is inside"
+            raise _refused(out, f"{where} the newsletter's {name}; {another}")
     if out.is_symlink():
-        raise DigestError(
-            [Problem(str(out), None, "is a symbolic link; refusing to replace it: give the folder itself as --out")]
-        )
+        raise _refused(out, "is a symbolic link; refusing to replace it: give the folder itself as --out")
     if out.exists() and not out.is_dir():
-        raise DigestError([Problem(str(out), None, "exists and is not a folder; refusing to replace it")])
+        raise _refused(out, "exists and is not a folder; refusing to replace it")
     try:
         if not out.exists() or not any(os.scandir(out)):
             return
@@ -57,20 +49,14 @@ def check_output(root: Path, out: Path) -> None:
     except FileNotFoundError:
         marker = None
     except OSError as e:
-        raise DigestError(
-            [Problem(str(out), None, f"cannot read the output folder: {e.strerror or e}; refusing to replace it")]
-        ) from e
+        raise _refused(out, f"cannot read the output folder: {e.strerror or e}; refusing to replace it") from e
     if marker is None or not stat.S_ISREG(marker.st_mode):
-        raise DigestError(
-            [
-                Problem(
-                    str(out),
-                    None,
-                    f"is not empty and is not a site digest built (it has no {MARKER} file); refusing to replace it:"
-                    " choose an empty or new folder",
-                )
-            ]
-        )
+        why = f"is not empty and is not a site digest built (it has no {MARKER} file); refusing to replace it"
+        raise _refused(out, f"{why}: choose an empty or new folder")
+
+
+def _refused(path: Path, why: str) -> DigestError:
+    return DigestError([Problem(str(path), None, why)])
 
 
 @contextlib.contextmanager
@@ -81,22 +67,13 @@ def locked(root: Path, cache: Path) -> Iterator[None]:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as e:
-        raise DigestError(
-            [Problem(str(cache), None, f"cannot create the build lock {lock_path}: {e.strerror or e}")]
-        ) from e
+        raise _refused(cache, f"cannot create the build lock {lock_path}: {e.strerror or e}") from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DigestError(
-                [
-                    Problem(
-                        str(root),
-                        None,
-                        "another digest build of this newsletter is running; try again when it has finished",
-                    )
-                ]
-            ) from None
+            why = "another digest build of this newsletter is running; try again when it has finished"
+            raise _refused(root, why) from None
         yield
     finally:
         os.close(fd)

@@ -90,11 +90,10 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
         out.parent.mkdir(parents=True, exist_ok=True)
         recover(out)
     except OSError as e:
-        raise DigestError(
-            [Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]
-        ) from e
+        raise _failed(out, "write", e) from e
     if os.path.lexists(new):
         _refuse_unless_ours(new)  # before anything is written: a folder of the user's stays as it is
+    step = "write"
     try:
         if not os.path.lexists(new):
             os.mkdir(new)
@@ -102,22 +101,19 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
         written = _fill(new, out, files, {} if verify else record)
         _prune(new, files)
         os.chmod(new, 0o755)
-    except OSError as e:
-        _remove_ours(new)
-        raise DigestError(
-            [Problem(str(out), None, f"could not write the site ({e.strerror or e}); the previous site is unchanged")]
-        ) from e
-    except BaseException:  # a page's template failing as it is made, an interrupt: nothing half-written stays
-        _remove_ours(new)
-        raise
-    try:
+        step = "replace"
         swap(new, out)
-    except OSError as e:
-        _remove_ours(new)
-        raise DigestError(
-            [Problem(str(out), None, f"could not replace the site ({e.strerror or e}); the previous site is unchanged")]
-        ) from e
+    except BaseException as e:  # a full disk, a page's template failing as it is made, an interrupt
+        _remove_ours(new)  # nothing half-written stays
+        if isinstance(e, OSError):
+            raise _failed(out, step, e) from e
+        raise
     return written
+
+
+def _failed(out: Path, what: str, e: OSError) -> DigestError:
+    why = f"could not {what} the site ({e.strerror or e}); the previous site is unchanged"
+    return DigestError([Problem(str(out), None, why)])
 
 
 def _fill(new: Path, out: Path, files: Mapping[str, Output], record: Mapping[str, Any]) -> Record:
