@@ -156,3 +156,12 @@ def test_the_built_in_templates_still_render_in_the_sandbox(news: Path) -> None:
     done = digest(news, "build")
     assert done.returncode == 0, done.stderr
     assert (news / "site" / "issues" / "1" / "email.html").is_file()
+
+
+def test_printing_the_config_does_not_tell_where_the_newsletter_lives(news: Path) -> None:
+    """Not code, but a leak all the same: {{ config }} printed the folder's absolute path."""
+    (news / "templates" / "email.txt").write_text("{{ config }}\n")
+    done = digest(news, "build")
+    assert done.returncode == 0, done.stderr
+    text = (news / "site" / "issues" / "1" / "email.txt").read_text(encoding="utf-8")
+    assert "Config(" in text and "Hostile Weekly" in text and str(news) not in text

@@ -151,7 +151,7 @@ class Edition:
 
 @dataclass(frozen=True)
 class Config:
-    root: Path  # the newsletter folder
+    root: Path = field(repr=False)  # the newsletter folder: no template prints where it lives ({{ config }})
     title: str
     url: str  # absolute, always ends with "/"
     description: str = ""
