@@ -97,7 +97,6 @@ SIZES = {
         "{% for i in range(10**10) %}{% endfor %}",
         "range() may count at most 100,000 numbers, not 10,000,000,000",
     ),
-    "lipsum": ("{{ lipsum(10**9) }}", "lipsum() makes at most 1,000 paragraphs of at most 1,000 words"),
 }
 
 

@@ -219,15 +219,6 @@ def bounded_range(*args: int) -> range:
     return numbers
 
 
-def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> Any:  # noqa: A002 - Jinja's names
-    """Jinja's lipsum() with at most 1,000 paragraphs of at most 1,000 words."""
-    from jinja2.utils import generate_lorem_ipsum
-
-    if n > 1000 or max > 1000:
-        raise TemplateLimit("lipsum() makes at most 1,000 paragraphs of at most 1,000 words")
-    return generate_lorem_ipsum(n, html, min, max)
-
-
 def _loop(context: Any, iterable: Iterable[Any]) -> Iterator[Any]:
     """Every {% for %} iterates through this: each iteration counts against the time budget."""
     budget = BUDGET.get()
