@@ -428,3 +428,19 @@ def test_timed_out_clients_leave_no_traceback(preview: PreviewSite, capfd: pytes
         server.shutdown()
         server.server_close()
     assert capfd.readouterr().err == ""
+
+
+def test_the_log_says_what_changed_and_nothing_before_a_config_error(golden_root: Path, preview: PreviewSite) -> None:
+    """Issue 19: the log said "updated issues 1, 2" before a config error, "updated issue 3" for a deleted one."""
+    from digest.preview.serve import _changes
+
+    gone = golden_root / "issues/0009.yaml"
+    gone.unlink()
+    removed = preview.update({gone})
+    assert _changes(removed, set(preview.issues)) == "removed issue 9"
+    _edit(golden_root / "issues/0007.yaml", "title: Leap day\n", "title: Leap day, retitled\n")
+    assert _changes(preview.update({golden_root / "issues/0007.yaml"}), set(preview.issues)) == "updated issue 7"
+    assert _changes({6, 7, 9}, {6, 7}) == "updated issues 6, 7; removed issue 9"
+    _edit(golden_root / "config.yaml", "title: Golden Weekly", "title: [unclosed")
+    assert preview.update({golden_root / "config.yaml"}) == set()  # nothing was shown anew
+    assert [e.split(":")[0] for e in preview.errors()] == ["config.yaml"]
