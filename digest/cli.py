@@ -538,7 +538,7 @@ def _message(root: Path, number: int, to: list[str] | None) -> Any:
 
     config = load_config(root)
     issue, html, text = render_one(config, number)
-    if not issue.items:  # a header and a footer: a mistake to send or export, not a proof
+    if not issue.has_content:  # a header and a footer: a mistake to send or export, not a proof
         what = "a draft with no items yet" if issue.draft else "an issue with no items"
         why = f"is {what}: there is nothing to send; add some with digest add URL or digest collect"
         raise DigestError([Problem(issue.source, None, why)])

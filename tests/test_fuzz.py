@@ -755,7 +755,7 @@ def test_random_template_overrides_get_a_clear_outcome(tmp_path: Path) -> None:
             failures.append(f"case {n} ({what}; digest {command}): still running after {TEMPLATE_HANG} s")
             continue
         outcomes[done.returncode] = outcomes.get(done.returncode, 0) + 1
-        problem = _verdict(root, done.returncode, done.stderr, None)
+        problem = _verdict(root, command, done.returncode, done.stderr, None)
         if problem:
             failures.append(f"case {n} ({what}; digest {command}): {problem}\n{done.stderr[-2000:]}")
         shutil.rmtree(root, ignore_errors=True)

@@ -71,6 +71,12 @@ class Issue:
     def items(self) -> tuple[Item, ...]:
         return tuple(item for section in self.sections for item in section.all_items)
 
+    @property
+    def has_content(self) -> bool:
+        """Whether it says anything beyond its title: an item, or an intro (its own, a section's) or outro."""
+        sections = [s for section in self.sections for s in (section, *section.sections)]
+        return bool(self.items or self.intro or self.outro or any(s.intro for s in sections))
+
 
 @dataclass(frozen=True)
 class Author:
