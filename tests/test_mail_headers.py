@@ -177,3 +177,24 @@ def test_every_control_character_decoding_brings_in_is_refused(golden_root: Path
         1,
         f"issues/0007.yaml:4: subject: {error}\n1 error\n",
     )
+
+
+@pytest.mark.parametrize("where", ["subject", "title"])
+def test_an_encoded_word_of_bytes_that_are_not_text_is_a_user_error(golden_root: Path, where: str) -> None:
+    """Found by the header fuzz: =?utf-8?q?=80?= beside other text decodes, only as the header is written,
+    to a lone surrogate that no message can carry (exit 2, an internal error, before)."""
+    value = "=?utf-8?q?=80?=¡"
+    if where == "subject":
+        _set(
+            golden_root / "issues" / "0007.yaml", 'subject: "Golden Weekly #7: leap day special"', f'subject: "{value}"'
+        )
+        at = "issues/0007.yaml:4: subject"
+    else:
+        _set(golden_root / "config.yaml", "title: Golden Weekly", f'title: "{value}"')
+        at = "config.yaml:1: title"
+    why = f"holds bytes that are not text {DECODED}"
+    for command in ("check", "export"):
+        args = [command, "7"] if command == "export" else [command]
+        result = run(*args, "--root", str(golden_root))
+        outcome = "; nothing was written" if command == "export" else ""
+        assert (result.exit_code, result.stderr) == (1, f"{at}: {why}\n1 error{outcome}\n"), result.output

@@ -163,7 +163,22 @@ def build_message(
         msg.as_bytes()  # the policy's check, once before anything is sent or written
     except HeaderInjection as e:
         raise DigestError([Problem(issue.source, None, f"{e}; nothing of it was sent or written")]) from e
+    except UnicodeError as e:
+        # An encoded word of undecodable bytes (=?utf-8?q?=80?=) that the parser decodes only
+        # once the value sits in its header: a lone surrogate, which no message can carry.
+        bad = [name for name, value in msg.items() if not _foldable(msg, name, value)]
+        why = "holds bytes that are not text once its RFC 2047 encoded words (=?…?=) are decoded"
+        problems = [Problem(where[n][0], None, why, where[n][1]) for n in bad if n in where]
+        raise DigestError(problems or [Problem(issue.source, None, f"a header {why}")]) from e
     return msg
+
+
+def _foldable(msg: EmailMessage, name: str, value: object) -> bool:
+    try:
+        msg.policy.fold_binary(name, value)  # type: ignore[arg-type]
+    except UnicodeError:
+        return False
+    return True
 
 
 def _written(value: str) -> Address:
