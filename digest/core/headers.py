@@ -69,7 +69,7 @@ def text_problem(value: str) -> str | None:
     if (ch := _first_refused(decoded, value)) is not None:
         return f"holds {_named(ch)} once its RFC 2047 encoded words (=?…?=) are decoded; {_ADVICE}"
     try:  # an encoded word of undecodable bytes beside other text is decoded only as the header is written
-        policy.default.fold_binary("Subject", value)
+        policy.default.fold_binary("Subject", policy.default.header_factory("subject", value))
     except UnicodeError:
         return f"holds bytes that are not text once its RFC 2047 encoded words (=?…?=) are decoded; {_ADVICE}"
     return None
