@@ -17,6 +17,8 @@ import pytest
 from conftest import run
 from test_mail import Inbox, LoopbackController, plain, send, smtp  # noqa: F401 - smtp is a fixture
 
+pytestmark = pytest.mark.slow  # server tests (SMTP servers on 127.0.0.1 that trickle or never answer)
+
 SECOND = "1 second (DIGEST_SMTP_TIMEOUT)"
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # hostile templates: each case runs the CLI in its own process
+
 BASE = Path(__file__).resolve().parent / "fixtures" / "hostile" / "base"
 SECRET = "s3cr3t-digest-sandbox-probe-7f1c"
 SENTINEL = b"the previous site\n"

@@ -18,6 +18,9 @@ from conftest import REPO
 
 from digest.render.mjml import MAX_DEPTH, too_deep
 
+# Hostile templates: each case runs the CLI in its own process, some up to their time bound.
+pytestmark = pytest.mark.slow
+
 BASE = Path(__file__).resolve().parent / "fixtures" / "hostile" / "base"
 SENTINEL = b"the previous site\n"
 MEMORY_LIMIT = 1 << 30
