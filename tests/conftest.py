@@ -95,6 +95,23 @@ def example(tmp_path: Path) -> Path:
     return root
 
 
+# The hostile cases' valid newsletter (tests/fixtures/hostile/base), and what its previous site holds.
+HOSTILE_BASE = FIXTURES / "hostile" / "base"
+SENTINEL = b"the previous site\n"
+
+
+@pytest.fixture
+def news(tmp_path: Path) -> Path:
+    """A copy of the hostile cases' base newsletter with a previous site (SENTINEL) and an empty templates/."""
+    root = tmp_path / "news"
+    shutil.copytree(HOSTILE_BASE, root)
+    (root / "site").mkdir()
+    (root / "site" / "index.html").write_bytes(SENTINEL)
+    (root / "site" / ".digest-site").write_bytes(SENTINEL)
+    (root / "templates").mkdir()
+    return root
+
+
 @pytest.fixture
 def golden_root(tmp_path: Path) -> Path:
     """A private copy of tests/fixtures/golden (tests may build into it)."""

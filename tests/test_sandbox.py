@@ -15,13 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, SENTINEL
 
 pytestmark = pytest.mark.slow  # hostile templates: each case runs the CLI in its own process
 
-BASE = Path(__file__).resolve().parent / "fixtures" / "hostile" / "base"
 SECRET = "s3cr3t-digest-sandbox-probe-7f1c"
-SENTINEL = b"the previous site\n"
 
 # Each template line (written as line 2 of the override, after a comment) and the exact
 # message it must get.  {marker} is the file a shell command would create.
@@ -64,17 +62,6 @@ ESCAPES: dict[str, tuple[str, str]] = {
     ),
     "mutating-a-list": ("{{ [1].append(2) }}", "access to attribute 'append' of 'list' object is unsafe."),
 }
-
-
-@pytest.fixture
-def news(tmp_path: Path) -> Path:
-    root = tmp_path / "news"
-    shutil.copytree(BASE, root)
-    (root / "site").mkdir()
-    (root / "site" / "index.html").write_bytes(SENTINEL)
-    (root / "site" / ".digest-site").write_bytes(SENTINEL)
-    (root / "templates").mkdir()
-    return root
 
 
 def digest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,28 +14,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, SENTINEL
 
 from digest.render.mjml import MAX_DEPTH, too_deep
 
 # Hostile templates: each case runs the CLI in its own process, some up to their time bound.
 pytestmark = pytest.mark.slow
 
-BASE = Path(__file__).resolve().parent / "fixtures" / "hostile" / "base"
-SENTINEL = b"the previous site\n"
 MEMORY_LIMIT = 1 << 30
 TIMEOUT = 120  # seconds: only a guard against hangs (a template without a time bound), not a performance assertion
-
-
-@pytest.fixture
-def news(tmp_path: Path) -> Path:
-    root = tmp_path / "news"
-    shutil.copytree(BASE, root)
-    (root / "site").mkdir()
-    (root / "site" / "index.html").write_bytes(SENTINEL)
-    (root / "site" / ".digest-site").write_bytes(SENTINEL)
-    (root / "templates").mkdir()
-    return root
 
 
 def _limit_memory() -> None:
