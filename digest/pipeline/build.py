@@ -78,6 +78,11 @@ class Result:
     cached: Record | None = None  # when taken from the cache: its files are read when needed
     clip: Problem | None = None  # the clip gate's warning on email.html
 
+    @classmethod
+    def of(cls, number: int, key: str, record: Record) -> Result:
+        """An issue as the build cache holds it: its files are read when needed."""
+        return cls(number, key, record.issue, record.warnings, cached=record, clip=record.clip)
+
     @property
     def rendered(self) -> bool:
         """Whether its files exist (made just now or cached); the preview validates first and renders on demand."""
@@ -170,9 +175,7 @@ def each_issue(
     found: dict[int, Result] = {}
     for src in sources:
         if (record := cache.get(keys[src.number])) is not None:
-            found[src.number] = Result(
-                src.number, keys[src.number], record.issue, record.warnings, cached=record, clip=record.clip
-            )
+            found[src.number] = Result.of(src.number, keys[src.number], record)
     todo = [(src, keys[src.number]) for src in sources if src.number not in found]
     for n, result in enumerate(_map(partial(make_issue, ctx, cache, render=render), todo, jobs), 1):
         found[result.number] = result

@@ -153,7 +153,7 @@ class PreviewSite:
                 continue
             key = issue_keys(self.ctx, [state.source])[state.number]
             if (record := cache.get(key)) is not None:
-                state.result = Result(state.number, key, record.issue, record.warnings, cached=record, clip=record.clip)
+                state.result = Result.of(state.number, key, record)
             else:
                 state.result = Result(state.number, key, state.result.issue, state.result.problems)
             state.outputs, state.render_problems = None, []
