@@ -88,7 +88,7 @@ class PreviewSite:
             if same_models:
                 self._restamp()
             else:
-                self._rescan(self.issues, changed=None)
+                self._rescan(edit=False)
             return True
 
     def update(self, paths: Iterable[Path]) -> set[int]:
@@ -99,11 +99,14 @@ class PreviewSite:
             before = set(self.issues)
             return before | set(self.issues) if self.reload() else set()  # every issue is shown anew, or none
         with self.lock:
-            return self._rescan(self.issues, changed={p.name for p in paths})
+            return self._rescan(edit=True)
 
-    def _rescan(self, old: dict[int, IssueState], changed: set[str] | None) -> set[int]:
-        """List issues/ again; validate and render the files named in ``changed`` (None: all) and any new one."""
+    def _rescan(self, edit: bool) -> set[int]:
+        """List issues/ again and take in every file whose bytes changed (``edit``: after a save,
+        rendered at once, since it is being looked at), or every file (at a reload, validated
+        only); returns the issues whose files changed or went."""
         assert self.ctx is not None
+        old = self.issues
         try:
             sources = read_sources(self.ctx.config)
             self.general = [p for p in self.general if not p.path.startswith(ISSUES_DIR)]
@@ -116,11 +119,11 @@ class PreviewSite:
             state = old.get(src.number)
             if state is None or state.rel != src.rel:
                 state = IssueState(src.number, src.rel)
-            if changed is None or src.data != state.data:
+            if not edit or src.data != state.data:
                 todo.append(src)
             fresh[src.number] = state
         touched = {src.number for src in todo if src.data != fresh[src.number].data} | (set(old) - set(fresh))
-        self._run(fresh, todo, render=changed is not None)  # an edit is rendered at once: it is being looked at
+        self._run(fresh, todo, render=edit)
         self.issues, self._files = fresh, None
         return touched
 
