@@ -34,8 +34,8 @@ from digest.core.validate import Checker, capped
 
 ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
-SECTION_KEYS = ("title", "intro", "items", "sections")
-ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date")
+SECTION_KEYS = ("title", "id", "intro", "items", "sections")
+ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id")
 _NAME = re.compile(r"([0-9]{1,9})\.yaml")
 # Editors' backup, swap, lock and temporary files (0004.yaml~, .0004.yaml.swp, #0004.yaml#,
 # .#0004.yaml, 0004.yaml.bak, .orig, .rej, .tmp) and hidden files are not issues.
@@ -198,6 +198,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     intro = c.get(top, "intro", "", c.markdown)
     outro = c.get(top, "outro", "", c.markdown)
     sections = _sections(c, top, draft)
+    _unique_ids(c, top)
     if date is None or sections is None:
         return None
     return Issue(
@@ -262,7 +263,38 @@ def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Se
         if not sentries:
             _empty(c, snode.line, f"{path}.sections", "has no sections", draft)
         subs = [sub for n, p in sentries if (sub := _section(c, n, p, draft, nested=True)) is not None]
-    return Section(title=title, items=tuple(items), intro=intro, sections=tuple(subs))
+    ident = c.get(s, "id", path, c.identifier)
+    return Section(title=title, items=tuple(items), intro=intro, sections=tuple(subs), id=ident)
+
+
+def _unique_ids(c: Checker, top: dict[str, Node]) -> None:
+    """Rule: an id names one section or item of its issue (its anchor on the page)."""
+    seen: dict[str, tuple[str, int]] = {}
+
+    def visit(node: Node | None, path: str, key: str) -> None:
+        if node is None or not isinstance(node.value, list):
+            return
+        for index, entry in enumerate(node.value, 1):  # counted from 1, as Checker.items does
+            if not isinstance(entry.value, dict):
+                continue
+            here = f"{path}[{index}]"
+            ident = entry.value.get("id")
+            if ident is not None and isinstance(ident.value, str) and ident.value.strip():
+                name = ident.value.strip()
+                if name in seen:
+                    first, line = seen[name]
+                    c.error(
+                        ident.line,
+                        f"{here}.id",
+                        f"{name!r} is also the id of {first} (line {line}): ids must be unique within an issue",
+                    )
+                else:
+                    seen[name] = (here, ident.line)
+            if key == "sections":
+                visit(entry.value.get("items"), f"{here}.items", "items")
+                visit(entry.value.get("sections"), f"{here}.sections", "sections")
+
+    visit(top.get("sections"), "sections", "sections")
 
 
 def _empty(c: Checker, line: int, path: str, what: str, draft: bool) -> None:
@@ -302,6 +334,7 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
         author=c.get(i, "author", path, c.line_text),
         image=image,
         date=c.get(i, "date", path, c.date),
+        id=c.get(i, "id", path, c.identifier),
     )
 
 

@@ -29,6 +29,8 @@ class Item:
     author: str | None
     image: Image | None
     date: dt.date | None
+    # The item's own name within its issue: its anchor, and how editions match it when their links differ.
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Section:
     items: tuple[Item, ...]
     intro: str | None = None  # markdown source
     sections: tuple[Section, ...] = ()  # sub-sections: one level down, never deeper
+    id: str | None = None  # the section's own name within its issue (its anchor)
 
     @property
     def all_items(self) -> tuple[Item, ...]:

@@ -27,6 +27,9 @@ T = TypeVar("T")
 
 MAX_PROBLEMS = 20  # per file
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Anchors: any script's letters and digits (a Persian edition names its items in Persian), no spaces or
+# punctuation that a URL fragment would have to escape.
+_IDENTIFIER = re.compile(r"[^\W_][\w-]{0,63}")
 
 
 class Checker:
@@ -115,6 +118,19 @@ class Checker:
     def line_text(self, node: Node, path: str) -> str | None:
         value = self.text(node, path)
         return " ".join(value.split()) if value is not None else None
+
+    def identifier(self, node: Node, path: str) -> str | None:
+        """A name for an anchor: letters, digits, '-' and '_', starting with a letter or digit."""
+        value = self.text(node, path)
+        if value is not None and not _IDENTIFIER.fullmatch(value):
+            self.error(
+                node.line,
+                path,
+                f"{cut(value, 40)!r} is not an id: use letters, digits, '-' and '_' (at most 64, starting with a"
+                " letter or digit)",
+            )
+            return None
+        return value
 
     def markdown(self, node: Node, path: str) -> str | None:
         return self._checked_markdown(node, path, self.text(node, path), inline=False)

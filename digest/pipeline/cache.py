@@ -28,7 +28,7 @@ from digest.core.errors import Problem
 from digest.core.models import Image, Issue, Item, Section
 from digest.pipeline.stages import Context, Source
 
-FORMAT = 6  # of the records: a new format is a new key for everything
+FORMAT = 7  # of the records: a new format is a new key for everything
 RECORDS = "issues"
 SITES = "sites.json"  # what each output folder held after the last build (digest.pipeline.publish)
 
@@ -141,7 +141,7 @@ class Cache:
 
 
 # An issue as JSON: its own fields by name, each section as [title, intro, items,
-# sub-sections] and each item as the list of its fields in order.
+# sub-sections, id] and each item as the list of its fields in order.
 _ITEM_FIELDS = [f.name for f in dataclasses.fields(Item)]
 _IMAGE, _DATE = _ITEM_FIELDS.index("image"), _ITEM_FIELDS.index("date")
 
@@ -173,12 +173,13 @@ def _section_json(section: Section) -> list[Any]:
         section.intro,
         [_item_json(i) for i in section.items],
         [_section_json(s) for s in section.sections],
+        section.id,
     ]
 
 
 def _section_from_json(row: list[Any]) -> Section:
-    title, intro, items, subs = row
-    return Section(title, tuple(map(_item_from_json, items)), intro, tuple(map(_section_from_json, subs)))
+    title, intro, items, subs, ident = row
+    return Section(title, tuple(map(_item_from_json, items)), intro, tuple(map(_section_from_json, subs)), ident)
 
 
 def _issue_from_json(d: dict[str, Any]) -> Issue:
