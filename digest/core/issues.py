@@ -26,7 +26,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import headers, i18n, markdown, paths, plaintext
+from digest.core import headers, i18n, markdown, paths, plaintext, translation
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -35,7 +35,7 @@ from digest.core.validate import Checker, capped
 ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
 SECTION_KEYS = ("title", "id", "intro", "items", "sections")
-ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id")
+ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id", translation.FINGERPRINT_KEY)
 _NAME = re.compile(r"([0-9]{1,9})\.yaml")
 # Editors' backup, swap, lock and temporary files (0004.yaml~, .0004.yaml.swp, #0004.yaml#,
 # .#0004.yaml, 0004.yaml.bak, .orig, .rej, .tmp) and hidden files are not issues.
@@ -199,6 +199,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     outro = c.get(top, "outro", "", c.markdown)
     sections = _sections(c, top, draft)
     _unique_ids(c, top)
+    _untranslated(c, top, draft)
     if date is None or sections is None:
         return None
     return Issue(
@@ -297,6 +298,21 @@ def _unique_ids(c: Checker, top: dict[str, Node]) -> None:
     visit(top.get("sections"), "sections", "sections")
 
 
+def _untranslated(c: Checker, top: dict[str, Node], draft: bool) -> None:
+    """Rule (digest.core.translation): text still marked untranslated never reaches a reader.  An error at each
+    such text of a published issue; one note for a draft, at its first."""
+    marked = translation.untranslated(top)
+    if not marked:
+        return
+    if not draft:
+        for node, path in marked:
+            c.error(node.line, path, translation.NOT_TRANSLATED)
+        return
+    node, path = marked[0]
+    others = f", nor are {len(marked) - 1} other texts" if len(marked) > 1 else ""
+    c.note(node.line, path, f"is not translated yet{others} (fine for a draft; translate them before publishing)")
+
+
 def _empty(c: Checker, line: int, path: str, what: str, draft: bool) -> None:
     if draft:
         c.note(line, path, f"{what} (fine for a draft; it must have some before publishing)")
@@ -321,6 +337,9 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
     summary = c.get(i, "summary", path, c.markdown)
     if all(k not in i or i[k].value is None for k in ("title", "summary")):
         c.error(node.line, path, "an item needs a title or a summary")
+    if (fp := c.get(i, translation.FINGERPRINT_KEY, path, c.line_text)) is not None:
+        if why := translation.fingerprint_problem(fp):  # checked, never kept: no output may show it
+            c.error(i[translation.FINGERPRINT_KEY].line, f"{path}.{translation.FINGERPRINT_KEY}", why)
     image = None
     if (im := c.mapping(i.get("image"), f"{path}.image", ("src", "alt"), required=("src", "alt"))) is not None:
         src = c.get(im, "src", f"{path}.image", c.url)

@@ -152,10 +152,21 @@ class Edition:
     # It publishes the same issue numbers: an issue page links to the same number there,
     # not to its archive.
     same_numbers: bool = False
+    # A local edition (``root:`` in config.yaml): its newsletter folder.  Never rendered, never compared: a
+    # template printing {{ edition }} writes no path of this machine.
+    root: Path | None = field(default=None, repr=False, compare=False)
+    # The issue numbers a local same_numbers edition publishes (digest.core.siblings), so that an issue page
+    # links its issue there only where it exists; None (not local): every number is taken to exist.
+    issues: frozenset[int] | None = field(default=None, repr=False, compare=False)
+
+    def has(self, number: int) -> bool:
+        """Whether this edition publishes issue ``number`` (as far as digest can know)."""
+        return self.same_numbers and (self.issues is None or number in self.issues)
 
     def page_url(self, number: int | None) -> str:
-        """The edition's page for issue ``number`` (its archive for None or without same_numbers)."""
-        return f"{self.url}issues/{number}/" if number is not None and self.same_numbers else self.url
+        """The edition's page for issue ``number`` (its archive for None, without same_numbers, or where the
+        local edition does not publish that issue)."""
+        return f"{self.url}issues/{number}/" if number is not None and self.has(number) else self.url
 
 
 @dataclass(frozen=True)

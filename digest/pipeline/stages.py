@@ -82,7 +82,10 @@ class Rendered:
 
 
 def context(config: Config) -> Context:
-    return Context(config, templates_state(config.root))
+    """What every stage reads: the config (with what its local sibling editions publish) and the templates' state."""
+    from digest.core.siblings import with_siblings
+
+    return Context(with_siblings(config), templates_state(config.root))
 
 
 def templates_state(root: Path) -> bytes:

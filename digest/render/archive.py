@@ -121,12 +121,12 @@ def edition_links(config: Config, number: int | None = None) -> list[tuple[Editi
 def alternates(config: Config, number: int | None = None) -> list[tuple[str, str]]:
     """(hreflang, href) of the archive's or issue ``number``'s <link rel="alternate">: only
     pages with the same content in another edition (the archives; an issue in editions
-    with ``same_numbers``), then x-default when its edition is among them; none when no
+    with ``same_numbers`` that publish it), then x-default when its edition is among them; none when no
     other edition has the page."""
     links = [
         (edition, href)
         for edition, href, this in edition_links(config, number)
-        if this or number is None or edition.same_numbers
+        if this or number is None or edition.has(number)
     ]
     if len(links) < 2:
         return []
