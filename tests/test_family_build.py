@@ -106,3 +106,44 @@ def test_an_edition_outside_the_source_url_has_no_place_in_the_tree(family: Path
         " source's\n1 error; nothing was written\n"
     )
     assert not (tmp_path / "public").exists()
+
+
+def test_serve_from_the_source_shows_the_family(family: Path) -> None:
+    from test_server import Serve, _serving_port, fetch
+
+    assert run("translate", "2", "--to", "fa", "--root", str(family)).exit_code == 0
+    server = Serve("--root", str(family), "--port", "0", "--no-watch")
+    try:
+        port = _serving_port(server, family)
+        status, _, index = fetch(port, "/")
+        assert status == 200
+        panel = re.search(r'<div class="panel" id="editions">.*?</table></div>', index.decode())
+        assert panel is not None
+        assert (
+            '<tr><td>#2</td><td><a href="/preview/2/">draft</a> · 1 items</td><td><span class="muted">absent</span>'
+            '</td><td><a href="/fa/preview/2/">draft</a> <span class="bad">1 untranslated</span></td><td><span'
+            ' class="muted">absent</span></td></tr>'
+        ) in panel.group()
+        status, _, page = fetch(port, "/fa/preview/2/")
+        assert status == 200
+        text = page.decode()
+        # The language switch: English has issue 2, Arabic and Albanian do not; this page is the Persian one.
+        assert '<a href="/preview/2/" hreflang="en"><span lang="en" dir="auto">English</span></a>' in text
+        assert '<strong aria-current="page"><span lang="fa" dir="auto">فارسی</span></strong>' in text
+        assert '<span class="muted" title="no issue 2 there"><span lang="ar" dir="auto">العربية</span></span>' in text
+        assert "<li>issues/0002.yaml:9: sections[1].title</li>" in text
+        assert '<a href="/fa/">← all issues</a>' in text
+        status, _, email = fetch(port, "/fa/preview/2/email.html")
+        assert status == 200
+        assert (
+            '<mark class="digest-untranslated" style="background:#fde047;color:#1d1d1f;outline:2px solid #ca8a04">'
+            "[untranslated] Open data</mark>"
+        ) in email.decode()
+        assert 'alt="[untranslated] A chart of votes per session"' in email.decode()  # attributes untouched
+        # The edition's own site, under its prefix; and the source's page has the switch too.
+        status, _, fa_page = fetch(port, "/fa/issues/1/")
+        assert status == 200 and '<html lang="fa" dir="rtl"' in fa_page.decode()
+        status, _, en_page = fetch(port, "/preview/1/")
+        assert '<a href="/sq/preview/1/"' not in en_page.decode() and '<a href="/ar/preview/1/"' in en_page.decode()
+    finally:
+        assert server.stop() == 0
