@@ -58,5 +58,5 @@ def is_draft(data: bytes, rel: str) -> bool | None:
     node, _ = parse(text, rel)
     if node is None or not node.is_map:
         return None
-    draft = node.value.get("draft")  # type: ignore[union-attr]
+    draft = node.value.get("draft")  # type: ignore[attr-defined]
     return draft is not None and draft.value is True

@@ -140,7 +140,7 @@ def entry_line(root: Path, language: str) -> tuple[int, int] | None:
     except OSError:
         return None
     node = parse(text, CONFIG_FILE)[0] if text is not None else None
-    entries = node.value.get("editions") if node is not None and node.is_map else None  # type: ignore[union-attr]
+    entries = node.value.get("editions") if node is not None and node.is_map else None  # type: ignore[attr-defined]
     if entries is None or not entries.is_list:
         return None
     for index, entry in enumerate(entries.value, 1):
