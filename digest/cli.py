@@ -293,8 +293,8 @@ def check(
         from digest.editions.family import load_family
         from digest.editions.run import check_family
 
-        options = {"jobs": jobs, "strict": strict, "links": links, "numbers": numbers, "timeout": timeout}
-        done = check_family(load_family(root), **options)
+        family = load_family(root)
+        done = check_family(family, jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
         _print_warnings(done.warnings, done.prepared, verbose)
         click.echo(
             f"checked {_plural(done.editions, 'edition')}, {_plural(done.issues, 'issue')}: no"

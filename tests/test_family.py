@@ -269,3 +269,15 @@ def test_check_editions_checks_every_edition(family: Path) -> None:
     result = run("check", "--editions", "--root", str(family))
     assert result.exit_code == 0, result.output
     assert result.stdout == "checked 4 editions, 5 issues: no errors\n"
+
+
+def test_root_names_the_entry_s_own_folder(family: Path) -> None:
+    config = family / "config.yaml"
+    config.write_text(config.read_text().replace("root: .}", "root: ../sq}").replace("root: ../fa,", "root: .,"))
+    result = run("check", "--root", str(family))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "config.yaml:12: editions[1].root: is another folder, but this entry's url is this newsletter's\n"
+        "config.yaml:15: editions[3].root: is this newsletter's folder, but this entry's url is another edition's\n"
+        "2 errors\n"
+    )

@@ -388,8 +388,13 @@ def _editions(c: Checker, node: Node, this: Edition, root: Path) -> tuple[tuple[
                 f"is {short(language)}, but this entry's url is this newsletter's, whose language is {this.language}",
             )
             continue
-        if ed_url == this.url and local is not None and local != root.resolve():
-            c.error(entry["root"].line, f"{path}.root", "is another folder, but this entry's url is this newsletter's")
+        if local is not None and (local == root.resolve()) != (ed_url == this.url):
+            why = (
+                "is another folder, but this entry's url is this newsletter's"
+                if ed_url == this.url
+                else "is this newsletter's folder, but this entry's url is another edition's"
+            )
+            c.error(entry["root"].line, f"{path}.root", why)
             continue
         seen_urls[ed_url] = seen_languages[language.lower()] = path
         found.append(

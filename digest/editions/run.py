@@ -37,7 +37,15 @@ class FamilyReport:
     prepared: list[str] = field(default_factory=list)
 
 
-def check_family(family: Family, **options: object) -> FamilyReport:
+def check_family(
+    family: Family,
+    *,
+    jobs: int | None = None,
+    strict: bool = False,
+    links: bool = False,
+    numbers: tuple[int, ...] = (),
+    timeout: float | None = None,
+) -> FamilyReport:
     """digest check (digest.deliver.gate) on every local edition; every problem in one round."""
     from digest.deliver.gate import check
 
@@ -45,7 +53,7 @@ def check_family(family: Family, **options: object) -> FamilyReport:
     problems: list[Problem] = []
     for member in family.members:
         try:
-            outcome = check(member.config, **options)  # type: ignore[arg-type]
+            outcome = check(member.config, jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
         except DigestError as e:
             problems += member.problems(e.problems)
             continue
