@@ -281,3 +281,18 @@ def test_root_names_the_entry_s_own_folder(family: Path) -> None:
         "config.yaml:15: editions[3].root: is this newsletter's folder, but this entry's url is another edition's\n"
         "2 errors\n"
     )
+
+
+def test_the_preview_highlights_marked_text_only_in_text() -> None:
+    from digest.preview.family import highlight
+
+    email = (
+        "<html><head><title>[untranslated] T</title><style>p{}</style></head><body><p>Kept [untranslated] Open data"
+        '</p><img alt="[untranslated] A chart"><p>Done</p></body></html>'
+    )
+    assert highlight(email) == email.replace(
+        "Kept [untranslated] Open data",
+        'Kept <mark class="digest-untranslated" style="background:#fde047;color:#1d1d1f;outline:2px solid #ca8a04">'
+        "[untranslated] Open data</mark>",
+    )
+    assert highlight("<p>Done</p>") == "<p>Done</p>"
