@@ -179,14 +179,15 @@ def compare(number: int, language: str, source: Doc, other: Doc | None) -> Row:
     )
 
 
-def status(family: Family, number: int | None = None) -> list[Row]:
-    """One row for the source and one per translation, for every issue of the source (or issue ``number``)."""
+def status(family: Family, number: int | None = None, newest: int | None = None) -> list[Row]:
+    """One row for the source and one per translation, for every issue of the source (or issue ``number``, or the
+    ``newest`` ones)."""
     sources = issue_files(family.source)
     if number is not None and number not in sources:
         raise DigestError([family.source.problems([Problem("issues", None, f"there is no issue {number}")])[0]])
     others = [(m, issue_files(m)) for m in family.translations]
     rows: list[Row] = []
-    for n in sorted(sources, reverse=True) if number is None else [number]:
+    for n in sorted(sources, reverse=True)[:newest] if number is None else [number]:
         doc = read_doc(n, *sources[n])
         rows.append(Row(n, family.source.language, "source", len(doc.items), source_state=doc.state))
         for member, files in others:

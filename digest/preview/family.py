@@ -23,6 +23,8 @@ from digest.editions.family import Family, Member, load_family, prefix
 from digest.editions.status import Row, status
 from digest.preview.site import IssueState, PreviewSite
 
+NEWEST = 8  # issues of the source in the status on the issue list; `digest editions` shows them all
+
 
 @dataclass
 class FamilySites:
@@ -58,9 +60,10 @@ class FamilySites:
         return '<nav class="editions" aria-label="Editions">' + " · ".join(links) + "</nav>"
 
     def status_panel(self) -> str:
-        """The editions' status of every issue of the source, for the issue list at /."""
+        """The editions' status of the source's newest issues, for the issue list at / (read again each time it is
+        shown: NEWEST issues of every edition, not the whole archive)."""
         try:
-            rows = status(self.family)
+            rows = status(self.family, newest=NEWEST)
         except DigestError as e:
             return f'<div class="panel"><h2>Editions</h2><p>{html.escape(str(e))}</p></div>'
         places = {m.language: _place(self.family, m) for m in self.family.members}
@@ -78,7 +81,8 @@ class FamilySites:
         )
         return (
             '<div class="panel" id="editions"><h2>Editions</h2><table><tr><th>Issue</th>'
-            f"{head}</tr>{table}</table></div>"
+            f'{head}</tr>{table}</table><p class="muted">the newest {NEWEST} issues; <code>digest editions</code>'
+            " lists every one</p></div>"
         )
 
 
