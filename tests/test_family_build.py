@@ -117,7 +117,7 @@ def test_serve_from_the_source_shows_the_family(family: Path) -> None:
         port = _serving_port(server, family)
         status, _, index = fetch(port, "/")
         assert status == 200
-        panel = re.search(r'<div class="panel" id="editions">.*?</table></div>', index.decode())
+        panel = re.search(r'<div class="panel" id="editions">.*?</table>', index.decode())
         assert panel is not None
         assert (
             '<tr><td>#2</td><td><a href="/preview/2/">draft</a> · 1 items</td><td><span class="muted">absent</span>'
