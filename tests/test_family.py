@@ -296,3 +296,15 @@ def test_the_preview_highlights_marked_text_only_in_text() -> None:
         "[untranslated] Open data</mark>",
     )
     assert highlight("<p>Done</p>") == "<p>Done</p>"
+
+
+def test_right_to_left_text_is_carried_as_written(family: Path) -> None:
+    # An English item quoting an Arabic name with a right-to-left mark: the translation file holds the same
+    # characters (no escapes, the mark kept), and the Persian file's own text is untouched by an addition.
+    source = family / "issues" / "0002.yaml"
+    title = "Votes of \u200fمجلس الشعب\u200f, one file per session"
+    source.write_text(source.read_text().replace("Parliament's votes, one file per session", title))
+    assert run("translate", "2", "--to", "fa", "--root", str(family)).exit_code == 0
+    written = (family.parent / "fa" / "issues" / "0002.yaml").read_text()
+    assert f"title: '[untranslated] {title}'\n" in written
+    assert yaml.safe_load(written)["sections"][0]["items"][0]["title"] == f"[untranslated] {title}"
