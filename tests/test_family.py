@@ -308,3 +308,11 @@ def test_right_to_left_text_is_carried_as_written(family: Path) -> None:
     written = (family.parent / "fa" / "issues" / "0002.yaml").read_text()
     assert f"title: '[untranslated] {title}'\n" in written
     assert yaml.safe_load(written)["sections"][0]["items"][0]["title"] == f"[untranslated] {title}"
+
+
+def test_check_editions_of_one_issue_checks_the_editions_that_have_it(family: Path) -> None:
+    result = run("check", "--editions", "--issue", "1", "--root", str(family))
+    assert (result.exit_code, result.stdout) == (0, "checked 4 editions, 5 issues: no errors\n")
+    missing = run("check", "--editions", "--issue", "9", "--root", str(family))
+    assert missing.exit_code == 1
+    assert missing.stderr == "issues: there is no issue 9\n1 error\n"

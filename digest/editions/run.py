@@ -21,6 +21,7 @@ from digest.core.cachedir import newsletter_cache
 from digest.core.config import CONFIG_FILE
 from digest.core.errors import DigestError, Problem, strict_failures
 from digest.editions.family import Family, entry_line, prefix
+from digest.editions.status import issue_files
 from digest.pipeline import output
 from digest.pipeline.build import SITE_DIR, Plan, plan
 from digest.pipeline.cache import Cache
@@ -52,8 +53,11 @@ def check_family(
     report = FamilyReport(len(family.members))
     problems: list[Problem] = []
     for member in family.members:
+        # --issue N names the source's issue: an edition that has none of them is checked as without --issue.
+        has = numbers if member is family.source or not numbers else issue_files(member)
+        mine = tuple(n for n in numbers if n in has)
         try:
-            outcome = check(member.config, jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
+            outcome = check(member.config, jobs=jobs, strict=strict, links=links, numbers=mine, timeout=timeout)
         except DigestError as e:
             problems += member.problems(e.problems)
             continue
