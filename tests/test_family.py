@@ -316,3 +316,17 @@ def test_check_editions_of_one_issue_checks_the_editions_that_have_it(family: Pa
     missing = run("check", "--editions", "--issue", "9", "--root", str(family))
     assert missing.exit_code == 1
     assert missing.stderr == "issues: there is no issue 9\n1 error\n"
+
+
+def test_an_extra_item_and_a_file_that_does_not_parse(family: Path) -> None:
+    fa = family.parent / "fa" / "issues" / "0001.yaml"
+    fa.write_text(fa.read_text() + "      - title: یک خبر محلی\n        url: https://news.example.ir/local\n")
+    (family.parent / "ar" / "issues" / "0001.yaml").write_text("date: [\n")
+    code, out, _ = editions("1", "--root", str(family))
+    assert (code, out.splitlines()[2:4]) == (
+        0,
+        [
+            "       ar       invalid    -      -           -             -      -        -      -",
+            "       fa       published  4      3           0             0      0        1      0",
+        ],
+    )
