@@ -30,6 +30,8 @@ from digest.core.loading import INVALID, Node, cut, short
 T = TypeVar("T")
 
 MAX_PROBLEMS = 20  # per file
+# What `digest translate` puts in front of a text it carried over untranslated (digest.core.translation).
+UNTRANSLATED = "[untranslated]"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Anchors: any script's letters and digits (a Persian edition names its items in Persian), no spaces or
 # punctuation that a URL fragment would have to escape.
@@ -44,6 +46,7 @@ class Checker:
         self.schemes = schemes  # config's links.schemes: further schemes links may use
         self.problems: list[Problem] = []
         self.required: set[str] = set()  # key paths of required keys seen, for the wording of "is empty"
+        self.marked: list[tuple[int, str]] = []  # (line, key path) of the texts holding UNTRANSLATED
 
     def error(self, line: int | None, key: str, message: str) -> None:
         self.problems.append(Problem(self.rel, line, message, key))
@@ -117,6 +120,8 @@ class Checker:
         if not value:
             self.error(node.line, path, "is empty: write some text, or delete the line")
             return None
+        if UNTRANSLATED in value:
+            self.marked.append((node.line, path))
         return value
 
     def line_text(self, node: Node, path: str) -> str | None:
