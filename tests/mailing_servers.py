@@ -49,6 +49,7 @@ class Mailbox:
     stop: threading.Event = field(default_factory=threading.Event)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(7))
     page_size: int = 2  # small, so that digest's paging is exercised
+    fault_on: str | None = None  # the faults go to requests of this method only (None: any)
 
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.method != "GET"]
@@ -282,7 +283,7 @@ def serve(service: str, credential: str) -> Iterator[Mailbox]:
                 Recorded(self.command, parts.path, parse_qs(parts.query), headers, body, time.monotonic())
             )
             try:
-                if box.faults:
+                if box.faults and box.fault_on in (None, self.command):
                     fault = box.faults.pop(0)
                     if isinstance(fault, float):
                         box.stop.wait(fault)  # slower than digest's timeout

@@ -272,6 +272,32 @@ def test_500_then_success(root: Path, kind: Kind, box: Mailbox) -> None:
     assert result.stdout == created_line(kind, box)
 
 
+def test_a_post_that_failed_with_500_is_not_sent_twice(root: Path, kind: Kind, box: Mailbox) -> None:
+    """It may have made the campaign: the next push finds it (here: it did not) rather than a retry doubling it."""
+    box.fault_on = "POST"
+    box.faults.append((500, {}, {"message": "internal error", "detail": "internal error"}))
+    result = push(root, kind)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{kind.name}: 500: internal error\n1 error; the service may have made the campaign all the same: push again,"
+        " and digest finds it\n"
+    )
+    assert [r.method for r in box.requests].count("POST") == 1
+    again = push(root, kind)
+    assert again.exit_code == 0 and again.stdout == created_line(kind, box)
+
+
+def test_the_gate_comes_first(root: Path, kind: Kind, box: Mailbox) -> None:
+    (root / "issues" / "0001.yaml").write_text("date: 2026-03-06\nsections: []\n", encoding="utf-8")
+    result = push(root, kind)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "issues/0001.yaml:2: sections: has no sections: a published issue needs at least one section\n"
+        "1 error; nothing was sent\n"
+    )
+    assert box.requests == []
+
+
 def test_500_every_time_gives_up_after_four_tries(root: Path, kind: Kind, box: Mailbox) -> None:
     box.faults += [(503, {"Retry-After": "0"}, {"message": "down", "detail": "down"})] * 4
     result = push(root, kind)

@@ -2,10 +2,11 @@
 
 Rules:
 - A deadline for connecting and for each read: DIGEST_PUSH_TIMEOUT seconds (default 30, at most 600).
-- 429 and 5xx are tried again, at most RETRIES times, after the wait the service asks for in
-  Retry-After (seconds or an HTTP date; more than MAX_WAIT seconds is given up at once) or else
-  1, 2, 4 s. A timeout or a broken connection is not tried again: the service may have acted on
-  the request (a second POST would make a second campaign), so the error says to look first.
+- 429 and 5xx are tried again (a POST only on 429, 502, 503 and 504), at most RETRIES times,
+  after the wait the service asks for in Retry-After (seconds or an HTTP date; more than MAX_WAIT
+  seconds is given up at once) or else 1, 2, 4 s. A timeout or a broken connection is not tried
+  again: the service may have acted on the request (a second POST would make a second campaign),
+  so the error says to look first.
 - Any other failure is one line: the service, the HTTP status and the service's own message.
   401 and 403 name the environment variable the service refused.
 - Secrets go in headers only, are never printed (dry runs show ***), and are cut out of any text a
@@ -32,6 +33,10 @@ MAX_TIMEOUT = 600.0
 RETRIES = 3
 MAX_WAIT = 120.0  # seconds a Retry-After may ask for before digest gives up instead
 MASK = "***"
+# Answers that say the request was not carried out, so that sending it again cannot do it twice. Any
+# other 5xx is tried again only for requests that are the same however often they are made (GET,
+# PUT, PATCH): a POST that failed with 500 may have made the campaign, and the next push finds it.
+_NOT_DONE = (429, 502, 503, 504)
 
 
 class Refused(DigestError):
@@ -106,7 +111,7 @@ class Client:
             headers={**service.headers, "User-Agent": f"digest/{__version__}", "Accept": "application/json"},
             timeout=httpx.Timeout(service.timeout),
             follow_redirects=False,
-            trust_env=False,  # no proxy or .netrc credentials from the environment: only the service's own
+            trust_env=False,  # the service at the address configured: no proxy from the environment
         )
 
     def __enter__(self) -> Client:
@@ -134,7 +139,7 @@ class Client:
                     f"cannot reach {self.service.base}: {self._clean(str(e)) or type(e).__name__}"
                 ) from None
             status = response.status_code
-            if status == 429 or status >= 500:
+            if status in _NOT_DONE or (status >= 500 and request.method != "POST"):
                 wait = _retry_after(response.headers.get("Retry-After"), attempt)
                 if attempt < RETRIES and wait <= MAX_WAIT:
                     self.sleep(wait)

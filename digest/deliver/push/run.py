@@ -35,6 +35,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "mailchimp": Mailchimp,
     "brevo": Brevo,
 }
+MAYBE = "the service may have made the campaign all the same: push again, and digest finds it"
 TEMPLATE_WARNED = "push-listmonk-template-warned"  # in the newsletter's cache folder: the warning is given once
 
 
@@ -103,7 +104,12 @@ def push(
             outcome.url = adapter.dashboard(existing.id, existing.record)
             return outcome
         first, *rest = adapter.create(draft)
-        campaign_id, record = adapter.created(client.send(first))
+        try:
+            campaign_id, record = adapter.created(client.send(first))
+        except Refused as e:
+            if e.status is None or e.status >= 500:  # no answer, or one that does not say nothing was done
+                raise DigestError(e.problems, outcome=MAYBE) from None
+            raise
         for request in rest:
             try:
                 client.send(Request(request.method, request.url.replace("{id}", campaign_id), request.body))
