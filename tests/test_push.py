@@ -184,6 +184,18 @@ def test_buttondown_body_escapes_django_openers_and_keeps_the_unsubscribe_tag() 
     )
 
 
+def test_entity_escape_shows_the_same_text_and_keeps_the_tag() -> None:
+    from digest.core.mailing import UNSUBSCRIBE
+    from digest.deliver.push.draft import entity_escape
+
+    html = '<style>a{{b}}</style><p>{{ .X }} {% y %}</p><a href="{{ unsubscribe }}">u</a><!--[if mso]>{{x}}<![endif]-->'
+    assert entity_escape(html, UNSUBSCRIBE["brevo"][1], ("{{", "{%", "{#")) == (
+        '<style>a{{b}}</style><p>&#123;{ .X }} &#123;% y %}</p><a href="{{ unsubscribe }}">u</a>'
+        "<!--[if mso]>&#123;{x}}<![endif]-->"
+    )
+    assert entity_escape("*|FNAME|* *|UNSUB|*", UNSUBSCRIBE["mailchimp"][1], ("*|",)) == "&#42;|FNAME|* *|UNSUB|*"
+
+
 # The network: Retry-After ---------------------------------------------------------------------------
 
 

@@ -10,6 +10,10 @@ Requests:
 - ``api-key: <key>`` (DIGEST_BREVO_API_KEY).
 - Only a campaign whose status is ``draft`` is changed (never queued, in_process, sent, suspended or
   archive). Brevo makes the plain-text part itself: its API takes none.
+
+Brevo reads ``{{ … }}`` and ``{% … %}`` in htmlContent as its template language: in the issue's text
+(code samples) their first brace is written ``&#123;``, which shows the same, so that they arrive as
+written; the unsubscribe tag ``{{ unsubscribe }}`` stays live.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from digest.deliver.push.draft import Adapter, Draft, Existing, secret
+from digest.core.mailing import UNSUBSCRIBE
+from digest.deliver.push.draft import Adapter, Draft, Existing, entity_escape, secret
 from digest.deliver.push.http import Client, Request, Service
 
 LIMIT = 100  # the most Brevo lists at once
@@ -58,7 +63,7 @@ class Brevo(Adapter):
             "subject": draft.subject,
             "previewText": draft.preheader,
             "sender": {"name": draft.from_name, "email": draft.from_address},
-            "htmlContent": draft.html,
+            "htmlContent": entity_escape(draft.html, UNSUBSCRIBE["brevo"][1], ("{{", "{%", "{#")),
             "recipients": {"listIds": [int(x) for x in self.mailing.lists]},
         }
         if draft.reply_to:

@@ -130,3 +130,25 @@ def brace_segments(text: str, keep: re.Pattern[str]) -> list[tuple[str, bool]]:
         pos = m.end()
     parts.append((text[pos:], False))
     return parts
+
+
+_STYLE = re.compile(r"<style\b.*?</style\s*>", re.S | re.I)
+
+
+def entity_escape(html: str, keep: re.Pattern[str], openers: tuple[str, ...]) -> str:
+    """``html`` with the first character of each opener (``{{``, ``*|``) written as a character
+    reference (``&#123;{``): a browser shows the same text, but a service's template language no longer
+    sees a tag. The unsubscribe tag (``keep``) stays live; <style> elements, where references are not
+    read, are left as they are (digest writes no such text there)."""
+    pattern = re.compile("|".join(re.escape(o) for o in openers))
+
+    def text(part: str) -> str:
+        return pattern.sub(lambda m: f"&#{ord(m.group()[0])};{m.group()[1:]}", part)
+
+    out, pos = [], 0
+    for m in _STYLE.finditer(html):
+        out.append("".join(p if kept else text(p) for p, kept in brace_segments(html[pos : m.start()], keep)))
+        out.append(m.group())
+        pos = m.end()
+    out.append("".join(p if kept else text(p) for p, kept in brace_segments(html[pos:], keep)))
+    return "".join(out)

@@ -16,6 +16,10 @@ Requests:
 
 Mailchimp sends from settings.reply_to: one address for sending and replies (there is no from_email
 on a campaign), so it is email.reply_to when set, else the sender's address.
+
+Mailchimp replaces ``*|…|*`` merge tags in the HTML: in the issue's text their ``*`` is written ``&#42;``,
+which shows the same, so they arrive as written; the unsubscribe tag ``*|UNSUB|*`` stays live. The
+plain-text part cannot be escaped so: a ``*|`` in it reaches Mailchimp as written.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from digest.core.errors import DigestError, Problem
-from digest.deliver.push.draft import Adapter, Draft, Existing, secret
+from digest.core.mailing import UNSUBSCRIBE
+from digest.deliver.push.draft import Adapter, Draft, Existing, entity_escape, secret
 from digest.deliver.push.http import Client, Request, Service
 
 COUNT = 1000  # the most Mailchimp lists at once
@@ -91,7 +96,11 @@ class Mailchimp(Adapter):
         }
 
     def _content(self, campaign_id: str, draft: Draft) -> Request:
-        return Request("PUT", f"/3.0/campaigns/{campaign_id}/content", {"html": draft.html, "plain_text": draft.text})
+        return Request(
+            "PUT",
+            f"/3.0/campaigns/{campaign_id}/content",
+            {"html": entity_escape(draft.html, UNSUBSCRIBE["mailchimp"][1], ("*|",)), "plain_text": draft.text},
+        )
 
     def create(self, draft: Draft) -> list[Request]:
         return [
