@@ -67,6 +67,7 @@ def config_problems(
             "config.yaml:9: mailing.lists[1]: must be a whole number, got text ('3') (remove the quotes)",
         ),
         ("service: brevo\n", "config.yaml:7: mailing: needs lists: the Brevo list ids to send to"),
+        ("service: mailchimp\nlists: []\n", "config.yaml:8: mailing.lists: is empty: give the Mailchimp audience id"),
         (
             "service: buttondown\nlists: [1]\n",
             "config.yaml:8: mailing.lists: is not used by Buttondown: it sends to the newsletter's subscribers",

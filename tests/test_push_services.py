@@ -205,6 +205,7 @@ def test_push_creates_a_draft_then_updates_the_same_one(root: Path, kind: Kind, 
 def test_the_earlier_draft_is_found_past_the_first_page(root: Path, kind: Kind, box: Mailbox) -> None:
     assert push(root, kind).exit_code == 0
     (mine,) = box.campaigns.values()
+    box.filters = False  # listmonk: its list is read whole, as from a listmonk without the tag filter
     for n in range(5):  # other campaigns, newer: the service lists them first, two a page
         other = {**mine, "id": f"other{n}", "name": f"Other #{n}", "tags": [], "secondary_id": 100 + n}
         other["settings"] = {"title": f"Other #{n}"}

@@ -116,7 +116,8 @@ def _lists(c: Checker, m: dict[str, Node], service: str) -> tuple[str, ...]:
     if service == "mailchimp" and len(entries) > 1:
         c.error(node.line, "mailing.lists", f"names {len(entries)} audiences; a Mailchimp campaign goes to one")
     if not entries:
-        c.error(node.line, "mailing.lists", f"is empty: give the {name} list ids to send to")
+        what = "the Mailchimp audience id" if service == "mailchimp" else f"the {name} list ids to send to"
+        c.error(node.line, "mailing.lists", f"is empty: give {what}")
     return tuple(found)
 
 

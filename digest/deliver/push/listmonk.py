@@ -108,7 +108,7 @@ class Listmonk(Adapter):
         return Request("GET", "/api/campaigns", params=params)
 
     def find(self, client: Client, draft: Draft) -> Existing | None:
-        page = 1
+        page, seen = 1, 0
         while True:
             answer = client.send(self._page(draft, page))
             data = answer.get("data", {}) if isinstance(answer, dict) else {}
@@ -117,8 +117,8 @@ class Listmonk(Adapter):
                 if isinstance(campaign, dict) and draft.key in (campaign.get("tags") or []):
                     status = str(campaign.get("status", ""))
                     return Existing(str(campaign.get("id")), status, status == "draft", campaign)
-            total = data.get("total") or 0
-            if not results or page * PER_PAGE >= int(total):
+            seen += len(results)
+            if not results or seen >= int(data.get("total") or 0):  # counted: a server may give fewer than asked
                 return None
             page += 1
 
