@@ -9,7 +9,7 @@ import string
 from collections.abc import Callable
 from pathlib import Path
 
-from digest.core import colors, headers, i18n, lint, mailing, markdown, paths
+from digest.core import colors, i18n, lint, mailing, markdown, paths, validate
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
 from digest.core.models import Author, Config, DarkTheme, Edition, EmailSettings, FeedSource, Image, Theme, Utm
@@ -74,11 +74,11 @@ def load_config(root: Path) -> Config:
 
 
 def _header(c: Checker, read: Callable[[Node, str], str | None]) -> Callable[[Node, str], str | None]:
-    """``read``, then refuse a value that cannot be an email header once decoded (:mod:`digest.core.headers`)."""
+    """``read``, then refuse a value that cannot be an email header once decoded (:mod:`digest.core.validate`)."""
 
     def checked(node: Node, path: str) -> str | None:
         value = read(node, path)
-        if value is not None and (why := headers.text_problem(value)):
+        if value is not None and (why := validate.text_problem(value)):
             c.error(node.line, path, why)
             return None
         return value
@@ -91,7 +91,7 @@ def _address(c: Checker) -> Callable[[Node, str], str | None]:
 
     def checked(node: Node, path: str) -> str | None:
         value = c.line_text(node, path)
-        if value is not None and (why := headers.address_problem(value)):
+        if value is not None and (why := validate.address_problem(value)):
             c.error(node.line, path, why if why.startswith(("holds", "has")) else f"{why}, got {short(value)}")
             return None
         return value

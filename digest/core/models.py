@@ -203,3 +203,29 @@ class Config:
 
     def issue_url(self, number: int) -> str:
         return f"{self.url}issues/{number}/"
+
+    def edition_links(self, number: int | None = None) -> list[tuple[Edition, str, bool]]:
+        """(edition, href, is this edition) for the language switcher and hreflang links of the
+        archive (``number`` None) or of issue ``number``."""
+        links = []
+        for edition in self.editions:
+            this = edition.url == self.url
+            href = (self.issue_url(number) if number is not None else self.url) if this else edition.page_url(number)
+            links.append((edition, href, this))
+        return links
+
+    def alternates(self, number: int | None = None) -> list[tuple[str, str]]:
+        """(hreflang, href) of the archive's or issue ``number``'s <link rel="alternate">: only
+        pages with the same content in another edition (the archives; an issue in editions
+        with ``same_numbers``), then x-default when its edition is among them; none when no
+        other edition has the page."""
+        links = [
+            (edition, href)
+            for edition, href, this in self.edition_links(number)
+            if this or number is None or edition.same_numbers
+        ]
+        if len(links) < 2:
+            return []
+        return [(e.language, href) for e, href in links] + [
+            ("x-default", href) for e, href in links if e.url == self.x_default
+        ]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from digest.core import headers
+from digest.core import validate
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Config, Issue, Mailing
 from digest.deliver.push.http import Client, Request, Service
@@ -48,7 +48,7 @@ class Existing:
 
 
 def make_draft(config: Config, mailing: Mailing, issue: Issue, html: str, text: str, sender: str) -> Draft:
-    found = headers.parse_address(sender)
+    found = validate.parse_address(sender)
     address = found.addr_spec if not isinstance(found, str) else sender
     name = found.display_name if not isinstance(found, str) and found.display_name else config.title
     site = urlsplit(config.url)
