@@ -256,6 +256,13 @@ def test_a_refused_key_is_one_line_naming_the_variable(root: Path, kind: Kind, b
     assert box.campaigns == {}
 
 
+def test_a_key_the_service_echoes_back_is_never_shown(root: Path, kind: Kind, box: Mailbox) -> None:
+    box.faults.append((400, {}, {"message": f"bad key {SECRET}", "detail": f"bad key {SECRET}"}))
+    result = push(root, kind)
+    assert result.exit_code == 1
+    assert result.stderr == f"{kind.name}: 400: bad key ***\n1 error; nothing was sent\n"
+
+
 def test_429_is_tried_again_after_retry_after(root: Path, kind: Kind, box: Mailbox) -> None:
     box.faults.append((429, {"Retry-After": "1"}, {"message": "slow down", "detail": "slow down"}))
     result = push(root, kind)

@@ -34,7 +34,7 @@ class Brevo(Adapter):
 
     def connect(self, environ: Mapping[str, str], timeout: float) -> Service:
         key = secret(environ, "DIGEST_BREVO_API_KEY", "your Brevo API key (SMTP & API → API keys)")
-        return Service(self.name, self.base(), {"api-key": key}, ("DIGEST_BREVO_API_KEY",), timeout)
+        return Service(self.name, self.base(), {"api-key": key}, ("DIGEST_BREVO_API_KEY",), timeout, raw=(key,))
 
     def lookups(self, draft: Draft) -> list[Request]:
         return [self._page(0)]

@@ -52,9 +52,8 @@ class Buttondown(Adapter):
 
     def connect(self, environ: Mapping[str, str], timeout: float) -> Service:
         key = secret(environ, "DIGEST_BUTTONDOWN_API_KEY", "your Buttondown API key (Settings → API)")
-        return Service(
-            self.name, self.base(), {"Authorization": f"Token {key}"}, ("DIGEST_BUTTONDOWN_API_KEY",), timeout
-        )
+        headers = {"Authorization": f"Token {key}"}
+        return Service(self.name, self.base(), headers, ("DIGEST_BUTTONDOWN_API_KEY",), timeout, raw=(key,))
 
     def lookups(self, draft: Draft) -> list[Request]:
         return [self._page(1)]

@@ -56,7 +56,8 @@ def make_draft(config: Config, mailing: Mailing, issue: Issue, html: str, text: 
     return Draft(
         number=issue.number,
         name=f"{config.title} #{issue.number}",
-        key=f"digest-{label}-{issue.number}"[:100],  # listmonk tags are at most 100 characters
+        # listmonk compares tags as VARCHAR(100): the site's label is cut, never the number.
+        key=f"digest-{label[: 100 - len(f'digest--{issue.number}')]}-{issue.number}",
         subject=issue.subject,
         preheader=issue.preheader,
         html=html,

@@ -74,9 +74,13 @@ class Service:
     headers: dict[str, str]  # the credentials, never printed
     variables: tuple[str, ...]  # the environment variables they came from, for a refusal's message
     timeout: float = TIMEOUT
+    raw: tuple[str, ...] = ()  # the credentials as the environment gave them (a header may hold them encoded)
 
     def secrets(self) -> list[str]:
-        return [v for v in self.headers.values() if v]
+        """Every form of the credentials, longest first: none of them is ever shown."""
+        forms = {*self.raw, *self.headers.values()}
+        forms |= {v.split(" ", 1)[1] for v in self.headers.values() if " " in v}  # "Token abc", "Basic abc"
+        return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
 
 def timeout_from(environ: Mapping[str, str]) -> float:
@@ -190,8 +194,6 @@ class Client:
         """One line of at most 300 characters, with no secret in it."""
         for secret in self.service.secrets():
             text = text.replace(secret, MASK)
-            for part in secret.split(" ")[1:]:  # "Token abc", "Basic abc": the credential alone too
-                text = text.replace(part, MASK)
         text = " ".join(text.split())
         return text if len(text) <= 300 else text[:299] + "…"
 

@@ -98,7 +98,8 @@ class Listmonk(Adapter):
         token = secret(environ, "DIGEST_LISTMONK_TOKEN", "that API user's token")
         basic = base64.b64encode(f"{user}:{token}".encode()).decode()
         variables = ("DIGEST_LISTMONK_USER", "DIGEST_LISTMONK_TOKEN")
-        return Service(self.name, self.base(), {"Authorization": f"Basic {basic}"}, variables, timeout)
+        headers = {"Authorization": f"Basic {basic}"}
+        return Service(self.name, self.base(), headers, variables, timeout, raw=(token,))
 
     def lookups(self, draft: Draft) -> list[Request]:
         return [self._page(draft, 1)]

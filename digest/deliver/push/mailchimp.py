@@ -47,8 +47,9 @@ class Mailchimp(Adapter):
                 [Problem("environment", None, "DIGEST_MAILCHIMP_API_KEY must end with its data centre, like -us21")]
             )
         basic = base64.b64encode(f"digest:{key}".encode()).decode()
+        headers = {"Authorization": f"Basic {basic}"}
         return Service(
-            self.name, self.base(), {"Authorization": f"Basic {basic}"}, ("DIGEST_MAILCHIMP_API_KEY",), timeout
+            self.name, self.base(), headers, ("DIGEST_MAILCHIMP_API_KEY",), timeout, raw=(key, key.rpartition("-")[0])
         )
 
     def base(self) -> str:
