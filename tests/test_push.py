@@ -260,10 +260,10 @@ def test_dry_run_prints_the_requests_with_the_credentials_masked(newsletter: Cal
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[:4] == [
-        "GET /api/campaigns?tag=digest-push.example.org-1&per_page=100&page=1&no_body=true",
+        "GET http://127.0.0.1:9/api/campaigns?tag=digest-push.example.org-1&per_page=100&page=1&no_body=true",
         "Authorization: ***",
         "and when listmonk holds no campaign for issue 1 yet:",
-        "POST /api/campaigns",
+        "POST http://127.0.0.1:9/api/campaigns",
     ]
     assert '  "name": "Push Weekly #1",' in lines and lines[-1] == "nothing was sent (--dry-run)"
     assert SECRET not in result.output

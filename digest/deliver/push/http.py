@@ -56,9 +56,9 @@ class Request:
     body: Any = None  # JSON
     params: Mapping[str, str | list[str]] = field(default_factory=dict)
 
-    def shown(self, secret_headers: Mapping[str, str]) -> str:
+    def shown(self, base: str, secret_headers: Mapping[str, str]) -> str:
         query = httpx.QueryParams(self.params)
-        lines = [f"{self.method} {self.url}{'?' + str(query) if query else ''}"]
+        lines = [f"{self.method} {base}{self.url}{'?' + str(query) if query else ''}"]
         lines += [f"{name}: {MASK}" for name in secret_headers]
         if self.body is not None:
             lines.append(json.dumps(self.body, ensure_ascii=False, indent=2))

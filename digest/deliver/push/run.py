@@ -83,9 +83,9 @@ def push(
         outcome.warnings.append(Problem(CONFIG_FILE, None, TEMPLATE_HELP, "mailing.template", warning=True))
     headers = adapter.service.headers
     if dry_run:
-        shown = [r.shown(headers) for r in adapter.lookups(draft)]
+        shown = [r.shown(adapter.service.base, headers) for r in adapter.lookups(draft)]
         shown.append(f"and when {name} holds no campaign for issue {number} yet:")
-        shown += [r.shown(headers) for r in adapter.create(draft)]
+        shown += [r.shown(adapter.service.base, headers) for r in adapter.create(draft)]
         shown.append("nothing was sent (--dry-run)")
         outcome.shown = "\n".join(shown)
         return outcome
