@@ -6,7 +6,8 @@ Requests:
   has no filter on it, so pages are read newest first until it is found or ``next`` is null.
 - ``POST /v1/emails`` and ``PATCH /v1/emails/{id}``: subject, body, ``status: draft`` every time
   (EmailInput's status defaults to about_to_send: an email created without it is sent at once),
-  secondary_id, description (the preheader) and template ``naked``, so that the body is the whole
+  secondary_id, description (Buttondown's preheader: "customize it by adding a description", docs
+  glossary-developers) and template ``naked``, so that the body is the whole
   email as digest made it rather than text inside Buttondown's own design (Naked mode, a paid feature).
 - ``Authorization: Token <key>`` (DIGEST_BUTTONDOWN_API_KEY).
 - Only an email whose status is ``draft`` is changed.
