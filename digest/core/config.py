@@ -9,7 +9,7 @@ import string
 from collections.abc import Callable
 from pathlib import Path
 
-from digest.core import colors, i18n, lint, markdown, paths, validate
+from digest.core import colors, i18n, lint, mailing, markdown, paths, validate
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
 from digest.core.models import Author, Config, DarkTheme, Edition, EmailSettings, FeedSource, Image, Theme, Utm
@@ -35,6 +35,7 @@ KEYS = (
     "archive",
     "digits",
     "links",
+    "mailing",
 )
 EDITION_KEYS = ("language", "title", "url", "same_numbers", "root")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -263,6 +264,8 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
         )
     if (links := c.mapping(top.get("links"), "links", ("schemes",))) is not None and "schemes" in links:
         kwargs["link_schemes"] = _schemes(c, links["schemes"])
+    if (m := mailing.read(c, top, kwargs.get("email"))) is not None:
+        kwargs["mailing"] = m
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]

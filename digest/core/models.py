@@ -88,6 +88,16 @@ class Author:
 
 
 @dataclass(frozen=True)
+class Mailing:
+    """config.yaml's mailing: the service `digest push` hands an issue to, as a draft campaign."""
+
+    service: str  # listmonk | buttondown | mailchimp | brevo
+    api_url: str | None = None  # the instance (listmonk) or another endpoint than the official one; no trailing /
+    lists: tuple[str, ...] = ()  # listmonk/Brevo list ids, or the one Mailchimp audience id
+    template: int | None = None  # listmonk's template id
+
+
+@dataclass(frozen=True)
 class EmailSettings:
     from_: str | None = None
     reply_to: str | None = None
@@ -199,6 +209,7 @@ class Config:
     # links.schemes: URL schemes links may use besides http(s) and mailto (never javascript:,
     # data:, vbscript:, file:; config validation refuses them).
     link_schemes: tuple[str, ...] = ()
+    mailing: Mailing | None = None  # `digest push`'s service; None: not configured
     warnings: tuple[Problem, ...] = ()  # config.yaml's own warnings (e.g. low-contrast colours)
 
     def issue_url(self, number: int) -> str:

@@ -101,6 +101,14 @@ def sender(config: Config) -> str:
     return f"{config.author.name} <{config.author.email}>"
 
 
+def require_content(issue: Issue) -> None:
+    """Refuse an issue with nothing in it (a header and a footer): a mistake to send, export or push."""
+    if not issue.has_content:
+        what = "a draft with no items yet" if issue.draft else "an issue with no items"
+        why = f"is {what}: there is nothing to send; add some with digest add URL or digest collect"
+        raise DigestError([Problem(issue.source, None, why)])
+
+
 def list_id(config: Config) -> str:
     """RFC 2919: ``Title <label.host>``, the label from the newsletter URL's path."""
     parts = urlsplit(config.url)
