@@ -280,4 +280,4 @@ def test_dry_run_prints_the_requests_with_the_credentials_masked(newsletter: Cal
 def test_push_is_listed_with_an_example() -> None:
     result = CliRunner().invoke(main, ["push", "--help"])
     assert "digest push 264 --dry-run" in result.output
-    assert "push     Hand an issue to the mailing service as a draft." in CliRunner().invoke(main, ["--help"]).output
+    assert "push       Hand an issue to the mailing service as a draft." in CliRunner().invoke(main, ["--help"]).output
