@@ -186,8 +186,8 @@ def _problems(problems: list[str], css: str) -> str:
     return f'<ul class="problems {css}">' + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>"
 
 
-def index_page(config: Config | None, states: list[IssueState], general: list[str]) -> bytes:
-    """The served index: every issue, drafts first and marked, each with its preview."""
+def index_page(config: Config | None, states: list[IssueState], general: list[str], editable: bool = False) -> bytes:
+    """The served index: every issue, drafts first and marked, each with its preview (and its editor)."""
     title = config.title if config else "digest serve"
     rows = []
     for s in states:
@@ -205,6 +205,8 @@ def index_page(config: Config | None, states: list[IssueState], general: list[st
             if issue
             else ""
         )
+        if editable:
+            files += f' · <a href="/edit/{s.number}/">Edit</a>'
         rows.append(
             f'<li data-number="{s.number}"><a'
             f' href="/preview/{s.number}/"><strong>{name}</strong></a>{marks}{when}<br><span'

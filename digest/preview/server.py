@@ -23,6 +23,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from digest.preview.editing import Editor
+    from digest.preview.guard import Guard
     from digest.preview.site import PreviewSite
 
 RELOAD_PATH = "/__digest__/reload"  # not a file name a build can produce (site files have no "__digest__" folder)
@@ -181,8 +183,10 @@ class PreviewHandler(_Handler):
     """Serves the preview's pages and the site from memory (:class:`PreviewSite`): no file
     system path is ever derived from a request, so nothing outside the site can be reached."""
 
-    def __init__(self, *args: Any, site: PreviewSite, reloader: Reloader, **kwargs: Any) -> None:
-        self.site, self.reloader = site, reloader
+    def __init__(
+        self, *args: Any, site: PreviewSite, reloader: Reloader, editor: Editor | None, guard: Guard, **kwargs: Any
+    ) -> None:
+        self.site, self.reloader, self.editor, self.guard = site, reloader, editor, guard
         super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:
@@ -191,8 +195,14 @@ class PreviewHandler(_Handler):
     def do_HEAD(self) -> None:
         self._route()
 
+    def do_POST(self) -> None:
+        from digest.preview.editroutes import post
+
+        post(self)
+
     def _route(self) -> None:
         from digest.preview import pages
+        from digest.preview.editroutes import get
 
         url = urllib.parse.urlsplit(self.path)
         try:
@@ -203,12 +213,13 @@ class PreviewHandler(_Handler):
         if path == RELOAD_PATH:
             self._answer_reload(query.get("since", [""])[0])
             return
+        if get(self, path):
+            return
         site = self.site
         with site.lock:
             if path == "/":
-                self._page(
-                    pages.index_page(site.config, site.listing(), [str(p) for p in site.general if not p.warning])
-                )
+                general = [str(p) for p in site.general if not p.warning]
+                self._page(pages.index_page(site.config, site.listing(), general, editable=self.editor is not None))
                 return
             if m := _ISSUE_FOLDER.fullmatch(path):
                 self._redirect(path + "/")
@@ -281,6 +292,14 @@ class Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def make_preview_server(site: PreviewSite, reloader: Reloader, host: str = "127.0.0.1", port: int = 8000) -> Server:
-    """A server for the preview of ``site`` (not yet serving); port 0 picks a free one."""
-    return Server((host, port), partial(PreviewHandler, site=site, reloader=reloader))
+def make_preview_server(
+    site: PreviewSite, reloader: Reloader, host: str = "127.0.0.1", port: int = 8000, *, editor: Editor | None = None
+) -> Server:
+    """A server for the preview of ``site`` (not yet serving); port 0 picks a free one.  With
+    ``editor``, its pages and requests are served too (digest.preview.editroutes)."""
+    from digest.preview.guard import Guard
+
+    guard = Guard(host, port)
+    server = Server((host, port), partial(PreviewHandler, site=site, reloader=reloader, editor=editor, guard=guard))
+    guard.port = server.server_address[1]  # port 0: the one the system picked
+    return server

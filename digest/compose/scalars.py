@@ -1,0 +1,120 @@
+"""How one value is written into an issue file by the browser editor.
+
+Rules:
+- A value keeps the style its key had: plain stays plain, 'single' and "double" quotes stay,
+  a ``|`` block stays a block (its indentation too), a ``>`` block is folded again at the width
+  its lines had.  Where that style cannot hold the new value (a plain ``yes``, a quote inside
+  single quotes that is fine, a line break in a plain scalar), the next style that can is used:
+  plain, then a ``|`` block for several lines, then double quotes, which hold anything.
+- Each candidate is only a proposal: the caller parses the whole edited file and takes the
+  first candidate whose document is exactly the intended one (digest.compose.yamlops).
+- Dates are written as ``2026-03-27`` (plain, a YAML date), booleans as ``true``/``false``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from dataclasses import dataclass
+
+import yaml
+
+Value = str | bool | int | dt.date | None
+
+
+@dataclass(frozen=True)
+class Written:
+    """A value as text: ``inline`` goes after ``key: `` on the key's line; ``block`` (a block
+    scalar's lines, each ending in a newline) follows that line."""
+
+    inline: str
+    block: str = ""
+
+
+def old_style(text: str, node: yaml.Node) -> str:
+    """The style of a scalar as written: "plain", "'", '"', "|" or ">"."""
+    style = getattr(node, "style", None)
+    return style if isinstance(style, str) and style in ("'", '"', "|", ">") else "plain"
+
+
+def candidates(value: Value, style: str, indent: int, flow: bool, width: int = 80) -> list[Written]:
+    """Ways to write ``value``, the most faithful to ``style`` first; a block's lines are indented
+    by ``indent`` spaces; ``flow``: inside [...] or {...}, where blocks cannot go."""
+    if value is None:
+        return [Written("")]
+    if isinstance(value, bool):
+        return [Written("true" if value else "false")]
+    if isinstance(value, dt.date):
+        return [Written(value.isoformat())]
+    if isinstance(value, int):
+        return [Written(str(value))]
+    out: list[Written] = []
+    multi = "\n" in value.rstrip("\n") or value.endswith("\n")
+    order = [style, "plain", "|", '"'] if not flow else [style, "plain", '"']
+    for s in dict.fromkeys(order):
+        w = _as(value, s, indent, flow, width, multi)
+        if w is not None:
+            out.append(w)
+    return out
+
+
+def _as(value: str, style: str, indent: int, flow: bool, width: int, multi: bool) -> Written | None:
+    if style == "plain":
+        if multi or not value or value != value.strip() or any(c in value for c in "\t\r\x85\u2028\u2029"):
+            return None
+        return Written(value)
+    if style == "'":
+        if multi or any(c in value for c in "\t\r\x85\u2028\u2029") or not value.isprintable():
+            return None
+        return Written("'" + value.replace("'", "''") + "'")
+    if style == '"':
+        return Written(_double(value))
+    if flow or not value or any(c in value for c in "\r\x85\u2028\u2029") or not _printable(value):
+        return None
+    if style == "|":
+        return _literal(value, indent)
+    if style == ">":
+        return _folded(value, indent, width)
+    return None
+
+
+def _printable(value: str) -> bool:
+    return all(c.isprintable() or c in "\n\t" for c in value)
+
+
+def _double(value: str) -> str:
+    dumped = yaml.dump(value, default_style='"', allow_unicode=True, width=1_000_000_000)
+    return dumped.rstrip("\n").removesuffix("\n...").rstrip("\n")
+
+
+def _chomp(value: str) -> tuple[str, str]:
+    """(the block's chomping indicator, the text without its final line breaks)."""
+    body = value.rstrip("\n")
+    ends = len(value) - len(body)
+    return ("-" if ends == 0 else "" if ends == 1 else "+"), body
+
+
+def _literal(value: str, indent: int) -> Written | None:
+    chomp, body = _chomp(value)
+    lines = body.split("\n")
+    if lines[0][:1] in (" ", "\t", ""):
+        return None  # a first line starting with a space would set the block's indentation: quoted instead
+    extra = "\n" * (len(value) - len(body) - 1) if chomp == "+" else ""
+    pad = " " * indent
+    text = "".join(pad + line + "\n" if line else "\n" for line in lines)
+    return Written("|" + chomp, text + extra)
+
+
+def _folded(value: str, indent: int, width: int) -> Written | None:
+    chomp, body = _chomp(value)
+    if chomp == "+":
+        return None
+    paragraphs = body.split("\n")
+    if any(not p or p[0] in " \t" or p != p.rstrip() or "  " in p for p in paragraphs):
+        return None  # kept literally by a folded block only with care: a literal block does it plainly
+    pad = " " * indent
+    out = []
+    for p in paragraphs:
+        lines = textwrap.wrap(p, max(width, 20), break_long_words=False, break_on_hyphens=False) or [p]
+        out.append("".join(pad + line + "\n" for line in lines))
+    return Written(">" + chomp, "\n".join(out))
