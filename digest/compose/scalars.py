@@ -50,7 +50,9 @@ def candidates(value: Value, style: str, indent: int, flow: bool, width: int = 8
         return [Written(str(value))]
     out: list[Written] = []
     multi = "\n" in value.rstrip("\n") or value.endswith("\n")
-    order = [style, "plain", "|", '"'] if not flow else [style, "plain", '"']
+    order = [style, "plain", "|", '"'] if multi else [style, "plain", '"', "|"]
+    if flow:
+        order = [s for s in order if s not in ("|", ">")]
     for s in dict.fromkeys(order):
         w = _as(value, s, indent, flow, width, multi)
         if w is not None:

@@ -6,7 +6,7 @@ Rules:
   stands, in its own style (digest.compose.scalars); a new key goes where the format's
   key order puts it, indented like its neighbours.
 - A list entry (an item, a section) is its lines: the comment lines just above its ``-``
-  (indented at least as far), its keys, and comment lines inside it.  Deleting removes
+  (at its column), its keys, and comment lines inside it (indented further).  Deleting removes
   them, and one of two blank lines left around the gap; moving takes them to the new
   place, re-indented as a whole to the target list's columns.
 - Every change is checked: the edited text must parse to the old document with exactly
@@ -103,10 +103,18 @@ def apply_data(doc: Any, op: Op) -> None:
         target.insert(len(target) if op.index is None else op.index, copy.deepcopy(op.value))
     elif isinstance(op, DeleteEntry):
         del _data_at(doc, op.path[:-1])[op.path[-1]]
+        _emptied(doc, op.path[:-1])
     else:
         entry = _data_at(doc, op.path[:-1]).pop(op.path[-1])
+        _emptied(doc, op.path[:-1])
         target = _data_list(doc, op.to)
         target.insert(len(target) if op.index is None else op.index, entry)
+
+
+def _emptied(doc: Any, path: KeyPath) -> None:
+    # A list whose last entry went is its bare key ("items:"), which reads as null.
+    if not _data_at(doc, path):
+        _data_at(doc, path[:-1])[path[-1]] = None
 
 
 def _data_at(doc: Any, path: KeyPath) -> Any:
@@ -125,7 +133,10 @@ def _data_list(doc: Any, path: KeyPath) -> list[Any]:
 def apply_text(text: str, rel: str, op: Op) -> str:
     """``op`` made on the file's text; raise DigestError if the file cannot take it."""
     expected = yaml.safe_load(text)
-    apply_data(expected, op)
+    try:
+        apply_data(expected, op)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise _gone(rel, op.path) from None
     if isinstance(op, SetField):
         return _set(text, rel, op.path, op.value, expected)
     if isinstance(op, InsertEntry):
@@ -227,12 +238,12 @@ def _block(text: str, entry: yaml.Node, dash: int) -> tuple[int, int]:
     while start > 0:
         prev = _line_start(text, start - 1)
         line = text[prev : start - 1]
-        if not (line.lstrip().startswith("#") and _indent(line) >= dash):
+        if not (line.lstrip().startswith("#") and _indent(line) == dash):
             break
         start = prev
     end = _content_end(text, entry)
     while end < len(text):
-        line_end = _line_end(text, end)
+        line_end = text.find("\n", end) + 1 or len(text)
         line = text[end:line_end].rstrip("\n")
         if not (line.lstrip().startswith("#") and _indent(line) > dash):
             break
