@@ -1,0 +1,105 @@
+"""The editor's other writes: images into images/ (digest.compose.images) and git commits (digest.compose.git)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from editorkit import REL, editor_newsletter
+from PIL import Image
+
+from digest.compose import git
+from digest.compose.images import MAX_IMAGE_BYTES, safe_stem, save_image
+from digest.core.errors import DigestError
+
+
+def _image(kind: str = "JPEG", size: tuple[int, int] = (4, 3)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, kind)
+    return out.getvalue()
+
+
+def test_an_image_is_saved_under_a_safe_name_with_its_formats_extension(tmp_path: Path) -> None:
+    jpeg = _image()
+    assert save_image(tmp_path, "Tirana Square.JPEG", jpeg) == "images/tirana-square.jpg"
+    assert (tmp_path / "images" / "tirana-square.jpg").read_bytes() == jpeg
+    assert (
+        save_image(tmp_path, "tirana-square.png", jpeg) == "images/tirana-square.jpg"
+    )  # the same bytes: the same file
+    other = _image(size=(5, 5))
+    assert save_image(tmp_path, "tirana-square.jpg", other) == "images/tirana-square-2.jpg"  # never replaced
+    assert (tmp_path / "images" / "tirana-square.jpg").read_bytes() == jpeg
+    assert save_image(tmp_path, "x.jpg", _image("PNG")) == "images/x.png"
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [
+        "tirana-square-2.jpg",
+        "tirana-square.jpg",
+        "x.png",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("../../etc/passwd", "passwd"),
+        (".hidden.jpg", "hidden"),
+        ("Ünïcode ñame.jpg", "unicode-name"),
+        ("..\\win\\x.jpg", "x"),
+        ("???.jpg", "image"),
+    ],
+)
+def test_names_are_made_safe(name: str, stem: str) -> None:
+    assert safe_stem(name) == stem
+
+
+def test_what_is_not_an_image_or_too_large_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DigestError, match="is not an image"):
+        save_image(tmp_path, "a.jpg", b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+    with pytest.raises(DigestError, match="is not an image"):
+        save_image(tmp_path, "a.jpg", _image()[:40])  # cut short
+    with pytest.raises(DigestError, match="is larger than 10 MB"):
+        save_image(tmp_path, "a.jpg", _image() + b"\0" * MAX_IMAGE_BYTES)
+    assert not (tmp_path / "images").exists()
+
+
+def test_a_symlinked_images_folder_or_file_is_never_written_through(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "news"
+    root.mkdir()
+    os.symlink(outside, root / "images")
+    with pytest.raises(DigestError, match="is not a folder"):
+        save_image(root, "a.jpg", _image())
+    os.unlink(root / "images")
+    (root / "images").mkdir()
+    os.symlink(outside / "a.jpg", root / "images" / "a.jpg")  # a dangling link in the way
+    assert save_image(root, "a.jpg", _image()) == "images/a-2.jpg"
+    assert list(outside.iterdir()) == []
+
+
+def test_commit_message_and_commit(tmp_path: Path) -> None:
+    root = editor_newsletter(tmp_path / "news", git=True)
+    text = (root / REL).read_text(encoding="utf-8")
+    text = text.replace("summary: Short and plain.", "summary: Edited.").replace("draft: true", "draft: false")
+    more = "  - title: More\n    items:\n      - title: A\n        url: https://a.example/\n"
+    more += "      - title: B\n        url: https://b.example/\n"
+    text = text.replace("\noutro:", more + "\noutro:")
+    (root / REL).write_text(text, encoding="utf-8")
+    (root / "images").mkdir()
+    (root / "images" / "a.jpg").write_bytes(_image())
+    (root / "notes.txt").write_text("not the editor's", encoding="utf-8")
+    assert git.is_repository(root)
+    assert git.changed(root, REL) == ["images/a.jpg", REL]
+    message = git.default_message(root, 5, REL)
+    assert message == "Issue 5: publish, add 2 links, edit 1, add 1 image"
+    assert git.commit(root, REL, message).endswith(" " + message)
+    status = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout
+    assert status == "?? notes.txt\n"  # only the issue and images/ were committed
+    with pytest.raises(DigestError, match="has no changes to commit"):
+        git.commit(root, REL, "again")
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    assert not git.is_repository(editor_newsletter(tmp_path / "news"))
