@@ -62,11 +62,11 @@ def candidates(value: Value, style: str, indent: int, flow: bool, width: int = 8
 
 def _as(value: str, style: str, indent: int, flow: bool, width: int, multi: bool) -> Written | None:
     if style == "plain":
-        if multi or not value or value != value.strip() or any(c in value for c in "\t\r\x85\u2028\u2029"):
+        if multi or not value or value != value.strip() or "\t" in value or not _printable(value):
             return None
         return Written(value)
     if style == "'":
-        if multi or any(c in value for c in "\t\r\x85\u2028\u2029") or not value.isprintable():
+        if multi or "\t" in value or not _printable(value):
             return None
         return Written("'" + value.replace("'", "''") + "'")
     if style == '"':
@@ -81,7 +81,20 @@ def _as(value: str, style: str, indent: int, flow: bool, width: int, multi: bool
 
 
 def _printable(value: str) -> bool:
-    return all(c.isprintable() or c in "\n\t" for c in value)
+    """Whether YAML can hold ``value`` outside double quotes (its printable set; line breaks but \\n are not)."""
+    return all(c in "\n\t" or _yaml_char(c) for c in value)
+
+
+def _yaml_char(c: str) -> bool:
+    n = ord(c)
+    return (
+        0x20 <= n <= 0x7E
+        or 0xA0 <= n <= 0xD7FF
+        and c not in "\u2028\u2029"
+        or 0xE000 <= n <= 0xFFFD
+        and n != 0xFEFF
+        or n >= 0x10000
+    )
 
 
 def _double(value: str) -> str:

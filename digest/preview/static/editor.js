@@ -58,8 +58,9 @@
       el("p", {"class": "error", id: "e:" + path, "data-errors": path})
     ]);
     if (kind === "textarea" || key === "title") {
-      row.appendChild(el("div", {"class": "md", id: "p:" + path, "aria-label": "Preview of " + label.toLowerCase(),
-                                 role: "region", dir: rtl ? "rtl" : "auto"}));
+      // The rendered preview describes the field (read after its errors), as digest renders it.
+      row.appendChild(el("div", {"class": "md", id: "p:" + path, dir: rtl ? "rtl" : "auto"}));
+      input.setAttribute("aria-describedby", "e:" + path + " p:" + path);
     }
     return row;
   }
@@ -209,14 +210,19 @@
     state = next;
     draw();
     $("email").src = "/preview/" + state.number + "/email.html?v=" + state.version.slice(0, 12);
-    if (state.git && !$("commit-message").dataset.edited) {
-      post({op: "commit_message"}).then(function (j) { if (j.message) $("commit-message").value = j.message; });
-    }
+    freshMessage();
     if (focusPath) {
       var box = document.querySelector('[data-path="' + CSS.escape(focusPath) + '"]');
       var target = box && focusName && (focusName === "title" ? $("f:" + focusPath + ".title") :
         Array.prototype.find.call(box.querySelectorAll("button"), function (b) { return b.textContent === focusName && !b.disabled; }));
       if (target) target.focus(); else if (box) { box.setAttribute("tabindex", "-1"); box.focus(); }
+    }
+  }
+
+  function freshMessage() {
+    // The default commit message follows the file, until the editor writes one of their own.
+    if (state.git && !$("commit-message").dataset.edited) {
+      post({op: "commit_message"}).then(function (j) { if (j.message) $("commit-message").value = j.message; });
     }
   }
 
@@ -244,6 +250,7 @@
         $("title-now").textContent = (state.doc && state.doc.title) || "";
         $("email").src = "/preview/" + state.number + "/email.html?v=" + state.version.slice(0, 12);
         say(Object.keys(dirty).length ? "Not saved yet" : "Saved");
+        freshMessage();
         return true;
       }
       if (j.status === 409) { conflict(j); say("Not saved: the file changed on disk"); return false; }
@@ -334,5 +341,5 @@
   });
   window.addEventListener("beforeunload", function (e) { if (Object.keys(dirty).length) { e.preventDefault(); e.returnValue = ""; } });
   draw();
-  if (state.git) post({op: "commit_message"}).then(function (j) { if (j.message) $("commit-message").value = j.message; });
+  freshMessage();
 })();
