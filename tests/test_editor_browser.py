@@ -305,3 +305,45 @@ def test_axe_finds_no_violations_on_the_editor_page(browser: Any, tmp_path: Path
         finally:
             context.close()
     assert violations == []
+
+
+def test_errors_show_at_their_field_and_drag_moves_an_item(browser: Any, tmp_path: Path) -> None:
+    root = editor_newsletter(tmp_path / "news")
+    path = root / REL
+    before = path.read_text(encoding="utf-8")
+    with serving(root) as c:
+        base = f"http://127.0.0.1:{c.port}/"
+        context = _tab(browser, base)
+        try:
+            page = context.new_page()
+            page.goto(base + "preview/5/")
+            page.get_by_role("link", name="Edit").click()
+            page.get_by_label("Save as you type").uncheck()
+            url = page.get_by_label("URL").first
+            url.fill("javascript:alert(1)")
+            page.get_by_role("button", name="Save").click()
+            page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Not saved')")
+            error = page.text_content('[id="e:sections[1].items[1].url"]')
+            assert error is not None and error.startswith("Error: ") and "javascript:" in error
+            assert url.get_attribute("aria-invalid") == "true"
+            assert path.read_text(encoding="utf-8") == before  # nothing written
+            url.fill("https://example.org/open-data")  # as it was: the save writes nothing, the error goes
+            page.get_by_role("button", name="Save").click()
+            _saved(page)
+            assert page.text_content('[id="e:sections[1].items[1].url"]') == ""
+            assert path.read_text(encoding="utf-8") == before
+
+            # Drag the third item by its handle onto the first: it goes before it.
+            page.set_viewport_size({"width": 1400, "height": 4000})  # both items on screen while dragging
+            page.drag_and_drop(
+                '[data-path="sections[1].items[3]"] .handle', '[data-path="sections[1].items[1]"] legend'
+            )
+            page.wait_for_function(
+                "() => document.querySelector('[data-path=\"sections[1].items[1]\"] legend').textContent"
+                " === 'Item 1: Third story'"
+            )
+        finally:
+            context.close()
+    removed, added = _changed(before, path.read_text(encoding="utf-8"))
+    assert sorted(line for line in removed if line) == sorted(line for line in added if line)
+    assert "      - title: Third story" in added

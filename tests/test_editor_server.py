@@ -177,3 +177,34 @@ def test_a_stale_client_is_told_to_reload(root: Path) -> None:
         status, answer = other.api({"op": "delete", "path": "sections[1].items[1]", "version": other.version})
         assert status == 409
     assert b"Open data law passes" in (root / REL).read_bytes()
+
+
+def test_add_link_collect_new_issue_and_publish_over_http(tmp_path: Path) -> None:
+    from webserver import serve as web_serve
+
+    root = editor_newsletter(tmp_path / "news")
+    for web in web_serve():
+        feed = web.file("/feed.xml", "atom.xml", "application/atom+xml")
+        missing = web.url("/gone")
+        with (root / "config.yaml").open("a", encoding="utf-8") as f:
+            f.write(f"sources:\n  - url: {feed}\n")
+        with serving(root) as c:
+            c.open()
+            status, answer = c.api({"op": "add_link", "url": missing, "section": "sections[2]", "version": c.version})
+            assert status == 422 and answer["problems"][0]["message"].startswith(missing)
+            assert answer["problems"][0]["message"].endswith("; nothing was written")
+            status, answer = c.api({"op": "collect", "version": c.version})
+            assert status == 200, answer
+            assert answer["report"][0].startswith("note: no issue is published yet")
+            assert answer["report"][1].startswith(f"{feed}: added 0, skipped ")
+            c.version = answer["state"]["version"]
+            status, answer = c.api({"op": "publish", "date": "2026-04-03", "version": c.version})
+            assert status == 200, answer
+            assert answer["state"]["doc"]["draft"] is False and answer["state"]["doc"]["date"] == "2026-04-03"
+            assert isinstance(answer["blockers"], list)
+            status, answer = c.api({"op": "new_issue"})
+            assert (status, answer) == (200, {"location": "/edit/6/"})
+            assert c.open(6)["doc"]["draft"] is True
+    text = (root / REL).read_text(encoding="utf-8")
+    assert "draft: false" in text and "date: 2026-04-03   # the Friday it goes out" in text
+    assert (root / "issues" / "0006.yaml").exists()

@@ -78,8 +78,6 @@ class Editor:
             with self.lock:
                 if op == "new_issue":
                     return self._new_issue()
-                if op == "markdown":
-                    return 200, {"previews": {"text": _render(self._config(), str(request.get("text", "")), False)}}
                 if op == "commit_message":
                     _, _, rel = self._file(number)
                     return 200, {"message": git.default_message(self._config().root, number, rel)}

@@ -281,7 +281,7 @@ _PAGE_SCRIPT = """<script>/* the preview page's switches; their state lives in t
 """
 
 
-def preview_page(config: Config, state: IssueState, general: list[str]) -> bytes:
+def preview_page(config: Config, state: IssueState, general: list[str], editable: bool = False) -> bytes:
     """One issue's preview: the email in a frame with its switches, and everything about it."""
     issue: Issue | None = state.issue
     errors = [str(p) for p in state.errors] + general
@@ -289,6 +289,8 @@ def preview_page(config: Config, state: IssueState, general: list[str]) -> bytes
     head = f'<a href="/">← all issues</a><h1>#{state.number} {html.escape(issue.title if issue else state.rel)}</h1>'
     if issue is not None and issue.draft:
         head += '<span class="badge draft">Draft</span>'
+    if editable:
+        head += f'<a href="/edit/{state.number}/">Edit</a>'
     aside = []
     if errors:
         note = (

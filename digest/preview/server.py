@@ -234,7 +234,7 @@ class PreviewHandler(_Handler):
                 if m.group(2) is None:
                     self._redirect(path + "/")
                 elif m.group(2) == "/":
-                    self._page(pages.preview_page(site.config, state, general))
+                    self._page(pages.preview_page(site.config, state, general, editable=self.editor is not None))
                 elif state.outputs is not None:
                     scheme = "dark" if query.get("scheme") == ["dark"] else "light"
                     self._send(

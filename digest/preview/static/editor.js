@@ -92,7 +92,7 @@
       field(path + ".source", "Source", it.source),
       field(path + ".author", "Author", it.author),
       field(path + ".date", "Date", it.date, "date"),
-      field(path + ".image.src", "Image", img.src, "url"),
+      field(path + ".image.src", "Image", img.src),
       field(path + ".image.alt", "Image alt text", img.alt),
       el("p", {"class": "error", "data-errors": path})
     ]);
