@@ -198,7 +198,7 @@ def test_an_editor_makes_next_weeks_issue(browser: Any, tmp_path: Path, web: Web
             context.close()
     log = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%s"], capture_output=True, text=True).stdout
     assert log.strip() == message
-    assert message.startswith("Issue 5: publish, add 1 link, remove 1, edit 1")
+    assert message == "Issue 5: publish, add 1 link, remove 1, move 1, edit 1, add 1 image"
     status = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout
     assert status == ""
     result = run("build", "--root", str(root))

@@ -93,7 +93,7 @@ def test_commit_message_and_commit(tmp_path: Path) -> None:
     assert git.is_repository(root)
     assert git.changed(root, REL) == ["images/a.jpg", REL]
     message = git.default_message(root, 5, REL)
-    assert message == "Issue 5: publish, add 2 links, edit 1, add 1 image"
+    assert message == "Issue 5: publish, add 2 links, edit 1, add 1 section, add 1 image"
     assert git.commit(root, REL, message).endswith(" " + message)
     status = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout
     assert status == "?? notes.txt\n"  # only the issue and images/ were committed
@@ -103,3 +103,16 @@ def test_commit_message_and_commit(tmp_path: Path) -> None:
 
 def test_not_a_repository(tmp_path: Path) -> None:
     assert not git.is_repository(editor_newsletter(tmp_path / "news"))
+
+
+def test_the_default_message_counts_what_a_reviewer_would() -> None:
+    from digest.compose.git import _changes
+
+    def issue(*sections: tuple[str, list[str]], draft: bool = True) -> dict[str, object]:
+        return {"draft": draft, "sections": [{"title": t, "items": [{"url": u} for u in urls]} for t, urls in sections]}
+
+    before = issue(("A", ["1", "2", "3"]), ("B", ["4"]))
+    assert _changes(before, issue(("A", ["2", "3"]), ("B", ["4", "1"]), draft=False)) == ["publish", "move 1"]
+    assert _changes(before, issue(("A", ["2", "1", "3"]), ("B", ["4"]), ("C", []))) == ["move 1", "add 1 section"]
+    assert _changes(before, issue(("A", ["1", "5", "6"]), ("B2", ["4"]))) == ["add 2 links", "remove 2", "edit 1"]
+    assert _changes(before, before) == []

@@ -26,9 +26,8 @@ from digest.compose.yamlops import (
     Op,
     SetField,
     apply_text,
-    parse_path,
-    path_text,
 )
+from digest.compose.yamlspans import parse_path, path_text
 from digest.core.config import load_config
 from digest.core.errors import DigestError
 

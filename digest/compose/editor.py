@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from digest.compose.edit import rewrite_issue
-from digest.compose.yamlops import KeyPath, Op, SetField, apply_data, apply_text
+from digest.compose.yamlops import Op, SetField, apply_data, apply_text
+from digest.compose.yamlspans import KeyPath
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import load_issue
 from digest.core.models import Config

@@ -67,40 +67,65 @@ def _load(text: str) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _items(doc: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _walk(doc: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]], list[Any]]:
+    """The items by url (else title), their order with their section, and each section without its items."""
+    items: dict[str, Any] = {}
+    order: list[tuple[str, str]] = []
+    sections: list[Any] = []
 
-    def visit(sections: object) -> None:
-        for s in sections if isinstance(sections, list) else []:
+    def visit(entries: object, where: str) -> None:
+        for n, s in enumerate(entries if isinstance(entries, list) else [], 1):
             if not isinstance(s, dict):
                 continue
+            here = f"{where}[{n}]"
+            sections.append({k: v for k, v in s.items() if k not in ("items", "sections")})
             for item in s.get("items") or []:
                 if isinstance(item, dict):
-                    found[str(item.get("url") or item.get("title") or item.get("summary"))] = item
-            visit(s.get("sections"))
+                    key = str(item.get("url") or item.get("title") or item.get("summary"))
+                    items[key] = item
+                    order.append((here, key))
+            visit(s.get("sections"), f"{here}.sections")
 
-    visit(doc.get("sections"))
-    return found
+    visit(doc.get("sections"), "sections")
+    return items, order, sections
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    old, new = _items(before), _items(after)
+    old, old_order, old_sections = _walk(before)
+    new, new_order, new_sections = _walk(after)
     added = [k for k in new if k not in old]
     removed = [k for k in old if k not in new]
     edited = sum(1 for k in new if k in old and new[k] != old[k])
-    edited += sum(1 for k in set(before) | set(after) if k != "sections" and before.get(k) != after.get(k))
-    published = before.get("draft") is True and not after.get("draft")
+    edited += sum(
+        1 for k in set(before) | set(after) if k not in ("sections", "draft") and before.get(k) != after.get(k)
+    )
+    edited += sum(1 for a, b in zip(old_sections, new_sections, strict=False) if a != b)
+    kept = [entry for entry in old_order if entry[1] in new]
+    moved = len(kept) - _common(kept, [entry for entry in new_order if entry[1] in old])  # the fewest moves
     parts = []
-    if published:
+    if before.get("draft") is True and not after.get("draft"):
         parts.append("publish")
-        edited -= 1
     if added:
         parts.append(f"add {len(added)} link{'s' if len(added) != 1 else ''}")
     if removed:
         parts.append(f"remove {len(removed)}")
+    if moved:
+        parts.append(f"move {moved}")
     if edited > 0:
         parts.append(f"edit {edited}")
+    if (more := len(new_sections) - len(old_sections)) != 0:
+        parts.append(f"{'add' if more > 0 else 'remove'} {abs(more)} section{'s' if abs(more) != 1 else ''}")
     return parts
+
+
+def _common(a: list[tuple[str, str]], b: list[tuple[str, str]]) -> int:
+    """The length of the longest common subsequence: the entries that kept their order and section."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        prev = 0
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], prev + 1 if x == y else max(row[j], row[j - 1])
+    return row[-1]
 
 
 def commit(root: Path, rel: str, message: str) -> str:

@@ -28,32 +28,23 @@ import yaml
 
 from digest.compose.edit import _dash_column, _dump, _is_null, _line_end, _refuse_flow
 from digest.compose.scalars import Value, Written, candidates, old_style
+from digest.compose.yamlspans import (
+    KeyPath,
+    content_end,
+    cut,
+    entry_block,
+    entry_of,
+    gone,
+    indent_of,
+    line_start,
+    list_entry,
+    node_at,
+    path_text,
+    root_node,
+    shift,
+)
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import ISSUE_KEYS, ITEM_KEYS, SECTION_KEYS
-
-KeyPath = tuple[str | int, ...]  # ("sections", 0, "items", 1, "summary"): list positions from 0
-_PART = re.compile(r"([A-Za-z_]+)((?:\[\d{1,6}\])*)")
-
-
-def parse_path(text: str) -> KeyPath:
-    """ "sections[1].items[2].url" (as messages write it, counting from 1) as a KeyPath."""
-    out: list[str | int] = []
-    for part in text.split(".") if text else []:
-        m = _PART.fullmatch(part)
-        if m is None:
-            raise ValueError(f"not a key path: {text!r}")
-        out.append(m.group(1))
-        out += [int(n) - 1 for n in re.findall(r"\d+", m.group(2))]
-    if any(isinstance(p, int) and p < 0 for p in out):
-        raise ValueError(f"not a key path: {text!r}")
-    return tuple(out)
-
-
-def path_text(path: KeyPath) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p + 1}]" if isinstance(p, int) else (f".{p}" if out else p)
-    return out
 
 
 @dataclass(frozen=True)
@@ -136,22 +127,22 @@ def apply_text(text: str, rel: str, op: Op) -> str:
     try:
         apply_data(expected, op)
     except (KeyError, IndexError, TypeError, AttributeError):
-        raise _gone(rel, op.path) from None
+        raise gone(rel, op.path) from None
     if isinstance(op, SetField):
         return _set(text, rel, op.path, op.value, expected)
     if isinstance(op, InsertEntry):
         return _insert_entry(text, rel, op.path, op.index, lambda dash, indent: _entry_text(op.value, dash, indent))
-    root = _root(text, rel)
-    entry, dash = _entry(text, rel, root, op.path)
-    start, end = _block(text, entry, dash)
-    siblings = _node(rel, root, op.path[:-1]).value
-    removed = _cut(text, start, end, first=entry is siblings[0], last=entry is siblings[-1])
+    root = root_node(text, rel)
+    entry, dash = list_entry(text, rel, root, op.path)
+    start, end = entry_block(text, entry, dash)
+    siblings = node_at(rel, root, op.path[:-1]).value
+    removed = cut(text, start, end, first=entry is siblings[0], last=entry is siblings[-1])
     if isinstance(op, DeleteEntry):
         return removed
     if op.to[: len(op.path)] == op.path:
         raise DigestError([Problem(rel, entry.start_mark.line + 1, "cannot move into itself", path_text(op.path))])
     block = text[start:end]
-    return _insert_entry(removed, rel, op.to, op.index, lambda d, _: _shift(block, d - dash))
+    return _insert_entry(removed, rel, op.to, op.index, lambda d, _: shift(block, d - dash))
 
 
 def _entry_text(value: dict[str, Any], dash: int, indent: int) -> str:
@@ -159,115 +150,6 @@ def _entry_text(value: dict[str, Any], dash: int, indent: int) -> str:
     given = {k: v for k, v in value.items() if v is not None}
     text = _dump([given], dash, indent) if given else " " * dash + "-\n"
     return text + "".join(" " * indent + f"{k}:\n" for k, v in value.items() if v is None)
-
-
-# --- finding nodes ----------------------------------------------------------------------
-
-
-def _root(text: str, rel: str) -> yaml.MappingNode:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        raise DigestError([Problem(rel, None, f"is not valid YAML ({e}): fix it first")]) from None
-    if not isinstance(root, yaml.MappingNode):
-        raise DigestError([Problem(rel, 1, "must be a group of 'key: value' lines")])
-    return root
-
-
-def _gone(rel: str, path: KeyPath) -> DigestError:
-    return DigestError([Problem(rel, None, "is no longer in the file: reload the page", path_text(path))])
-
-
-def _entry_of(mapping: yaml.Node, key: str) -> tuple[yaml.Node, yaml.Node] | None:
-    if not isinstance(mapping, yaml.MappingNode):
-        return None
-    return next(((k, v) for k, v in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
-
-
-def _node(rel: str, root: yaml.Node, path: KeyPath) -> yaml.Node:
-    node = root
-    for i, p in enumerate(path):
-        if isinstance(p, int):
-            if not isinstance(node, yaml.SequenceNode) or p >= len(node.value):
-                raise _gone(rel, path[: i + 1])
-            node = node.value[p]
-        else:
-            found = _entry_of(node, p)
-            if found is None:
-                raise _gone(rel, path[: i + 1])
-            node = found[1]
-    return node
-
-
-def _entry(text: str, rel: str, root: yaml.Node, path: KeyPath) -> tuple[yaml.Node, int]:
-    """The list entry at ``path`` and the column of its dash."""
-    seq = _node(rel, root, path[:-1])
-    entry = _node(rel, root, path)
-    _refuse_flow(seq, rel, path_text(path[:-1]))
-    return entry, _dash_column(text, entry)
-
-
-# --- spans of text ------------------------------------------------------------------------
-
-
-def _line_start(text: str, index: int) -> int:
-    return text.rfind("\n", 0, index) + 1
-
-
-def _content_end(text: str, node: yaml.Node) -> int:
-    """Where the lines of ``node`` end: past its last line, before blank lines a block scalar swallows."""
-    while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.value and not node.flow_style:
-        node = node.value[-1][1] if isinstance(node, yaml.MappingNode) else node.value[-1]
-    start, end = node.start_mark.index, node.end_mark.index
-    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
-        last = len(text[start:end].rstrip(" \t\n")) + start
-        return _line_end(text, last)
-    return _line_end(text, end)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def _block(text: str, entry: yaml.Node, dash: int) -> tuple[int, int]:
-    """The lines of a list entry: [start, end) with the comments above and inside it."""
-    at = entry.start_mark.index - 1
-    while at >= 0 and text[at] in " \n":
-        at -= 1
-    start = _line_start(text, at)
-    while start > 0:
-        prev = _line_start(text, start - 1)
-        line = text[prev : start - 1]
-        if not (line.lstrip().startswith("#") and _indent(line) == dash):
-            break
-        start = prev
-    end = _content_end(text, entry)
-    while end < len(text):
-        line_end = text.find("\n", end) + 1 or len(text)
-        line = text[end:line_end].rstrip("\n")
-        if not (line.lstrip().startswith("#") and _indent(line) > dash):
-            break
-        end = line_end
-    return start, end
-
-
-def _cut(text: str, start: int, end: int, first: bool = False, last: bool = False) -> str:
-    """``text`` without [start, end), and without a blank line that separated it from its neighbours
-    (two blank lines that would meet; one left at the start or the end of a list)."""
-    head, tail = text[:start], text[end:]
-    if (head.endswith("\n\n") or first or not head) and tail.startswith("\n"):
-        tail = tail[1:]
-    elif last and head.endswith("\n\n"):
-        head = head[:-1]
-    return head + tail
-
-
-def _shift(block: str, by: int) -> str:
-    """Every line of ``block`` moved ``by`` columns (a negative ``by``: to the left, never past a line's indent)."""
-    lines = block.split("\n")
-    if by >= 0:
-        return "\n".join(" " * by + line if line.strip() else line for line in lines)
-    return "\n".join(line[min(-by, _indent(line)) :] for line in lines)
 
 
 # --- setting a field ----------------------------------------------------------------------
@@ -284,12 +166,12 @@ def _order_of(path: KeyPath) -> tuple[str, ...]:
 
 
 def _set(text: str, rel: str, path: KeyPath, value: Value | dict[str, Value], expected: Any) -> str:
-    root = _root(text, rel)
-    parent = _node(rel, root, path[:-1]) if len(path) > 1 else root
+    root = root_node(text, rel)
+    parent = node_at(rel, root, path[:-1]) if len(path) > 1 else root
     if not isinstance(parent, yaml.MappingNode):
-        raise _gone(rel, path[:-1])
+        raise gone(rel, path[:-1])
     key = str(path[-1])
-    found = _entry_of(parent, key)
+    found = entry_of(parent, key)
     if found is not None and isinstance(value, dict) and isinstance(found[1], yaml.MappingNode):
         if not found[1].flow_style:  # a block mapping: each of its keys set where it is
             for sub in ("src", "alt"):
@@ -326,7 +208,7 @@ def _written(
     if style in ("|", ">"):
         lines = [line for line in text[node.start_mark.index : node.end_mark.index].split("\n")[1:] if line.strip()]
         if lines:
-            indent = min(_indent(line) for line in lines)
+            indent = min(indent_of(line) for line in lines)
             width = max(max(len(line) - indent for line in lines), 40)
     return candidates(value, style, indent, False, width)
 
@@ -360,8 +242,8 @@ def _replace(text: str, key: yaml.Node, node: yaml.Node, w: Written) -> str:
         indicator = re.match(r"[|>][-+0-9]*", text[start:])
         assert indicator is not None
         rest = text[start + indicator.end() : header_end].rstrip("\n")  # a comment after the indicator stays
-        content_end = _content_end(text, node)
-        return text[:start] + w.inline + rest + "\n" + w.block + text[max(content_end, header_end) :]
+        end = max(content_end(text, node), header_end)
+        return text[:start] + w.inline + rest + "\n" + w.block + text[end:]
     if start == end and not text[:start].endswith(" "):
         w = Written(" " + w.inline, w.block)
     if not w.block:
@@ -376,9 +258,9 @@ def _delete_key(
 ) -> str:
     key, node = found
     start = key.start_mark.index
-    line = _line_start(text, start)
+    line = line_start(text, start)
     if text[line:start].strip() == "":
-        return _cut(text, line, _content_end(text, node))
+        return cut(text, line, content_end(text, node))
     position = [k for k, _ in parent.value].index(key)
     if position + 1 >= len(parent.value):
         raise DigestError([Problem(rel, key.start_mark.line + 1, "is the entry's only key: delete the entry instead")])
@@ -392,7 +274,7 @@ def _add_key(text: str, parent: yaml.MappingNode, path: KeyPath, key: str, w: Wr
     after_node = before[-1][1] if before else parent.value[-1][1]
     column = parent.value[0][0].start_mark.column
     line = " " * column + key + ":" + (" " + w.inline if w.inline else "") + "\n" + w.block
-    at = _content_end(text, after_node)
+    at = content_end(text, after_node)
     head = text[:at] if text[:at].endswith("\n") or not at else text[:at] + "\n"
     return head + line + text[at:]
 
@@ -407,11 +289,11 @@ def _rewrite_flow(text: str, mapping: yaml.MappingNode, path: KeyPath, expected:
 
 
 def _insert_entry(text: str, rel: str, path: KeyPath, index: int | None, make: Callable[[int, int], str]) -> str:
-    root = _root(text, rel)
-    parent = _node(rel, root, path[:-1]) if len(path) > 1 else root
+    root = root_node(text, rel)
+    parent = node_at(rel, root, path[:-1]) if len(path) > 1 else root
     if not isinstance(parent, yaml.MappingNode):
-        raise _gone(rel, path[:-1])
-    found = _entry_of(parent, str(path[-1]))
+        raise gone(rel, path[:-1])
+    found = entry_of(parent, str(path[-1]))
     if found is None:  # no such key yet: "items:" and the entry, where the key order puts it
         column = parent.value[0][0].start_mark.column
         return _add_key(text, parent, path, str(path[-1]), Written("", make(column + 2, column + 4)))
@@ -427,12 +309,12 @@ def _insert_entry(text: str, rel: str, path: KeyPath, index: int | None, make: C
     entries = seq.value
     dash = _dash_column(text, entries[0])
     block = make(dash, entries[0].start_mark.column)
-    spaced = len(entries) > 1 and text[_block(text, entries[1], dash)[0] - 2 : _block(text, entries[1], dash)[0]] == (
-        "\n\n"
-    )
+    spaced = len(entries) > 1 and text[
+        entry_block(text, entries[1], dash)[0] - 2 : entry_block(text, entries[1], dash)[0]
+    ] == ("\n\n")
     if index is not None and index < len(entries):
-        at = _block(text, entries[index], _dash_column(text, entries[index]))[0]
+        at = entry_block(text, entries[index], _dash_column(text, entries[index]))[0]
         return text[:at] + block + ("\n" if spaced else "") + text[at:]
-    at = _block(text, entries[-1], _dash_column(text, entries[-1]))[1]
+    at = entry_block(text, entries[-1], _dash_column(text, entries[-1]))[1]
     head = text[:at] if text[:at].endswith("\n") else text[:at] + "\n"
     return head + ("\n" if spaced else "") + block + text[at:]

@@ -30,7 +30,8 @@ from digest.compose.edit import CONFLICT as _CONFLICT
 from digest.compose.edit import version_of
 from digest.compose.editor import edit_issue, edit_text, set_ops
 from digest.compose.images import save_image
-from digest.compose.yamlops import DeleteEntry, InsertEntry, KeyPath, MoveEntry, Op, parse_path
+from digest.compose.yamlops import DeleteEntry, InsertEntry, MoveEntry, Op
+from digest.compose.yamlspans import KeyPath, parse_path
 from digest.core import markdown
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import ISSUES_DIR, load_issue
