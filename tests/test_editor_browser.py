@@ -66,9 +66,12 @@ def web() -> Iterator[Web]:
     yield from serve()
 
 
-def _tab(browser: Any, base: str) -> Any:
-    """A tab that reaches only the editor's server (the email's remote images get nothing)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
+def _tab(browser: Any, base: str, bypass_csp: bool = False) -> Any:
+    """A tab that reaches only the editor's server (the email's remote images get nothing); ``bypass_csp``
+    lets a test inject a script (axe-core) into the editor's page, whose policy allows only its own."""
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, service_workers="block", bypass_csp=bypass_csp
+    )
     context.set_default_timeout(TIMEOUT_MS)
     context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort("blockedbyclient"))
     return context
@@ -292,7 +295,7 @@ def test_axe_finds_no_violations_on_the_editor_page(browser: Any, tmp_path: Path
     root = editor_newsletter(tmp_path / "news", git=True)
     with serving(root) as c:
         base = f"http://127.0.0.1:{c.port}/"
-        context = _tab(browser, base)
+        context = _tab(browser, base, bypass_csp=True)
         try:
             page = context.new_page()
             page.goto(base + "edit/5/")

@@ -208,3 +208,17 @@ def test_add_link_collect_new_issue_and_publish_over_http(tmp_path: Path) -> Non
     text = (root / REL).read_text(encoding="utf-8")
     assert "draft: false" in text and "date: 2026-04-03   # the Friday it goes out" in text
     assert (root / "issues" / "0006.yaml").exists()
+
+
+def test_the_page_loads_nothing_from_elsewhere_and_cannot_be_framed(root: Path) -> None:
+    import http.client
+
+    with serving(root) as c:
+        conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=60)
+        conn.request("GET", "/edit/5/")
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+    policy = response.getheader("Content-Security-Policy") or ""
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "img-src 'self'" in policy
+    assert response.getheader("X-Frame-Options") == "DENY"

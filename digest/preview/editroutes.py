@@ -22,6 +22,17 @@ from digest.preview.guard import JSON_BYTES, UPLOAD_BYTES, body_length
 if TYPE_CHECKING:
     from digest.preview.server import PreviewHandler
 
+# The page loads nothing from elsewhere (a markdown preview's image included), cannot be framed by
+# another page (a click on Publish or Commit made through a frame), and sends no Referer.
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
+    " img-src 'self'; frame-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 _EDIT = re.compile(r"/edit/(\d{1,9})(/?)")
 _API = re.compile(r"/edit/(\d{1,9})/(api|image)")
 STATIC = {
@@ -57,8 +68,14 @@ def get(h: PreviewHandler, path: str) -> bool:
         return True
     from digest.preview.editpage import edit_page
 
-    state = h.editor.state(number)
-    h._send(edit_page(h.editor.site.config, state, h.guard.token), "text/html; charset=utf-8")
+    body = edit_page(h.editor.site.config, h.editor.state(number), h.guard.token)
+    h.send_response(200)
+    for name, value in PAGE_HEADERS.items():
+        h.send_header(name, value)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    if h.command != "HEAD":
+        h.wfile.write(body)
     return True
 
 
