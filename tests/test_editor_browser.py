@@ -350,3 +350,50 @@ def test_errors_show_at_their_field_and_drag_moves_an_item(browser: Any, tmp_pat
     removed, added = _changed(before, path.read_text(encoding="utf-8"))
     assert sorted(line for line in removed if line) == sorted(line for line in added if line)
     assert "      - title: Third story" in added
+
+
+def test_the_keyboard_alone_reaches_every_control_and_edits(browser: Any, tmp_path: Path) -> None:
+    root = editor_newsletter(tmp_path / "news", git=True)
+    path = root / REL
+    before = path.read_text(encoding="utf-8")
+    with serving(root) as c:
+        base = f"http://127.0.0.1:{c.port}/"
+        context = _tab(browser, base)
+        try:
+            page = context.new_page()
+            page.goto(base + "edit/5/")
+            page.wait_for_selector('[id="f:title"]')
+            controls = "a[href], button:not([disabled]), input, select, textarea"
+            count = page.locator(controls).count()
+            for _ in range(count + 40):  # once round the page (the email's frame holds a few links of its own)
+                page.keyboard.press("Tab")
+                page.evaluate("() => document.activeElement && (document.activeElement.dataset.reached = '1')")
+            missed = page.evaluate(
+                f"() => [...document.querySelectorAll('{controls}')].filter(e => e.offsetParent !== null &&"
+                " !e.dataset.reached).map(e => e.id || e.textContent)"
+            )
+            assert missed == []
+
+            def tab_to(condition: str) -> None:
+                for _ in range(count + 40):
+                    page.keyboard.press("Tab")
+                    if page.evaluate(condition):
+                        return
+                pytest.fail(f"Tab never reached {condition}")
+
+            page.locator("#save").focus()
+            tab_to("() => document.activeElement.id === 'f:sections[1].items[2].summary'")
+            page.keyboard.press("Control+A")
+            page.keyboard.type("Typed with the keyboard.")
+            _saved(page)
+            tab_to("() => document.activeElement.textContent === 'Move up'")
+            page.keyboard.press("Enter")
+            page.wait_for_function(  # at the top, Move up is disabled: the focus is on Move down
+                "() => document.activeElement.textContent === 'Move down' &&"
+                " document.activeElement.closest('[data-path]').dataset.path === 'sections[1].items[1]'"
+            )
+        finally:
+            context.close()
+    removed, added = _changed(before, path.read_text(encoding="utf-8"))
+    assert "        summary: Typed with the keyboard." in added
+    assert [line for line in added if "title:" in line] == ["      - title: Second story"]

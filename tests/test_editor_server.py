@@ -222,3 +222,34 @@ def test_the_page_loads_nothing_from_elsewhere_and_cannot_be_framed(root: Path) 
     policy = response.getheader("Content-Security-Policy") or ""
     assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "img-src 'self'" in policy
     assert response.getheader("X-Frame-Options") == "DENY"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"op": "save", "changes": "title"},
+        {"op": "save", "changes": [["title"]]},
+        {"op": "save", "changes": [["sections[0].title", "x"]]},
+        {"op": "save", "changes": [["sections[1].items[99].title", "x"]]},
+        {"op": "save", "changes": [["title", {"a": 1}]]},
+        {"op": "save", "changes": [["sections[1].items[1].__class__", "x"]]},
+        {"op": "move", "path": "sections[1].items[1]", "to": "sections[1].items[1].x", "index": 0},
+        {"op": "move", "path": "sections[1]", "to": "sections[1].sections", "index": 0},
+        {"op": "move", "path": "sections[1].items[1]", "to": "sections[2].items", "index": -1},
+        {"op": "add_item", "list": "sections[1].items", "fields": {"title": ["x"]}},
+        {"op": "add_item", "list": "sections[1].items", "index": "first"},
+        {"op": "delete", "path": "sections"},
+        {"op": "delete", "path": "title"},
+        {"op": "format_disk"},
+        {"op": "add_link", "url": "javascript:alert(1)"},
+        {"op": "add_link", "url": "file:///etc/passwd"},
+        {"op": "commit", "message": "x"},
+    ],
+)
+def test_malformed_and_hostile_requests_change_nothing(root: Path, payload: dict[str, object]) -> None:
+    with serving(root) as c:  # serving() fails the test on a traceback in the server's log
+        c.open()
+        status, answer = c.api({**payload, "version": c.version})
+        assert status in (400, 409, 422), answer
+        assert answer["problems"]
+    _unchanged(root)

@@ -35,8 +35,8 @@ def edit_text(text: str, rel: str, ops: Sequence[Op]) -> tuple[str, Any]:
     expected = yaml.safe_load(text) or {}
     edited = text
     for op in ops:
+        edited = apply_text(edited, rel, op)  # first: it refuses a path that is not in the file
         apply_data(expected, op)
-        edited = apply_text(edited, rel, op)
     if yaml.safe_load(edited) != expected:
         raise AssertionError(f"the edit of {rel} would change more than was asked")  # a bug, never the user's
     return edited, expected

@@ -135,6 +135,8 @@ def commit(root: Path, rel: str, message: str) -> str:
         raise DigestError([Problem("commit", None, "needs a message")])
     if len(message) > MAX_MESSAGE:
         raise DigestError([Problem("commit", None, f"message is longer than {MAX_MESSAGE} characters")])
+    if not is_repository(root):
+        raise DigestError([Problem(".", None, "is not in a git repository: there is nothing to commit to")])
     paths = changed(root, rel)
     if not paths:
         raise DigestError([Problem(rel, None, "has no changes to commit")])

@@ -114,16 +114,19 @@ class Editor:
             changes = [(parse_path(str(p)), v) for p, v in request["changes"]]
             return set_ops(yaml.safe_load(self._file(number)[1].read_text(encoding="utf-8")) or {}, changes)
         if op == "add_item":
-            fields = {k: v for k, v in dict(request.get("fields") or {"title": "New item"}).items() if v}
-            return [InsertEntry(parse_path(str(request["list"])), fields, request.get("index"))]
+            fields = {str(k): v for k, v in dict(request.get("fields") or {"title": "New item"}).items() if v}
+            if any(not isinstance(v, str) for v in fields.values()):
+                raise ValueError("an item's fields are text")
+            return [InsertEntry(parse_path(str(request["list"])), fields, _index(request.get("index")))]
         if op == "add_section":
             title = str(request.get("title") or "New section")
             return [InsertEntry(parse_path(str(request.get("list") or "sections")), {"title": title, "items": None})]
         if op == "delete":
             return [DeleteEntry(_entry_path(request["path"]))]
         if op == "move":
-            index = request.get("index")
-            return [MoveEntry(_entry_path(request["path"]), parse_path(str(request["to"])), index)]
+            return [
+                MoveEntry(_entry_path(request["path"]), parse_path(str(request["to"])), _index(request.get("index")))
+            ]
         raise ValueError(f"unknown operation {op!r}")
 
     def _edit(self, number: int, ops: list[Op], version: str) -> Answer:
@@ -237,6 +240,14 @@ class Editor:
     def _same(self, path: Path, rel: str, version: str) -> None:
         if version_of(path.read_bytes()) != version:
             raise DigestError([Problem(rel, None, _CONFLICT)])
+
+
+def _index(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is not a position in a list")
+    return value
 
 
 def _entry_path(text: object) -> KeyPath:

@@ -120,7 +120,11 @@ def post(h: PreviewHandler) -> None:
         if not isinstance(request, dict):
             _json(h, 400, {"problems": [_say("the body is not a JSON object")]})
             return
-        status, answer = h.editor.handle(number, request)
+        try:
+            status, answer = h.editor.handle(number, request)
+        except Exception as e:  # noqa: BLE001 - a bug in digest: said, nothing written, the server goes on
+            h.note(f"internal error in the editor: {type(e).__name__}: {e}")
+            status, answer = 500, {"problems": [_say(f"internal error ({type(e).__name__}); nothing was written")]}
     _json(h, status, answer)
 
 

@@ -213,8 +213,13 @@
     freshMessage();
     if (focusPath) {
       var box = document.querySelector('[data-path="' + CSS.escape(focusPath) + '"]');
-      var target = box && focusName && (focusName === "title" ? $("f:" + focusPath + ".title") :
-        Array.prototype.find.call(box.querySelectorAll("button"), function (b) { return b.textContent === focusName && !b.disabled; }));
+      // The focus stays on the control used, in the item's new place; at the top (or the bottom) of its
+      // list that button is disabled, and the other move button takes the focus.
+      var other = {"Move up": "Move down", "Move down": "Move up"}[focusName];
+      function named(name) {
+        return Array.prototype.find.call(box.querySelectorAll("button"), function (b) { return b.textContent === name && !b.disabled; });
+      }
+      var target = box && focusName && (focusName === "title" ? $("f:" + focusPath + ".title") : named(focusName) || (other && named(other)));
       if (target) target.focus(); else if (box) { box.setAttribute("tabindex", "-1"); box.focus(); }
     }
   }
