@@ -134,6 +134,8 @@ def test_an_editor_makes_next_weeks_issue(browser: Any, tmp_path: Path, web: Web
                 ["        summary: Short, plain and *edited*."],
             )
             assert "<em>edited</em>" in page.inner_html('[id="p:sections[1].items[2].summary"]')
+            email = page.frame_locator("#email")  # the email beside the form is the saved one
+            email.locator("text=Short, plain and").first.wait_for()
 
             # Move an item to another section: its lines, with its comment, re-indented.
             page.locator('[id="m:sections[1].items[1]"]').select_option(label="Elsewhere")
@@ -345,11 +347,24 @@ def test_errors_show_at_their_field_and_drag_moves_an_item(browser: Any, tmp_pat
                 "() => document.querySelector('[data-path=\"sections[1].items[1]\"] legend').textContent"
                 " === 'Item 1: Third story'"
             )
+            removed, added = _changed(before, path.read_text(encoding="utf-8"))
+            assert sorted(line for line in removed if line) == sorted(line for line in added if line)
+            assert "      - title: Third story" in added
+
+            # Someone edits the file meanwhile: the next save is refused, theirs stays, Reload shows it.
+            theirs = path.read_text(encoding="utf-8").replace("Second story", "Second story (theirs)")
+            path.write_text(theirs, encoding="utf-8")
+            page.get_by_label("Title", exact=True).first.fill("Week five, mine")
+            page.get_by_role("button", name="Save").click()
+            page.wait_for_selector("#conflict:not([hidden])")
+            assert "changed on disk since it was read" in page.text_content("#conflict-text")
+            assert path.read_text(encoding="utf-8") == theirs
+            page.get_by_role("button", name="Reload").click()
+            page.wait_for_selector("text=Item 3: Second story (theirs)")
+            assert page.input_value('[id="f:title"]') == "Week five"
         finally:
             context.close()
-    removed, added = _changed(before, path.read_text(encoding="utf-8"))
-    assert sorted(line for line in removed if line) == sorted(line for line in added if line)
-    assert "      - title: Third story" in added
+    assert path.read_text(encoding="utf-8") == theirs
 
 
 def test_the_keyboard_alone_reaches_every_control_and_edits(browser: Any, tmp_path: Path) -> None:

@@ -321,3 +321,43 @@ def test_a_save_writes_exactly_the_edit_and_keeps_windows_line_ends(issue: tuple
     read = path.read_bytes()
     edit_issue(config, 5, path, "issues/0005.yaml", [SetField(("title",), "Week 5")], version=version_of(read))
     assert path.read_bytes() == replaced("title: 'Week five'", "title: 'Week 5'").replace("\n", "\r\n").encode()
+
+
+SUBS = """\
+date: 2026-03-27
+draft: true
+sections:
+  - title: Community
+    sections:
+      - title: Official
+        items:
+          - title: Blog post   # the official one
+            url: https://blog.example/1
+      - title: Newsletters
+        intro: Other letters.
+  - title: Jobs
+    items:
+      - title: A job
+"""
+
+
+def test_sub_sections_take_items_and_new_sub_sections() -> None:
+    moved = edit_text(SUBS, "x", [MoveEntry(("sections", 1, "items", 0), ("sections", 0, "sections", 1, "items"))])[0]
+    assert moved == SUBS.replace(
+        "        intro: Other letters.\n", "        intro: Other letters.\n        items:\n          - title: A job\n"
+    ).replace("    items:\n      - title: A job\n", "    items:\n")
+    back = edit_text(moved, "x", [MoveEntry(("sections", 0, "sections", 1, "items", 0), ("sections", 1, "items"))])[0]
+    assert back == SUBS.replace("        intro: Other letters.\n", "        intro: Other letters.\n        items:\n")
+    added = edit_text(SUBS, "x", [InsertEntry(("sections", 1, "sections"), {"title": "Remote", "items": None})])[0]
+    assert added == SUBS + "    sections:\n      - title: Remote\n        items:\n"
+    deeper = edit_text(SUBS, "x", [MoveEntry(("sections", 0, "sections", 0, "items", 0), ("sections", 1, "items"), 0)])[
+        0
+    ]
+    assert deeper == SUBS.replace(
+        "        items:\n          - title: Blog post   # the official one\n            url: https://blog.example/1\n",
+        "        items:\n",
+    ).replace(
+        "    items:\n      - title: A job\n",
+        "    items:\n      - title: Blog post   # the official one\n"
+        "        url: https://blog.example/1\n      - title: A job\n",
+    )

@@ -233,7 +233,7 @@
 
   function conflict(j) {
     $("conflict-text").textContent = (j.problems || []).map(function (p) { return p.text; }).join("\n") +
-      " Your unsaved changes are still in the form; reload to see the file as it is now.";
+      " Your change is still in the form, not in the file: copy what you need, then Reload to edit the file as it is now.";
     $("conflict").hidden = false;
   }
 
@@ -304,7 +304,8 @@
   }
 
   $("save").addEventListener("click", save);
-  $("reload").addEventListener("click", function () { location.reload(); });
+  // Reload is the answer to a conflict: the file as it is now replaces the form (its text was shown as lost).
+  $("reload").addEventListener("click", function () { dirty = {}; location.reload(); });
   $("add-link").addEventListener("click", function () {
     var url = $("add-url").value.trim();
     if (!url) { $("add-url").focus(); return; }
