@@ -361,3 +361,25 @@ def test_sub_sections_take_items_and_new_sub_sections() -> None:
         "    items:\n      - title: Blog post   # the official one\n"
         "        url: https://blog.example/1\n      - title: A job\n",
     )
+
+
+BOMB = "".join(
+    f"{k}: &{k} [{', '.join([f'*{p}'] * 9 if p.strip() else ['x'] * 9)}]\n"
+    for p, k in zip(" abcde", "abcdef", strict=True)
+)
+
+
+@pytest.mark.slow  # hostile input: the bounded loader counts to its limit
+def test_an_alias_bomb_is_refused_by_the_bounded_loader_before_anything_else(issue: tuple[Path, Path]) -> None:
+    from digest.preview.editing import _document
+
+    root, path = issue
+    data = (BOMB + BEFORE).encode()  # 9**6 strings once expanded: more than the loader takes
+    path.write_bytes(data)
+    assert _document(data, "issues/0005.yaml") == {}
+    with pytest.raises(DigestError) as e:
+        edit_issue(
+            load_config(root), 5, path, "issues/0005.yaml", [SetField(("title",), "x")], version=version_of(data)
+        )
+    assert len(e.value.problems) == 1 and e.value.problems[0].line is not None
+    assert path.read_bytes() == data

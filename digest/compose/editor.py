@@ -25,6 +25,7 @@ from digest.compose.yamlops import Op, SetField, apply_data, apply_text
 from digest.compose.yamlspans import KeyPath
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import load_issue
+from digest.core.loading import parse
 from digest.core.models import Config
 
 DATE_KEYS = ("date", "updated")
@@ -48,6 +49,11 @@ def check_edit(config: Config, number: int, path: Path, rel: str, before: bytes,
     crlf = text.count("\n") == text.count("\r\n") > 0  # a file with Windows line ends keeps them
     if crlf:
         text = text.replace("\r\n", "\n")
+    # The bounded loader first (digest.core.loading): an alias bomb or a nesting too deep is refused
+    # before PyYAML's own loader, which the comparison of documents uses, ever sees it.
+    node, problems = parse(text, rel)
+    if node is None:
+        raise DigestError(problems or [Problem(rel, 1, "is empty: an issue needs at least date and sections")])
     edited, _ = edit_text(text, rel, ops)
     data = (edited.replace("\n", "\r\n") if crlf else edited).encode("utf-8")
     _, problems = load_issue(config, number, path, rel, data=data)

@@ -35,6 +35,7 @@ from digest.compose.yamlspans import KeyPath, parse_path
 from digest.core import markdown
 from digest.core.errors import DigestError, Problem
 from digest.core.issues import ISSUES_DIR, load_issue
+from digest.core.loading import decode, parse
 from digest.core.models import Config
 from digest.preview.site import PreviewSite
 
@@ -54,12 +55,8 @@ class Editor:
     def state(self, number: int, data: bytes | None = None) -> dict[str, Any]:
         config, path, rel = self._file(number)
         data = path.read_bytes() if data is None else data
-        text = data.decode("utf-8", "replace")
-        try:
-            doc = yaml.safe_load(text) or {}
-        except yaml.YAMLError:
-            doc = {}
         _, problems = load_issue(config, number, path, rel, data=data)
+        doc = _document(data, rel)
         return {
             "number": number,
             "rel": rel,
@@ -98,11 +95,11 @@ class Editor:
             conflict = any(p.message == _CONFLICT for p in e.problems)
             return (409 if conflict else 422), {"problems": [_problem(p) for p in e.problems], "conflict": conflict}
         except (ValueError, KeyError, TypeError) as e:
-            return 400, {"problems": [{"key": "", "line": None, "message": f"a malformed request ({e})", "text": ""}]}
+            return 400, {"problems": [_said(f"a malformed request ({e})")]}
 
     def upload(self, number: int, name: str, data: bytes) -> Answer:
-        self._file(number)
         try:
+            self._file(number)
             with self.lock:
                 rel = save_image(self._config().root, name, data)
         except DigestError as e:
@@ -112,7 +109,8 @@ class Editor:
     def _ops(self, number: int, op: object, request: dict[str, Any]) -> list[Op]:
         if op == "save":
             changes = [(parse_path(str(p)), v) for p, v in request["changes"]]
-            return set_ops(yaml.safe_load(self._file(number)[1].read_text(encoding="utf-8")) or {}, changes)
+            _, path, rel = self._file(number)
+            return set_ops(_document(path.read_bytes(), rel), changes)
         if op == "add_item":
             fields = {str(k): v for k, v in dict(request.get("fields") or {"title": "New item"}).items() if v}
             if any(not isinstance(v, str) for v in fields.values()):
@@ -147,8 +145,11 @@ class Editor:
     def _tried_previews(self, path: Path, rel: str, ops: list[Op]) -> dict[str, str]:
         """The previews of what the page sent, though it was not written (its errors say why)."""
         try:
-            _, doc = edit_text(path.read_text(encoding="utf-8"), rel, ops)
-        except (DigestError, OSError, AssertionError, yaml.YAMLError):
+            text = path.read_text(encoding="utf-8")
+            if parse(text, rel)[0] is None:
+                return {}
+            _, doc = edit_text(text, rel, ops)
+        except (DigestError, OSError, UnicodeDecodeError, AssertionError, yaml.YAMLError):
             return {}
         return previews(self._config(), doc)
 
@@ -159,11 +160,11 @@ class Editor:
         _, path, rel = self._file(number)
         self._writable(path, rel)
         self._same(path, rel, version)
-        section = _section_title(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, request.get("section"))
+        section = _section_title(_document(path.read_bytes(), rel), request.get("section"))
         try:
             added = add_url(self._config().root, str(request.get("url") or ""), issue=number, section=section)
         except FetchError as e:
-            return 422, {"problems": [{"key": "", "line": None, "message": f"{e}; nothing was written", "text": ""}]}
+            return 422, {"problems": [_said(f"{e}; nothing was written")]}
         self.written()
         return 200, {"report": [f'added "{added.title}"', *added.notes], "state": self.state(number)}
 
@@ -187,7 +188,6 @@ class Editor:
         changes: list[tuple[KeyPath, object]] = [(("draft",), False)]
         if request.get("date"):
             changes.append((("date",), str(request["date"])))
-        config, path, rel = self._file(number)
         status, answer = self._edit(number, set_ops({}, changes), version)
         if status != 200:
             return status, answer
@@ -240,6 +240,17 @@ class Editor:
     def _same(self, path: Path, rel: str, version: str) -> None:
         if version_of(path.read_bytes()) != version:
             raise DigestError([Problem(rel, None, _CONFLICT)])
+
+
+def _document(data: bytes, rel: str) -> Any:
+    """The issue file as plain data, read by the bounded loader first ({} for a file that does not load)."""
+    text, _ = decode(data, rel)
+    if text is None or parse(text, rel)[0] is None:
+        return {}
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return {}
 
 
 def _index(value: object) -> int | None:
@@ -304,6 +315,11 @@ def _render(config: Config, text: str, inline: bool) -> str:
     except Exception:  # noqa: BLE001 - a preview of text that does not validate: its errors say why
         return ""
     return str(html)
+
+
+def _said(message: str) -> dict[str, Any]:
+    """A problem of the request itself (not of a file): no key, no line."""
+    return {"key": "", "line": None, "message": message, "text": message, "warning": False}
 
 
 def _problem(p: Problem) -> dict[str, Any]:
