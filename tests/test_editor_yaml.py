@@ -8,12 +8,14 @@ Every test states the whole file it expects: the fixture with exactly the edited
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FIXTURES
+from conftest import FIXTURES, REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,6 +116,15 @@ def test_a_folded_block_is_folded_again_at_its_width() -> None:
     new = "          The parliament passed the open data law after\n          four years of debate and a long night.\n"
     old = "          The parliament passed the open data law after\n          three years of debate.\n"
     assert after == replaced(old, new)
+
+
+def test_a_word_changed_in_a_folded_block_changes_its_line_only() -> None:
+    value = "The parliament passed the open data law after three years of open debate.\n"
+    after = run(SetField(("sections", 0, "items", 0, "summary"), value))
+    assert after == replaced("          three years of debate.\n", "          three years of open debate.\n")
+    value = "The senate passed the open data law after three years of debate.\n"
+    after = run(SetField(("sections", 0, "items", 0, "summary"), value))
+    assert after == replaced("The parliament passed", "The senate passed")
 
 
 def test_a_literal_block_keeps_its_style_indent_and_the_blank_line_after_it() -> None:
@@ -383,3 +394,40 @@ def test_an_alias_bomb_is_refused_by_the_bounded_loader_before_anything_else(iss
         )
     assert len(e.value.problems) == 1 and e.value.problems[0].line is not None
     assert path.read_bytes() == data
+
+
+# --- every field of every issue in the repository -------------------------------------------------
+
+REPO_ISSUES = sorted(
+    p
+    for folder in (REPO / "issues", *sorted((REPO / "examples").glob("*/issues")), FIXTURES / "golden" / "issues")
+    for p in folder.glob("*.yaml")
+)
+
+
+def _leaves(doc: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _leaves(v, (*path, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _leaves(v, (*path, i))
+    elif isinstance(doc, str) and isinstance(path[-1], str):
+        yield path, doc
+
+
+@pytest.mark.slow  # every field of 17 issues, each edit checked on the whole document
+@pytest.mark.parametrize("source", REPO_ISSUES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_field_of_every_issue_edits_as_one_hunk(source: Path) -> None:
+    text = source.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    for path, value in _leaves(yaml.safe_load(text)):
+        assert edit_text(text, "x", [SetField(path, value)])[0] == text, path  # the same value: not a byte changes
+        new = value.rstrip("\n") + " (edited)" + ("\n" if value.endswith("\n") else "")
+        edited = edit_text(text, "x", [SetField(path, new)])[0]  # checks the whole document itself
+        hunks = [
+            op
+            for op in difflib.SequenceMatcher(None, lines, edited.splitlines(keepends=True)).get_opcodes()
+            if op[0] != "equal"
+        ]
+        assert len(hunks) == 1, (path, hunks)

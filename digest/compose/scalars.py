@@ -37,9 +37,12 @@ def old_style(text: str, node: yaml.Node) -> str:
     return style if isinstance(style, str) and style in ("'", '"', "|", ">") else "plain"
 
 
-def candidates(value: Value, style: str, indent: int, flow: bool, width: int = 80) -> list[Written]:
+def candidates(
+    value: Value, style: str, indent: int, flow: bool, width: int = 80, old: tuple[str, ...] = ()
+) -> list[Written]:
     """Ways to write ``value``, the most faithful to ``style`` first; a block's lines are indented
-    by ``indent`` spaces; ``flow``: inside [...] or {...}, where blocks cannot go."""
+    by ``indent`` spaces; ``flow``: inside [...] or {...}, where blocks cannot go; ``old``: a > block's
+    lines as they were (without their indentation), whose breaks are kept where their words are."""
     if value is None:
         return [Written("")]
     if isinstance(value, bool):
@@ -54,13 +57,15 @@ def candidates(value: Value, style: str, indent: int, flow: bool, width: int = 8
     if flow:
         order = [s for s in order if s not in ("|", ">")]
     for s in dict.fromkeys(order):
-        w = _as(value, s, indent, flow, width, multi)
+        w = _as(value, s, indent, flow, width, multi, old)
         if w is not None:
             out.append(w)
     return out
 
 
-def _as(value: str, style: str, indent: int, flow: bool, width: int, multi: bool) -> Written | None:
+def _as(
+    value: str, style: str, indent: int, flow: bool, width: int, multi: bool, old: tuple[str, ...] = ()
+) -> Written | None:
     if style == "plain":
         if multi or not value or value != value.strip() or "\t" in value or not _printable(value):
             return None
@@ -76,7 +81,7 @@ def _as(value: str, style: str, indent: int, flow: bool, width: int, multi: bool
     if style == "|":
         return _literal(value, indent)
     if style == ">":
-        return _folded(value, indent, width)
+        return _folded(value, indent, width, old)
     return None
 
 
@@ -120,16 +125,51 @@ def _literal(value: str, indent: int) -> Written | None:
     return Written("|" + chomp, text + extra)
 
 
-def _folded(value: str, indent: int, width: int) -> Written | None:
+def _folded(value: str, indent: int, width: int, old: tuple[str, ...] = ()) -> Written | None:
     chomp, body = _chomp(value)
     if chomp == "+":
         return None
     paragraphs = body.split("\n")
     if any(not p or p[0] in " \t" or p != p.rstrip() or "  " in p for p in paragraphs):
         return None  # kept literally by a folded block only with care: a literal block does it plainly
+    before = _paragraphs(old)
     pad = " " * indent
     out = []
-    for p in paragraphs:
-        lines = textwrap.wrap(p, max(width, 20), break_long_words=False, break_on_hyphens=False) or [p]
+    for n, p in enumerate(paragraphs):
+        was = before[n] if len(before) == len(paragraphs) else []
+        lines = _rewrap(p, was, max(width, 20))
         out.append("".join(pad + line + "\n" for line in lines))
     return Written(">" + chomp, "\n".join(out))
+
+
+def _paragraphs(lines: tuple[str, ...]) -> list[list[str]]:
+    """A > block's lines grouped by paragraph (one blank line between two)."""
+    out: list[list[str]] = [[]]
+    for line in lines:
+        if line.strip():
+            out[-1].append(line.strip())
+        elif out[-1]:
+            out.append([])
+    return [p for p in out if p]
+
+
+def _rewrap(text: str, was: list[str], width: int) -> list[str]:
+    """``text`` as lines of at most ``width`` characters, keeping the lines it had (``was``) at its start
+    and at its end: an edit changes the lines around the edited words, not the whole paragraph."""
+    head: list[str] = []
+    rest = text
+    for line in was:
+        if rest == line or rest.startswith(line + " "):
+            head.append(line)
+            rest = rest[len(line) + 1 :]
+        else:
+            break
+    tail: list[str] = []
+    for line in reversed(was[len(head) :]):
+        if rest == line or rest.endswith(" " + line):
+            tail.insert(0, line)
+            rest = rest[: max(len(rest) - len(line) - 1, 0)]
+        else:
+            break
+    middle = textwrap.wrap(rest, width, break_long_words=False, break_on_hyphens=False) if rest else []
+    return head + middle + tail

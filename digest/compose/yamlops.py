@@ -129,6 +129,8 @@ def apply_text(text: str, rel: str, op: Op) -> str:
     except (KeyError, IndexError, TypeError, AttributeError):
         raise gone(rel, op.path) from None
     if isinstance(op, SetField):
+        if expected == yaml.safe_load(text):
+            return text  # the value it has already: not a byte changes (a > block is not folded again)
         return _set(text, rel, op.path, op.value, expected)
     if isinstance(op, InsertEntry):
         return _insert_entry(text, rel, op.path, op.index, lambda dash, indent: _entry_text(op.value, dash, indent))
@@ -205,12 +207,15 @@ def _written(
     indent, width = found[0].start_mark.column + 2, 80
     if parent.flow_style:
         return candidates(value, style, 0, True)
+    old: tuple[str, ...] = ()
     if style in ("|", ">"):
-        lines = [line for line in text[node.start_mark.index : node.end_mark.index].split("\n")[1:] if line.strip()]
+        block = text[node.start_mark.index : node.end_mark.index].split("\n")[1:]
+        lines = [line for line in block if line.strip()]
         if lines:
             indent = min(indent_of(line) for line in lines)
             width = max(max(len(line) - indent for line in lines), 40)
-    return candidates(value, style, indent, False, width)
+            old = tuple(line[indent:] for line in block)
+    return candidates(value, style, indent, False, width, old)
 
 
 def _flow(value: dict[str, Value]) -> str:
