@@ -37,8 +37,8 @@ class Guard:
     def hosts(self) -> set[str]:
         host = f"[{self.host}]" if ":" in self.host else self.host
         names = {f"{host}:{self.port}"}
-        if is_loopback(self.host):
-            names.add(f"localhost:{self.port}")
+        if is_loopback(self.host):  # names no DNS answer can rebind
+            names |= {f"localhost:{self.port}", f"127.0.0.1:{self.port}"}
         return names
 
     def refusal(self, headers: Message, changing: bool) -> str | None:

@@ -345,6 +345,12 @@
       if (j.status === 200) { delete $("commit-message").dataset.edited; refresh(j.state, null, null); }
     });
   });
+  // A file dropped beside an item is not opened in place of the editor (an item takes it; elsewhere nothing does).
+  ["dragover", "drop"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      if (e.dataTransfer && e.dataTransfer.types.indexOf("Files") >= 0) e.preventDefault();
+    });
+  });
   window.addEventListener("beforeunload", function (e) { if (Object.keys(dirty).length) { e.preventDefault(); e.returnValue = ""; } });
   draw();
   freshMessage();
