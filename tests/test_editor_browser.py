@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import json
 import os
 import shutil
 import subprocess
@@ -412,3 +413,35 @@ def test_the_keyboard_alone_reaches_every_control_and_edits(browser: Any, tmp_pa
     removed, added = _changed(before, path.read_text(encoding="utf-8"))
     assert "        summary: Typed with the keyboard." in added
     assert [line for line in added if "title:" in line] == ["      - title: Second story"]
+
+
+HOSTILE = "</script><script>window.pwned=1</script><img src=x onerror=window.pwned=2> & \u202eevil"
+
+
+def test_hostile_text_is_shown_as_text_and_runs_nothing(browser: Any, tmp_path: Path) -> None:
+    root = editor_newsletter(tmp_path / "news")
+    path = root / REL
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("title: Second story", f"title: {json.dumps(HOSTILE)}"), encoding="utf-8")
+    with serving(root) as c:
+        base = f"http://127.0.0.1:{c.port}/"
+        context = _tab(browser, base)
+        requests: list[str] = []
+        # The editor's own requests (the email in its frame shows the items' images, as the preview does).
+        context.on("request", lambda r: requests.append(r.url) if r.frame.parent_frame is None else None)
+        try:
+            page = context.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(base + "edit/5/")
+            field = page.locator('[id="f:sections[1].items[2].title"]')
+            assert field.input_value() == HOSTILE
+            assert HOSTILE in (page.text_content('[data-path="sections[1].items[2]"] legend') or "")
+            field.fill(HOSTILE + " <b>again</b>")
+            _saved(page)
+            assert page.evaluate("() => window.pwned") is None and dialogs == []
+            preview = page.inner_html('[id="p:sections[1].items[2].title"]')
+            assert "<img" not in preview and "&lt;img" in preview
+        finally:
+            context.close()
+    assert all(url.startswith(base) for url in requests), requests
