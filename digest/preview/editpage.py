@@ -24,11 +24,12 @@ def edit_page(config: Config | None, state: dict[str, Any], token: str) -> bytes
     name = html.escape(str(doc.get("title") or (config.title if config else "") or state["rel"]))
     data = json.dumps(state).replace("<", "\\u003c")
     body = f"""<header><a href="/">← all issues</a><h1>Edit #{number}: <span id="title-now">{name}</span></h1>
-<a href="/preview/{number}/">Preview</a><span id="status" role="status" aria-live="polite"></span></header>
-<main class="layout"><div class="form-column">
+<a href="/preview/{number}/">Preview</a>
 <div class="bar"><button type="button" id="save">Save</button>
 <label><input type="checkbox" id="autosave" checked> Save as you type</label>
-<button type="button" id="new-issue">New issue</button></div>
+<span id="status" role="status" aria-live="polite"></span>
+<button type="button" id="new-issue">New issue</button></div></header>
+<main class="layout"><div class="form-column">
 <div id="conflict" class="alert" role="alert" hidden><p id="conflict-text"></p>
 <button type="button" id="reload">Reload</button></div>
 <div id="general" class="alert" role="alert" hidden></div>
