@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from PIL import Image
 from digest.compose import git
 from digest.compose.images import MAX_IMAGE_BYTES, safe_stem, save_image
 from digest.core.errors import DigestError
+from digest.preview.guard import Guard, body_length, is_loopback
 
 
 def _image(kind: str = "JPEG", size: tuple[int, int] = (4, 3)) -> bytes:
@@ -116,3 +118,39 @@ def test_the_default_message_counts_what_a_reviewer_would() -> None:
     assert _changes(before, issue(("A", ["2", "1", "3"]), ("B", ["4"]), ("C", []))) == ["move 1", "add 1 section"]
     assert _changes(before, issue(("A", ["1", "5", "6"]), ("B2", ["4"]))) == ["add 2 links", "remove 2", "edit 1"]
     assert _changes(before, before) == []
+
+
+def _headers(**given: str) -> Message:
+    m = Message()
+    for k, v in given.items():
+        m[k.replace("_", "-")] = v
+    return m
+
+
+def test_the_guard_of_editor_requests() -> None:
+    guard = Guard("127.0.0.1", 8000)
+    token = {"X_Digest_Token": guard.token}
+    assert guard.refusal(_headers(Host="127.0.0.1:8000", **token), changing=True) is None
+    assert (
+        guard.refusal(_headers(Host="localhost:8000", Origin="http://localhost:8000", **token), changing=True) is None
+    )
+    assert guard.refusal(_headers(Host="127.0.0.1:8000"), changing=False) is None  # the page: no token yet
+    refused = {
+        "no Host": _headers(**token),
+        "rebound": _headers(Host="attacker.example:8000", **token),
+        "other port": _headers(Host="127.0.0.1:8001", **token),
+        "other origin": _headers(Host="127.0.0.1:8000", Origin="http://127.0.0.1:8001", **token),
+        "https origin": _headers(Host="127.0.0.1:8000", Origin="https://127.0.0.1:8000", **token),
+        "cross-site": _headers(Host="127.0.0.1:8000", Sec_Fetch_Site="same-site", **token),
+        "no token": _headers(Host="127.0.0.1:8000"),
+        "a token's prefix": _headers(Host="127.0.0.1:8000", X_Digest_Token=guard.token[:-1]),
+    }
+    for why, headers in refused.items():
+        assert guard.refusal(headers, changing=True) is not None, why
+    assert Guard("127.0.0.1", 8000).token != guard.token  # one per start
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2") and not is_loopback("example.org")
+    assert Guard("::1", 8000).hosts == {"[::1]:8000", "localhost:8000", "127.0.0.1:8000"}
+    assert body_length(_headers(Content_Length="10"), 5) == (None, "the body is larger than 5 bytes")
+    assert body_length(_headers(Content_Length="-1"), 5)[0] is None
+    assert body_length(_headers(Content_Length="5"), 5) == (5, "")
