@@ -62,7 +62,12 @@ def _common(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-_OUTCOMES = {"send": "; nothing was sent", "check": "", "serve": "; the preview did not start"}
+_OUTCOMES = {
+    "send": "; nothing was sent",
+    "push": "; nothing was sent",
+    "check": "",
+    "serve": "; the preview did not start",
+}
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -72,7 +77,7 @@ def _print_problems(problems: list[Problem]) -> None:
 
 # `digest --help` lists the commands in the order of a week's work, each with a summary short
 # enough not to be cut ("…") in 80 columns; a command not named here comes last.
-_ORDER = ("init", "new", "add", "collect", "check", "serve", "build", "export", "send")
+_ORDER = ("init", "new", "add", "collect", "check", "serve", "build", "export", "send", "push")
 _SUMMARIES = {
     "init": "Start a newsletter in a new folder, with a first draft.",
     "new": "Start the next issue as a draft.",
@@ -83,6 +88,7 @@ _SUMMARIES = {
     "build": "Build the site: every issue, the archive and the feeds.",
     "export": "Write an issue as an .eml message, as send sends it.",
     "send": "Send an issue as a proof through SMTP.",
+    "push": "Hand an issue to the mailing service as a draft.",
 }
 
 
@@ -542,8 +548,33 @@ def _message(root: Path, number: int, to: list[str] | None) -> Any:
 
     config = load_config(root)
     issue, html, text = render_one(config, number)
-    if not issue.has_content:  # a header and a footer: a mistake to send or export, not a proof
-        what = "a draft with no items yet" if issue.draft else "an issue with no items"
-        why = f"is {what}: there is nothing to send; add some with digest add URL or digest collect"
-        raise DigestError([Problem(issue.source, None, why)])
+    message.require_content(issue)
     return message.build_message(config, issue, html, text, to or [message.sender(config)])
+
+
+@main.command()
+@click.argument("number", type=int)
+@click.option("--dry-run", is_flag=True, help="Print the requests push would make (credentials as ***); send none.")
+@_common
+def push(root: Path, number: int, dry_run: bool) -> None:
+    """Hand issue NUMBER to the mailing service in config.yaml (mailing:) as a draft campaign.
+
+    Runs the pre-send gate first (as `digest check --issue NUMBER`), then creates the draft,
+    or updates it when pushed again: one campaign per issue, found through the service.  A
+    campaign that is scheduled or sent is never changed, and nothing is ever sent to a list:
+    you press send in the service.  Credentials come from the environment only:
+    DIGEST_LISTMONK_USER and DIGEST_LISTMONK_TOKEN, DIGEST_BUTTONDOWN_API_KEY,
+    DIGEST_MAILCHIMP_API_KEY or DIGEST_BREVO_API_KEY (DIGEST_PUSH_TIMEOUT: seconds to wait).
+
+    \b
+    Example:
+      read -rs DIGEST_BUTTONDOWN_API_KEY && export DIGEST_BUTTONDOWN_API_KEY   # typed, not echoed
+      digest push 264 --dry-run
+      digest push 264
+    """
+    from digest.core.config import load_config
+    from digest.deliver.push.run import push as run_push
+
+    outcome = run_push(load_config(root), number, dry_run=dry_run)
+    _print_warnings(outcome.warnings, outcome.prepared, False)
+    click.echo(outcome.shown if dry_run else outcome.line())

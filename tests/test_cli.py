@@ -282,6 +282,7 @@ def test_help_lists_the_commands_in_the_order_of_a_weeks_work_uncut() -> None:
         "  build    Build the site: every issue, the archive and the feeds.\n"
         "  export   Write an issue as an .eml message, as send sends it.\n"
         "  send     Send an issue as a proof through SMTP.\n"
+        "  push     Hand an issue to the mailing service as a draft.\n"
     )
     assert list(main.list_commands(click.Context(main))) == [
         "init",
@@ -293,6 +294,7 @@ def test_help_lists_the_commands_in_the_order_of_a_weeks_work_uncut() -> None:
         "build",
         "export",
         "send",
+        "push",
     ]
 
 

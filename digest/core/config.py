@@ -9,7 +9,7 @@ import string
 from collections.abc import Callable
 from pathlib import Path
 
-from digest.core import colors, headers, i18n, lint, markdown, paths
+from digest.core import colors, i18n, lint, mailing, markdown, paths, validate
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
 from digest.core.models import Author, Config, DarkTheme, Edition, EmailSettings, FeedSource, Image, Theme, Utm
@@ -35,6 +35,7 @@ KEYS = (
     "archive",
     "digits",
     "links",
+    "mailing",
 )
 EDITION_KEYS = ("language", "title", "url", "same_numbers")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -73,11 +74,11 @@ def load_config(root: Path) -> Config:
 
 
 def _header(c: Checker, read: Callable[[Node, str], str | None]) -> Callable[[Node, str], str | None]:
-    """``read``, then refuse a value that cannot be an email header once decoded (:mod:`digest.core.headers`)."""
+    """``read``, then refuse a value that cannot be an email header once decoded (:mod:`digest.core.validate`)."""
 
     def checked(node: Node, path: str) -> str | None:
         value = read(node, path)
-        if value is not None and (why := headers.text_problem(value)):
+        if value is not None and (why := validate.text_problem(value)):
             c.error(node.line, path, why)
             return None
         return value
@@ -90,7 +91,7 @@ def _address(c: Checker) -> Callable[[Node, str], str | None]:
 
     def checked(node: Node, path: str) -> str | None:
         value = c.line_text(node, path)
-        if value is not None and (why := headers.address_problem(value)):
+        if value is not None and (why := validate.address_problem(value)):
             c.error(node.line, path, why if why.startswith(("holds", "has")) else f"{why}, got {short(value)}")
             return None
         return value
@@ -254,6 +255,8 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
         )
     if (links := c.mapping(top.get("links"), "links", ("schemes",))) is not None and "schemes" in links:
         kwargs["link_schemes"] = _schemes(c, links["schemes"])
+    if (m := mailing.read(c, top, kwargs.get("email"))) is not None:
+        kwargs["mailing"] = m
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]

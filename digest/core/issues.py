@@ -26,7 +26,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import headers, i18n, markdown, paths, plaintext
+from digest.core import i18n, markdown, paths, plaintext, validate
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -164,7 +164,7 @@ def _check_subject(c: Checker, top: dict[str, Node], subject: str | None) -> Non
     """The subject is an email header: refused at its line (or the title's, which it defaults to) when it
     cannot be one once its encoded words are decoded (a CR LF there would start a header line of its own)."""
     key = "subject" if "subject" in top else "title" if "title" in top else None
-    if key is None or subject is None or (why := headers.text_problem(subject)) is None:
+    if key is None or subject is None or (why := validate.text_problem(subject)) is None:
         return  # a subject made from config's title and issue_title: config.yaml's checks cover it
     c.error(top[key].line, key, why)
 

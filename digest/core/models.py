@@ -88,6 +88,16 @@ class Author:
 
 
 @dataclass(frozen=True)
+class Mailing:
+    """config.yaml's mailing: the service `digest push` hands an issue to, as a draft campaign."""
+
+    service: str  # listmonk | buttondown | mailchimp | brevo
+    api_url: str | None = None  # the instance (listmonk) or another endpoint than the official one; no trailing /
+    lists: tuple[str, ...] = ()  # listmonk/Brevo list ids, or the one Mailchimp audience id
+    template: int | None = None  # listmonk's template id
+
+
+@dataclass(frozen=True)
 class EmailSettings:
     from_: str | None = None
     reply_to: str | None = None
@@ -188,7 +198,34 @@ class Config:
     # links.schemes: URL schemes links may use besides http(s) and mailto (never javascript:,
     # data:, vbscript:, file:; config validation refuses them).
     link_schemes: tuple[str, ...] = ()
+    mailing: Mailing | None = None  # `digest push`'s service; None: not configured
     warnings: tuple[Problem, ...] = ()  # config.yaml's own warnings (e.g. low-contrast colours)
 
     def issue_url(self, number: int) -> str:
         return f"{self.url}issues/{number}/"
+
+    def edition_links(self, number: int | None = None) -> list[tuple[Edition, str, bool]]:
+        """(edition, href, is this edition) for the language switcher and hreflang links of the
+        archive (``number`` None) or of issue ``number``."""
+        links = []
+        for edition in self.editions:
+            this = edition.url == self.url
+            href = (self.issue_url(number) if number is not None else self.url) if this else edition.page_url(number)
+            links.append((edition, href, this))
+        return links
+
+    def alternates(self, number: int | None = None) -> list[tuple[str, str]]:
+        """(hreflang, href) of the archive's or issue ``number``'s <link rel="alternate">: only
+        pages with the same content in another edition (the archives; an issue in editions
+        with ``same_numbers``), then x-default when its edition is among them; none when no
+        other edition has the page."""
+        links = [
+            (edition, href)
+            for edition, href, this in self.edition_links(number)
+            if this or number is None or edition.same_numbers
+        ]
+        if len(links) < 2:
+            return []
+        return [(e.language, href) for e, href in links] + [
+            ("x-default", href) for e, href in links if e.url == self.x_default
+        ]

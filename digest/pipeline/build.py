@@ -177,6 +177,8 @@ def each_issue(
         if (record := cache.get(keys[src.number])) is not None:
             found[src.number] = Result.of(src.number, keys[src.number], record)
     todo = [(src, keys[src.number]) for src in sources if src.number not in found]
+    if todo and render:
+        ctx.env  # noqa: B018 - the build's Jinja2 environment, made once before the issues (forked workers inherit it)
     for n, result in enumerate(_map(partial(make_issue, ctx, cache, render=render), todo, jobs), 1):
         found[result.number] = result
         if progress:
