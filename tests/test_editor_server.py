@@ -253,3 +253,12 @@ def test_malformed_and_hostile_requests_change_nothing(root: Path, payload: dict
         assert status in (400, 409, 422), answer
         assert answer["problems"]
     _unchanged(root)
+
+
+def test_no_page_answers_a_rebound_host(root: Path) -> None:
+    with serving(root, "--read-only") as c:  # the preview alone, drafts included
+        for path in ("/", "/preview/5/", "/preview/5/email.html", "/issues/5/email.html"):
+            assert c.request("GET", path)[0] in (200, 301), path
+            status, body = c.request("GET", path, headers={"Host": f"rebound.example:{c.port}"})
+            assert status == 403 and b"Week five" not in body, path
+        assert c.request("GET", "/", headers={"Host": f"localhost:{c.port}"})[0] == 200

@@ -5,7 +5,7 @@ script's fetch) and, through DNS rebinding, by a foreign page that the browser b
 on the server's own origin.  So:
 - ``Host`` must name this server as it listens (127.0.0.1:PORT, or localhost:PORT on a
   loopback address): a rebound name never matches.  This holds for the editor's page too,
-  which carries the token.
+  which carries the token, and on loopback for every page of the preview (drafts are private).
 - ``Origin``, when the browser sends one, must be this server; a request a browser marks
   as coming from another site (``Sec-Fetch-Site``) is refused.
 - Every request that changes something carries the session's token in a header
@@ -40,6 +40,14 @@ class Guard:
         if is_loopback(self.host):  # names no DNS answer can rebind
             names |= {f"localhost:{self.port}", f"127.0.0.1:{self.port}"}
         return names
+
+    def wrong_host(self, headers: Message) -> str | None:
+        """Why a request on a loopback server, for any page, is refused: a Host that is not this server's
+        (a foreign name rebound to 127.0.0.1 reads nothing, drafts included).  On another address the
+        preview answers any Host (a phone on the network names it by its own address); the editor is off."""
+        if is_loopback(self.host) and (headers.get("Host") or "").lower() not in self.hosts:
+            return "the Host header does not name this server"
+        return None
 
     def refusal(self, headers: Message, changing: bool) -> str | None:
         """Why a request with these headers is refused (None: it is not)."""

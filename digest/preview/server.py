@@ -210,6 +210,9 @@ class PreviewHandler(_Handler):
         except UnicodeDecodeError:
             path = ""
         query = urllib.parse.parse_qs(url.query)
+        if (why := self.guard.wrong_host(self.headers)) is not None:  # drafts are not for a rebound name
+            self.send_error(403, why)
+            return
         if path == RELOAD_PATH:
             self._answer_reload(query.get("since", [""])[0])
             return
