@@ -549,23 +549,27 @@ def translate(root: Path, number: int, language: str) -> None:
 @click.option(
     "--watch/--no-watch", default=True, show_default=True, help="Update when config.yaml, issues/ or templates/ change."
 )
+@click.option("--read-only", is_flag=True, help="Preview only: no editor, nothing is ever written.")
 @_common
-def serve(root: Path, host: str, port: int, watch: bool) -> None:
-    """Preview every issue, drafts included, as readers will get it.
+def serve(root: Path, host: str, port: int, watch: bool, read_only: bool) -> None:
+    """Preview every issue, drafts included, as readers will get it, and edit them.
 
     Open / for every issue (drafts first) and /preview/<number>/ for an issue's email
     at phone and desktop widths, light and dark, with its plain text, inbox line,
     size, warnings and links.  The site is rendered into memory: serving never writes
     site/ (drafts cannot leak into it).  While it watches, an edit re-renders only that
     issue and open pages reload; errors show on every page until they are fixed.
+    /edit/<number>/ edits an issue in the browser (fields, add link, collect, move,
+    publish, commit): only what is edited changes in its YAML file.
 
     \b
     Example:
       digest serve --port 8001
+      digest serve --read-only
     """
     from digest.preview.serve import serve as run_serve
 
-    run_serve(root, host, port, watch)
+    run_serve(root, host, port, watch, read_only)
 
 
 @main.command()

@@ -188,10 +188,16 @@ def _problems(problems: list[str], css: str) -> str:
 
 
 def index_page(
-    config: Config | None, states: list[IssueState], general: list[str], family: str = "", base: str = "/"
+    config: Config | None,
+    states: list[IssueState],
+    general: list[str],
+    family: str = "",
+    base: str = "/",
+    editable: bool = False,
 ) -> bytes:
-    """The served index: every issue, drafts first and marked, each with its preview.  ``family``: the editions'
-    status (digest.preview.family); ``base``: where this edition is served (a translation's under its prefix)."""
+    """The served index: every issue, drafts first and marked, each with its preview (and its editor).  ``family``:
+    the editions' status (digest.preview.family); ``base``: where this edition is served (a translation's under its
+    prefix)."""
     title = config.title if config else "digest serve"
     rows = []
     for s in states:
@@ -209,6 +215,8 @@ def index_page(
             if issue
             else ""
         )
+        if editable:
+            files += f' · <a href="/edit/{s.number}/">Edit</a>'
         rows.append(
             f'<li data-number="{s.number}"><a'
             f' href="{base}preview/{s.number}/"><strong>{name}</strong></a>{marks}{when}<br><span'
@@ -286,7 +294,13 @@ _PAGE_SCRIPT = """<script>/* the preview page's switches; their state lives in t
 
 
 def preview_page(
-    config: Config, state: IssueState, general: list[str], switch: str = "", panels: str = "", base: str = "/"
+    config: Config,
+    state: IssueState,
+    general: list[str],
+    switch: str = "",
+    panels: str = "",
+    base: str = "/",
+    editable: bool = False,
 ) -> bytes:
     """One issue's preview: the email in a frame with its switches, and everything about it.  ``switch``: the
     editions' language switch, ``panels``: more panels first in the aside (untranslated texts)."""
@@ -297,6 +311,8 @@ def preview_page(
     head = f'<a href="{base}">← all issues</a>{switch}<h1>#{state.number} {name}</h1>'
     if issue is not None and issue.draft:
         head += '<span class="badge draft">Draft</span>'
+    if editable:
+        head += f'<a href="/edit/{state.number}/">Edit</a>'
     aside = [panels] if panels else []
     if errors:
         note = (

@@ -12,23 +12,28 @@ import contextlib
 import errno
 import threading
 import time
-from functools import partial
 from pathlib import Path
 
 import click
 
 from digest.core.errors import DigestError, Problem
+from digest.core.issues import ISSUES_DIR
+from digest.preview.editing import Editor
 from digest.preview.family import family_sites
-from digest.preview.server import PreviewHandler, Reloader, make_preview_server
+from digest.preview.guard import is_loopback
+from digest.preview.server import Reloader, make_preview_server
 from digest.preview.site import PreviewSite
 from digest.preview.watch import watch as watch_sources
 
 
-def serve(root: Path, host: str, port: int, watch: bool) -> None:
+def serve(root: Path, host: str, port: int, watch: bool, read_only: bool = False) -> None:
     site = PreviewSite(root)
     reloader = Reloader()
+    # The editor writes files: only for this machine's browser (see digest.preview.guard).
+    editing = not read_only and is_loopback(host)
+    editor = Editor(site, lambda: update({root / ISSUES_DIR / ".editor"})) if editing else None
     try:
-        server = make_preview_server(site, reloader, host, port)
+        server = make_preview_server(site, reloader, host, port, editor=editor)
     except OSError as e:
         hint = "; --port 0 picks a free port" if e.errno == errno.EADDRINUSE else ""
         raise DigestError([Problem(f"{host}:{port}", None, f"cannot listen there: {e.strerror or e}{hint}")]) from e
@@ -41,7 +46,7 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
             for other in family.sites.values():
                 if other is not site:
                     other.reload()
-            server.RequestHandlerClass = partial(PreviewHandler, site=site, reloader=reloader, family=family)
+            server.family = family
     except BaseException:
         server.server_close()
         raise
@@ -53,6 +58,8 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
         f"serving {root} at http://{host}:{server.server_address[1]}/ ({count:,} issue{'s' if count != 1 else ''};"
         " Ctrl-C to stop)"
     )
+    if not editing and not read_only:
+        click.echo(f"the editor is off: it is served only on a loopback address, not {host}", err=True)
     stop = threading.Event()
 
     def update(paths: set[Path]) -> None:

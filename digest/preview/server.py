@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from digest.preview.family import FamilySites, highlight, untranslated_panel
 
 if TYPE_CHECKING:
+    from digest.preview.editing import Editor
+    from digest.preview.guard import Guard
     from digest.preview.site import PreviewSite
 
 RELOAD_PATH = "/__digest__/reload"  # not a file name a build can produce (site files have no "__digest__" folder)
@@ -184,9 +186,9 @@ class PreviewHandler(_Handler):
     system path is ever derived from a request, so nothing outside the site can be reached."""
 
     def __init__(
-        self, *args: Any, site: PreviewSite, reloader: Reloader, family: FamilySites | None = None, **kwargs: Any
+        self, *args: Any, site: PreviewSite, reloader: Reloader, editor: Editor | None, guard: Guard, **kwargs: Any
     ) -> None:
-        self.site, self.reloader, self.family = site, reloader, family
+        self.site, self.reloader, self.editor, self.guard = site, reloader, editor, guard
         super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:
@@ -195,8 +197,14 @@ class PreviewHandler(_Handler):
     def do_HEAD(self) -> None:
         self._route()
 
+    def do_POST(self) -> None:
+        from digest.preview.editroutes import post
+
+        post(self)
+
     def _route(self) -> None:
         from digest.preview import pages
+        from digest.preview.editroutes import get
 
         url = urllib.parse.urlsplit(self.path)
         try:
@@ -204,19 +212,26 @@ class PreviewHandler(_Handler):
         except UnicodeDecodeError:
             path = ""
         query = urllib.parse.parse_qs(url.query)
+        if (why := self.guard.wrong_host(self.headers)) is not None:  # drafts are not for a rebound name
+            self.send_error(403, why)
+            return
         if path == RELOAD_PATH:
             self._answer_reload(query.get("since", [""])[0])
             return
+        if get(self, path):
+            return
         site, place = self.site, ""
-        if self.family is not None:  # a translation is served under its prefix (/fa/...), as in the combined tree
-            place, site = self.family.find(path)
+        family: FamilySites | None = getattr(self.server, "family", None)
+        if family is not None:  # a translation is served under its prefix (/fa/...), as in the combined tree
+            place, site = family.find(path)
             path = path[len(place) :]
         base = f"/{place}"
+        editable = self.editor is not None and not place  # the editor edits this newsletter's issues
         with site.lock:
             if path == "/":
                 general = [str(p) for p in site.general if not p.warning]
-                status = self.family.status_panel() if self.family is not None and not place else ""
-                self._page(pages.index_page(site.config, site.listing(), general, status, base))
+                status = family.status_panel() if family is not None and not place else ""
+                self._page(pages.index_page(site.config, site.listing(), general, status, base, editable=editable))
                 return
             if m := _ISSUE_FOLDER.fullmatch(path):
                 self._redirect(f"{base}{path[1:]}/")
@@ -231,9 +246,9 @@ class PreviewHandler(_Handler):
                 if m.group(2) is None:
                     self._redirect(f"{base}{path[1:]}/")
                 elif m.group(2) == "/":
-                    switch = self.family.switch(place, number) if self.family is not None else ""
+                    switch = family.switch(place, number) if family is not None else ""
                     marked = untranslated_panel(state)
-                    self._page(pages.preview_page(site.config, state, general, switch, marked, base))
+                    self._page(pages.preview_page(site.config, state, general, switch, marked, base, editable=editable))
                 elif state.outputs is not None:
                     scheme = "dark" if query.get("scheme") == ["dark"] else "light"
                     email = highlight(state.outputs["email.html"].decode("utf-8"))
@@ -282,6 +297,7 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never keeps the process from stopping
     idle_seconds = IDLE_SECONDS
     request_seconds = REQUEST_SECONDS
+    family: FamilySites | None = None  # set by serve once the sources are loaded
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -290,12 +306,14 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def make_preview_server(
-    site: PreviewSite,
-    reloader: Reloader,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    family: FamilySites | None = None,
+    site: PreviewSite, reloader: Reloader, host: str = "127.0.0.1", port: int = 8000, *, editor: Editor | None = None
 ) -> Server:
-    """A server for the preview of ``site`` (not yet serving), and of its family's editions; port 0 picks a free
-    one."""
-    return Server((host, port), partial(PreviewHandler, site=site, reloader=reloader, family=family))
+    """A server for the preview of ``site`` (not yet serving); port 0 picks a free one.  With
+    ``editor``, its pages and requests are served too (digest.preview.editroutes); its ``family``, once set, serves
+    the local editions of a family's source edition too (digest.preview.family)."""
+    from digest.preview.guard import Guard
+
+    guard = Guard(host, port)
+    server = Server((host, port), partial(PreviewHandler, site=site, reloader=reloader, editor=editor, guard=guard))
+    guard.port = server.server_address[1]  # port 0: the one the system picked
+    return server

@@ -1,0 +1,89 @@
+"""Images the browser editor receives: checked, then written into the newsletter's images/ folder.
+
+Rules:
+- Only an image is taken: Pillow must recognise the bytes as a JPEG, PNG, GIF or WebP
+  and verify them; the extension is the format's, whatever the upload was called.
+- At most MAX_IMAGE_BYTES (10 MB), the limit `digest build` has for an image.
+- The name is made safe (letters, digits, - and _; no folders, no dot files); a file of
+  that name with other bytes is never replaced: the new one gets the next free name
+  (photo-2.jpg), and the same bytes again are the same file.
+- images/ and the file are never reached through a symbolic link (one there is refused),
+  and the file appears whole or not at all (a temporary file beside it, then a hard link
+  that fails rather than replace anything).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import unicodedata
+from pathlib import Path
+
+from digest.compose.edit import FILE_MODE, write_temporary
+from digest.core.errors import DigestError, Problem
+
+IMAGES_DIR = "images"
+MAX_IMAGE_BYTES = 10 * 1000 * 1000
+FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
+
+
+def image_format(data: bytes, name: str) -> str:
+    """The file extension for ``data``, or DigestError if it is not an image digest takes."""
+    from PIL import Image
+
+    if len(data) > MAX_IMAGE_BYTES:
+        raise DigestError(
+            [Problem(name, None, f"is larger than {MAX_IMAGE_BYTES // 1000 // 1000} MB: make it smaller")]
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            kind = im.format
+            im.verify()
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds for bytes that are not a (whole) image
+        raise DigestError([Problem(name, None, "is not an image (JPEG, PNG, GIF or WebP)")]) from None
+    if kind not in FORMATS:
+        raise DigestError([Problem(name, None, f"is a {kind} image: use JPEG, PNG, GIF or WebP")])
+    return FORMATS[kind]
+
+
+def safe_stem(name: str) -> str:
+    """A file name's stem reduced to letters, digits, - and _ (never empty, never a path)."""
+    stem = Path(name.replace("\\", "/").rsplit("/", 1)[-1]).stem
+    ascii_ = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_).strip("-_").lower()[:60]
+    return cleaned or "image"
+
+
+def save_image(root: Path, name: str, data: bytes) -> str:
+    """Write an uploaded image into images/; returns its path in the newsletter ("images/photo.jpg")."""
+    suffix = image_format(data, name)
+    folder = root / IMAGES_DIR
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        folder.mkdir(mode=0o755)
+        info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode):  # a symbolic link (even to a folder) or a file
+        raise DigestError([Problem(IMAGES_DIR, None, "is not a folder (a symbolic link?): nothing was written")])
+    stem = safe_stem(name)
+    tmp = write_temporary(folder / (stem + suffix), data, FILE_MODE)
+    try:
+        for n in range(1, 1000):
+            file = f"{stem}{'' if n == 1 else f'-{n}'}{suffix}"
+            target = folder / file
+            try:
+                os.link(tmp, target, follow_symlinks=False)
+                return f"{IMAGES_DIR}/{file}"
+            except FileExistsError:
+                existing = os.lstat(target)
+                if stat.S_ISREG(existing.st_mode) and target.read_bytes() == data:
+                    return f"{IMAGES_DIR}/{file}"
+        raise DigestError([Problem(IMAGES_DIR, None, f"has too many files named {stem}: rename the upload")])
+    except OSError as e:
+        raise DigestError(
+            [Problem(IMAGES_DIR, None, f"cannot be written ({e.strerror or e}); nothing was written")]
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
