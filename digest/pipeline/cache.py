@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from digest import __version__
+from digest.core import images
 from digest.core.errors import Problem
 from digest.core.models import Image, Issue, Item, Section
 from digest.pipeline.stages import Context, Source
 
-FORMAT = 7  # of the records: a new format is a new key for everything
+FORMAT = 8  # of the records: a new format is a new key for everything
 RECORDS = "issues"
 SITES = "sites.json"  # what each output folder held after the last build (digest.pipeline.publish)
+IMAGE_SUMS = "image-sums.json"  # local images' hashes by their stat (digest.core.images.fingerprint)
 
 
 def salt(ctx: Context) -> bytes:
@@ -44,10 +46,30 @@ def salt(ctx: Context) -> bytes:
     return hashlib.sha256(version + hashlib.sha256(config).digest() + ctx.templates).digest()
 
 
-def issue_keys(ctx: Context, sources: list[Source]) -> dict[int, str]:
-    """Each issue's key: its rendered files are a function of its file's name and bytes and the salt."""
+def issue_keys(ctx: Context, sources: list[Source], cache: Cache | None = None) -> dict[int, str]:
+    """Each issue's key: its rendered files are a function of its file's name and bytes, the
+    salt, and the bytes of the local images it names (found in its bytes without parsing them,
+    digest.core.images.referenced; read through the newsletter's path rules, never outside it).
+    With ``cache``, an image whose stat is as recorded is not read again."""
     base = salt(ctx)
-    return {src.number: hashlib.sha256(base + src.rel.encode() + b"\0" + src.data).hexdigest() for src in sources}
+    known = cache.image_sums() if cache is not None else None
+    before = dict(known) if known is not None else None
+    keys = {}
+    for src in sources:
+        h = hashlib.sha256(base + src.rel.encode() + b"\0" + src.data)
+        for rel in images.referenced(src.data):
+            h.update(f"\0{rel}\0{images.fingerprint(ctx.config.root, rel, known)}".encode())
+        keys[src.number] = h.hexdigest()
+    if cache is not None and known != before:
+        cache.record_image_sums(known or {})
+    return keys
+
+
+def keyed_images(issue: Issue, data: bytes) -> bool:
+    """Whether the key of an issue with bytes ``data`` covers every local image its model uses: a
+    path written in a way referenced() cannot see (YAML escapes, a space) is not, and such an
+    issue is never cached, so that a changed image is never served from an old record."""
+    return {image.path for image in issue.local_images} <= set(images.referenced(data))
 
 
 @dataclass(frozen=True)
@@ -118,6 +140,17 @@ class Cache:
             if entry.name not in keep:
                 shutil.rmtree(entry.path, ignore_errors=True)  # never follows a link inside
 
+    def image_sums(self) -> dict[str, list[int | str]]:
+        """Local images' hashes as last recorded (path → [size, mtime_ns, inode, ctime_ns, hash]), or {}."""
+        try:
+            sums = json.loads((self.folder / IMAGE_SUMS).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return sums if isinstance(sums, dict) else {}
+
+    def record_image_sums(self, sums: dict[str, list[int | str]]) -> None:
+        self._write_json(IMAGE_SUMS, sums)
+
     def site(self, out: Path) -> dict[str, Any]:
         """What the last build recorded about output folder ``out``, or {}."""
         try:
@@ -132,10 +165,14 @@ class Cache:
         except (OSError, ValueError):
             records = {}
         records[str(out.resolve())] = record
-        tmp = self.folder / f".{SITES}.{os.getpid()}.tmp"
+        self._write_json(SITES, records)
+
+    def _write_json(self, name: str, value: Any) -> None:
+        """``value`` as the file ``name``, replaced atomically; a cache that cannot be written only costs speed."""
+        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
         try:
-            tmp.write_text(json.dumps(records), encoding="utf-8")
-            os.replace(tmp, self.folder / SITES)
+            tmp.write_text(json.dumps(value), encoding="utf-8")
+            os.replace(tmp, self.folder / name)
         except OSError:
             tmp.unlink(missing_ok=True)
 
@@ -156,7 +193,7 @@ def _to_json(issue: Issue) -> dict[str, Any]:
 
 def _item_json(item: Item) -> list[Any]:
     row = [getattr(item, name) for name in _ITEM_FIELDS]
-    row[_IMAGE] = [item.image.src, item.image.alt] if item.image else None
+    row[_IMAGE] = list(dataclasses.astuple(item.image)) if item.image else None
     row[_DATE] = item.date.isoformat() if item.date else None
     return row
 

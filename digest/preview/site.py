@@ -132,7 +132,7 @@ class PreviewSite:
         issue's problems its own."""
         assert self.ctx is not None
         cache = Cache(newsletter_cache(self.root))
-        keys = issue_keys(self.ctx, sources)
+        keys = issue_keys(self.ctx, sources, cache)
         for src in sources:
             state = states[src.number]
             try:
@@ -154,7 +154,7 @@ class PreviewSite:
         for state in self.issues.values():
             if state.source is None or state.result is None or state.result.issue is None:
                 continue
-            key = issue_keys(self.ctx, [state.source])[state.number]
+            key = issue_keys(self.ctx, [state.source], cache)[state.number]
             if (record := cache.get(key)) is not None:
                 state.result = Result.of(state.number, key, record)
             else:
