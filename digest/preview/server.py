@@ -226,10 +226,8 @@ class PreviewHandler(_Handler):
                     self._page(pages.preview_page(site.config, state, general))
                 elif state.outputs is not None:
                     scheme = "dark" if query.get("scheme") == ["dark"] else "light"
-                    self._send(
-                        pages.emulate_scheme(state.outputs["email.html"].decode("utf-8"), scheme).encode(),
-                        _TYPES[".html"],
-                    )
+                    email = pages.emulate_scheme(state.outputs["email.html"].decode("utf-8"), scheme).encode()
+                    self._send(pages.local_images(email, site.config), _TYPES[".html"])
                 else:
                     self._send(pages.broken_page(state), _TYPES[".html"])
                 return
@@ -242,7 +240,7 @@ class PreviewHandler(_Handler):
             return
         suffix = posixpath.splitext(rel)[1]
         if suffix == ".html":
-            self._page(body)
+            self._page(pages.local_images(body, site.config))
         else:
             self._send(body, _TYPES.get(suffix, "application/octet-stream"))
 
@@ -265,6 +263,8 @@ _TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".xml": "application/xml",
     ".json": "application/json",
+    ".jpg": "image/jpeg",  # the site's local images (images/<hash>.jpg, .png)
+    ".png": "image/png",
 }
 
 

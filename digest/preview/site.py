@@ -27,6 +27,7 @@ from pathlib import Path
 from digest.core.cachedir import newsletter_cache
 from digest.core.config import CONFIG_FILE, load_config
 from digest.core.errors import DigestError, Problem
+from digest.core.images import IMAGES_DIR
 from digest.core.issues import ISSUES_DIR
 from digest.core.models import Config, Issue
 from digest.pipeline.build import Result, each_issue, site_files
@@ -42,6 +43,7 @@ class IssueState:
     number: int
     rel: str
     data: bytes = b""
+    key: str = ""  # of data and the local images it names: a replaced image changes it
     source: Source | None = None
     result: Result | None = None  # the last good one (None: never valid since the preview started)
     problems: list[Problem] = field(default_factory=list)  # of the current file: errors mean `result` is older
@@ -95,9 +97,18 @@ class PreviewSite:
         """Take in changed files (as the watcher reports them); returns the issues whose files changed."""
         paths = [Path(p) for p in paths]
         issues_dir = (self.root / ISSUES_DIR).resolve()
-        if self.config is None or any(not _under(p, issues_dir) or p.resolve() == issues_dir for p in paths):
+        images_dir = (self.root / IMAGES_DIR).resolve()
+        images = [p for p in paths if _under(p, images_dir)]  # issues naming them are keyed by their bytes
+        others = [p for p in paths if p not in images]
+        if self.config is None or any(not _under(p, issues_dir) or p.resolve() == issues_dir for p in others):
             before = set(self.issues)
-            return before | set(self.issues) if self.reload() else set()  # every issue is shown anew, or none
+            if not self.reload():
+                return set()
+            shown = before | set(self.issues)  # every issue is shown anew
+            if not images:
+                return shown
+            with self.lock:
+                return shown | self._rescan(edit=True)
         with self.lock:
             return self._rescan(edit=True)
 
@@ -115,14 +126,15 @@ class PreviewSite:
             return set()
         fresh: dict[int, IssueState] = {}
         todo: list[Source] = []
+        keys = issue_keys(self.ctx, sources, Cache(newsletter_cache(self.root)))
         for src in sources:
             state = old.get(src.number)
             if state is None or state.rel != src.rel:
                 state = IssueState(src.number, src.rel)
-            if not edit or src.data != state.data:
+            if not edit or src.data != state.data or keys[src.number] != state.key:
                 todo.append(src)
             fresh[src.number] = state
-        touched = {src.number for src in todo if src.data != fresh[src.number].data} | (set(old) - set(fresh))
+        touched = {src.number for src in todo if keys[src.number] != fresh[src.number].key} | (set(old) - set(fresh))
         self._run(fresh, todo, render=edit)
         self.issues, self._files = fresh, None
         return touched
@@ -135,6 +147,7 @@ class PreviewSite:
         keys = issue_keys(self.ctx, sources, cache)
         for src in sources:
             state = states[src.number]
+            state.key = keys[src.number]
             try:
                 (result,) = each_issue(self.ctx, cache, [src], keys, 1, None, render=render)
             except DigestError as e:  # a template's mistake: shown with the issue, whose last good version stays
