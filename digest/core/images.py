@@ -152,8 +152,8 @@ def _read(rel: str, real: Path) -> bytes:
 
 def _too_large(rel: str, size: int) -> str:
     return (
-        f"{cut(rel, 80)} is {size / 1e6:.1f} MB; an image may be at most {MAX_BYTES // 1_000_000} MB: make it"
-        f" smaller (it is published at most {MAX_WIDTH:,} pixels wide anyway)"
+        f"{cut(rel, 80)} is {size:,} bytes; an image may be at most {MAX_BYTES // 1_000_000} MB ({MAX_BYTES:,}"
+        f" bytes): make it smaller (it is published at most {MAX_WIDTH:,} pixels wide anyway)"
     )
 
 
