@@ -15,6 +15,8 @@ Rules:
   for photos (a JPEG or WebP without transparency), PNG for the rest; at most MAX_WIDTH
   pixels wide, its aspect ratio kept, its EXIF orientation applied (digest.render.images
   makes the file; the size is decided here, so the HTML can name it before the file exists).
+- The path is written plainly (HIDDEN): the cache key finds it in the issue's bytes without
+  parsing them (:func:`referenced`), so a replaced image rebuilds every issue that names it.
 - A file in images/ that no issue names is never read.
 - Markdown images (``![alt](…)``) stay http(s) only: a local picture goes in ``image:``.
 """
@@ -45,9 +47,13 @@ MAX_PIXELS = 50_000_000  # what digest decodes (a 50-megapixel camera; 200 MB as
 FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # the only decoders Pillow may run on a newsletter's file
 VERSION = b"digest image 1\0"  # of the published file's making: a new one is a new name for every image
 HASH_CHARS = 16
-# Candidates for local image paths in an issue's bytes, found without parsing it (for its cache key):
-# a path with a space, a comma, quotes or brackets is not found, and such an issue is simply not cached.
-_CANDIDATE = re.compile(r"(?<![\w./-])images/[\w./@+~%-]*\w")
+# Local image paths in an issue's bytes, found without parsing it (for its cache key); a src that is
+# not found this way in its own lines (YAML escapes, a comma or a quote in the name) is an error (HIDDEN).
+_CANDIDATE = re.compile(r"(?<![\w./-])images/[\w./@+~%() -]*\w")
+HIDDEN = (
+    "write a local image's path plainly: letters, digits, spaces and . _ - ( ) @ + ~ % only, no YAML escapes"
+    " (digest finds it in the file's text to know when the image changes)"
+)
 
 
 class Unusable(Exception):

@@ -186,6 +186,10 @@ class Checker:
         if (why := images.path_problem(value)) is not None:
             self.error(node.line, path, why)
             return None
+        written = "\n".join(node.source[node.line - 1 : node.last_line or node.line]) if node.source else value
+        if value not in images.referenced(written.encode()):
+            self.error(node.line, path, images.HIDDEN)
+            return None
         try:
             return images.inspect(value, images.read(root, value))
         except images.Unusable as e:

@@ -29,7 +29,7 @@ from digest.core.errors import DigestError, Problem, strict_failures
 from digest.core.issues import date_order
 from digest.core.models import Config, Image, Issue
 from digest.pipeline import output
-from digest.pipeline.cache import Cache, Record, issue_keys, keyed_images, salt
+from digest.pipeline.cache import Cache, Record, issue_keys, salt
 from digest.pipeline.publish import Later, Output, publish, reusable, unchanged
 from digest.pipeline.stages import (
     PAGE_FILE,
@@ -191,7 +191,7 @@ def make_issue(ctx: Context, cache: Cache | None, job: tuple[Source, str], rende
     if not checked.ok or checked.issue is None or not render:
         return Result(src.number, key, checked.issue if checked.ok else None, checked.problems)
     clip, files = _render(ctx, checked.issue)
-    if cache is not None and keyed_images(checked.issue, src.data):
+    if cache is not None:
         cache.put(key, checked.issue, checked.problems, clip, files)
     return Result(src.number, key, checked.issue, checked.problems, files, clip=clip)
 

@@ -65,13 +65,6 @@ def issue_keys(ctx: Context, sources: list[Source], cache: Cache | None = None) 
     return keys
 
 
-def keyed_images(issue: Issue, data: bytes) -> bool:
-    """Whether the key of an issue with bytes ``data`` covers every local image its model uses: a
-    path written in a way referenced() cannot see (YAML escapes, a space) is not, and such an
-    issue is never cached, so that a changed image is never served from an old record."""
-    return {image.path for image in issue.local_images} <= set(images.referenced(data))
-
-
 @dataclass(frozen=True)
 class Record:
     """One cached issue: its model, its warnings, and where its rendered files are."""
