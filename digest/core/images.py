@@ -49,7 +49,7 @@ VERSION = b"digest image 1\0"  # of the published file's making: a new one is a 
 HASH_CHARS = 16
 # Local image paths in an issue's bytes, found without parsing it (for its cache key); a src that is
 # not found this way in its own lines (YAML escapes, a comma or a quote in the name) is an error (HIDDEN).
-_CANDIDATE = re.compile(r"(?<![\w./-])images/[\w./@+~%() -]*\w")
+_CANDIDATE = re.compile(r"(?<![\w./-])images/\w(?:[\w./@+~%() -]*\w)?")
 HIDDEN = (
     "write a local image's path plainly: letters, digits, spaces and . _ - ( ) @ + ~ % only, no YAML escapes"
     " (digest finds it in the file's text to know when the image changes)"
