@@ -163,8 +163,29 @@ def _too_large(rel: str, size: int) -> str:
     )
 
 
+# inspect()'s results in this process by (path, hash of the bytes): an image that many issues show is
+# decoded once, not once per issue.  Results only (a name and a size, or a message), never the bytes.
+_INSPECTED: dict[tuple[str, str], Local | str] = {}
+_INSPECTED_MAX = 4096
+
+
 def inspect(rel: str, data: bytes) -> Local:
     """What publishing ``data`` gives (its name and size), after checking it decodes; or Unusable."""
+    key = (rel, hashlib.sha256(data).hexdigest())
+    if (seen := _INSPECTED.get(key)) is None:
+        try:
+            seen = _inspect(rel, data)
+        except Unusable as e:
+            seen = str(e)
+        if len(_INSPECTED) >= _INSPECTED_MAX:
+            _INSPECTED.clear()
+        _INSPECTED[key] = seen
+    if isinstance(seen, str):
+        raise Unusable(seen)
+    return seen
+
+
+def _inspect(rel: str, data: bytes) -> Local:
     from PIL import Image, UnidentifiedImageError
 
     not_image = f"{cut(rel, 80)} is not an image digest can publish (JPEG, PNG, GIF or WebP), judged by its bytes"
