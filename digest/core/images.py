@@ -32,7 +32,7 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from digest.core import paths
 from digest.core.loading import cut
@@ -254,7 +254,12 @@ def referenced(data: bytes) -> list[str]:
     return sorted(set(_CANDIDATE.findall(data.decode("utf-8", "replace"))))
 
 
-def fingerprint(root: Path, rel: str, known: dict[str, list[int | str]] | None = None) -> str:
+def state(root: Path, data: bytes, known: dict[str, list[Any]]) -> bytes:
+    """What an issue's cache key holds of the local images its bytes ``data`` name (b"" for none)."""
+    return "".join(f"\0{rel}\0{fingerprint(root, rel, known)}" for rel in referenced(data)).encode()
+
+
+def fingerprint(root: Path, rel: str, known: dict[str, list[Any]] | None = None) -> str:
     """What a cache key holds of local image ``rel``: its bytes' hash, or why it cannot be read.
 
     ``known`` (path → [size, mtime_ns, inode, ctime_ns, hash]) spares reading a file whose
@@ -263,7 +268,7 @@ def fingerprint(root: Path, rel: str, known: dict[str, list[int | str]] | None =
         return "not a local image path"
     try:
         real, st = _checked(root, rel)
-        stamp: list[int | str] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+        stamp: list[Any] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
         if known is not None and (seen := known.get(rel)) is not None and seen[:4] == stamp:
             return str(seen[4])
         digest = hashlib.sha256(_read(rel, real)).hexdigest()

@@ -4,8 +4,8 @@ Rules:
 - It lives in this user's cache folder, outside the newsletter (digest.core.cachedir): a
   cache that arrives with the folder is never read, so nothing in it needs a signature.
 - It holds data only: JSON and the rendered bytes, never code (no pickle, no compiled templates).
-- Keys are hashes of content: the issue file's name and bytes, config.yaml, every template
-  and digest's own code; never a path as it was spelt.
+- Keys are hashes of content: the issue file's name and bytes, its local images' bytes, config.yaml,
+  every template and digest's own code; never a path as it was spelt.
 - A record is written under a temporary name and renamed: a reader sees a whole record or
   none.  A file whose bytes no longer match the checksum in its record is a miss.
 - After each build, the records that build did not use are removed.
@@ -47,21 +47,16 @@ def salt(ctx: Context) -> bytes:
 
 
 def issue_keys(ctx: Context, sources: list[Source], cache: Cache | None = None) -> dict[int, str]:
-    """Each issue's key: its rendered files are a function of its file's name and bytes, the
-    salt, and the bytes of the local images it names (found in its bytes without parsing them,
-    digest.core.images.referenced; read through the newsletter's path rules, never outside it).
-    With ``cache``, an image whose stat is as recorded is not read again."""
-    base = salt(ctx)
-    known = cache.image_sums() if cache is not None else None
-    before = dict(known) if known is not None else None
+    """Each issue's key: its rendered files are a function of its file's name and bytes, the salt and the
+    bytes of the local images it names (digest.core.images.state; with ``cache``, known by their stat)."""
+    base, known = salt(ctx), cache.read_json(IMAGE_SUMS) if cache is not None else {}
+    before = json.dumps(known)
     keys = {}
     for src in sources:
-        h = hashlib.sha256(base + src.rel.encode() + b"\0" + src.data)
-        for rel in images.referenced(src.data):
-            h.update(f"\0{rel}\0{images.fingerprint(ctx.config.root, rel, known)}".encode())
-        keys[src.number] = h.hexdigest()
-    if cache is not None and known != before:
-        cache.record_image_sums(known or {})
+        state = images.state(ctx.config.root, src.data, known)
+        keys[src.number] = hashlib.sha256(base + src.rel.encode() + b"\0" + src.data + state).hexdigest()
+    if cache is not None and json.dumps(known) != before:
+        cache.write_json(IMAGE_SUMS, known)
     return keys
 
 
@@ -117,8 +112,7 @@ class Cache:
             for name, data in files.items():
                 (tmp / name).write_bytes(data)
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-            if folder.is_dir():
-                shutil.rmtree(folder)
+            shutil.rmtree(folder, ignore_errors=True)  # an older record of the key; what stays fails the rename
             os.rename(tmp, folder)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -133,34 +127,23 @@ class Cache:
             if entry.name not in keep:
                 shutil.rmtree(entry.path, ignore_errors=True)  # never follows a link inside
 
-    def image_sums(self) -> dict[str, list[int | str]]:
-        """Local images' hashes as last recorded (path → [size, mtime_ns, inode, ctime_ns, hash]), or {}."""
+    def read_json(self, name: str) -> dict[str, Any]:
+        """The cache's JSON object ``name`` (SITES, IMAGE_SUMS), or {} when it is absent or damaged."""
         try:
-            sums = json.loads((self.folder / IMAGE_SUMS).read_bytes())
+            value = json.loads((self.folder / name).read_bytes())
         except (OSError, ValueError):
             return {}
-        return sums if isinstance(sums, dict) else {}
-
-    def record_image_sums(self, sums: dict[str, list[int | str]]) -> None:
-        self._write_json(IMAGE_SUMS, sums)
+        return value if isinstance(value, dict) else {}
 
     def site(self, out: Path) -> dict[str, Any]:
         """What the last build recorded about output folder ``out``, or {}."""
-        try:
-            record: dict[str, Any] = json.loads((self.folder / SITES).read_bytes())[str(out.resolve())]
-            return record
-        except (OSError, ValueError, KeyError):
-            return {}
+        record = self.read_json(SITES).get(str(out.resolve()))
+        return record if isinstance(record, dict) else {}
 
     def record_site(self, out: Path, record: dict[str, Any]) -> None:
-        try:
-            records = json.loads((self.folder / SITES).read_bytes())
-        except (OSError, ValueError):
-            records = {}
-        records[str(out.resolve())] = record
-        self._write_json(SITES, records)
+        self.write_json(SITES, {**self.read_json(SITES), str(out.resolve()): record})
 
-    def _write_json(self, name: str, value: Any) -> None:
+    def write_json(self, name: str, value: Any) -> None:
         """``value`` as the file ``name``, replaced atomically; a cache that cannot be written only costs speed."""
         tmp = self.folder / f".{name}.{os.getpid()}.tmp"
         try:
@@ -198,13 +181,8 @@ def _item_from_json(row: list[Any]) -> Item:
 
 
 def _section_json(section: Section) -> list[Any]:
-    return [
-        section.title,
-        section.intro,
-        [_item_json(i) for i in section.items],
-        [_section_json(s) for s in section.sections],
-        section.id,
-    ]
+    items, subs = [_item_json(i) for i in section.items], [_section_json(s) for s in section.sections]
+    return [section.title, section.intro, items, subs, section.id]
 
 
 def _section_from_json(row: list[Any]) -> Section:
