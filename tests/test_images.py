@@ -389,3 +389,25 @@ def test_the_preview_serves_local_images_and_follows_a_replaced_one(local: Path)
     new = images.published_name(photo(colour=90), "jpg")
     assert new.encode() in site.render(1).outputs["email.html"]  # type: ignore[index]
     assert site.file(new) is not None and site.file(name) is None
+
+
+@pytest.mark.slow  # a server on 127.0.0.1
+def test_the_preview_server_answers_the_image_and_points_the_email_at_it(local: Path) -> None:
+    from test_server import fetch, running
+
+    from digest.preview.server import Reloader, make_preview_server
+    from digest.preview.site import PreviewSite
+
+    site = PreviewSite(local)
+    assert site.reload()
+    reloader = Reloader()
+    name = images.published_name(photo(), "jpg")
+    with running(make_preview_server(site, reloader, port=0), reloader) as port:
+        status, headers, body = fetch(port, "/preview/1/email.html")
+        assert status == 200 and f'src="/{name}"'.encode() in body and b"https://test.example.org/images" not in body
+        status, headers, page = fetch(port, "/issues/1/")
+        assert status == 200 and f'src="/{name}"'.encode() in page
+        status, headers, image = fetch(port, f"/{name}")
+        assert (status, headers["content-type"]) == (200, "image/jpeg")
+        assert Image.open(io.BytesIO(image)).size == (1200, 800)
+        assert fetch(port, "/images/tirana.jpg")[0] == 404  # only what the site publishes, never a source file
