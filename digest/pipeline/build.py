@@ -301,7 +301,14 @@ def _image(ctx: Context, image: Image) -> bytes:
         raise DigestError([Problem(image.path, None, f"{e} (it changed while the site was built)")]) from None
     if images.published_name(data, ext) != image.file:
         raise DigestError([Problem(image.path, None, "changed while the site was built: build again")])
-    return publish_image(data, (image.width, image.height), ext)
+    try:
+        return publish_image(data, (image.width, image.height), ext)
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+    ) as e:  # what validation's decode let through (a mode Pillow cannot convert)
+        raise DigestError([Problem(image.path, None, f"could not be published: {e}")]) from None
 
 
 def site_key(ctx: Context, keys: dict[int, str]) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digest.core import images
 from digest.core.cachedir import newsletter_cache
 from digest.core.config import CONFIG_FILE, load_config
 from digest.core.errors import DigestError, Problem
@@ -98,14 +99,14 @@ class PreviewSite:
         paths = [Path(p) for p in paths]
         issues_dir = (self.root / ISSUES_DIR).resolve()
         images_dir = (self.root / IMAGES_DIR).resolve()
-        images = [p for p in paths if _under(p, images_dir)]  # issues naming them are keyed by their bytes
-        others = [p for p in paths if p not in images]
+        pictures = [p for p in paths if _under(p, images_dir)]  # issues naming them are keyed by their bytes
+        others = [p for p in paths if p not in pictures]
         if self.config is None or any(not _under(p, issues_dir) or p.resolve() == issues_dir for p in others):
             before = set(self.issues)
             if not self.reload():
                 return set()
             shown = before | set(self.issues)  # every issue is shown anew
-            if not images:
+            if not pictures:
                 return shown
             with self.lock:
                 return shown | self._rescan(edit=True)
@@ -125,15 +126,13 @@ class PreviewSite:
             self.general = [p for p in self.general if not p.path.startswith(ISSUES_DIR)] + list(e.problems)
             return set()
         fresh: dict[int, IssueState] = {}
-        todo: list[Source] = []
-        keys = issue_keys(self.ctx, sources, Cache(newsletter_cache(self.root)))
         for src in sources:
             state = old.get(src.number)
-            if state is None or state.rel != src.rel:
-                state = IssueState(src.number, src.rel)
-            if not edit or src.data != state.data or keys[src.number] != state.key:
-                todo.append(src)
-            fresh[src.number] = state
+            fresh[src.number] = state if state is not None and state.rel == src.rel else IssueState(src.number, src.rel)
+        # Keyed again: what changed, and what names a local image (which may have changed); the rest keep theirs.
+        maybe = [s for s in sources if not edit or s.data != fresh[s.number].data or images.referenced(s.data)]
+        keys = {**{n: state.key for n, state in fresh.items()}, **issue_keys(self.ctx, maybe, self._cache())}
+        todo = [s for s in maybe if not edit or s.data != fresh[s.number].data or keys[s.number] != fresh[s.number].key]
         touched = {src.number for src in todo if keys[src.number] != fresh[src.number].key} | (set(old) - set(fresh))
         self._run(fresh, todo, render=edit)
         self.issues, self._files = fresh, None
@@ -143,7 +142,7 @@ class PreviewSite:
         """Validate (and with ``render``, render) ``sources`` as the build does (cached), each
         issue's problems its own."""
         assert self.ctx is not None
-        cache = Cache(newsletter_cache(self.root))
+        cache = self._cache()
         keys = issue_keys(self.ctx, sources, cache)
         for src in sources:
             state = states[src.number]
@@ -160,10 +159,13 @@ class PreviewSite:
                 if result.rendered:  # served at once, before the browser is told to reload
                     state.outputs = {name: result.file(self.ctx, name) for name in ("email.html", "email.txt")}
 
+    def _cache(self) -> Cache:
+        return Cache(newsletter_cache(self.root))
+
     def _restamp(self) -> None:
         """After a template change: every model stays; each issue is rendered again when next shown."""
         assert self.ctx is not None
-        cache = Cache(newsletter_cache(self.root))
+        cache = self._cache()
         for state in self.issues.values():
             if state.source is None or state.result is None or state.result.issue is None:
                 continue
