@@ -3,9 +3,10 @@
 Follow one issue through build(): read_sources() reads its file; issue_keys() names its
 content; each_issue() takes its model and files from the build cache, or validates and
 renders it (validate_issue(), render_issue()); site_files() lays out every file of the
-site: the issue's email files, its web page (render_page(), with its neighbours), the
-archive page that lists it and the feeds; publish() writes what changed.  check, send,
-export and the preview run the same functions; the preview keeps the files in memory.
+site: the issue's email files, its web page (render_page(), with its neighbours), its local
+images (once per content), the archive page that lists it and the feeds; publish() writes
+what changed.  check, send, export and the preview run the same functions; the preview keeps
+the files in memory.
 
 Every issue is validated and rendered before anything is written, so errors are
 reported together and a failed build writes nothing; the new site appears at once
@@ -303,11 +304,8 @@ def _image(ctx: Context, image: Image) -> bytes:
         raise DigestError([Problem(image.path, None, "changed while the site was built: build again")])
     try:
         return publish_image(data, (image.width, image.height), ext)
-    except (
-        OSError,
-        ValueError,
-        SyntaxError,
-    ) as e:  # what validation's decode let through (a mode Pillow cannot convert)
+    # What validation's decode let through (a pixel mode Pillow cannot convert) is the image's error too.
+    except (OSError, ValueError, SyntaxError) as e:
         raise DigestError([Problem(image.path, None, f"could not be published: {e}")]) from None
 
 
