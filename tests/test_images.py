@@ -329,6 +329,31 @@ def test_paths_with_spaces_and_other_scripts_are_found_for_the_key() -> None:
 # --- data safety --------------------------------------------------------------------------------
 
 
+def watched(command: str, root: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``digest command --root root`` in a process whose audit hook writes "OPENED path" on stderr for
+    every file opened under ``folder`` (Python's open and os.open both raise the "open" event)."""
+    watcher = (
+        "import runpy, sys\n"
+        f"folder = {str(folder)!r}\n"
+        "def hook(event, args):\n"
+        "    if event == 'open' and str(args[0]).startswith(folder):\n"
+        "        sys.stderr.write(f'OPENED {args[0]}\\n')\n"
+        "sys.addaudithook(hook)\n"
+        f"sys.argv = ['digest', {command!r}, '--root', sys.argv[1]]\n"
+        "runpy.run_module('digest', run_name='__main__')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", watcher, str(root)], capture_output=True, text=True, env=env)
+
+
+def test_a_no_op_build_does_not_read_the_images_again(local: Path) -> None:
+    first = watched("build", local, local / "images")
+    assert first.returncode == 0 and "OPENED" in first.stderr  # the hook sees the image being read
+    again = watched("build", local, local / "images")
+    assert again.returncode == 0 and "OPENED" not in again.stderr, again.stderr  # known by its stat
+    assert "(0 changed)" in again.stdout
+
+
 def test_a_symlink_out_of_the_newsletter_is_an_error_and_nothing_outside_is_opened(local: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -342,20 +367,7 @@ def test_a_symlink_out_of_the_newsletter_is_an_error_and_nothing_outside_is_open
     three = ISSUE.format(src="images/album/secret.jpg").replace("2024-01-05", "2024-01-19")
     (local / "issues" / "0002.yaml").write_text(textwrap.dedent(two))
     (local / "issues" / "0003.yaml").write_text(textwrap.dedent(three))
-    watcher = (
-        "import runpy, sys\n"
-        f"outside = {str(outside)!r}\n"
-        "def hook(event, args):\n"
-        "    if event == 'open' and str(args[0]).startswith(outside):\n"
-        "        sys.stderr.write(f'OPENED {args[0]}\\n')\n"
-        "sys.addaudithook(hook)\n"
-        "sys.argv = ['digest', 'build', '--root', sys.argv[1]]\n"
-        "runpy.run_module('digest', run_name='__main__')\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-c", watcher, str(local)], capture_output=True, text=True, timeout=120, env=env
-    )
+    done = watched("build", local, outside)
     assert done.returncode == 1 and "OPENED" not in done.stderr, done.stderr
     key = "sections[1].items[1].image.src"
     assert done.stderr.splitlines() == [
