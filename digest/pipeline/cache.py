@@ -47,13 +47,14 @@ def salt(ctx: Context) -> bytes:
 
 
 def issue_keys(ctx: Context, sources: list[Source], cache: Cache | None = None) -> dict[int, str]:
-    """Each issue's key: its rendered files are a function of its file's name and bytes, the salt and the
-    bytes of the local images it names (digest.core.images.state; with ``cache``, known by their stat)."""
+    """Each issue's key: its file's name and bytes, the salt, the local sibling editions that publish its number (its
+    pages link the issue there) and the local images it names (images.state; with ``cache``, known by their stat)."""
     base, known = salt(ctx), cache.read_json(IMAGE_SUMS) if cache is not None else {}
     before = json.dumps(known)
     keys = {}
     for src in sources:
-        state = images.state(ctx.config.root, src.data, known)
+        near = "".join(f"\0{e.url}" for e in ctx.config.editions if e.issues is not None and src.number in e.issues)
+        state = near.encode() + images.state(ctx.config.root, src.data, known)
         keys[src.number] = hashlib.sha256(base + src.rel.encode() + b"\0" + src.data + state).hexdigest()
     if cache is not None and json.dumps(known) != before:
         cache.write_json(IMAGE_SUMS, known)
@@ -99,8 +100,7 @@ class Cache:
         self, key: str, issue: Issue, warnings: tuple[Problem, ...], clip: Problem | None, files: dict[str, bytes]
     ) -> None:
         """Store a record; a cache that cannot be written only costs speed."""
-        folder = self.records / key
-        tmp = self.records / f".{key}.{os.getpid()}.tmp"
+        folder, tmp = self.records / key, self.records / f".{key}.{os.getpid()}.tmp"
         meta = {
             "issue": _to_json(issue),
             "warnings": [dataclasses.asdict(w) for w in warnings],
