@@ -166,7 +166,7 @@ def editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Edi
             shutil.copy2(source / "config.yaml", root / "config.yaml")
             with open(root / "config.yaml", "a", encoding="utf-8") as config_file:
                 config_file.write(EXTRA_CONFIG.get(name, ""))
-            for sub in ("issues", "templates"):
+            for sub in ("issues", "templates", "images"):
                 if (source / sub).is_dir():
                     shutil.copytree(source / sub, root / sub)
             result = run("build", "--root", str(root))

@@ -52,8 +52,13 @@ COMMANDS = ("check", "build")
 BUILD_MAY_WRITE = (".site.lock", ".digest-cache")
 
 # How each kind of case enters the base newsletter; see tests/fixtures/hostile/README.md.
-KINDS = ("issues", "config", "templates")
-CASE_SUFFIXES = {"issues": (".yaml", ".sparse", ""), "config": (".yaml", ".sparse"), "templates": ("",)}
+KINDS = ("issues", "config", "templates", "newsletter")
+CASE_SUFFIXES = {
+    "issues": (".yaml", ".sparse", ""),
+    "config": (".yaml", ".sparse"),
+    "templates": ("",),
+    "newsletter": ("",),
+}
 
 # Cases that fail for a reason outside validation, with who has to fix it.  strict:
 # once fixed, the xpass fails and the entry must go.
@@ -62,7 +67,7 @@ KNOWN_FAILURES: dict[str, str] = {}
 
 @dataclass(frozen=True)
 class Case:
-    kind: str  # "issues", "config" or "templates"
+    kind: str  # "issues", "config", "templates" or "newsletter"
     source: Path  # the case file, or the case folder
 
     @property
@@ -114,6 +119,11 @@ def make_newsletter(case: Case, root: Path) -> None:
         _place(src, root / "config.yaml")
     elif case.kind == "templates":
         shutil.copytree(src, root / "templates", symlinks=True)
+    elif case.kind == "newsletter":  # laid over the base: its issues/0001.yaml, its images/...
+        shutil.copytree(src, root, symlinks=True, dirs_exist_ok=True)
+        for sparse in sorted(root.rglob("*.sparse")):
+            _place(sparse, sparse.with_suffix(""))
+            sparse.unlink()
     (root / "site" / "issues" / "1").mkdir(parents=True)
     (root / "site" / "index.html").write_bytes(SENTINEL)
     (root / "site" / ".digest-site").write_bytes(SENTINEL)  # a site digest built: a build may replace it
@@ -361,6 +371,16 @@ RULES = {
         "issues/symlink-loop",
         "issues/symlink-dangling",
         "templates/symlink-",
+    ],
+    # issue 21
+    "local images: missing, not an image, over 10 MB, a path or symlink out of images/, at src's line": [
+        "newsletter/image-missing",
+        "newsletter/image-not-an-image",
+        "newsletter/image-too-large",
+        "newsletter/image-path-dotdot",
+        "newsletter/image-path-absolute",
+        "newsletter/image-symlink-out",
+        "newsletter/image-symlink-folder-out",
     ],
     "template errors at run time, at the template's line": [
         *(

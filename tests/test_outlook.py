@@ -44,6 +44,8 @@ def test_outlook_gets_rules_and_code_in_table_cells(tmp_path: Path, source: Path
     root.mkdir()
     shutil.copy2(source / "config.yaml", root)
     shutil.copytree(source / "issues", root / "issues")
+    if (source / "images").is_dir():  # local images (the golden fixture has one)
+        shutil.copytree(source / "images", root / "images")
     assert run("build", "--root", str(root)).exit_code == 0
     emails = sorted((root / "site" / "issues").glob("*/email.html"))
     titles = outros = blocks = 0

@@ -93,6 +93,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         root.mkdir()
         shutil.copy2(source / "config.yaml", root)
         shutil.copytree(source / "issues", root / "issues")
+        if (source / "images").is_dir():  # local images (the golden fixture has one)
+            shutil.copytree(source / "images", root / "images")
         out = root / "site"
         result = run("build", "--root", str(root), "--out", str(out))
         assert result.exit_code == 0, result.output

@@ -54,6 +54,8 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
         root.mkdir()
         shutil.copy2(src / "config.yaml", root)
         shutil.copytree(src / "issues", root / "issues")
+        if (src / "images").is_dir():  # local images (the golden fixture has one)
+            shutil.copytree(src / "images", root / "images")
         if (src / "templates").is_dir():
             shutil.copytree(src / "templates", root / "templates")
         result = run("build", "--root", str(root))

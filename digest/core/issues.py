@@ -26,7 +26,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import i18n, markdown, paths, plaintext, validate
+from digest.core import i18n, images, markdown, paths, plaintext, validate
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -203,7 +203,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     preheader = c.get(top, "preheader", "", c.line_text)
     intro = c.get(top, "intro", "", c.markdown)
     outro = c.get(top, "outro", "", c.markdown)
-    sections = _sections(c, top, draft)
+    sections = _sections(c, config, top, draft)
     _unique_ids(c, top)
     _untranslated(c, draft)
     if date is None or sections is None:
@@ -225,7 +225,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     )
 
 
-def _sections(c: Checker, top: dict[str, Node], draft: bool) -> tuple[Section, ...] | None:
+def _sections(c: Checker, config: Config, top: dict[str, Node], draft: bool) -> tuple[Section, ...] | None:
     node = top.get("sections")
     if node is None or node.value is None:
         if node is not None:  # a bare "sections:" key
@@ -237,10 +237,12 @@ def _sections(c: Checker, top: dict[str, Node], draft: bool) -> tuple[Section, .
         return None
     if not entries:
         _empty(c, node.line, "sections", "has no sections", draft)
-    return tuple(s for snode, spath in entries if (s := _section(c, snode, spath, draft, nested=False)) is not None)
+    return tuple(
+        s for snode, spath in entries if (s := _section(c, config, snode, spath, draft, nested=False)) is not None
+    )
 
 
-def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Section | None:
+def _section(c: Checker, config: Config, node: Node, path: str, draft: bool, nested: bool) -> Section | None:
     s = c.mapping(node, path, SECTION_KEYS)
     if s is None:
         return None
@@ -255,7 +257,7 @@ def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Se
     elif inode is not None and (ientries := c.items(inode, f"{path}.items")) is not None:
         if not ientries:
             _empty(c, inode.line, f"{path}.items", "has no items", draft)
-        items = [item for n, p in ientries if (item := _item(c, n, p)) is not None]
+        items = [item for n, p in ientries if (item := _item(c, config, n, p)) is not None]
     subs: list[Section] = []
     snode = s.get("sections")
     if snode is not None and nested:
@@ -269,7 +271,7 @@ def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Se
     elif snode is not None and (sentries := c.items(snode, f"{path}.sections")) is not None:
         if not sentries:
             _empty(c, snode.line, f"{path}.sections", "has no sections", draft)
-        subs = [sub for n, p in sentries if (sub := _section(c, n, p, draft, nested=True)) is not None]
+        subs = [sub for n, p in sentries if (sub := _section(c, config, n, p, draft, nested=True)) is not None]
     ident = c.get(s, "id", path, c.identifier)
     return Section(title=title, items=tuple(items), intro=intro, sections=tuple(subs), id=ident)
 
@@ -324,7 +326,7 @@ def _empty(c: Checker, line: int, path: str, what: str, draft: bool) -> None:
         c.error(line, path, f"{what}: list them below it, or delete the line")
 
 
-def _item(c: Checker, node: Node, path: str) -> Item | None:
+def _item(c: Checker, config: Config, node: Node, path: str) -> Item | None:
     i = c.mapping(node, path, ITEM_KEYS)
     if i is None:
         return None
@@ -345,9 +347,7 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
         c.error(i[FINGERPRINT_KEY].line, f"{path}.{FINGERPRINT_KEY}", f"{why} it is not a translation")
     image = None
     if (im := c.mapping(i.get("image"), f"{path}.image", ("src", "alt"), required=("src", "alt"))) is not None:
-        src = c.get(im, "src", f"{path}.image", c.url)
-        alt = c.get(im, "alt", f"{path}.image", c.alt_text)
-        image = Image(src=src, alt=alt) if src and alt else None
+        image = _image(c, config, im, f"{path}.image")
     return Item(
         title=title,
         url=url,
@@ -358,6 +358,22 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
         date=c.get(i, "date", path, c.date),
         id=c.get(i, "id", path, c.identifier),
     )
+
+
+def _image(c: Checker, config: Config, im: dict[str, Node], path: str) -> Image | None:
+    """An item's image: by http(s) URL, or a file in images/ (digest.core.images), checked at its src line."""
+    alt = c.get(im, "alt", path, c.alt_text)
+    node = im.get("src")
+    written = c.get(im, "src", path, c.text)
+    if node is None or written is None:
+        return None
+    if not images.is_local(written):
+        src = c.url(node, f"{path}.src")
+        return Image(src=src, alt=alt) if src and alt else None
+    local = c.local_image(node, f"{path}.src", config.root)
+    if local is None or alt is None:
+        return None
+    return Image(config.url + local.file, alt, local.path, local.file, local.width, local.height)
 
 
 def _derive_preheader(intro: str | None, sections: tuple[Section, ...]) -> str:

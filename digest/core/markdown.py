@@ -265,6 +265,9 @@ def bad_links(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> 
         else:
             continue
         why = url_problem(url, allow_mailto=(what == "link"), schemes=schemes if what == "link" else ())
+        if why and what == "image" and url.startswith("images/"):
+            # Local images are published from an item's image: (digest.core.images), not from markdown.
+            why += "; a picture from the newsletter's images/ folder goes in the item's image: {src: …, alt: …}"
         if why:
             problems.append(BadLink(line, f"markdown {what} target {why}", url))
     return tuple(problems)

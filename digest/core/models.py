@@ -16,8 +16,18 @@ from digest.core.errors import Problem
 
 @dataclass(frozen=True)
 class Image:
-    src: str  # absolute http(s) URL
+    src: str  # absolute http(s) URL (a local image's: where the site publishes it, under config.url)
     alt: str  # required: an image without alt text fails the accessibility rule
+    # A local image (digest.core.images): its file in the newsletter (images/tirana.jpg), its file
+    # in the site (images/<hash>.jpg) and its size there in pixels.  None for an image by URL.
+    path: str | None = None
+    file: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.file is not None
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,11 @@ class Issue:
     @property
     def items(self) -> tuple[Item, ...]:
         return tuple(item for section in self.sections for item in section.all_items)
+
+    @property
+    def local_images(self) -> tuple[Image, ...]:
+        """Its items' images that are files of the newsletter, in order."""
+        return tuple(item.image for item in self.items if item.image is not None and item.image.local)
 
     @property
     def has_content(self) -> bool:

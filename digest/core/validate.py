@@ -21,9 +21,10 @@ from collections.abc import Callable
 from email import errors as email_errors
 from email import policy
 from email.headerregistry import Address
+from pathlib import Path
 from typing import TypeVar
 
-from digest.core import lint, markdown, urls
+from digest.core import images, lint, markdown, urls
 from digest.core.errors import Problem
 from digest.core.loading import INVALID, Node, cut, short
 
@@ -185,6 +186,24 @@ class Checker:
             self.error(node.line, path, why)
             return None
         return value
+
+    def local_image(self, node: Node, path: str, root: Path) -> images.Local | None:
+        """A file in the newsletter's images/ folder (digest.core.images): its path's rules, then the file's."""
+        value = self.text(node, path)
+        if value is None:
+            return None
+        if (why := images.path_problem(value)) is not None:
+            self.error(node.line, path, why)
+            return None
+        written = "\n".join(node.source[node.line - 1 : node.last_line or node.line]) if node.source else value
+        if value not in images.referenced(written.encode()):
+            self.error(node.line, path, images.HIDDEN)
+            return None
+        try:
+            return images.inspect(value, images.read(root, value))
+        except images.Unusable as e:
+            self.error(node.line, path, str(e))
+            return None
 
     def link(self, node: Node, path: str) -> str | None:
         """An item's link: http(s), or a scheme config.yaml allows (links.schemes)."""

@@ -3,9 +3,10 @@
 Follow one issue through build(): read_sources() reads its file; issue_keys() names its
 content; each_issue() takes its model and files from the build cache, or validates and
 renders it (validate_issue(), render_issue()); site_files() lays out every file of the
-site: the issue's email files, its web page (render_page(), with its neighbours), the
-archive page that lists it and the feeds; publish() writes what changed.  check, send,
-export and the preview run the same functions; the preview keeps the files in memory.
+site: the issue's email files, its web page (render_page(), with its neighbours), its local
+images (once per content), the archive page that lists it and the feeds; publish() writes
+what changed.  check, send, export and the preview run the same functions; the preview keeps
+the files in memory.
 
 Every issue is validated and rendered before anything is written, so errors are
 reported together and a failed build writes nothing; the new site appears at once
@@ -27,7 +28,7 @@ from typing import Any
 from digest.core.cachedir import newsletter_cache
 from digest.core.errors import DigestError, Problem, strict_failures
 from digest.core.issues import date_order
-from digest.core.models import Config, Issue
+from digest.core.models import Config, Image, Issue
 from digest.core.translation import unsendable
 from digest.pipeline import output
 from digest.pipeline.cache import Cache, Record, issue_keys, salt
@@ -164,7 +165,7 @@ def plan(
     raise DigestError with every problem.  The caller holds the build lock."""
     ctx = context(config)
     sources = read_sources(config)
-    keys = issue_keys(ctx, sources)
+    keys = issue_keys(ctx, sources, cache)
     key = site_key(ctx, keys)
     record = cache.site(target)
     if not verify and unchanged(target, record, key):  # nothing to do
@@ -187,7 +188,7 @@ def check(
     ctx = context(config)
     cache = Cache(newsletter_cache(config.root))
     sources = read_sources(config) if sources is None else sources
-    results = each_issue(ctx, cache, sources, issue_keys(ctx, sources), jobs, None)
+    results = each_issue(ctx, cache, sources, issue_keys(ctx, sources, cache), jobs, None)
     report = _report(config, results, strict)
     target = (config.root / SITE_DIR).absolute()
     record = cache.site(target)
@@ -302,6 +303,9 @@ def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dic
             files[f"issues/{issue.slug}/{name}"] = Later(f"{r.key}:{name}", partial(r.file, ctx, name))
         page_key = hashlib.sha256(f"page\0{r.key}\0{near[issue.number]!r}".encode()).hexdigest()
         files[f"issues/{issue.slug}/{PAGE_FILE}"] = Later(page_key, partial(_page, ctx, r, near[issue.number]))
+        for image in issue.local_images:  # one file per image content, however many issues use it
+            if image.file is not None and image.file not in files:
+                files[image.file] = Later(image_key(image), partial(_image, ctx, image))
     keys = {r.number: r.key for r in good}
     base = salt(ctx).hex()
     for page in archive_pages(ctx, issues):
@@ -317,6 +321,33 @@ def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dic
 def _page(ctx: Context, r: Result, near: Any) -> bytes:
     assert r.issue is not None
     return render_page(ctx, r.issue, r.file(ctx, CONTENT).decode(), near)
+
+
+def image_key(image: Image) -> str:
+    """A published image's key: its name holds its source's hash; Pillow's version makes its bytes."""
+    import PIL
+
+    return hashlib.sha256(f"image\0{image.file}\0{image.width}x{image.height}\0{PIL.__version__}".encode()).hexdigest()
+
+
+def _image(ctx: Context, image: Image) -> bytes:
+    """A local image's published file, made from its source as validated (its name holds the bytes' hash)."""
+    from digest.core import images
+    from digest.render.images import publish as publish_image
+
+    assert image.path is not None and image.file is not None and image.width and image.height
+    ext = image.file.rsplit(".", 1)[-1]
+    try:
+        data = images.read(ctx.config.root, image.path)
+    except images.Unusable as e:
+        raise DigestError([Problem(image.path, None, f"{e} (it changed while the site was built)")]) from None
+    if images.published_name(data, ext) != image.file:
+        raise DigestError([Problem(image.path, None, "changed while the site was built: build again")])
+    try:
+        return publish_image(data, (image.width, image.height), ext)
+    # What validation's decode let through (a pixel mode Pillow cannot convert) is the image's error too.
+    except (OSError, ValueError, SyntaxError) as e:
+        raise DigestError([Problem(image.path, None, f"could not be published: {e}")]) from None
 
 
 def site_key(ctx: Context, keys: dict[int, str]) -> str:
@@ -382,7 +413,7 @@ def render_one(config: Config, number: int) -> tuple[Issue, str, str]:
     if not sources:
         raise DigestError([Problem("issues", None, f"there is no issue {number}")])
     cache = Cache(newsletter_cache(config.root))
-    result = each_issue(ctx, cache, sources, issue_keys(ctx, sources), 1, None)[0]
+    result = each_issue(ctx, cache, sources, issue_keys(ctx, sources, cache), 1, None)[0]
     if result.issue is None or any(not p.warning for p in result.problems):
         raise DigestError(list(result.all_problems))
     if marked := unsendable(sources[0].rel, sources[0].data):

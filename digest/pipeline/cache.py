@@ -4,8 +4,8 @@ Rules:
 - It lives in this user's cache folder, outside the newsletter (digest.core.cachedir): a
   cache that arrives with the folder is never read, so nothing in it needs a signature.
 - It holds data only: JSON and the rendered bytes, never code (no pickle, no compiled templates).
-- Keys are hashes of content: the issue file's name and bytes, config.yaml, every template
-  and digest's own code; never a path as it was spelt.
+- Keys are hashes of content: the issue file's name and bytes, its local images' bytes, config.yaml,
+  every template and digest's own code; never a path as it was spelt.
 - A record is written under a temporary name and renamed: a reader sees a whole record or
   none.  A file whose bytes no longer match the checksum in its record is a miss.
 - After each build, the records that build did not use are removed.
@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from digest import __version__
+from digest.core import images
 from digest.core.errors import Problem
 from digest.core.models import Image, Issue, Item, Section
 from digest.pipeline.stages import Context, Source
 
-FORMAT = 7  # of the records: a new format is a new key for everything
+FORMAT = 8  # of the records: a new format is a new key for everything
 RECORDS = "issues"
 SITES = "sites.json"  # what each output folder held after the last build (digest.pipeline.publish)
+IMAGE_SUMS = "image-sums.json"  # local images' hashes by their stat (digest.core.images.fingerprint)
 
 
 def salt(ctx: Context) -> bytes:
@@ -44,18 +46,19 @@ def salt(ctx: Context) -> bytes:
     return hashlib.sha256(version + hashlib.sha256(config).digest() + ctx.templates).digest()
 
 
-def issue_keys(ctx: Context, sources: list[Source]) -> dict[int, str]:
-    """Each issue's key: its rendered files are a function of its file's name and bytes, the salt, and which
-    local sibling editions publish its number (its pages and email link the issue there, or that edition's archive)."""
-    base = salt(ctx)
-    return {
-        src.number: hashlib.sha256(base + src.rel.encode() + b"\0" + src.data + _siblings(ctx, src.number)).hexdigest()
-        for src in sources
-    }
-
-
-def _siblings(ctx: Context, number: int) -> bytes:
-    return "".join(f"\0{e.url}" for e in ctx.config.editions if e.issues is not None and number in e.issues).encode()
+def issue_keys(ctx: Context, sources: list[Source], cache: Cache | None = None) -> dict[int, str]:
+    """Each issue's key: its file's name and bytes, the salt, the local sibling editions that publish its number (its
+    pages link the issue there) and the local images it names (images.state; with ``cache``, known by their stat)."""
+    base, known = salt(ctx), cache.read_json(IMAGE_SUMS) if cache is not None else {}
+    before = json.dumps(known)
+    keys = {}
+    for src in sources:
+        near = "".join(f"\0{e.url}" for e in ctx.config.editions if e.issues is not None and src.number in e.issues)
+        state = near.encode() + images.state(ctx.config.root, src.data, known)
+        keys[src.number] = hashlib.sha256(base + src.rel.encode() + b"\0" + src.data + state).hexdigest()
+    if cache is not None and json.dumps(known) != before:
+        cache.write_json(IMAGE_SUMS, known)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,7 @@ class Cache:
         self, key: str, issue: Issue, warnings: tuple[Problem, ...], clip: Problem | None, files: dict[str, bytes]
     ) -> None:
         """Store a record; a cache that cannot be written only costs speed."""
-        folder = self.records / key
-        tmp = self.records / f".{key}.{os.getpid()}.tmp"
+        folder, tmp = self.records / key, self.records / f".{key}.{os.getpid()}.tmp"
         meta = {
             "issue": _to_json(issue),
             "warnings": [dataclasses.asdict(w) for w in warnings],
@@ -110,8 +112,7 @@ class Cache:
             for name, data in files.items():
                 (tmp / name).write_bytes(data)
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-            if folder.is_dir():
-                shutil.rmtree(folder)
+            shutil.rmtree(folder, ignore_errors=True)  # an older record of the key; what stays fails the rename
             os.rename(tmp, folder)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -126,24 +127,28 @@ class Cache:
             if entry.name not in keep:
                 shutil.rmtree(entry.path, ignore_errors=True)  # never follows a link inside
 
+    def read_json(self, name: str) -> dict[str, Any]:
+        """The cache's JSON object ``name`` (SITES, IMAGE_SUMS), or {} when it is absent or damaged."""
+        try:
+            value = json.loads((self.folder / name).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
     def site(self, out: Path) -> dict[str, Any]:
         """What the last build recorded about output folder ``out``, or {}."""
-        try:
-            record: dict[str, Any] = json.loads((self.folder / SITES).read_bytes())[str(out.resolve())]
-            return record
-        except (OSError, ValueError, KeyError):
-            return {}
+        record = self.read_json(SITES).get(str(out.resolve()))
+        return record if isinstance(record, dict) else {}
 
     def record_site(self, out: Path, record: dict[str, Any]) -> None:
+        self.write_json(SITES, {**self.read_json(SITES), str(out.resolve()): record})
+
+    def write_json(self, name: str, value: Any) -> None:
+        """``value`` as the file ``name``, replaced atomically; a cache that cannot be written only costs speed."""
+        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
         try:
-            records = json.loads((self.folder / SITES).read_bytes())
-        except (OSError, ValueError):
-            records = {}
-        records[str(out.resolve())] = record
-        tmp = self.folder / f".{SITES}.{os.getpid()}.tmp"
-        try:
-            tmp.write_text(json.dumps(records), encoding="utf-8")
-            os.replace(tmp, self.folder / SITES)
+            tmp.write_text(json.dumps(value), encoding="utf-8")
+            os.replace(tmp, self.folder / name)
         except OSError:
             tmp.unlink(missing_ok=True)
 
@@ -164,7 +169,7 @@ def _to_json(issue: Issue) -> dict[str, Any]:
 
 def _item_json(item: Item) -> list[Any]:
     row = [getattr(item, name) for name in _ITEM_FIELDS]
-    row[_IMAGE] = [item.image.src, item.image.alt] if item.image else None
+    row[_IMAGE] = list(dataclasses.astuple(item.image)) if item.image else None
     row[_DATE] = item.date.isoformat() if item.date else None
     return row
 
@@ -176,13 +181,8 @@ def _item_from_json(row: list[Any]) -> Item:
 
 
 def _section_json(section: Section) -> list[Any]:
-    return [
-        section.title,
-        section.intro,
-        [_item_json(i) for i in section.items],
-        [_section_json(s) for s in section.sections],
-        section.id,
-    ]
+    items, subs = [_item_json(i) for i in section.items], [_section_json(s) for s in section.sections]
+    return [section.title, section.intro, items, subs, section.id]
 
 
 def _section_from_json(row: list[Any]) -> Section:

@@ -73,6 +73,15 @@ def emulate_scheme(email: str, scheme: str) -> str:
     return re.sub(r"(<head\b[^>]*>)", r'\1<base target="_blank">', email, count=1, flags=re.IGNORECASE)
 
 
+def local_images(html: bytes, config: Config | None, base: str = "/") -> bytes:
+    """The page with the site's own images served by the preview: an image the site publishes
+    under ``url`` (images/<hash>.jpg) is not there before the site is, so its absolute URL in a
+    src="" becomes the preview's (``base``: where this edition is served, / or /fa/); nothing else is touched."""
+    if config is None:
+        return html
+    return html.replace(f'src="{config.url}images/'.encode(), f'src="{base}images/'.encode())
+
+
 def size_as_sent(email_html: str) -> int:
     """Bytes of the HTML part once encoded for sending (what Gmail's clip counts)."""
     return lint.sent_size(email_html)

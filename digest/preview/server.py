@@ -252,7 +252,8 @@ class PreviewHandler(_Handler):
                 elif state.outputs is not None:
                     scheme = "dark" if query.get("scheme") == ["dark"] else "light"
                     email = highlight(state.outputs["email.html"].decode("utf-8"))
-                    self._send(pages.emulate_scheme(email, scheme).encode(), _TYPES[".html"])
+                    shown = pages.emulate_scheme(email, scheme).encode()
+                    self._send(pages.local_images(shown, site.config, base), _TYPES[".html"])
                 else:
                     self._send(pages.broken_page(state, base), _TYPES[".html"])
                 return
@@ -265,7 +266,7 @@ class PreviewHandler(_Handler):
             return
         suffix = posixpath.splitext(rel)[1]
         if suffix == ".html":
-            self._page(body)
+            self._page(pages.local_images(body, site.config, base))
         else:
             self._send(body, _TYPES.get(suffix, "application/octet-stream"))
 
@@ -288,6 +289,8 @@ _TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".xml": "application/xml",
     ".json": "application/json",
+    ".jpg": "image/jpeg",  # the site's local images (images/<hash>.jpg, .png)
+    ".png": "image/png",
 }
 
 

@@ -24,9 +24,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digest.core import images
 from digest.core.cachedir import newsletter_cache
 from digest.core.config import CONFIG_FILE, load_config
 from digest.core.errors import DigestError, Problem
+from digest.core.images import IMAGES_DIR
 from digest.core.issues import ISSUES_DIR
 from digest.core.models import Config, Issue
 from digest.pipeline.build import Result, each_issue, site_files
@@ -42,6 +44,7 @@ class IssueState:
     number: int
     rel: str
     data: bytes = b""
+    key: str = ""  # of data and the local images it names: a replaced image changes it
     source: Source | None = None
     result: Result | None = None  # the last good one (None: never valid since the preview started)
     problems: list[Problem] = field(default_factory=list)  # of the current file: errors mean `result` is older
@@ -95,9 +98,18 @@ class PreviewSite:
         """Take in changed files (as the watcher reports them); returns the issues whose files changed."""
         paths = [Path(p) for p in paths]
         issues_dir = (self.root / ISSUES_DIR).resolve()
-        if self.config is None or any(not _under(p, issues_dir) or p.resolve() == issues_dir for p in paths):
+        images_dir = (self.root / IMAGES_DIR).resolve()
+        pictures = [p for p in paths if _under(p, images_dir)]  # issues naming them are keyed by their bytes
+        others = [p for p in paths if p not in pictures]
+        if self.config is None or any(not _under(p, issues_dir) or p.resolve() == issues_dir for p in others):
             before = set(self.issues)
-            return before | set(self.issues) if self.reload() else set()  # every issue is shown anew, or none
+            if not self.reload():
+                return set()
+            shown = before | set(self.issues)  # every issue is shown anew
+            if not pictures:
+                return shown
+            with self.lock:
+                return shown | self._rescan(edit=True)
         with self.lock:
             return self._rescan(edit=True)
 
@@ -114,15 +126,14 @@ class PreviewSite:
             self.general = [p for p in self.general if not p.path.startswith(ISSUES_DIR)] + list(e.problems)
             return set()
         fresh: dict[int, IssueState] = {}
-        todo: list[Source] = []
         for src in sources:
             state = old.get(src.number)
-            if state is None or state.rel != src.rel:
-                state = IssueState(src.number, src.rel)
-            if not edit or src.data != state.data:
-                todo.append(src)
-            fresh[src.number] = state
-        touched = {src.number for src in todo if src.data != fresh[src.number].data} | (set(old) - set(fresh))
+            fresh[src.number] = state if state is not None and state.rel == src.rel else IssueState(src.number, src.rel)
+        # Keyed again: what changed, and what names a local image (which may have changed); the rest keep theirs.
+        maybe = [s for s in sources if not edit or s.data != fresh[s.number].data or images.referenced(s.data)]
+        keys = {**{n: state.key for n, state in fresh.items()}, **issue_keys(self.ctx, maybe, self._cache())}
+        todo = [s for s in maybe if not edit or s.data != fresh[s.number].data or keys[s.number] != fresh[s.number].key]
+        touched = {src.number for src in todo if keys[src.number] != fresh[src.number].key} | (set(old) - set(fresh))
         self._run(fresh, todo, render=edit)
         self.issues, self._files = fresh, None
         return touched
@@ -131,10 +142,11 @@ class PreviewSite:
         """Validate (and with ``render``, render) ``sources`` as the build does (cached), each
         issue's problems its own."""
         assert self.ctx is not None
-        cache = Cache(newsletter_cache(self.root))
-        keys = issue_keys(self.ctx, sources)
+        cache = self._cache()
+        keys = issue_keys(self.ctx, sources, cache)
         for src in sources:
             state = states[src.number]
+            state.key = keys[src.number]
             try:
                 (result,) = each_issue(self.ctx, cache, [src], keys, 1, None, render=render)
             except DigestError as e:  # a template's mistake: shown with the issue, whose last good version stays
@@ -147,14 +159,17 @@ class PreviewSite:
                 if result.rendered:  # served at once, before the browser is told to reload
                     state.outputs = {name: result.file(self.ctx, name) for name in ("email.html", "email.txt")}
 
+    def _cache(self) -> Cache:
+        return Cache(newsletter_cache(self.root))
+
     def _restamp(self) -> None:
         """After a template change: every model stays; each issue is rendered again when next shown."""
         assert self.ctx is not None
-        cache = Cache(newsletter_cache(self.root))
+        cache = self._cache()
         for state in self.issues.values():
             if state.source is None or state.result is None or state.result.issue is None:
                 continue
-            key = issue_keys(self.ctx, [state.source])[state.number]
+            key = issue_keys(self.ctx, [state.source], cache)[state.number]
             if (record := cache.get(key)) is not None:
                 state.result = Result.of(state.number, key, record)
             else:

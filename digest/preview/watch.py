@@ -6,7 +6,7 @@ Rules:
   one, and a watch on the file stays with the old one, so every save after the first
   would go unseen.  The folder is watched without its subfolders (site/, .digest-cache/
   and .git/ are none of the preview's business, and can hold thousands of folders).
-- issues/ and templates/ are watched with everything in them, and watched again whenever
+- issues/, templates/ and images/ are watched with everything in them, and watched again whenever
   one of them appears, disappears or is replaced, so a templates/ folder made while
   serving counts from its first file.
 - A folder that appears (or is replaced) is listed once its new watch is in place, so a
@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from digest.core.config import CONFIG_FILE
+from digest.core.images import IMAGES_DIR
 from digest.core.issues import ISSUES_DIR
 
 TEMPLATES_DIR = "templates"
-SOURCES = (CONFIG_FILE, ISSUES_DIR, TEMPLATES_DIR)  # the names in the newsletter folder a preview reads
+FOLDERS = (ISSUES_DIR, TEMPLATES_DIR, IMAGES_DIR)  # watched with everything in them
+SOURCES = (CONFIG_FILE, *FOLDERS)  # the names in the newsletter folder a preview reads
 
 
 class _Either:
@@ -65,7 +67,7 @@ def _changes(
 
 
 def watch(root: Path, rebuild: Callable[[set[Path]], None], stop: threading.Event) -> None:
-    """Call ``rebuild(changed paths)`` whenever config.yaml, issues/ or templates/ change, until ``stop`` is set."""
+    """Call ``rebuild(changed paths)`` whenever config.yaml or a watched folder changes, until ``stop`` is set."""
     one_at_a_time = threading.Lock()
 
     def hand_over(paths: set[Path]) -> None:
@@ -74,7 +76,7 @@ def watch(root: Path, rebuild: Callable[[set[Path]], None], stop: threading.Even
                 rebuild(paths)
 
     def watch_folders(again: threading.Event, fresh: set[Path]) -> None:
-        folders = [root / name for name in (ISSUES_DIR, TEMPLATES_DIR) if (root / name).is_dir()]
+        folders = [root / name for name in FOLDERS if (root / name).is_dir()]
 
         def ready() -> None:
             # A file saved into a folder that just appeared, before its watch was in place,
@@ -99,7 +101,7 @@ def watch(root: Path, rebuild: Callable[[set[Path]], None], stop: threading.Even
         for paths in _changes(
             [root], stop, recursive=False, watch_filter=lambda _change, path: Path(path).name in SOURCES
         ):
-            if any(p.name != CONFIG_FILE for p in paths):  # issues/ or templates/ came, went or was replaced
+            if any(p.name != CONFIG_FILE for p in paths):  # a watched folder came, went or was replaced
                 again.set()
                 folders.join()
                 folders, again = start_folders({p for p in paths if p.name != CONFIG_FILE})

@@ -100,10 +100,15 @@ def outlook_code_blocks(html: str) -> str:
 # MJML writes height="auto" on every <img>, which is not a valid height (a number of pixels);
 # the inline style's height:auto does the work, and Outlook sizes an image by its width.
 _IMG_HEIGHT_AUTO = re.compile(r'(<img\b(?:\s+[\w:-]+(?:="[^"]*")?)*?)\s+height="auto"')  # values are double-quoted
+# An image of known size (a local image) has MJML's height in pixels in its style too, which would
+# stretch it in a column narrower than 600 px: the attribute keeps the pixels (the space the image
+# takes before it loads, and Outlook's size), the style says auto, so the width alone decides.
+_IMG_STYLE_HEIGHT = re.compile(r'(<img\b[^>]*?\bheight="\d+"[^>]*?\bstyle="[^"]*?)(?<![\w-])height:\s*\d+px')
 
 
 def finish_email(html: str, config: Config) -> str:
     html = _IMG_HEIGHT_AUTO.sub(r"\1", html)
+    html = _IMG_STYLE_HEIGHT.sub(r"\1height:auto", html)
     url = config.email.unsubscribe_url
     if url:
         # Escape only (& → &amp;, " → &#34;): the merge tag must reach the mailing
