@@ -26,7 +26,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import headers, i18n, markdown, paths, plaintext
+from digest.core import anchors, headers, i18n, markdown, paths, plaintext
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -34,8 +34,8 @@ from digest.core.validate import Checker, capped
 
 ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
-SECTION_KEYS = ("title", "id", "intro", "items", "sections")
-ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id")
+SECTION_KEYS = ("title", "id", "sponsored", "intro", "items", "sections")
+ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id", "sponsored")
 _NAME = re.compile(r"([0-9]{1,9})\.yaml")
 # Editors' backup, swap, lock and temporary files (0004.yaml~, .0004.yaml.swp, #0004.yaml#,
 # .#0004.yaml, 0004.yaml.bak, .orig, .rej, .tmp) and hidden files are not issues.
@@ -195,9 +195,12 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     subject = c.get(top, "subject", "", c.line_text) or title
     _check_subject(c, top, subject)
     preheader = c.get(top, "preheader", "", c.line_text)
+    # Anchors first, from the YAML as written: every markdown link to #anchor is checked against them.
+    where = anchors.assign(anchors.holders(top.get("sections")))
+    c.anchors = frozenset(where.values())
     intro = c.get(top, "intro", "", c.markdown)
     outro = c.get(top, "outro", "", c.markdown)
-    sections = _sections(c, top, draft)
+    sections = _sections(c, top, draft, where)
     _unique_ids(c, top)
     if date is None or sections is None:
         return None
@@ -218,7 +221,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     )
 
 
-def _sections(c: Checker, top: dict[str, Node], draft: bool) -> tuple[Section, ...] | None:
+def _sections(c: Checker, top: dict[str, Node], draft: bool, where: dict[str, str]) -> tuple[Section, ...] | None:
     node = top.get("sections")
     if node is None or node.value is None:
         if node is not None:  # a bare "sections:" key
@@ -230,10 +233,12 @@ def _sections(c: Checker, top: dict[str, Node], draft: bool) -> tuple[Section, .
         return None
     if not entries:
         _empty(c, node.line, "sections", "has no sections", draft)
-    return tuple(s for snode, spath in entries if (s := _section(c, snode, spath, draft, nested=False)) is not None)
+    return tuple(
+        s for snode, spath in entries if (s := _section(c, snode, spath, draft, where, nested=False)) is not None
+    )
 
 
-def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Section | None:
+def _section(c: Checker, node: Node, path: str, draft: bool, where: dict[str, str], nested: bool) -> Section | None:
     s = c.mapping(node, path, SECTION_KEYS)
     if s is None:
         return None
@@ -248,7 +253,7 @@ def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Se
     elif inode is not None and (ientries := c.items(inode, f"{path}.items")) is not None:
         if not ientries:
             _empty(c, inode.line, f"{path}.items", "has no items", draft)
-        items = [item for n, p in ientries if (item := _item(c, n, p)) is not None]
+        items = [item for n, p in ientries if (item := _item(c, n, p, where)) is not None]
     subs: list[Section] = []
     snode = s.get("sections")
     if snode is not None and nested:
@@ -262,9 +267,10 @@ def _section(c: Checker, node: Node, path: str, draft: bool, nested: bool) -> Se
     elif snode is not None and (sentries := c.items(snode, f"{path}.sections")) is not None:
         if not sentries:
             _empty(c, snode.line, f"{path}.sections", "has no sections", draft)
-        subs = [sub for n, p in sentries if (sub := _section(c, n, p, draft, nested=True)) is not None]
+        subs = [sub for n, p in sentries if (sub := _section(c, n, p, draft, where, nested=True)) is not None]
     ident = c.get(s, "id", path, c.identifier)
-    return Section(title=title, items=tuple(items), intro=intro, sections=tuple(subs), id=ident)
+    sponsored = bool(c.get(s, "sponsored", path, c.boolean))
+    return Section(title, tuple(items), intro, tuple(subs), ident, sponsored, where.get(path, ""))
 
 
 def _unique_ids(c: Checker, top: dict[str, Node]) -> None:
@@ -281,7 +287,14 @@ def _unique_ids(c: Checker, top: dict[str, Node]) -> None:
             ident = entry.value.get("id")
             if ident is not None and isinstance(ident.value, str) and ident.value.strip():
                 name = ident.value.strip()
-                if name in seen:
+                if name in anchors.RESERVED:
+                    c.error(
+                        ident.line,
+                        f"{here}.id",
+                        f"{name!r} is an id the web page uses itself ({', '.join(sorted(anchors.RESERVED))}): choose"
+                        " another",
+                    )
+                elif name in seen:
                     first, line = seen[name]
                     c.error(
                         ident.line,
@@ -306,7 +319,7 @@ def _empty(c: Checker, line: int, path: str, what: str, draft: bool) -> None:
         c.error(line, path, f"{what}: list them below it, or delete the line")
 
 
-def _item(c: Checker, node: Node, path: str) -> Item | None:
+def _item(c: Checker, node: Node, path: str, where: dict[str, str]) -> Item | None:
     i = c.mapping(node, path, ITEM_KEYS)
     if i is None:
         return None
@@ -326,15 +339,19 @@ def _item(c: Checker, node: Node, path: str) -> Item | None:
         src = c.get(im, "src", f"{path}.image", c.url)
         alt = c.get(im, "alt", f"{path}.image", c.alt_text)
         image = Image(src=src, alt=alt) if src and alt else None
+    people = c.get(i, "author", path, c.people) or ()
     return Item(
         title=title,
         url=url,
         summary=summary,
         source=c.get(i, "source", path, c.line_text),
-        author=c.get(i, "author", path, c.line_text),
+        author=", ".join(p.name for p in people) or None,
         image=image,
         date=c.get(i, "date", path, c.date),
         id=c.get(i, "id", path, c.identifier),
+        authors=people,
+        sponsored=bool(c.get(i, "sponsored", path, c.boolean)),
+        anchor=where.get(path, ""),
     )
 
 

@@ -15,6 +15,7 @@ reported together and a failed build writes nothing; the new site appears at onc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import time
@@ -31,6 +32,7 @@ from digest.core.models import Config, Issue
 from digest.pipeline import output
 from digest.pipeline.cache import Cache, Record, issue_keys, salt
 from digest.pipeline.publish import Later, Output, publish, reusable, unchanged
+from digest.pipeline.search import Bundles, search_files
 from digest.pipeline.stages import (
     PAGE_FILE,
     Context,
@@ -129,7 +131,7 @@ def build(
             return _finish(_from_summary(record["summary"]), strict, started)
         results = each_issue(ctx, cache, sources, keys, jobs, progress)
         report = _report(config, results, strict)
-        files = site_files(ctx, results)
+        files = site_files(ctx, results, bundles=Bundles(cache.folder))
         report.files = len(files) - 1  # the marker is not counted
         written = publish(target, files, record, verify)
         cache.record_site(target, {"site_key": key, "summary": _summary(report), "files": written})
@@ -243,13 +245,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dict[str, Output]:
+def site_files(
+    ctx: Context, results: list[Result], drafts: bool = False, bundles: Bundles | None = None
+) -> dict[str, Output]:
     """Every file of the site by its path: each issue's email files and web page, the archive
-    pages and the feeds.  Pages are made only when asked for (Later), so that a build
-    renders only the pages whose content or neighbours changed.
+    pages, the feeds and, with ``bundles`` (the build's), the search bundle.  Pages are made
+    only when asked for (Later), so that a build renders only the pages whose content or
+    neighbours changed.
 
-    Drafts are nobody's neighbour and are in no archive page or feed; their own files are
-    laid out only with ``drafts`` (the preview): the published site never has them."""
+    Drafts are nobody's neighbour and are in no archive page, feed or search index; their own
+    files are laid out only with ``drafts`` (the preview): the published site never has them."""
     files: dict[str, Output] = {output.MARKER: output.MARKER_TEXT}
     good = [r for r in results if r.issue is not None]
     issues = [r.issue for r in good if r.issue is not None]
@@ -260,7 +265,10 @@ def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dic
         for name in ("email.html", "email.txt"):
             files[f"issues/{issue.slug}/{name}"] = Later(f"{r.key}:{name}", partial(r.file, ctx, name))
         page_key = hashlib.sha256(f"page\0{r.key}\0{near[issue.number]!r}".encode()).hexdigest()
-        files[f"issues/{issue.slug}/{PAGE_FILE}"] = Later(page_key, partial(_page, ctx, r, near[issue.number]))
+        # Made once though both the search index and publishing may ask for it.
+        files[f"issues/{issue.slug}/{PAGE_FILE}"] = Later(
+            page_key, functools.cache(partial(_page, ctx, r, near[issue.number]))
+        )
     keys = {r.number: r.key for r in good}
     base = salt(ctx).hex()
     for page in archive_pages(ctx, issues):
@@ -270,7 +278,19 @@ def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dic
     by_number = {r.number: r for r in good}
     contents = {i.number: by_number[i.number].file(ctx, CONTENT).decode() for i in feed_issues(ctx.config, issues)}
     files.update(render_feeds(ctx, issues, contents))
+    if bundles is not None and ctx.config.search:
+        files.update(search_files(ctx.config.language, search_pages(files, issues), bundles))
     return files
+
+
+def search_pages(files: dict[str, Output], issues: list[Issue]) -> dict[str, Later]:
+    """The pages the search indexes: every published issue's web page, by site path."""
+    pages = {}
+    for issue in published(issues):
+        page = files.get(f"issues/{issue.slug}/{PAGE_FILE}")
+        if isinstance(page, Later):
+            pages[f"issues/{issue.slug}/{PAGE_FILE}"] = page
+    return pages
 
 
 def _page(ctx: Context, r: Result, near: Any) -> bytes:

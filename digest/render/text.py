@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from digest.core.models import Config, Issue, Section
@@ -24,10 +25,26 @@ _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 
+@dataclass(frozen=True)
+class InIssue:
+    """The text email's link hook: a link to ``#anchor`` is written as the web page's place
+    (plain text has no places to jump to); any other link gets the UTM tag, if any.  A value,
+    as markdown rendering caches on it."""
+
+    page: str  # the issue's web page
+    tag: utm.Tagger | None
+
+    def __call__(self, url: str) -> str:
+        if url.startswith("#"):
+            return self.page + url
+        return self.tag(url) if self.tag is not None else url
+
+
 def render_text(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     """The text/plain part of the email, from the ``email.txt`` template."""
     tag = utm.tagger(config, issue)  # the email's links carry config.yaml's utm_* parameters
-    text = env.get_template("email.txt").render(issue=utm.tag_items(_url_titles_dropped(issue), tag), link_tag=tag)
+    items = utm.tag_items(_url_titles_dropped(issue), tag)
+    text = env.get_template("email.txt").render(issue=items, link_tag=InIssue(issue.url, tag))
     # Templates (including a newsletter's own) need not manage blank lines exactly:
     # the layout is normalised here instead.
     text = _TRAILING_SPACE.sub("", text.replace("\r\n", "\n"))
