@@ -32,7 +32,7 @@ from digest.core.models import Config, Issue
 from digest.pipeline import output
 from digest.pipeline.cache import Cache, Record, issue_keys, salt
 from digest.pipeline.publish import Later, Output, publish, reusable, unchanged
-from digest.pipeline.search import Bundles, search_files
+from digest.pipeline.search import Bundles, Held, search_files
 from digest.pipeline.stages import (
     PAGE_FILE,
     Context,
@@ -131,7 +131,7 @@ def build(
             return _finish(_from_summary(record["summary"]), strict, started)
         results = each_issue(ctx, cache, sources, keys, jobs, progress)
         report = _report(config, results, strict)
-        files = site_files(ctx, results, bundles=Bundles(cache.folder))
+        files = site_files(ctx, results, bundles=Bundles(cache.folder), held=partial(_held, target, record))
         report.files = len(files) - 1  # the marker is not counted
         written = publish(target, files, record, verify)
         cache.record_site(target, {"site_key": key, "summary": _summary(report), "files": written})
@@ -246,12 +246,16 @@ def _die_with_parent() -> None:
 
 
 def site_files(
-    ctx: Context, results: list[Result], drafts: bool = False, bundles: Bundles | None = None
+    ctx: Context,
+    results: list[Result],
+    drafts: bool = False,
+    bundles: Bundles | None = None,
+    held: Held | None = None,
 ) -> dict[str, Output]:
     """Every file of the site by its path: each issue's email files and web page, the archive
     pages, the feeds and, with ``bundles`` (the build's), the search bundle.  Pages are made
     only when asked for (Later), so that a build renders only the pages whose content or
-    neighbours changed.
+    neighbours changed (``held``: the pages the live site holds, which the index reads).
 
     Drafts are nobody's neighbour and are in no archive page, feed or search index; their own
     files are laid out only with ``drafts`` (the preview): the published site never has them."""
@@ -279,7 +283,7 @@ def site_files(
     contents = {i.number: by_number[i.number].file(ctx, CONTENT).decode() for i in feed_issues(ctx.config, issues)}
     files.update(render_feeds(ctx, issues, contents))
     if bundles is not None and ctx.config.search:
-        files.update(search_files(ctx.config.language, search_pages(files, issues), bundles))
+        files.update(search_files(ctx.config.language, search_pages(files, issues), bundles, held))
     return files
 
 
@@ -291,6 +295,16 @@ def search_pages(files: dict[str, Output], issues: list[Issue]) -> dict[str, Lat
         if isinstance(page, Later):
             pages[f"issues/{issue.slug}/{PAGE_FILE}"] = page
     return pages
+
+
+def _held(target: Path, record: dict[str, Any], rel: str, key: str) -> bytes | None:
+    """The bytes of ``target/rel`` if the last build wrote it under ``key`` and it is still as written."""
+    if reusable(target, record, rel, key) is None:
+        return None
+    try:
+        return (target / rel).read_bytes()
+    except OSError:
+        return None
 
 
 def _page(ctx: Context, r: Result, near: Any) -> bytes:

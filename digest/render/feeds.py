@@ -39,13 +39,13 @@ from digest.render.environment import FEED_FILES, xml_safe
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SPONSORED = "sponsored"  # the category term of an issue with sponsored content
 # What _content.html writes for a permalink and for a link to a place in the issue.
-_PERMALINK = re.compile(r' ?<a class="permalink" href="#[^"]*" aria-label="[^"]*" data-pagefind-ignore>#</a>')
+PERMALINK = re.compile(r'<a class="permalink" href="#[^"]*" aria-label="[^"]*" data-pagefind-ignore>#</a>')
 _IN_PAGE = re.compile(r'(<a href=")#')
 
 
 def feed_content(issue: Issue, content: str) -> str:
     """The issue's fragment as a feed entry's content (see the rules above)."""
-    return _IN_PAGE.sub(lambda m: m.group(1) + issue.url + "#", _PERMALINK.sub("", content))
+    return _IN_PAGE.sub(lambda m: m.group(1) + issue.url + "#", PERMALINK.sub("", content))
 
 
 def contributors(issue: Issue) -> list[Person]:
