@@ -53,14 +53,18 @@ def anchor_problem(url: str, anchors: frozenset[str] | None) -> str | None:
     """Why a link to ``#anchor`` leads nowhere: ``anchors`` are the issue's (None: the text is not an issue's)."""
     name = fragment(url)
     if name is None:
-        return "must name an anchor after '#', without spaces"
+        return f"{_short(url)} names no anchor: write a section's or item's anchor after the '#', without spaces"
     if anchors is None:
         return f"{_short(url)} links to an anchor, but only an issue's text has anchors to link to"
     if name in anchors:
         return None
+    import difflib
+
+    close = [a for a in sorted(anchors) if a == name.lower()] or difflib.get_close_matches(name, sorted(anchors), 1)
+    hint = f"; did you mean '#{close[0]}'?" if close else ""
     return (
-        f"{_short(url)} links to no section or item of this issue: an anchor is an id: or a slug of a title"
-        " (the web page shows each as a permalink)"
+        f"{_short(url)} is no anchor of this issue: link to a section's or item's id:, or to the slug of its title"
+        f" (its permalink on the web page shows it){hint}"
     )
 
 
