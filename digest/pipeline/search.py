@@ -157,6 +157,7 @@ def search_files(
         return data
 
     return {
-        f"{SEARCH_DIR}/{rel}": Later(f"search:{digest}", partial(cached, rel, digest))
+        # Keyed by the SHA-256 of their bytes, as publish keys the bytes of a bundle indexed just now.
+        f"{SEARCH_DIR}/{rel}": Later(digest, partial(cached, rel, digest))
         for rel, digest in sorted(manifest.items())
     }
