@@ -293,7 +293,8 @@ sections:
 
 SEARCH_START = (
     'window.addEventListener("DOMContentLoaded", function () { new PagefindUI({element: "#search", showImages: false,'
-    ' showSubResults: true, translations: {placeholder: "Search the archive"}}); });'
+    ' showSubResults: true, translations: {placeholder: "Search the archive",'
+    ' search_label: "Search the archive"}}); });'
 )
 
 

@@ -265,6 +265,9 @@ _TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".xml": "application/xml",
     ".json": "application/json",
+    # The archive's search (Pagefind): its interface's script and stylesheet; its index files are bytes.
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
 }
 
 
