@@ -281,10 +281,8 @@ def table(results: dict[str, Any], baseline: str | None) -> list[str]:
     )
     for where, found in results.get("search", {}).items():
         if found:
-            shown = f"{found['wall_s']:.2f} s wall, {found['cpu_s']:.2f} s CPU"
-            rows.append(
-                [f"search index, {where} ({found['pages']:,} pages)", "—", "—", shown] + (["—"] if base else [])
-            )
+            cost = f"{found['wall_s']:.2f} s wall, {found['cpu_s']:.2f} s CPU"
+            rows.append([f"search index, {where} ({found['pages']:,} pages)", "—", "—", cost, *(["—"] if base else [])])
     corpus = results.get("corpus")
     if corpus:
         for key, label in (

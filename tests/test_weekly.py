@@ -214,3 +214,20 @@ def test_config_subscribe_and_search_are_checked(newsletter: object, tmp_path: P
     lines = result.stderr.splitlines()
     assert lines[0].startswith("config.yaml:12: subscribe.url: must be an http(s) or mailto URL")
     assert lines[1] == "config.yaml:13: search: must be true or false, got a number (1)"
+
+
+def test_config_words_override_the_sponsored_and_subscribe_labels(tmp_path: Path) -> None:
+    root = tmp_path / "n"
+    shutil.copytree(WEEKLY, root)
+    with (root / "config.yaml").open("a", encoding="utf-8") as f:
+        f.write('words: {sponsored: Partner content, subscribe: Get it weekly, number: "No. {number}"}\n')
+    result = run("build", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    site = root / "site"
+    web = (site / "issues/700/index.html").read_text(encoding="utf-8")
+    assert web.count('<p class="sponsored-label">Partner content</p>') == 2 and ">Sponsored<" not in web
+    assert ">Get it weekly</a>" in web
+    assert (site / "issues/700/email.html").read_text(encoding="utf-8").count(">Partner content</p>") == 2
+    assert "*** Partner content ***" in (site / "issues/700/email.txt").read_text(encoding="utf-8")
+    assert 'label="Partner content"' in (site / "atom.xml").read_text(encoding="utf-8")
+    assert ">No. 700</span>" in (site / "index.html").read_text(encoding="utf-8")

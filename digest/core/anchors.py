@@ -71,12 +71,11 @@ def holders(sections: Node | None) -> list[Holder]:
             here = f"{path}[{index}]"
             fields: dict[str, Node] = sec.value
             title = text(fields, "title")
-            firsts = "\0".join(_item_content(i.value) for i in _entries(fields.get("items"))[:1])
+            firsts = "\0".join(_item_content(i) for _, i in _entries(fields.get("items"))[:1])
             found_sections.append(
                 Holder(here, _explicit(fields), slug(title, "section"), f"{title}\0{text(fields, 'intro')}\0{firsts}")
             )
-            for number, item in enumerate(_entries(fields.get("items")), 1):
-                entry: dict[str, Node] = item.value
+            for number, entry in _entries(fields.get("items")):
                 title = text(entry, "title") or " ".join(text(entry, "summary").split()[:8])
                 found_items.append(
                     Holder(f"{here}.items[{number}]", _explicit(entry), slug(title, "item"), _item_content(entry))
@@ -88,10 +87,11 @@ def holders(sections: Node | None) -> list[Holder]:
     return found_sections + found_items
 
 
-def _entries(node: Node | None) -> list[Node]:
+def _entries(node: Node | None) -> list[tuple[int, dict[str, Node]]]:
+    """The mappings of a list node with their places, counted from 1 (what is not one is validation's to report)."""
     if node is None or not isinstance(node.value, list):
         return []
-    return [entry for entry in node.value if isinstance(entry.value, dict)]
+    return [(n, entry.value) for n, entry in enumerate(node.value, 1) if isinstance(entry.value, dict)]
 
 
 def _item_content(entry: dict[str, Node]) -> str:
