@@ -13,6 +13,9 @@ Rules:
   Two holders with the very same content fall back to -2, -3 in the order of the file.
 - Computed once, from the issue's YAML before its fields are read, so that validation can
   check every markdown link to ``#anchor`` against the issue's anchors.
+- The web page gives every section and item its id.  The email gives one to every section and
+  to the items an id: names or a link of the issue targets (:func:`linked`): an id on each of
+  This Week in Rust's 250 items cost #587 14 KB as sent, and nine issues went over Gmail's clip.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from digest.core import markdown
 from digest.core.loading import Node
+from digest.core.models import Issue
 
 SLUG_CHARS = 48
 # The ids the built-in pages use themselves (the skip link's target, the share and recent
@@ -122,3 +127,17 @@ def assign(found: list[Holder]) -> dict[str, str]:
         taken.add(name)
         anchors[holder.path] = name
     return anchors
+
+
+def linked(issue: Issue) -> frozenset[str]:
+    """The anchors the issue's own markdown links to (``[events](#events)``)."""
+    texts = [issue.intro, issue.outro]
+    for top in issue.sections:
+        for section in (top, *top.sections):
+            texts += [section.title, section.intro]
+            texts += [text for item in section.items for text in (item.title, item.summary)]
+    found = set()
+    for text in texts:
+        if text and "#" in text:
+            found.update(name for link in markdown.links(text) if (name := markdown.fragment(link.target)) is not None)
+    return frozenset(found)

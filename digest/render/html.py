@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from digest.core import anchors
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Config, Issue
 from digest.render import utm
@@ -76,5 +77,5 @@ def email_mjml(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     placeholder = UNSUBSCRIBE_PLACEHOLDER if config.email.unsubscribe_url else None
     tag = utm.tagger(config, issue)
     return env.get_template("email.mjml").render(
-        issue=utm.tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag
+        issue=utm.tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag, linked=anchors.linked(issue)
     )
