@@ -10,9 +10,10 @@ Rules:
   the language and every indexed page's key.  The last bundle is kept in the build cache
   (outside the newsletter) under its key, so a build where only a draft changed, or nothing
   did, runs nothing and links the files it published before.
-- Pagefind runs here, as the ``pagefind_bin`` wheel's binary (no download, no network), on
-  pages given in memory.  Its output was byte-identical across runs in every test here
-  (tests/test_search.py checks it); the cache keeps a site stable even if a version were not.
+- Pagefind runs here, as the ``pagefind_bin`` wheel's binary (no download, no network), on a
+  private temporary copy of the pages (outside the newsletter and the site).  Its output was
+  byte-identical across runs and processes in every test here (tests/test_search.py,
+  tests/test_output.py); the cache keeps a site stable even if a version were not.
 - config.yaml's ``search: false`` turns all of it off.
 """
 
