@@ -19,7 +19,7 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
     Jinja2, MRML and inlining (and finishing) stages."""
     from digest.core.config import load_config
     from digest.pipeline.stages import context, read_sources, render_issue, render_page, validate_issue
-    from digest.render import html, mjml
+    from digest.render import html
     from digest.render.archive import Neighbours
 
     ctx = context(load_config(root))
@@ -40,7 +40,7 @@ def stage_times(root: Path, sample: int = 20) -> dict[str, float]:
         t3 = time.process_time()
         mjml_src = html.email_mjml(env, config, issue)  # its markdown converted already: Jinja2 alone
         t4 = time.process_time()
-        mjml.mjml_to_html(mjml_src)
+        html.mjml_to_html(mjml_src)
         t5 = time.process_time()
         html.render_email(env, config, issue)
         t6 = time.process_time()

@@ -62,7 +62,12 @@ def _common(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-_OUTCOMES = {"send": "; nothing was sent", "check": "", "serve": "; the preview did not start"}
+_OUTCOMES = {
+    "send": "; nothing was sent",
+    "push": "; nothing was sent",
+    "check": "",
+    "serve": "; the preview did not start",
+}
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -72,17 +77,20 @@ def _print_problems(problems: list[Problem]) -> None:
 
 # `digest --help` lists the commands in the order of a week's work, each with a summary short
 # enough not to be cut ("…") in 80 columns; a command not named here comes last.
-_ORDER = ("init", "new", "add", "collect", "check", "serve", "build", "export", "send")
+_ORDER = ("init", "new", "add", "collect", "translate", "editions", "check", "serve", "build", "export", "send", "push")
 _SUMMARIES = {
     "init": "Start a newsletter in a new folder, with a first draft.",
     "new": "Start the next issue as a draft.",
     "add": "Add a web page as an item of the newest draft.",
     "collect": "Add the new entries of feeds to the newest draft.",
+    "translate": "Carry an issue into a local edition, to translate.",
+    "editions": "What each local edition still lacks, issue by issue.",
     "check": "The pre-send gate: check every issue, writing nothing.",
     "serve": "Preview every issue, drafts included, in a browser.",
     "build": "Build the site: every issue, the archive and the feeds.",
     "export": "Write an issue as an .eml message, as send sends it.",
     "send": "Send an issue as a proof through SMTP.",
+    "push": "Hand an issue to the mailing service as a draft.",
 }
 
 
@@ -121,6 +129,12 @@ _STRICT = click.option(
 )
 
 
+_EDITIONS = click.option(
+    "--editions", is_flag=True, help="Every local edition (config.yaml's editions: with root:), errors in one round."
+)
+_STRICT_EDITIONS = click.option(
+    "--strict", is_flag=True, help="Exit 1 when a published translation is missing items, stale or still marked."
+)
 _VERBOSE = click.option(
     "--verbose", "-v", is_flag=True, help="Print every warning in full, not only those of the issues being prepared."
 )
@@ -183,8 +197,11 @@ def _progress() -> Callable[[int, int], None] | None:
     "--verify", is_flag=True, help="Write every file of the site again, trusting nothing the last build recorded."
 )
 @_VERBOSE
+@_EDITIONS
 @_common
-def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: bool, verbose: bool) -> None:
+def build(
+    root: Path, out: Path | None, jobs: int | None, strict: bool, verify: bool, verbose: bool, editions: bool
+) -> None:
     """Build every issue, the archive and the feeds into site/.
 
     The previous site is replaced only when the whole build succeeds. Issues that
@@ -194,9 +211,24 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: 
     Example:
       digest build --root . --out public
       digest build --verify   # after restoring a backup, or if files were edited in place
+      digest build --editions --out public   # every local edition: public/, public/fa/, public/ar/...
     """
     from digest.core.config import load_config
     from digest.pipeline.build import build as run_build
+
+    if editions:
+        from digest.editions.family import load_family
+        from digest.editions.run import build_family
+
+        family = load_family(root)
+        done = build_family(family, out, jobs=jobs, strict=strict, verify=verify)
+        _print_warnings(done.warnings, done.prepared, verbose)
+        into = f" into {out}" if out is not None else ""
+        click.echo(
+            f"built {_plural(done.editions, 'edition')}{into}: {_plural(done.issues, 'issue')} ({done.changed:,}"
+            f" changed) in {done.seconds:.1f} s{_warned(done.warnings)}"
+        )
+        return
 
     report = run_build(load_config(root), out, jobs=jobs, progress=_progress(), strict=strict, verify=verify)
     _print_warnings(report.warnings, report.prepared, verbose)
@@ -234,6 +266,7 @@ def build(root: Path, out: Path | None, jobs: int | None, strict: bool, verify: 
     help="Seconds --links waits for each server (default 10).",
 )
 @_VERBOSE
+@_EDITIONS
 @_common
 def check(
     root: Path,
@@ -243,6 +276,7 @@ def check(
     numbers: tuple[int, ...],
     timeout: float | None,
     verbose: bool,
+    editions: bool,
 ) -> None:
     """The pre-send gate: validate and render every issue without writing anything.
 
@@ -256,9 +290,23 @@ def check(
     Example:
       digest check --root ~/my-digest
       digest check --strict --links   # before sending, and in CI
+      digest check --editions         # every local edition (editions: entries with root:)
     """
     from digest.core.config import load_config
     from digest.deliver.gate import check as run_check
+
+    if editions:
+        from digest.editions.family import load_family
+        from digest.editions.run import check_family
+
+        family = load_family(root)
+        done = check_family(family, jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
+        _print_warnings(done.warnings, done.prepared, verbose)
+        click.echo(
+            f"checked {_plural(done.editions, 'edition')}, {_plural(done.issues, 'issue')}: no"
+            f" errors{_warned(done.warnings)}"
+        )
+        return
 
     outcome = run_check(load_config(root), jobs=jobs, strict=strict, links=links, numbers=numbers, timeout=timeout)
     _print_warnings(outcome.warnings, outcome.prepared, verbose)
@@ -429,6 +477,66 @@ def collect(
 
 
 @main.command()
+@click.argument("number", type=int, required=False)
+@_STRICT_EDITIONS
+@_common
+def editions(root: Path, number: int | None, strict: bool) -> None:
+    """What each local edition has of every issue of the source edition (or of issue NUMBER).
+
+    One row per edition: absent, draft or published, then its items translated, untranslated
+    (a text still marked), stale (the source's title or summary changed since the translation),
+    missing (in the source only) and extra, and the texts still marked.  Items correspond by id:,
+    else by their link.  Reads only: nothing is written, nothing fetched.
+
+    \b
+    Example:
+      digest editions
+      digest editions 263 --strict   # in CI: exit 1 when a published translation lags
+    """
+    from digest.editions.family import load_family
+    from digest.editions.status import status, table
+
+    rows = status(load_family(root), number)
+    for line in table(rows):
+        click.echo(line)
+    behind = [r for r in rows if r.behind]
+    if strict and behind:
+        names = ", ".join(f"{r.language} {r.number}" for r in behind)
+        plural = "s are" if len(behind) != 1 else " is"
+        click.echo(f"{len(behind)} published translation{plural} behind the source ({names})", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("number", type=int)
+@click.option("--to", "language", required=True, metavar="LANG", help="The local edition's language (editions:).")
+@_common
+def translate(root: Path, number: int, language: str) -> None:
+    """Carry issue NUMBER of the source edition into the LANG edition's folder, to translate.
+
+    A new issue is a draft with the same number, date, sections, items, links and images; every
+    text to translate is carried over marked [untranslated], which check refuses once the issue is
+    published.  An issue already there gets only the items it lacks; nothing else in it changes.
+
+    \b
+    Example:
+      digest translate 263 --to fa
+    """
+    from digest.editions.family import load_family
+    from digest.editions.translate import translate as run_translate
+
+    done = run_translate(load_family(root), number, language)
+    if done.created:
+        click.echo(f"created {done.rel} ({_plural(done.added, 'item')} to translate)")
+    elif done.added:
+        click.echo(f"added {_plural(done.added, 'item')} to translate to {done.rel}")
+        if done.published:
+            click.echo(f"note: {done.rel} is published: check fails until they are translated", err=True)
+    else:
+        click.echo(f"nothing to add: {done.rel} has every item of issue {number}")
+
+
+@main.command()
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -538,8 +646,33 @@ def _message(root: Path, number: int, to: list[str] | None) -> Any:
 
     config = load_config(root)
     issue, html, text = render_one(config, number)
-    if not issue.has_content:  # a header and a footer: a mistake to send or export, not a proof
-        what = "a draft with no items yet" if issue.draft else "an issue with no items"
-        why = f"is {what}: there is nothing to send; add some with digest add URL or digest collect"
-        raise DigestError([Problem(issue.source, None, why)])
+    message.require_content(issue)
     return message.build_message(config, issue, html, text, to or [message.sender(config)])
+
+
+@main.command()
+@click.argument("number", type=int)
+@click.option("--dry-run", is_flag=True, help="Print the requests push would make (credentials as ***); send none.")
+@_common
+def push(root: Path, number: int, dry_run: bool) -> None:
+    """Hand issue NUMBER to the mailing service in config.yaml (mailing:) as a draft campaign.
+
+    Runs the pre-send gate first (as `digest check --issue NUMBER`), then creates the draft,
+    or updates it when pushed again: one campaign per issue, found through the service.  A
+    campaign that is scheduled or sent is never changed, and nothing is ever sent to a list:
+    you press send in the service.  Credentials come from the environment only:
+    DIGEST_LISTMONK_USER and DIGEST_LISTMONK_TOKEN, DIGEST_BUTTONDOWN_API_KEY,
+    DIGEST_MAILCHIMP_API_KEY or DIGEST_BREVO_API_KEY (DIGEST_PUSH_TIMEOUT: seconds to wait).
+
+    \b
+    Example:
+      read -rs DIGEST_BUTTONDOWN_API_KEY && export DIGEST_BUTTONDOWN_API_KEY   # typed, not echoed
+      digest push 264 --dry-run
+      digest push 264
+    """
+    from digest.core.config import load_config
+    from digest.deliver.push.run import push as run_push
+
+    outcome = run_push(load_config(root), number, dry_run=dry_run)
+    _print_warnings(outcome.warnings, outcome.prepared, False)
+    click.echo(outcome.shown if dry_run else outcome.line())

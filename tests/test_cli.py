@@ -273,26 +273,32 @@ def test_help_lists_the_commands_in_the_order_of_a_weeks_work_uncut() -> None:
     assert result.exit_code == 0
     listed = result.stdout.split("Commands:\n")[1]
     assert (
-        listed == "  init     Start a newsletter in a new folder, with a first draft.\n"
-        "  new      Start the next issue as a draft.\n"
-        "  add      Add a web page as an item of the newest draft.\n"
-        "  collect  Add the new entries of feeds to the newest draft.\n"
-        "  check    The pre-send gate: check every issue, writing nothing.\n"
-        "  serve    Preview every issue, drafts included, in a browser.\n"
-        "  build    Build the site: every issue, the archive and the feeds.\n"
-        "  export   Write an issue as an .eml message, as send sends it.\n"
-        "  send     Send an issue as a proof through SMTP.\n"
+        listed == "  init       Start a newsletter in a new folder, with a first draft.\n"
+        "  new        Start the next issue as a draft.\n"
+        "  add        Add a web page as an item of the newest draft.\n"
+        "  collect    Add the new entries of feeds to the newest draft.\n"
+        "  translate  Carry an issue into a local edition, to translate.\n"
+        "  editions   What each local edition still lacks, issue by issue.\n"
+        "  check      The pre-send gate: check every issue, writing nothing.\n"
+        "  serve      Preview every issue, drafts included, in a browser.\n"
+        "  build      Build the site: every issue, the archive and the feeds.\n"
+        "  export     Write an issue as an .eml message, as send sends it.\n"
+        "  send       Send an issue as a proof through SMTP.\n"
+        "  push       Hand an issue to the mailing service as a draft.\n"
     )
     assert list(main.list_commands(click.Context(main))) == [
         "init",
         "new",
         "add",
         "collect",
+        "translate",
+        "editions",
         "check",
         "serve",
         "build",
         "export",
         "send",
+        "push",
     ]
 
 

@@ -81,6 +81,7 @@ def test_every_commented_setting_is_a_real_one(tmp_path: Path) -> None:
     assert set(data["utm"]) == {"source", "medium", "campaign"}
     assert set(data["editions"][0]) == set(EDITION_KEYS)
     assert set(data["sources"][0]) == {"url", "section"}
+    assert set(data["mailing"]) == {"service", "api_url", "lists", "template"}
     assert data["search"] is True and set(data["subscribe"]) == {"url"}
     assert [set(data[k]) for k in ("feed", "check", "archive", "links")] == [
         {"items"},
@@ -91,6 +92,8 @@ def test_every_commented_setting_is_a_real_one(tmp_path: Path) -> None:
     config_text = (folder / "config.yaml").read_text(encoding="utf-8")
     assert all(word in config_text for word in WORDS)  # the words: comment names every word there is
     (folder / "config.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "fa").mkdir()  # the local edition the example's root: names
+    (tmp_path / "fa" / "config.yaml").write_text("title: t\nurl: https://example.org/fa/\n", encoding="utf-8")
     config = load_config(folder)
     assert config.title == "Test: “quoted” & {braces}"
     assert config.sources[0].section == "From the blog"

@@ -20,7 +20,7 @@ from test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_available, _unavailab
 
 from digest.core.config import load_config
 from digest.core.issues import discover, load_issue
-from digest.render import environment, inline, mjml
+from digest.render import environment, inline
 from digest.render import html as render
 
 pytestmark = pytest.mark.slow  # browser tests (Chromium): the fast tier is -m 'not slow'
@@ -63,7 +63,7 @@ def _emails(root: Path) -> Iterator[tuple[str, str, str]]:
     for number, path, rel in files:
         issue, problems = load_issue(config, number, path, rel)
         assert issue is not None, problems
-        html = mjml.mjml_to_html(render.email_mjml(env, config, issue))
+        html = render.mjml_to_html(render.email_mjml(env, config, issue))
         sent = inline.finish_email(inline.inline_email(html), config)
         reference = inline.finish_email(inline.inline_css(html), config)
         yield rel, sent, reference

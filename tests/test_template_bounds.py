@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SENTINEL
 
-from digest.render.mjml import MAX_DEPTH, too_deep
+from digest.render.html import MAX_DEPTH, too_deep
 
 # Hostile templates: each case runs the CLI in its own process, some up to their time bound.
 pytestmark = pytest.mark.slow

@@ -37,10 +37,13 @@ Fields = dict[str, Any]  # one item as it goes into the file: title, url, summar
 
 @dataclass
 class Batch:
-    """Items bound for one section (by title; None: the last section)."""
+    """Items bound for one section (by title; None: the last section; or by ``position``)."""
 
     section: str | None
     items: list[Fields] = field(default_factory=list)
+    # The section at this place in the list (from 0), whatever its title: a translation's sections have their
+    # own titles.  A new section titled ``section`` when there are not that many.
+    position: int | None = None
 
 
 def append_items(text: str, rel: str, batches: Sequence[Batch]) -> str:
@@ -54,7 +57,7 @@ def append_items(text: str, rel: str, batches: Sequence[Batch]) -> str:
 
 def _in_order(batches: Sequence[Batch]) -> list[Batch]:
     # "The last section" means the last one before this edit: fill it before new sections follow it.
-    return sorted(batches, key=lambda b: b.section is not None)
+    return sorted(batches, key=lambda b: b.section is not None or b.position is not None)
 
 
 def _append(text: str, rel: str, batch: Batch) -> str:
@@ -78,7 +81,7 @@ def _append(text: str, rel: str, batch: Batch) -> str:
     if not isinstance(seq, yaml.SequenceNode):
         raise DigestError([Problem(rel, seq.start_mark.line + 1, "must be a list of sections", "sections")])
     sections = seq.value
-    target = _find(sections, batch.section)
+    target = _find(sections, batch.section, batch.position)
     if target is None:  # a new section after the last one, indented like the others
         if not sections:
             raise DigestError([Problem(rel, seq.start_mark.line + 1, "has no sections to add after", "sections")])
@@ -116,7 +119,7 @@ def expected_after(before: Any, batches: Sequence[Batch]) -> Any:
         sections = doc.get("sections") if isinstance(doc, dict) else None
         if sections is None:
             doc["sections"] = sections = []
-        found = _find_data(sections, batch.section)
+        found = _find_data(sections, batch.section, batch.position)
         if found is None:
             sections.append(
                 {"title": batch.section, "items": list(batch.items)}
@@ -174,14 +177,17 @@ def save_issue(
     *,
     version: str | None = None,
     refuse: Callable[[bytes], None] | None = None,
+    allowed: Callable[[Problem], bool] | None = None,
 ) -> bytes:
     """Insert the batches into the issue file as it is now, check the result, and replace the file atomically.
-    ``refuse`` sees the file as it is under the lock, before the edit, and may refuse it (raise DigestError)."""
+    ``refuse`` sees the file as it is under the lock, before the edit, and may refuse it (raise DigestError).
+    ``allowed``: errors of the result that do not stop the edit (translate adds untranslated items to a published
+    translation: `check` then fails on them, as it should)."""
 
     def change(before: bytes) -> bytes:
         if refuse is not None:
             refuse(before)
-        return _appended(config, number, path, rel, before, batches)
+        return _appended(config, number, path, rel, before, batches, allowed)
 
     return rewrite_issue(path, rel, change, version=version)
 
@@ -199,7 +205,15 @@ def replace_issue(config: Config, number: int, path: Path, rel: str, data: bytes
     rewrite_issue(path, rel, checked, version=version)
 
 
-def _appended(config: Config, number: int, path: Path, rel: str, before: bytes, batches: Sequence[Batch]) -> bytes:
+def _appended(
+    config: Config,
+    number: int,
+    path: Path,
+    rel: str,
+    before: bytes,
+    batches: Sequence[Batch],
+    allowed: Callable[[Problem], bool] | None = None,
+) -> bytes:
     text = before.decode("utf-8")
     # A file written with Windows line ends keeps them: edit it as \n, write it back as \r\n.
     crlf = text.count("\n") == text.count("\r\n") > 0
@@ -214,10 +228,15 @@ def _appended(config: Config, number: int, path: Path, rel: str, before: bytes, 
     if parsed != expected_after(yaml.safe_load(text) or {}, batches):
         raise AssertionError(f"the edit of {rel} would change what is already there")
     _, problems = load_issue(config, number, path, rel, data=data)
-    errors = [p for p in problems if not p.warning]
+    errors = [p for p in problems if not p.warning and not (allowed and allowed(p))]
     if errors:
         raise DigestError(errors)
     return data
+
+
+def dump_document(value: dict[str, Any]) -> str:
+    """A whole new issue file's YAML, written as `add` writes items (block style, text as | blocks)."""
+    return _dump(value, 0, 0, top=True)
 
 
 def write_atomic(path: Path, data: bytes, before: bytes | None, name: str | None = None) -> None:
@@ -295,14 +314,18 @@ def _title(section: yaml.Node) -> str | None:
     return t.value if isinstance(t, yaml.ScalarNode) and not _is_null(t) else None
 
 
-def _find(sections: list[yaml.Node], title: str | None) -> tuple[int, yaml.Node] | None:
+def _find(sections: list[yaml.Node], title: str | None, position: int | None = None) -> tuple[int, yaml.Node] | None:
+    if position is not None:
+        return (position, sections[position]) if position < len(sections) else None
     if title is None:
         return (len(sections) - 1, sections[-1]) if sections else None
     wanted = title.strip().casefold()
     return next(((i, s) for i, s in enumerate(sections) if (_title(s) or "").strip().casefold() == wanted), None)
 
 
-def _find_data(sections: list[Any], title: str | None) -> Any:
+def _find_data(sections: list[Any], title: str | None, position: int | None = None) -> Any:
+    if position is not None:
+        return sections[position] if position < len(sections) else None
     if title is None:
         return sections[-1] if sections else None
     wanted = title.strip().casefold()

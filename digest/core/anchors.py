@@ -136,7 +136,7 @@ def linked(issue: Issue) -> frozenset[str]:
         for section in (top, *top.sections):
             texts += [section.title, section.intro]
             texts += [text for item in section.items for text in (item.title, item.summary)]
-    found = set()
+    found: set[str] = set()
     for text in texts:
         if text and "#" in text:
             found.update(name for link in markdown.links(text) if (name := markdown.fragment(link.target)) is not None)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from digest.core import colors, headers, i18n, lint, markdown, paths
+from digest.core import colors, i18n, lint, mailing, markdown, paths, validate
 from digest.core.errors import DigestError, Problem
 from digest.core.loading import Node, cut, parse, read_text, short
 from digest.core.models import Author, Config, DarkTheme, Edition, EmailSettings, FeedSource, Image, Theme, Utm
@@ -36,10 +36,11 @@ KEYS = (
     "archive",
     "digits",
     "links",
+    "mailing",
     "search",
     "subscribe",
 )
-EDITION_KEYS = ("language", "title", "url", "same_numbers")
+EDITION_KEYS = ("language", "title", "url", "same_numbers", "root")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _NUMBER_SPEC = re.compile(r"0?[1-9]d?")  # {number:3}, {number:03}, {number:03d}
 
@@ -76,11 +77,11 @@ def load_config(root: Path) -> Config:
 
 
 def _header(c: Checker, read: Callable[[Node, str], str | None]) -> Callable[[Node, str], str | None]:
-    """``read``, then refuse a value that cannot be an email header once decoded (:mod:`digest.core.headers`)."""
+    """``read``, then refuse a value that cannot be an email header once decoded (:mod:`digest.core.validate`)."""
 
     def checked(node: Node, path: str) -> str | None:
         value = read(node, path)
-        if value is not None and (why := headers.text_problem(value)):
+        if value is not None and (why := validate.text_problem(value)):
             c.error(node.line, path, why)
             return None
         return value
@@ -93,7 +94,7 @@ def _address(c: Checker) -> Callable[[Node, str], str | None]:
 
     def checked(node: Node, path: str) -> str | None:
         value = c.line_text(node, path)
-        if value is not None and (why := headers.address_problem(value)):
+        if value is not None and (why := validate.address_problem(value)):
             c.error(node.line, path, why if why.startswith(("holds", "has")) else f"{why}, got {short(value)}")
             return None
         return value
@@ -258,10 +259,21 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
         kwargs["editions"], kwargs["x_default"] = _editions(
             c,
             e_node,
-            Edition(language, title, url, str(kwargs.get("direction", "ltr")), _language_name(language), True),
+            Edition(
+                language,
+                title,
+                url,
+                str(kwargs.get("direction", "ltr")),
+                _language_name(language),
+                True,
+                root.resolve(),
+            ),
+            root,
         )
     if (links := c.mapping(top.get("links"), "links", ("schemes",))) is not None and "schemes" in links:
         kwargs["link_schemes"] = _schemes(c, links["schemes"])
+    if (m := mailing.read(c, top, kwargs.get("email"))) is not None:
+        kwargs["mailing"] = m
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]
@@ -338,7 +350,7 @@ def _sources(c: Checker, node: Node | None) -> tuple[FeedSource, ...] | None:
     return tuple(sources)
 
 
-def _editions(c: Checker, node: Node, this: Edition) -> tuple[tuple[Edition, ...], str | None]:
+def _editions(c: Checker, node: Node, this: Edition, root: Path) -> tuple[tuple[Edition, ...], str | None]:
     """The editions listed under ``editions:`` with ``this`` one among them (first, unless
     listed: the same list can then be copied into every edition's config.yaml), and the
     url of the first listed, the x-default."""
@@ -353,6 +365,7 @@ def _editions(c: Checker, node: Node, this: Edition) -> tuple[tuple[Edition, ...
         ed_url = c.get(entry, "url", path, c.url)
         same = c.get(entry, "same_numbers", path, c.boolean)
         language = c.get(entry, "language", path, c.line_text)
+        local = _edition_root(c, entry.get("root"), f"{path}.root", root)
         direction = None
         if language is not None:
             direction = _direction(language)
@@ -386,11 +399,19 @@ def _editions(c: Checker, node: Node, this: Edition) -> tuple[tuple[Edition, ...
                 f"is {short(language)}, but this entry's url is this newsletter's, whose language is {this.language}",
             )
             continue
+        if local is not None and (local == root.resolve()) != (ed_url == this.url):
+            why = (
+                "is another folder, but this entry's url is this newsletter's"
+                if ed_url == this.url
+                else "is this newsletter's folder, but this entry's url is another edition's"
+            )
+            c.error(entry["root"].line, f"{path}.root", why)
+            continue
         seen_urls[ed_url] = seen_languages[language.lower()] = path
         found.append(
             this
             if ed_url == this.url
-            else Edition(language, ed_title, ed_url, direction, _language_name(language), bool(same))
+            else Edition(language, ed_title, ed_url, direction, _language_name(language), bool(same), local)
         )
     if not found:
         return (), None
@@ -398,6 +419,31 @@ def _editions(c: Checker, node: Node, this: Edition) -> tuple[tuple[Edition, ...
     if this not in found:
         found.insert(0, this)
     return tuple(found), x_default
+
+
+def _edition_root(c: Checker, node: Node | None, path: str, root: Path) -> Path | None:
+    """An edition's ``root:``: the folder of a local edition, relative to this newsletter (resolved: the family's
+    commands compare folders, not spellings); it must hold a config.yaml."""
+    if node is None or (value := c.text(node, path)) is None:
+        return None
+    try:
+        folder = (root / value).resolve()
+        ok = folder.is_dir()
+        has_config = (folder / CONFIG_FILE).is_file()
+    except (OSError, RuntimeError) as e:  # a symlink loop, a name too long
+        c.error(node.line, path, f"{short(value)} cannot be opened: {e}")
+        return None
+    if not ok:
+        c.error(
+            node.line,
+            path,
+            f"{short(value)} is not a folder (a local edition's newsletter folder, relative to this one)",
+        )
+        return None
+    if not has_config:
+        c.error(node.line, path, f"{short(value)} has no {CONFIG_FILE}: is it the edition's newsletter folder?")
+        return None
+    return folder
 
 
 def _language_name(language: str, in_language: str | None = None) -> str:

@@ -26,7 +26,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import anchors, headers, i18n, markdown, paths, plaintext
+from digest.core import anchors, i18n, markdown, paths, plaintext, validate
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -35,7 +35,13 @@ from digest.core.validate import Checker, capped
 ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
 SECTION_KEYS = ("title", "id", "sponsored", "intro", "items", "sections")
-ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id", "sponsored")
+FINGERPRINT_KEY = "translated_from"  # the source's fingerprint on a translated item (digest.core.translation)
+ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id", FINGERPRINT_KEY, "sponsored")
+_FINGERPRINT = re.compile(r"[0-9a-f]{12}")
+NOT_TRANSLATED = (
+    f"is not translated yet (it holds {validate.UNTRANSLATED}): translate it and delete the marker, or keep the issue"
+    " a draft (draft: true)"
+)
 _NAME = re.compile(r"([0-9]{1,9})\.yaml")
 # Editors' backup, swap, lock and temporary files (0004.yaml~, .0004.yaml.swp, #0004.yaml#,
 # .#0004.yaml, 0004.yaml.bak, .orig, .rej, .tmp) and hidden files are not issues.
@@ -164,7 +170,7 @@ def _check_subject(c: Checker, top: dict[str, Node], subject: str | None) -> Non
     """The subject is an email header: refused at its line (or the title's, which it defaults to) when it
     cannot be one once its encoded words are decoded (a CR LF there would start a header line of its own)."""
     key = "subject" if "subject" in top else "title" if "title" in top else None
-    if key is None or subject is None or (why := headers.text_problem(subject)) is None:
+    if key is None or subject is None or (why := validate.text_problem(subject)) is None:
         return  # a subject made from config's title and issue_title: config.yaml's checks cover it
     c.error(top[key].line, key, why)
 
@@ -202,6 +208,7 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     outro = c.get(top, "outro", "", c.markdown)
     sections = _sections(c, top, draft, where)
     _unique_ids(c, top)
+    _untranslated(c, draft)
     if date is None or sections is None:
         return None
     return Issue(
@@ -310,6 +317,17 @@ def _unique_ids(c: Checker, top: dict[str, Node]) -> None:
     visit(top.get("sections"), "sections", "sections")
 
 
+def _untranslated(c: Checker, draft: bool) -> None:
+    """Rule (digest.core.translation): marked text never reaches a reader: an error at each in a published issue."""
+    if c.marked and not draft:
+        for line, path in c.marked:
+            c.error(line, path, NOT_TRANSLATED)
+    elif c.marked:
+        (line, path), others = min(c.marked), len(c.marked) - 1
+        also = f", nor are {others} other texts" if others else ""
+        c.note(line, path, f"is not translated yet{also} (fine for a draft; translate them before publishing)")
+
+
 def _empty(c: Checker, line: int, path: str, what: str, draft: bool) -> None:
     if draft:
         c.note(line, path, f"{what} (fine for a draft; it must have some before publishing)")
@@ -334,6 +352,10 @@ def _item(c: Checker, node: Node, path: str, where: dict[str, str]) -> Item | No
     summary = c.get(i, "summary", path, c.markdown)
     if all(k not in i or i[k].value is None for k in ("title", "summary")):
         c.error(node.line, path, "an item needs a title or a summary")
+    # Checked, never kept in the model: no template, and so no output, can show it.
+    if (fp := c.get(i, FINGERPRINT_KEY, path, c.line_text)) is not None and not _FINGERPRINT.fullmatch(fp):
+        why = "must be the 12 hex digits digest translate wrote (the source item's fingerprint); delete the line if"
+        c.error(i[FINGERPRINT_KEY].line, f"{path}.{FINGERPRINT_KEY}", f"{why} it is not a translation")
     image = None
     if (im := c.mapping(i.get("image"), f"{path}.image", ("src", "alt"), required=("src", "alt"))) is not None:
         src = c.get(im, "src", f"{path}.image", c.url)

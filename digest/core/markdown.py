@@ -308,7 +308,7 @@ def bad_links(
 
 
 # A link hook rewrites the href of every link (never an image) as it is rendered: the
-# email's UTM tagging (digest.render.utm).  It must be a value (hashable, equal for the
+# email's UTM tagging (digest.render.html).  It must be a value (hashable, equal for the
 # same work), since rendering is cached on it.
 LinkHook = Callable[[str], str]
 

@@ -103,6 +103,16 @@ class Author:
 
 
 @dataclass(frozen=True)
+class Mailing:
+    """config.yaml's mailing: the service `digest push` hands an issue to, as a draft campaign."""
+
+    service: str  # listmonk | buttondown | mailchimp | brevo
+    api_url: str | None = None  # the instance (listmonk) or another endpoint than the official one; no trailing /
+    lists: tuple[str, ...] = ()  # listmonk/Brevo list ids, or the one Mailchimp audience id
+    template: int | None = None  # listmonk's template id
+
+
+@dataclass(frozen=True)
 class EmailSettings:
     from_: str | None = None
     reply_to: str | None = None
@@ -167,10 +177,21 @@ class Edition:
     # It publishes the same issue numbers: an issue page links to the same number there,
     # not to its archive.
     same_numbers: bool = False
+    # A local edition (``root:`` in config.yaml): its newsletter folder.  Never rendered, never compared: a
+    # template printing {{ edition }} writes no path of this machine.
+    root: Path | None = field(default=None, repr=False, compare=False)
+    # The issue numbers a local same_numbers edition publishes (digest.core.siblings), so that an issue page
+    # links its issue there only where it exists; None (not local): every number is taken to exist.
+    issues: frozenset[int] | None = field(default=None, repr=False, compare=False)
+
+    def has(self, number: int) -> bool:
+        """Whether this edition publishes issue ``number`` (as far as digest can know)."""
+        return self.same_numbers and (self.issues is None or number in self.issues)
 
     def page_url(self, number: int | None) -> str:
-        """The edition's page for issue ``number`` (its archive for None or without same_numbers)."""
-        return f"{self.url}issues/{number}/" if number is not None and self.same_numbers else self.url
+        """The edition's page for issue ``number`` (its archive for None, without same_numbers, or where the
+        local edition does not publish that issue)."""
+        return f"{self.url}issues/{number}/" if number is not None and self.has(number) else self.url
 
 
 @dataclass(frozen=True)
@@ -205,7 +226,34 @@ class Config:
     # links.schemes: URL schemes links may use besides http(s) and mailto (never javascript:,
     # data:, vbscript:, file:; config validation refuses them).
     link_schemes: tuple[str, ...] = ()
+    mailing: Mailing | None = None  # `digest push`'s service; None: not configured
     warnings: tuple[Problem, ...] = ()  # config.yaml's own warnings (e.g. low-contrast colours)
 
     def issue_url(self, number: int) -> str:
         return f"{self.url}issues/{number}/"
+
+    def edition_links(self, number: int | None = None) -> list[tuple[Edition, str, bool]]:
+        """(edition, href, is this edition) for the language switcher and hreflang links of the
+        archive (``number`` None) or of issue ``number``."""
+        links = []
+        for edition in self.editions:
+            this = edition.url == self.url
+            href = (self.issue_url(number) if number is not None else self.url) if this else edition.page_url(number)
+            links.append((edition, href, this))
+        return links
+
+    def alternates(self, number: int | None = None) -> list[tuple[str, str]]:
+        """(hreflang, href) of the archive's or issue ``number``'s <link rel="alternate">: only
+        pages with the same content in another edition (the archives; an issue in editions
+        with ``same_numbers`` that publish it), then x-default when its edition is among them; none when no
+        other edition has the page."""
+        links = [
+            (edition, href)
+            for edition, href, this in self.edition_links(number)
+            if this or number is None or edition.has(number)
+        ]
+        if len(links) < 2:
+            return []
+        return [(e.language, href) for e, href in links] + [
+            ("x-default", href) for e, href in links if e.url == self.x_default
+        ]

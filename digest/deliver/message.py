@@ -7,7 +7,7 @@ Rules:
   email.unsubscribe_mailto is set) with List-Unsubscribe-Post for one-click unsubscribing
   (RFC 8058) when the URL is https.
 - No header line can be injected (issue 20): every value is checked once decoded
-  (:mod:`digest.core.headers`: no control character may appear after RFC 2047 decoding), and the
+  (:mod:`digest.core.validate`: no control character may appear after RFC 2047 decoding), and the
   message carries a policy that refuses, each time it is written, any header whose folded form
   would start a line that is not a continuation. The first is the user error, with the key that
   holds the value; the second is the guarantee, whatever a future header or library does.
@@ -25,7 +25,7 @@ from email.policy import EmailPolicy, default
 from email.utils import format_datetime, make_msgid
 from urllib.parse import quote, urlsplit
 
-from digest.core import headers, lint
+from digest.core import lint, validate
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Config, Issue
 
@@ -72,7 +72,7 @@ def recipients(addresses: tuple[str, ...] | list[str]) -> list[str]:
     for to in addresses:
         # A line break would start a header of its own ("Bcc: ..."), raw or in an encoded word,
         # a comma a second recipient; either is a user error, not a crash.
-        why = headers.address_problem(to)
+        why = validate.address_problem(to)
         if why is not None and ("encoded words" in why or why.startswith("has a domain")):
             problems.append(Problem("--to", None, f"{to!r} {why}"))
         elif why is not None:
@@ -99,6 +99,14 @@ def sender(config: Config) -> str:
     if re.search(r'[()<>\[\]:;@\\,."]', config.author.name):
         return f'"{escaped}" <{config.author.email}>'
     return f"{config.author.name} <{config.author.email}>"
+
+
+def require_content(issue: Issue) -> None:
+    """Refuse an issue with nothing in it (a header and a footer): a mistake to send, export or push."""
+    if not issue.has_content:
+        what = "a draft with no items yet" if issue.draft else "an issue with no items"
+        why = f"is {what}: there is nothing to send; add some with digest add URL or digest collect"
+        raise DigestError([Problem(issue.source, None, why)])
 
 
 def list_id(config: Config) -> str:
@@ -128,13 +136,13 @@ def build_message(
     problems = [
         Problem(*where[name][:1], None, why, where[name][1])
         for name, value in texts.items()
-        if value and (why := headers.text_problem(value))
+        if value and (why := validate.text_problem(value))
     ]
     addresses = {"email.from" if config.email.from_ else "author": from_, "email.reply_to": config.email.reply_to or ""}
     problems += [
         Problem("config.yaml", None, why, key)
         for key, value in addresses.items()
-        if value and (why := headers.address_problem(value))
+        if value and (why := validate.address_problem(value))
     ]
     if problems:
         raise DigestError(problems)
@@ -150,7 +158,7 @@ def build_message(
     if reply_to:
         msg["Reply-To"] = reply_to
     msg["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
-    msg["Message-ID"] = make_msgid(domain=headers.ascii_domain(sent_from.domain))
+    msg["Message-ID"] = make_msgid(domain=validate.ascii_domain(sent_from.domain))
     msg["List-Id"] = texts["List-Id"]
     if unsubscribe:
         msg["List-Unsubscribe"] = texts["List-Unsubscribe"]
@@ -184,13 +192,13 @@ def _foldable(msg: EmailMessage, name: str, value: object) -> bool:
 def _written(value: str) -> Address:
     """The address as the message writes it: an ASCII local part with its domain in ASCII (IDNA,
     xn--…), so that the message needs nothing special of any server; a non-ASCII local part as
-    written (RFC 6532). ``value`` has passed :func:`digest.core.headers.parse_address`."""
-    found = headers.parse_address(value)
+    written (RFC 6532). ``value`` has passed :func:`digest.core.validate.parse_address`."""
+    found = validate.parse_address(value)
     if isinstance(found, str):  # validation refuses these first; this keeps the promise here too
         raise DigestError([Problem("email", None, f"{value!r} {found}")])
     if not found.username.isascii():
         return found
-    return Address(found.display_name, found.username, headers.ascii_domain(found.domain) or found.domain)
+    return Address(found.display_name, found.username, validate.ascii_domain(found.domain) or found.domain)
 
 
 def _ascii_uri(url: str) -> str:
@@ -203,7 +211,7 @@ def _ascii_uri(url: str) -> str:
 def _mailto(address: str) -> str:
     """A mailto: URI (RFC 6068) for ``address``: the domain in IDNA, the rest percent-encoded."""
     local, _, domain = address.rpartition("@")
-    return f"mailto:{_ascii_uri(local)}@{headers.ascii_domain(domain) or _ascii_uri(domain)}"
+    return f"mailto:{_ascii_uri(local)}@{validate.ascii_domain(domain) or _ascii_uri(domain)}"
 
 
 def html_part(msg: EmailMessage) -> EmailMessage:

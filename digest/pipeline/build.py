@@ -29,6 +29,7 @@ from digest.core.cachedir import newsletter_cache
 from digest.core.errors import DigestError, Problem, strict_failures
 from digest.core.issues import date_order
 from digest.core.models import Config, Issue
+from digest.core.translation import unsendable
 from digest.pipeline import output
 from digest.pipeline.cache import Cache, Record, issue_keys, salt
 from digest.pipeline.publish import Later, Output, publish, reusable, unchanged
@@ -122,21 +123,59 @@ def build(
     output.check_output(config.root, target)
     cache = Cache(newsletter_cache(config.root))
     with output.locked(config.root, cache.folder):
-        ctx = context(config)
-        sources = read_sources(config)
-        keys = issue_keys(ctx, sources)
-        key = site_key(ctx, keys)
-        record = cache.site(target)
-        if not verify and unchanged(target, record, key):  # nothing to do
-            return _finish(_from_summary(record["summary"]), strict, started)
-        results = each_issue(ctx, cache, sources, keys, jobs, progress)
-        report = _report(config, results, strict)
-        files = site_files(ctx, results, bundles=Bundles(cache.folder), held=partial(_held, target, record))
-        report.files = len(files) - 1  # the marker is not counted
-        written = publish(target, files, record, verify)
-        cache.record_site(target, {"site_key": key, "summary": _summary(report), "files": written})
-        cache.prune(set(keys.values()))
-    return _finish(report, strict, started)
+        site = plan(config, cache, target, jobs=jobs, progress=progress, strict=strict, verify=verify)
+        if site.files is not None:
+            site.done(publish(target, site.files, site.record, verify))
+    return finish(site.report, strict, started)
+
+
+@dataclass
+class Plan:
+    """One newsletter's site laid out and checked, nothing written yet: build() publishes it; the family's
+    build (digest.editions) publishes several as one tree.  ``files`` None: the output is this site already."""
+
+    cache: Cache
+    target: Path
+    key: str
+    keys: dict[int, str]
+    record: dict[str, Any]
+    report: Report
+    files: dict[str, Output] | None
+
+    def done(self, written: dict[str, Any] | None) -> None:
+        """After publishing: what ``target`` now holds is recorded (unless published elsewhere: None), and the
+        build cache keeps only this site's records."""
+        if written is not None:
+            self.cache.record_site(
+                self.target, {"site_key": self.key, "summary": _summary(self.report), "files": written}
+            )
+        self.cache.prune(set(self.keys.values()))
+
+
+def plan(
+    config: Config,
+    cache: Cache,
+    target: Path,
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    strict: bool = False,
+    verify: bool = False,
+) -> Plan:
+    """Read, validate and render (or take from the cache) every issue and lay out the site for ``target``;
+    raise DigestError with every problem.  The caller holds the build lock."""
+    ctx = context(config)
+    sources = read_sources(config)
+    keys = issue_keys(ctx, sources)
+    key = site_key(ctx, keys)
+    record = cache.site(target)
+    if not verify and unchanged(target, record, key):  # nothing to do
+        return Plan(cache, target, key, keys, record, _from_summary(record["summary"]), None)
+    results = each_issue(ctx, cache, sources, keys, jobs, progress)
+    report = _report(config, results, strict)
+    files = site_files(ctx, results, bundles=Bundles(cache.folder), held=partial(_held, target, record))
+    report.files = len(files) - 1  # the marker is not counted
+    return Plan(cache, target, key, keys, record, report, files)
 
 
 def check(
@@ -159,7 +198,7 @@ def check(
         if isinstance(made, Later) and reusable(target, record, rel, made.key) is None:
             made.make()
     report.files = len(files) - 1
-    return _finish(report, strict, started)
+    return finish(report, strict, started)
 
 
 def each_issue(
@@ -179,6 +218,8 @@ def each_issue(
         if (record := cache.get(keys[src.number])) is not None:
             found[src.number] = Result.of(src.number, keys[src.number], record)
     todo = [(src, keys[src.number]) for src in sources if src.number not in found]
+    if todo and render:
+        ctx.env  # noqa: B018 - the build's Jinja2 environment, made once before the issues (forked workers inherit it)
     for n, result in enumerate(_map(partial(make_issue, ctx, cache, render=render), todo, jobs), 1):
         found[result.number] = result
         if progress:
@@ -359,7 +400,7 @@ def _from_summary(summary: dict[str, Any]) -> Report:
     )
 
 
-def _finish(report: Report, strict: bool, started: float) -> Report:
+def finish(report: Report, strict: bool, started: float) -> Report:
     """Under --strict, warnings (the accessibility lint, the clip warning, low contrast) fail
     like errors: here for a build with nothing to do, in _report() before anything is written."""
     if strict and (fatal := strict_failures(report.warnings)):
@@ -378,4 +419,6 @@ def render_one(config: Config, number: int) -> tuple[Issue, str, str]:
     result = each_issue(ctx, cache, sources, issue_keys(ctx, sources), 1, None)[0]
     if result.issue is None or any(not p.warning for p in result.problems):
         raise DigestError(list(result.all_problems))
+    if marked := unsendable(sources[0].rel, sources[0].data):
+        raise DigestError(marked)
     return result.issue, result.file(ctx, "email.html").decode(), result.file(ctx, "email.txt").decode()

@@ -45,9 +45,17 @@ def salt(ctx: Context) -> bytes:
 
 
 def issue_keys(ctx: Context, sources: list[Source]) -> dict[int, str]:
-    """Each issue's key: its rendered files are a function of its file's name and bytes and the salt."""
+    """Each issue's key: its rendered files are a function of its file's name and bytes, the salt, and which
+    local sibling editions publish its number (its pages and email link the issue there, or that edition's archive)."""
     base = salt(ctx)
-    return {src.number: hashlib.sha256(base + src.rel.encode() + b"\0" + src.data).hexdigest() for src in sources}
+    return {
+        src.number: hashlib.sha256(base + src.rel.encode() + b"\0" + src.data + _siblings(ctx, src.number)).hexdigest()
+        for src in sources
+    }
+
+
+def _siblings(ctx: Context, number: int) -> bytes:
+    return "".join(f"\0{e.url}" for e in ctx.config.editions if e.issues is not None and number in e.issues).encode()
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,10 @@ class Rendered:
 
 
 def context(config: Config) -> Context:
-    return Context(config, templates_state(config.root))
+    """What every stage reads: the config (with what its local sibling editions publish) and the templates' state."""
+    from digest.core.siblings import with_siblings
+
+    return Context(with_siblings(config), templates_state(config.root))
 
 
 def templates_state(root: Path) -> bytes:
@@ -134,14 +137,13 @@ def render_issue(ctx: Context, issue: Issue) -> Rendered:
     """One issue's email (HTML and text) and content fragment."""
     from digest.core import lint
     from digest.render import html as render
-    from digest.render import text
-    from digest.render.errors import template_errors
+    from digest.render.environment import template_errors
 
     env, config = ctx.env, ctx.config
     with template_errors():
         files = {
             "email.html": render.render_email(env, config, issue).encode(),
-            "email.txt": text.render_text(env, config, issue).encode(),
+            "email.txt": render.render_text(env, config, issue).encode(),
         }
         content = render.render_content(env, config, issue)
     clip = None
@@ -164,7 +166,7 @@ def neighbours(issues: Iterable[Issue]) -> dict[int, Neighbours]:
 def render_page(ctx: Context, issue: Issue, content: str, near: Neighbours) -> bytes:
     """One issue's web page from its content fragment (render_issue's) and its neighbours."""
     from digest.render import html as render
-    from digest.render.errors import template_errors
+    from digest.render.environment import template_errors
 
     with template_errors():
         return render.render_web(ctx.env, ctx.config, issue, content, near).encode()
@@ -180,7 +182,7 @@ def archive_pages(ctx: Context, issues: Iterable[Issue]) -> list[ArchivePage]:
 def render_archive_page(ctx: Context, page: ArchivePage) -> bytes:
     """One archive page, from what it lists."""
     from digest.render import archive
-    from digest.render.errors import template_errors
+    from digest.render.environment import template_errors
 
     with template_errors():
         return archive.render_archive_page(ctx.env, ctx.config, page).encode()
@@ -225,4 +227,3 @@ def preload() -> None:
     import digest.render.archive  # noqa: F401
     import digest.render.feeds  # noqa: F401
     import digest.render.html  # noqa: F401
-    import digest.render.text  # noqa: F401

@@ -170,6 +170,7 @@ td, th { text-align: start; vertical-align: top; padding: 3px 6px; border-bottom
 td.target { font: 12px/1.4 ui-monospace, monospace; word-break: break-all; }
 ol.issues { list-style: none; padding: 0; margin: 0; }
 ol.issues li { padding: 8px 0; border-bottom: 1px solid var(--line); }
+nav.editions { font-size: 13px; }
 .muted { color: var(--muted); }
 """
 
@@ -186,8 +187,11 @@ def _problems(problems: list[str], css: str) -> str:
     return f'<ul class="problems {css}">' + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>"
 
 
-def index_page(config: Config | None, states: list[IssueState], general: list[str]) -> bytes:
-    """The served index: every issue, drafts first and marked, each with its preview."""
+def index_page(
+    config: Config | None, states: list[IssueState], general: list[str], family: str = "", base: str = "/"
+) -> bytes:
+    """The served index: every issue, drafts first and marked, each with its preview.  ``family``: the editions'
+    status (digest.preview.family); ``base``: where this edition is served (a translation's under its prefix)."""
     title = config.title if config else "digest serve"
     rows = []
     for s in states:
@@ -200,24 +204,26 @@ def index_page(config: Config | None, states: list[IssueState], general: list[st
             marks += f' <span class="badge bad">{len(s.errors)} error{"s" if len(s.errors) != 1 else ""}</span>'
         when = f' <span class="muted">{issue.date.isoformat()}</span>' if issue else ""
         files = (
-            f' · <a href="/issues/{s.number}/email.html">email</a> · <a href="/issues/{s.number}/">web page</a> · <a'
-            f' href="/issues/{s.number}/email.txt">text</a>'
+            f' · <a href="{base}issues/{s.number}/email.html">email</a> · <a href="{base}issues/{s.number}/">web'
+            f' page</a> · <a href="{base}issues/{s.number}/email.txt">text</a>'
             if issue
             else ""
         )
         rows.append(
             f'<li data-number="{s.number}"><a'
-            f' href="/preview/{s.number}/"><strong>{name}</strong></a>{marks}{when}<br><span'
+            f' href="{base}preview/{s.number}/"><strong>{name}</strong></a>{marks}{when}<br><span'
             f' class="muted">#{s.number}</span>{files}</li>'
         )
     body = (
-        f'<header><h1>{html.escape(title)}</h1><span class="muted">preview · drafts first · <a href="/index.html">the'
-        ' archive as published</a> (no drafts) · <a href="/feed.xml">RSS</a></span></header><main>'
+        f'<header><h1>{html.escape(title)}</h1><span class="muted">preview · drafts first · <a'
+        f' href="{base}index.html">the archive as published</a> (no drafts) · <a href="{base}feed.xml">RSS</a></span>'
+        "</header><main>"
         + (
             f'<div class="panel" role="alert"><strong class="bad">Errors</strong>{_problems(general, "bad")}</div>'
             if general
             else ""
         )
+        + family
         + (
             '<ol class="issues">' + "".join(rows) + "</ol>"
             if rows
@@ -279,15 +285,19 @@ _PAGE_SCRIPT = """<script>/* the preview page's switches; their state lives in t
 """
 
 
-def preview_page(config: Config, state: IssueState, general: list[str]) -> bytes:
-    """One issue's preview: the email in a frame with its switches, and everything about it."""
+def preview_page(
+    config: Config, state: IssueState, general: list[str], switch: str = "", panels: str = "", base: str = "/"
+) -> bytes:
+    """One issue's preview: the email in a frame with its switches, and everything about it.  ``switch``: the
+    editions' language switch, ``panels``: more panels first in the aside (untranslated texts)."""
     issue: Issue | None = state.issue
     errors = [str(p) for p in state.errors] + general
     warnings = [str(p) for p in state.warnings]
-    head = f'<a href="/">← all issues</a><h1>#{state.number} {html.escape(issue.title if issue else state.rel)}</h1>'
+    name = html.escape(issue.title if issue else state.rel)
+    head = f'<a href="{base}">← all issues</a>{switch}<h1>#{state.number} {name}</h1>'
     if issue is not None and issue.draft:
         head += '<span class="badge draft">Draft</span>'
-    aside = []
+    aside = [panels] if panels else []
     if errors:
         note = (
             "the preview shows the last good version" if issue is not None else "there is no good version to show yet"
@@ -358,11 +368,11 @@ def preview_page(config: Config, state: IssueState, general: list[str]) -> bytes
     return _doc(f"Preview: #{state.number}", body, _PAGE_SCRIPT if stage else "")
 
 
-def broken_page(state: IssueState) -> bytes:
+def broken_page(state: IssueState, base: str = "/") -> bytes:
     """What a page of an issue shows when the issue never had a good version."""
     body = (
-        f'<header><a href="/">← all issues</a><h1>#{state.number}: this issue has'
+        f'<header><a href="{base}">← all issues</a><h1>#{state.number}: this issue has'
         f" errors</h1></header><main>{_problems([str(p) for p in state.errors], 'bad')}<p><a"
-        f' href="/preview/{state.number}/">Preview</a></p></main>'
+        f' href="{base}preview/{state.number}/">Preview</a></p></main>'
     )
     return _doc(f"#{state.number}: errors", body)

@@ -8,15 +8,18 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import click
 
 from digest.core.errors import DigestError, Problem
-from digest.preview.server import Reloader, make_preview_server
+from digest.preview.family import family_sites
+from digest.preview.server import PreviewHandler, Reloader, make_preview_server
 from digest.preview.site import PreviewSite
 from digest.preview.watch import watch as watch_sources
 
@@ -33,6 +36,12 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
         site.reload()
         if site.config is None:  # nothing can be shown without a valid config.yaml
             raise DigestError(site.general)
+        family = family_sites(site)  # the source edition of a family: its local editions are served too
+        if family is not None:
+            for other in family.sites.values():
+                if other is not site:
+                    other.reload()
+            server.RequestHandlerClass = partial(PreviewHandler, site=site, reloader=reloader, family=family)
     except BaseException:
         server.server_close()
         raise
@@ -74,6 +83,9 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
 
     if watch:
         threading.Thread(target=watcher, daemon=True).start()
+        for other in family.sites.values() if family is not None else ():
+            if other is not site:
+                threading.Thread(target=_watch_edition, args=(other, reloader, stop), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -82,6 +94,23 @@ def serve(root: Path, host: str, port: int, watch: bool) -> None:
         stop.set()
         reloader.close()  # pages waiting for an update get their answer now
         server.server_close()
+
+
+def _watch_edition(site: PreviewSite, reloader: Reloader, stop: threading.Event) -> None:
+    """Keep a family member's preview up to date; its problems show on its own pages (and every page reloads)."""
+
+    def update(paths: set[Path]) -> None:
+        try:
+            changed = site.update(paths)
+        except Exception as e:  # noqa: BLE001 - a bug in digest must not stop the preview
+            click.echo(f"internal error: {type(e).__name__}: {e}; still serving the last good version", err=True)
+            return
+        if changed:
+            click.echo(f"{site.root}: {_changes(changed, set(site.issues))}")
+            reloader.built(reloader.errors, changed=True)
+
+    with contextlib.suppress(Exception):
+        watch_sources(site.root, update, stop)
 
 
 def _changes(changed: set[int], present: set[int]) -> str:

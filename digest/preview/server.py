@@ -22,6 +22,8 @@ import urllib.parse
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from digest.preview.family import FamilySites, highlight, untranslated_panel
+
 if TYPE_CHECKING:
     from digest.preview.site import PreviewSite
 
@@ -181,8 +183,10 @@ class PreviewHandler(_Handler):
     """Serves the preview's pages and the site from memory (:class:`PreviewSite`): no file
     system path is ever derived from a request, so nothing outside the site can be reached."""
 
-    def __init__(self, *args: Any, site: PreviewSite, reloader: Reloader, **kwargs: Any) -> None:
-        self.site, self.reloader = site, reloader
+    def __init__(
+        self, *args: Any, site: PreviewSite, reloader: Reloader, family: FamilySites | None = None, **kwargs: Any
+    ) -> None:
+        self.site, self.reloader, self.family = site, reloader, family
         super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:
@@ -203,15 +207,19 @@ class PreviewHandler(_Handler):
         if path == RELOAD_PATH:
             self._answer_reload(query.get("since", [""])[0])
             return
-        site = self.site
+        site, place = self.site, ""
+        if self.family is not None:  # a translation is served under its prefix (/fa/...), as in the combined tree
+            place, site = self.family.find(path)
+            path = path[len(place) :]
+        base = f"/{place}"
         with site.lock:
             if path == "/":
-                self._page(
-                    pages.index_page(site.config, site.listing(), [str(p) for p in site.general if not p.warning])
-                )
+                general = [str(p) for p in site.general if not p.warning]
+                status = self.family.status_panel() if self.family is not None and not place else ""
+                self._page(pages.index_page(site.config, site.listing(), general, status, base))
                 return
             if m := _ISSUE_FOLDER.fullmatch(path):
-                self._redirect(path + "/")
+                self._redirect(f"{base}{path[1:]}/")
                 return
             if (
                 (m := _PREVIEW.fullmatch(path))
@@ -221,22 +229,22 @@ class PreviewHandler(_Handler):
                 state = site.render(number)
                 general = [str(p) for p in site.general if not p.warning]
                 if m.group(2) is None:
-                    self._redirect(path + "/")
+                    self._redirect(f"{base}{path[1:]}/")
                 elif m.group(2) == "/":
-                    self._page(pages.preview_page(site.config, state, general))
+                    switch = self.family.switch(place, number) if self.family is not None else ""
+                    marked = untranslated_panel(state)
+                    self._page(pages.preview_page(site.config, state, general, switch, marked, base))
                 elif state.outputs is not None:
                     scheme = "dark" if query.get("scheme") == ["dark"] else "light"
-                    self._send(
-                        pages.emulate_scheme(state.outputs["email.html"].decode("utf-8"), scheme).encode(),
-                        _TYPES[".html"],
-                    )
+                    email = highlight(state.outputs["email.html"].decode("utf-8"))
+                    self._send(pages.emulate_scheme(email, scheme).encode(), _TYPES[".html"])
                 else:
-                    self._send(pages.broken_page(state), _TYPES[".html"])
+                    self._send(pages.broken_page(state, base), _TYPES[".html"])
                 return
             rel = path[1:] + ("index.html" if path.endswith("/") else "")
             body = site.file(rel) if path.startswith("/") else None
             if body is None and (m := _ISSUE_PAGE.fullmatch(rel)) and (number := int(m.group(1))) in site.issues:
-                body = pages.broken_page(site.issues[number])  # never good yet: its errors, until it is
+                body = pages.broken_page(site.issues[number], base)  # never good yet: its errors, until it is
         if body is None:
             self.send_error(404, "Not found")
             return
@@ -284,6 +292,13 @@ class Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def make_preview_server(site: PreviewSite, reloader: Reloader, host: str = "127.0.0.1", port: int = 8000) -> Server:
-    """A server for the preview of ``site`` (not yet serving); port 0 picks a free one."""
-    return Server((host, port), partial(PreviewHandler, site=site, reloader=reloader))
+def make_preview_server(
+    site: PreviewSite,
+    reloader: Reloader,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    family: FamilySites | None = None,
+) -> Server:
+    """A server for the preview of ``site`` (not yet serving), and of its family's editions; port 0 picks a free
+    one."""
+    return Server((host, port), partial(PreviewHandler, site=site, reloader=reloader, family=family))

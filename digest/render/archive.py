@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from digest.core.models import Config, Edition, Issue
+from digest.core.models import Config, Issue
 
 if TYPE_CHECKING:
     import jinja2
@@ -114,34 +114,6 @@ def render_archive_page(env: jinja2.Environment, config: Config, page: ArchivePa
         newer_url=page_url(config, page.page - 1) if page.page > 1 else None,
         older_url=page_url(config, page.page + 1) if page.page < page.pages else None,
     )
-
-
-def edition_links(config: Config, number: int | None = None) -> list[tuple[Edition, str, bool]]:
-    """(edition, href, is this edition) for the language switcher and hreflang links of the
-    archive (``number`` None) or of issue ``number``."""
-    links = []
-    for edition in config.editions:
-        this = edition.url == config.url
-        href = (config.issue_url(number) if number is not None else config.url) if this else edition.page_url(number)
-        links.append((edition, href, this))
-    return links
-
-
-def alternates(config: Config, number: int | None = None) -> list[tuple[str, str]]:
-    """(hreflang, href) of the archive's or issue ``number``'s <link rel="alternate">: only
-    pages with the same content in another edition (the archives; an issue in editions
-    with ``same_numbers``), then x-default when its edition is among them; none when no
-    other edition has the page."""
-    links = [
-        (edition, href)
-        for edition, href, this in edition_links(config, number)
-        if this or number is None or edition.same_numbers
-    ]
-    if len(links) < 2:
-        return []
-    return [(e.language, href) for e, href in links] + [
-        ("x-default", href) for e, href in links if e.url == config.x_default
-    ]
 
 
 def share_links(issue: Issue, email_label: str) -> list[tuple[str, str]]:

@@ -15,17 +15,17 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
-import stat
 import unicodedata
-from collections.abc import Callable, Generator, Iterable
-from functools import lru_cache
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from digest.core import paths
 from digest.core.errors import DigestError, Problem
 from digest.core.i18n import localize_digits, strings_for
 from digest.core.loading import NOT_XML
@@ -35,7 +35,7 @@ from digest.core.plaintext import title_text, to_text
 from digest.core.wrap import text_width, wrap
 from digest.render import archive
 from digest.render.bounds import TemplateLimit, check_weight, render_seconds
-from digest.render.sandbox import sandbox_class
+from digest.render.sandbox import override_loader, sandbox_class, user_templates
 
 if TYPE_CHECKING:
     import jinja2
@@ -64,6 +64,10 @@ def xml_safe(text: str) -> str:
         return text
     cleaned = NOT_XML.sub("", text)
     return Markup(cleaned) if isinstance(text, Markup) else cleaned
+
+
+def _xml_safe_value(value: object) -> object:
+    return xml_safe(value) if isinstance(value, str) else value
 
 
 def _finalize(value: object) -> object:
@@ -171,13 +175,16 @@ def make_env(config: Config) -> jinja2.Environment:
     from babel.dates import format_date as babel_format_date
 
     loaders: list[jinja2.BaseLoader] = []
-    if (user_templates := _user_templates(config.root)) is not None:
-        loaders.append(_OverrideLoader(user_templates, config.root.resolve()))
+    overrides = user_templates(config.root)
+    if overrides is not None:
+        loaders.append(override_loader(overrides, config.root.resolve()))
     loaders.append(jinja2.PackageLoader("digest.render", "templates"))
 
-    # Every template runs sandboxed, built-in ones too: an override can extend or include
-    # them, and one rule for all leaves nothing to get wrong (digest.render.sandbox).
-    env = sandbox_class()(
+    # A newsletter's own templates are code from whoever can commit to it: with any override,
+    # every template runs in the sandbox and within the bounds (an override can extend or
+    # include the built-in ones, so one rule covers them all).  Without templates/, only
+    # digest's own templates run, in a plain environment with the same loader, escaping and filters.
+    env = (sandbox_class() if overrides is not None else jinja2.Environment)(
         loader=jinja2.ChoiceLoader(loaders),
         # Everything but plain text is markup; unknown extensions (e.g. the _style.css
         # partial) are escaped too, so user values cannot close a <style> element.
@@ -189,15 +196,16 @@ def make_env(config: Config) -> jinja2.Environment:
         ),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        finalize=_finalize,
+        finalize=_finalize if overrides is not None else _xml_safe_value,
         # An environment serves one state of the templates (a change makes a new one: the
         # build's context, the preview's reload), so no template file is looked at again
         # on each use (the archive's pages would stat _base.html a hundred times).
         auto_reload=False,
     )
-    env.concat = bounded_concat  # type: ignore[method-assign]
-    env.render_seconds = render_seconds()  # type: ignore[attr-defined]
-    env.overridden = user_templates is not None  # type: ignore[attr-defined]  # html.render_email's depth check
+    if overrides is not None:
+        env.concat = bounded_concat  # type: ignore[method-assign]
+        env.render_seconds = render_seconds()  # type: ignore[attr-defined]
+    env.overridden = overrides is not None  # type: ignore[attr-defined]  # html.render_email's depth check
 
     try:
         locale = Locale.parse(config.language, sep="-")
@@ -254,91 +262,130 @@ def make_env(config: Config) -> jinja2.Environment:
     env.globals.update(
         config=config,
         t=words,
-        edition_links=lambda number=None: archive.edition_links(config, number),
-        alternates=lambda number=None: archive.alternates(config, number),
+        edition_links=config.edition_links,
+        alternates=config.alternates,
         share_links=lambda issue: archive.share_links(issue, words["share_email"]),
         # Physical sides for MJML attributes and email CSS, which have no logical ones.
         start="right" if rtl else "left",
         end="left" if rtl else "right",
         feed_urls={kind: config.url + name for kind, name in FEED_FILES.items()},
     )
-    env.bound_filters()  # type: ignore[attr-defined]
+    if overrides is not None:
+        env.bound_filters()  # type: ignore[attr-defined]
     return env
 
 
-def _user_templates(root: Path) -> Path | None:
-    """The newsletter's templates/ folder, or None when it has none.  An unreadable one is an
-    error: falling back to the built-in templates would quietly build the wrong emails."""
-    folder, problems = paths.templates_folder(root)
-    if problems:
-        raise DigestError(problems)
-    return folder
+# Template mistakes as user errors at their file and line (the stages wrap rendering in template_errors()).
 
 
-@lru_cache(maxsize=1)
-def _override_loader_class() -> type[jinja2.FileSystemLoader]:
+def template_path(filename: str | None) -> str:
+    """How a problem names a template: templates/NAME, or the built-in file."""
+    if not filename:
+        return "templates"
+    path = Path(filename).resolve()
+    if path.is_relative_to(BUILTIN_TEMPLATES):
+        return f"digest/render/templates/{path.name} (built-in)"
+    return f"templates/{path.name}"
+
+
+@contextmanager
+def template_errors() -> Iterator[None]:
+    """Turn a template mistake (syntax, unknown variable, missing include) into a
+    DigestError naming the template file and line, like any other user error."""
     import jinja2
 
-    class OverrideLoader(jinja2.FileSystemLoader):
-        """templates/ as Jinja's loader, refusing what the built-in fallback would hide:
-        a file that cannot be read, is not UTF-8, or is a symlink out of the newsletter.
-        A byte order mark at the start is dropped (Windows editors write one)."""
-
-        def __init__(self, folder: Path, root: Path) -> None:
-            super().__init__(folder)
-            self.folder, self.root = folder, root
-
-        def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
-            path = self.folder.joinpath(*jinja2.loaders.split_template_path(template))  # refuses ".."
-            rel = f"templates/{template}"
-            try:
-                st = paths.input_stat(path, self.root)
-            except paths.Refused as e:
-                if e.missing:
-                    raise jinja2.TemplateNotFound(template) from None
-                raise DigestError([Problem(rel, None, str(e))]) from None
-            if not stat.S_ISREG(st.st_mode):
-                # Not a file (a folder, a named pipe, a device): the built-in template would
-                # quietly take its place, and reading a pipe would wait for a writer for ever.
-                raise DigestError([Problem(rel, None, _not_a_file(st.st_mode))])
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                raise DigestError([Problem(rel, None, f"cannot be read: {paths.reason(e)}")]) from None
-            try:
-                source = data.decode("utf-8")
-            except UnicodeDecodeError as e:
-                line = data[: e.start].count(b"\n") + 1
-                raise DigestError(
-                    [
-                        Problem(
-                            rel,
-                            line,
-                            f"not UTF-8 text (byte 0x{data[e.start]:02x} cannot be decoded); save the file as UTF-8",
-                        )
-                    ]
-                ) from None
-            mtime = st.st_mtime_ns
-            return source.removeprefix("\ufeff"), str(path), lambda: _mtime(path) == mtime
-
-    return OverrideLoader
-
-
-def _not_a_file(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "is a folder, not a template: a template override must be a plain file"
-    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
-    return f"is {kind}, not a template: a template override must be a plain file"
-
-
-def _mtime(path: Path) -> int | None:
     try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return None
+        yield
+    except DigestError:
+        raise
+    except jinja2.TemplateSyntaxError as e:
+        raise DigestError([Problem(template_path(e.filename), e.lineno, f"template error: {e.message}")]) from e
+    except jinja2.TemplateError as e:
+        # Jinja rewrites tracebacks so that frames inside a template carry its file
+        # name and line: the innermost such frame is where the mistake is.
+        filename, line = _blame(e)
+        message = f"template {e.name!r} not found" if isinstance(e, jinja2.TemplateNotFound) else str(e.message or e)
+        raise DigestError([Problem(template_path(filename), line, f"template error: {message}")]) from e
+    except TemplateLimit as e:
+        # A bound of bounds.py: the template's doing (or the limit set too low), built-in or not.
+        filename, line = _blame(e)
+        e.__traceback__ = e.__context__ = None
+        raise DigestError([Problem(template_path(filename), line, f"template error: {e}")]) from None
+    except Exception as e:  # noqa: BLE001 - sorted below: the user's template, or a bug in digest
+        # A newsletter's own template can fail as it runs ({{ 1/0 }}, a bad strftime format,
+        # an include of itself, a string of ten gigabytes): that is the user's error, at the
+        # template's line.  The same in a built-in template is a bug in digest.
+        filename, line = _blame(e)
+        where = template_path(filename) if filename else ""
+        if not where.startswith("templates/"):
+            raise
+        e.__traceback__ = e.__context__ = None  # let a huge allocation's frames go before reporting
+        raise DigestError([Problem(where, line, f"template error: {_runtime_message(e)}")]) from None
 
 
-def _OverrideLoader(folder: Path, root: Path) -> jinja2.BaseLoader:  # noqa: N802 - a class made lazily (jinja2 is a heavy import)
-    cls: Any = _override_loader_class()
-    loader: jinja2.BaseLoader = cls(folder, root)
-    return loader
+def _runtime_message(e: BaseException) -> str:
+    if isinstance(e, RecursionError):
+        return "the template includes or calls itself without end"
+    if isinstance(e, MemoryError):
+        return "the template needs more memory than there is (a repetition or a loop without bound?)"
+    if isinstance(e, TemplateOutputTooLarge):
+        return str(e)
+    text = str(e) or type(e).__name__
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return f"{text} ({type(e).__name__})"
+
+
+def _blame(e: BaseException) -> tuple[str | None, int | None]:
+    """The template file and line to blame for ``e``.
+
+    Rules: the innermost template frame, as for any error.  Out of memory, Jinja's own
+    handling can fail in turn (it imports and compiles as it rewrites the traceback): then
+    the frames are those of the first error, in its context.  A recursion or a lack of
+    memory is the user's template's doing wherever it ends, so it is blamed on an override
+    in the stack even if a built-in template (an override's ``{% extends %}``) is innermost;
+    for a recursion, on the frame that enters its own file again (the include of itself)."""
+    frames: list[tuple[str, int | None]] = []
+    seen: BaseException | None = e
+    for _ in range(4):  # the error, and what it was raised while handling
+        if seen is None or (frames := _template_frames(seen.__traceback__)):
+            break
+        seen = seen.__context__
+    if not frames:
+        # Jinja computes constant output as it compiles ({{ "x" * 10**10 }}): no template
+        # frame runs yet, but the compile names the file.
+        return _compiling(e.__traceback__), None
+    if not isinstance(e, (RecursionError, MemoryError)):
+        return frames[-1]
+    user = [i for i, (filename, _) in enumerate(frames) if template_path(filename).startswith("templates/")]
+    if isinstance(e, RecursionError):
+        again = [i for i in user if i + 1 < len(frames) and frames[i + 1][0] == frames[i][0]]
+        if again:
+            return frames[again[-1]]
+    return frames[user[-1]] if user else frames[-1]
+
+
+def _compiling(tb: TracebackType | None) -> str | None:
+    """The template file Jinja was compiling when ``tb`` was raised, if it was."""
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name in ("compile", "_compile", "_generate") and "jinja2" in code.co_filename:
+            filename = tb.tb_frame.f_locals.get("filename")
+            found = filename if isinstance(filename, str) else found
+        tb = tb.tb_next
+    return found
+
+
+def _template_frames(tb: TracebackType | None) -> list[tuple[str, int | None]]:
+    """(file, line) of each template frame, outermost first: as Jinja rewrote them, or, in a
+    traceback it did not get to rewrite, mapped back from the compiled code's line."""
+    found: list[tuple[str, int | None]] = []
+    while tb is not None:
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        filename = tb.tb_frame.f_code.co_filename
+        if template is not None and template.filename:
+            found.append((template.filename, template.get_corresponding_lineno(tb.tb_lineno)))
+        elif filename.endswith((".html", ".mjml", ".txt", ".css", ".xml")) or f"{os.sep}templates{os.sep}" in filename:
+            found.append((filename, tb.tb_lineno))
+        tb = tb.tb_next
+    return found

@@ -1,4 +1,4 @@
-"""The sandbox every template runs in, the newsletter's overrides and the built-in ones alike.
+"""The newsletter's own templates (``templates/``): the loader that reads them and the sandbox they run in.
 
 A template override is code written by whoever can change the newsletter's ``templates/``
 folder: a contributor's pull request, previewed by an editor with ``digest serve``, must not
@@ -15,7 +15,7 @@ run commands, read files or copy the environment into the site.  Rules:
 - No Python builtin is a global: ``open``, ``os``, ``__import__`` are undefined names
   (an error, as every undefined name is: StrictUndefined).
 - A refused access is a ``jinja2.sandbox.SecurityError``, reported by
-  ``digest.render.errors.template_errors`` at the template's file and line.
+  ``digest.render.environment.template_errors`` at the template's file and line.
 
 SandboxedEnvironment is Jinja2's documented extension point for these rules (its
 ``is_safe_attribute`` and ``is_safe_callable`` are meant to be overridden); jinja2 is
@@ -25,14 +25,19 @@ imported when the class is first needed (``digest --help`` stays fast).
 from __future__ import annotations
 
 import io
+import stat
 import types
+from collections.abc import Callable
 from functools import lru_cache
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+from digest.core import paths
+from digest.core.errors import DigestError, Problem
 from digest.render import bounds
 
 if TYPE_CHECKING:
+    import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # What a template may neither look into nor be handed: files and folders (a Path reads and
@@ -171,3 +176,85 @@ def sandbox_class() -> type[ImmutableSandboxedEnvironment]:
     from jinja2 import pass_context
 
     return TemplateSandbox
+
+
+# The newsletter's own templates: the folder, and the loader that reads it.
+
+
+def user_templates(root: Path) -> Path | None:
+    """The newsletter's templates/ folder, or None when it has none.  An unreadable one is an
+    error: falling back to the built-in templates would quietly build the wrong emails."""
+    folder, problems = paths.templates_folder(root)
+    if problems:
+        raise DigestError(problems)
+    return folder
+
+
+@lru_cache(maxsize=1)
+def _override_loader_class() -> type[jinja2.FileSystemLoader]:
+    import jinja2
+
+    class OverrideLoader(jinja2.FileSystemLoader):
+        """templates/ as Jinja's loader, refusing what the built-in fallback would hide:
+        a file that cannot be read, is not UTF-8, or is a symlink out of the newsletter.
+        A byte order mark at the start is dropped (Windows editors write one)."""
+
+        def __init__(self, folder: Path, root: Path) -> None:
+            super().__init__(folder)
+            self.folder, self.root = folder, root
+
+        def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+            path = self.folder.joinpath(*jinja2.loaders.split_template_path(template))  # refuses ".."
+            rel = f"templates/{template}"
+            try:
+                st = paths.input_stat(path, self.root)
+            except paths.Refused as e:
+                if e.missing:
+                    raise jinja2.TemplateNotFound(template) from None
+                raise DigestError([Problem(rel, None, str(e))]) from None
+            if not stat.S_ISREG(st.st_mode):
+                # Not a file (a folder, a named pipe, a device): the built-in template would
+                # quietly take its place, and reading a pipe would wait for a writer for ever.
+                raise DigestError([Problem(rel, None, _not_a_file(st.st_mode))])
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                raise DigestError([Problem(rel, None, f"cannot be read: {paths.reason(e)}")]) from None
+            try:
+                source = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                line = data[: e.start].count(b"\n") + 1
+                raise DigestError(
+                    [
+                        Problem(
+                            rel,
+                            line,
+                            f"not UTF-8 text (byte 0x{data[e.start]:02x} cannot be decoded); save the file as UTF-8",
+                        )
+                    ]
+                ) from None
+            mtime = st.st_mtime_ns
+            return source.removeprefix("\ufeff"), str(path), lambda: _mtime(path) == mtime
+
+    return OverrideLoader
+
+
+def _not_a_file(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a template: a template override must be a plain file"
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"is {kind}, not a template: a template override must be a plain file"
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def override_loader(folder: Path, root: Path) -> jinja2.BaseLoader:
+    """templates/ as Jinja's loader (the class is made on first use: jinja2 is a heavy import)."""
+    cls: Any = _override_loader_class()
+    loader: jinja2.BaseLoader = cls(folder, root)
+    return loader
