@@ -104,8 +104,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     synthetic = work / "synthetic"
     newsletter.make_newsletter(synthetic, n)
     results["synthetic"] = _rounds(f"{n} synthetic issues", digests, synthetic, args.repeat)
+    results["search"] = {"synthetic": _search(digests[0], synthetic, f"{n} synthetic issues", args.repeat)}
     if args.corpus:
         results["corpus"] = _corpus(args.corpus, digests, work, args.repeat)
+        results["search"]["corpus"] = _search(digests[0], work / "corpus", "the corpus", args.repeat)
     if not args.no_preview:
         results["preview"] = _preview(n, synthetic, args.preview_edits, work)
     stages = _stage_times(synthetic, results["synthetic"][0]["full"]["cpu"] / n * 1000)
@@ -141,6 +143,15 @@ def _rounds(what: str, digests: list[builds.Digest], source: Path, repeat: int) 
             flush=True,
         )
     return summaries
+
+
+def _search(digest: builds.Digest, source: Path, what: str, repeat: int) -> dict[str, Any] | None:
+    """The search index's cost on the site this checkout's last round built from ``source`` (it is
+    also inside every build's time above that changed a published page)."""
+    from benchmarks.search import report
+
+    site = digest.home.parent / f"{source.name}-{digest.home.name}" / "site"
+    return report(site, what, repeat) if (site / "issues").is_dir() else None
 
 
 def _corpus(corpus: Path, digests: list[builds.Digest], work: Path, repeat: int) -> dict[str, Any]:
@@ -268,6 +279,10 @@ def table(results: dict[str, Any], baseline: str | None) -> list[str]:
             *shown,
         ]
     )
+    for where, found in results.get("search", {}).items():
+        if found:
+            cost = f"{found['wall_s']:.2f} s wall, {found['cpu_s']:.2f} s CPU"
+            rows.append([f"search index, {where} ({found['pages']:,} pages)", "—", "—", cost, *(["—"] if base else [])])
     corpus = results.get("corpus")
     if corpus:
         for key, label in (

@@ -321,7 +321,7 @@ def test_a_result_that_would_not_pass_check_is_not_written(example: Path, web: W
     assert (
         result.stderr
         == "issues/0044.yaml:19: sections[1].items[2].colour: unknown key; known keys: title, url, summary, source,"
-        " author, image, date, id, translated_from\n1 error; nothing was written\n"
+        " author, image, date, id, translated_from, sponsored\n1 error; nothing was written\n"
     )
     assert tree(example) == before
 

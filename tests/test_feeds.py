@@ -21,6 +21,8 @@ import lxml.html
 import pytest
 from conftest import run
 
+from digest.render.feeds import PERMALINK
+
 URL = "https://feeds.example.org/weekly/"
 CONFIG = f"""\
 title: Feed Weekly
@@ -98,8 +100,11 @@ def assert_absolute(url: str, where: str) -> None:
 
 
 def assert_full_content(html: str, n: int, site: Path, where: str) -> None:
-    """The entry's content is the whole issue body, exactly as on its web page, links absolute."""
+    """The entry's content is the whole issue body, exactly as on its web page but for the page's
+    permalinks (a feed reader would show each "#" as text), links absolute."""
     page = (site / "issues" / str(n) / "index.html").read_text(encoding="utf-8")
+    assert PERMALINK.search(page), f"{where}: the page of issue {n} has no permalink"
+    page = PERMALINK.sub("", page)
     assert html.strip() and html.strip() in page, f"{where}: content of issue {n} is not the body of its web page"
     doc = lxml.html.fragment_fromstring(html, create_parent="div")
     text = doc.text_content()

@@ -230,11 +230,16 @@ def test_only_titled_sections_and_items_are_sectioning_elements(newsletter: Call
     assert run("build", "--root", str(root)).exit_code == 0
     web = _read(root, "index.html")
     content = web[web.index("<main") : web.index("</main>")]
-    # Every <section> and <article> starts with its heading (the page's own <article> with its <header>).
-    for tag, rest in re.findall(r"<(section|article)\b[^>]*>\s*(<[^>]+>)", content):
+    # Every <section> and <article> starts with its heading (the page's own <article> with its <header>),
+    # in the row it shares with its permalink.
+    found = re.findall(r'<(section|article)\b[^>]*>\s*(?:<div class="heading">)?(<[^>]+>)', content)
+    assert len(found) == 7
+    for tag, rest in found:
         assert rest.startswith(("<h2", "<h3", "<h4", "<header")), (tag, rest)
-    assert content.count("<section>") == 3  # the untitled sub-section and the untitled section make none
-    assert '<div class="item">\n<div class="summary"><p>A blurb without a title.</p></div>' in content
+    body = content[: content.index('<section class="share"')]
+    assert len(re.findall(r"<section[ >]", body)) == 3  # the untitled sub-section and the untitled section make none
+    # An untitled item's anchor is a slug of its summary's first words.
+    assert '<div class="item" id="a-blurb-without-a-title">\n<div class="summary"><p>A blurb without a' in content
 
 
 def test_titles_are_markup_in_html_and_plain_text_elsewhere(newsletter: Callable[..., Path]) -> None:

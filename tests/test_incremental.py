@@ -214,7 +214,12 @@ def test_the_cache_holds_data_only_outside_the_newsletter(tmp_path: Path) -> Non
     files = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file())
     (key,) = [p.name for p in (cache / "issues").iterdir()]
     assert re.fullmatch(r"[0-9a-f]{64}", key)
-    assert files == [
+    # The search bundle (digest.pipeline.search): Pagefind's output, files to publish, and a JSON manifest.
+    (bundle,) = [p.name for p in (cache / "search").iterdir()]
+    search = [name for name in files if name.startswith("search/")]
+    assert f"search/{bundle}/manifest.json" in search
+    assert all(name.startswith(f"search/{bundle}/files/") for name in search if not name.endswith("manifest.json"))
+    assert [name for name in files if not name.startswith("search/")] == [
         "build.lock",
         *(f"issues/{key}/{name}" for name in ("content.html", "email.html", "email.txt", "meta.json")),
         "sites.json",

@@ -82,6 +82,7 @@ def test_every_commented_setting_is_a_real_one(tmp_path: Path) -> None:
     assert set(data["editions"][0]) == set(EDITION_KEYS)
     assert set(data["sources"][0]) == {"url", "section"}
     assert set(data["mailing"]) == {"service", "api_url", "lists", "template"}
+    assert data["search"] is True and set(data["subscribe"]) == {"url"}
     assert [set(data[k]) for k in ("feed", "check", "archive", "links")] == [
         {"items"},
         {"history"},

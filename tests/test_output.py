@@ -291,12 +291,24 @@ sections:
 """
 
 
+SEARCH_START = (
+    'window.addEventListener("DOMContentLoaded", function () { new PagefindUI({element: "#search", showImages: false,'
+    ' showSubResults: true, translations: {placeholder: "Search the archive",'
+    ' search_label: "Search the archive"}}); });'
+)
+
+
 def test_script_in_every_title_stays_text_in_every_output(newsletter: Callable[..., Path]) -> None:
     site = build(newsletter(config=SCRIPT_CONFIG, issues={"0001.yaml": SCRIPT_ISSUE}))
     title = '<script>alert("title")</script>'
     for name in ("issues/1/email.html", "issues/1/index.html", "index.html"):
         doc = parse_html((site / name).read_bytes())
-        assert not doc.xpath("//script"), f"{name} has a <script> element"
+        scripts = doc.xpath("//script")
+        if name == "index.html":  # the archive's search, and nothing else: its interface and the line starting it
+            assert [s.get("src") for s in scripts] == ["pagefind/pagefind-ui.js", None], name
+            assert scripts[1].text == SEARCH_START, name
+        else:
+            assert not scripts, f"{name} has a <script> element"
         assert title in doc.text_content(), name
     email = parse_html((site / "issues/1/email.html").read_bytes())
     assert [h.text_content() for h in email.xpath("//h1")] == [title]
@@ -353,7 +365,7 @@ outro: {value}
 """
     site = build(newsletter(config=config, issues={"0001.yaml": issue}))
     for name, data in tree(site).items():
-        if name == ".digest-site":  # digest's mark on the folder, not an output
+        if name == ".digest-site" or name.startswith("pagefind/"):  # the folder's mark; the index of the pages
             continue
         text = data.decode("utf-8")
         assert "49" not in text, f"{name}: {{{{ 7*7 }}}} was evaluated"
@@ -473,9 +485,10 @@ def test_builds_are_byte_identical_across_runs_and_processes(many: Path, tmp_pat
         copies.append(tmp_path / name)
         shutil.copytree(many, copies[-1])
     first = tree(build(many))
-    assert (
-        len(first) == 4 + 3 * 12 + 1
-    )  # 13 issues but the draft (8), which is never published, and the .digest-site mark
+    # 13 issues but the draft (8), which is never published, and the .digest-site mark; the search
+    # index (Pagefind's output, byte-identical too) besides.
+    assert len([name for name in first if not name.startswith("pagefind/")]) == 4 + 3 * 12 + 1
+    assert sum(name.startswith("pagefind/fragment/") for name in first) == 12
     assert tree(build(many)) == first  # the same folder again
     assert tree(build(copies[0])) == first  # a fresh copy, in this process
     for root, seed in zip(copies[1:], ("0", "4242"), strict=True):  # other processes, other hash seeds

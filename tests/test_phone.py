@@ -23,6 +23,7 @@ PHONE = 320
 SOURCES = {
     "tables": FIXTURES / "tables",
     "golden": GOLDEN_SRC,
+    "weekly": FIXTURES / "weekly",  # sponsor boxes and headings with their permalinks
     "example": REPO,
     **{p.name: p for p in sorted((REPO / "examples").iterdir()) if (p / "config.yaml").exists()},
 }

@@ -216,11 +216,14 @@ def test_publishing_writes_only_what_changed(tmp_path: Path) -> None:
     after = _inodes(site)
     written = sorted(rel for rel in after if before.get(rel) != after[rel] and rel != ".digest-site")
     # 13 itself, 12's page (13 is its next) and every page (13 joined the recent issues each
-    # page lists), the archive and the feeds.
+    # page lists), the archive and the feeds; the search index has 13 too.
     pages = [f"issues/{n}/index.html" for n in range(1, 14)]
-    assert written == sorted(
+    assert _pages(written) == sorted(
         ["issues/13/email.html", "issues/13/email.txt", *pages, "index.html", "feed.xml", "atom.xml", "feed.json"]
     )
+    assert any(rel.startswith("pagefind/index/") for rel in written)
+    # Pagefind's own files are the same bytes: linked, not written again.
+    assert before["pagefind/pagefind-ui.js"] == after["pagefind/pagefind-ui.js"]
     assert tree(site) == _site_of(root, tmp_path, "clean")
 
     before = after
@@ -232,7 +235,11 @@ def test_publishing_writes_only_what_changed(tmp_path: Path) -> None:
     # A change no other page shows (2 is older than the recent list): its own files, the archive
     # page that lists it and the feeds that carry it.
     feeds = ["feed.xml", "atom.xml", "feed.json"]
-    assert written == sorted(["issues/2/email.html", "issues/2/email.txt", "issues/2/index.html", "index.html", *feeds])
+    assert _pages(written) == sorted(
+        ["issues/2/email.html", "issues/2/email.txt", "issues/2/index.html", "index.html", *feeds]
+    )
+    # The search index: the page's new fragment and the index files that name it; never Pagefind's own files.
+    assert 1 <= len(_search(written)) <= 5 and not [rel for rel in _search(written) if rel.endswith((".js", ".css"))]
 
     before = after
     path.write_text(path.read_text().replace("Issue 2:", "Issue 2 (corrected):"))
@@ -240,7 +247,7 @@ def test_publishing_writes_only_what_changed(tmp_path: Path) -> None:
     after = _inodes(site)
     written = sorted(rel for rel in after if before.get(rel) != after[rel] and rel != ".digest-site")
     # Retitled: the same, and the pages that link it (1's next, 3's previous).
-    assert written == sorted(
+    assert _pages(written) == sorted(
         [
             "issues/2/email.html",
             "issues/2/email.txt",
@@ -273,10 +280,28 @@ def test_the_previous_site_is_kept_beside_as_the_next_builds_start(tmp_path: Pat
         "date: 2010-02-05\nsections: [{items: [{title: X, url: 'https://x.org/'}]}]\n"
     )
     (root / "templates").mkdir()
-    (root / "templates" / "issue.html").write_text("{{ 1 / 0 }}")  # the pages fail as they are made, while publishing
+    (root / "templates" / "issue.html").write_text("{{ 1 / 0 }}")  # the pages fail as they are made
+    live = tree(root / "site")
+    beside = tree(root / ".site.digest-new")
+    # With the search, the pages are made for its index, before anything is published: nothing is touched.
+    with pytest.raises(DigestError):
+        build(root, jobs=1)
+    assert tree(root / "site") == live and tree(root / ".site.digest-new") == beside
+    # Without it, they fail while publishing: the folder being brought up to date is removed.
+    with (root / "config.yaml").open("a", encoding="utf-8") as f:
+        f.write("search: false\n")
     with pytest.raises(DigestError):
         build(root, jobs=1)
     assert _beside(root) == []
+    assert tree(root / "site") == live
+
+
+def _pages(written: list[str]) -> list[str]:
+    return [rel for rel in written if not rel.startswith("pagefind/")]
+
+
+def _search(written: list[str]) -> list[str]:
+    return [rel for rel in written if rel.startswith("pagefind/")]
 
 
 def test_the_fallback_without_an_atomic_exchange_gives_the_same_site(

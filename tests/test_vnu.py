@@ -41,13 +41,18 @@ EMAIL_ALLOWED = {
 
 @pytest.fixture(scope="module")
 def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    """vnu's errors per file (relative to its site), over three newsletters' outputs."""
+    """vnu's errors per file (relative to its site), over four newsletters' outputs."""
     if not JAR.is_file() or shutil.which("java") is None:
         if os.environ.get("DIGEST_REQUIRE_VNU"):
             pytest.fail(f"the Nu Html Checker is required but missing: {JAR} (npm install vnu-jar) or java")
         pytest.skip(f"the Nu Html Checker is not installed at {JAR} (.ci/run installs it)")
     base = tmp_path_factory.mktemp("vnu")
-    sources = {"golden": GOLDEN_SRC, "example": REPO, "arabic": REPO / "examples" / "arabic"}
+    sources = {
+        "golden": GOLDEN_SRC,
+        "example": REPO,
+        "arabic": REPO / "examples" / "arabic",
+        "weekly": GOLDEN_SRC.parent / "weekly",  # sponsor boxes, author links, anchors and the search box
+    }
     files: list[Path] = []
     for name, src in sources.items():
         root = base / name

@@ -7,6 +7,7 @@ import re
 import stat
 import string
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from digest.core import colors, i18n, lint, mailing, markdown, paths, validate
@@ -36,6 +37,8 @@ KEYS = (
     "digits",
     "links",
     "mailing",
+    "search",
+    "subscribe",
 )
 EDITION_KEYS = ("language", "title", "url", "same_numbers", "root")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -247,6 +250,11 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
     if (a := c.mapping(top.get("archive"), "archive", ("per_page",))) is not None:
         if (n := c.get(a, "per_page", "archive", c.positive)) is not None:
             kwargs["archive_per_page"] = n
+    if (search := c.get(top, "search", "", c.boolean)) is not None:
+        kwargs["search"] = search
+    if (sub := c.mapping(top.get("subscribe"), "subscribe", ("url",), required=("url",))) is not None:
+        if (signup := c.get(sub, "url", "subscribe", partial(c.url, mailto=True))) is not None:
+            kwargs["subscribe_url"] = signup
     if (e_node := top.get("editions")) is not None and title is not None and url is not None:
         kwargs["editions"], kwargs["x_default"] = _editions(
             c,

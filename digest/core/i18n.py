@@ -34,6 +34,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "page": "Page {page} of {count}",
         "share": "Share",
         "share_email": "Email",
+        "sponsored": "Sponsored",
+        "subscribe": "Subscribe",
+        "search": "Search the archive",
+        "permalink": "Link to {title}",
+        "number": "Issue {number}",
     },
     "ar": {
         "view_in_browser": "عرض في المتصفح",
@@ -54,6 +59,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "page": "الصفحة {page} من {count}",
         "share": "شارك",
         "share_email": "البريد الإلكتروني",
+        "sponsored": "محتوى مموَّل",
+        "subscribe": "اشترك",
+        "search": "ابحث في الأرشيف",
+        "permalink": "رابط إلى {title}",
+        "number": "العدد {number}",
     },
     "fa": {
         "view_in_browser": "مشاهده در مرورگر",
@@ -74,6 +84,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "page": "صفحهٔ {page} از {count}",
         "share": "هم‌رسانی",
         "share_email": "ایمیل",
+        "sponsored": "محتوای حمایت‌شده",
+        "subscribe": "اشتراک",
+        "search": "جست‌وجو در بایگانی",
+        "permalink": "پیوند به {title}",
+        "number": "شمارهٔ {number}",
     },
     "sq": {
         "view_in_browser": "Shikojeni në shfletues",
@@ -94,6 +109,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "page": "Faqja {page} nga {count}",
         "share": "Shpërndaje",
         "share_email": "Email",
+        "sponsored": "I sponsorizuar",
+        "subscribe": "Abonohu",
+        "search": "Kërko në arkiv",
+        "permalink": "Lidhje për {title}",
+        "number": "Numri {number}",
     },
     "de": {
         "view_in_browser": "Im Browser ansehen",
@@ -114,6 +134,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "page": "Seite {page} von {count}",
         "share": "Teilen",
         "share_email": "E-Mail",
+        "sponsored": "Gesponsert",
+        "subscribe": "Abonnieren",
+        "search": "Im Archiv suchen",
+        "permalink": "Link zu {title}",
+        "number": "Ausgabe {number}",
     },
     "fr": {
         "view_in_browser": "Voir dans le navigateur",
@@ -134,6 +159,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "page": "Page {page} sur {count}",
         "share": "Partager",
         "share_email": "E-mail",
+        "sponsored": "Sponsorisé",
+        "subscribe": "S’abonner",
+        "search": "Rechercher dans les archives",
+        "permalink": "Lien vers {title}",
+        "number": "Numéro {number}",
     },
     "es": {
         "view_in_browser": "Ver en el navegador",
@@ -154,13 +184,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "page": "Página {page} de {count}",
         "share": "Compartir",
         "share_email": "Correo",
+        "sponsored": "Patrocinado",
+        "subscribe": "Suscribirse",
+        "search": "Buscar en el archivo",
+        "permalink": "Enlace a {title}",
+        "number": "Número {number}",
     },
 }
 
 
 WORDS = tuple(STRINGS["en"])  # the keys a newsletter may set under words:
 # The words that are formatted, and the fields they may use.
-FIELDS = {"why": ("title",), "page": ("page", "count")}
+FIELDS = {"why": ("title",), "page": ("page", "count"), "permalink": ("title",), "number": ("number",)}
 
 
 def strings_for(language: str, words: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:

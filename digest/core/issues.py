@@ -26,7 +26,7 @@ import re
 import stat
 from pathlib import Path
 
-from digest.core import i18n, images, markdown, paths, plaintext, validate
+from digest.core import anchors, i18n, images, markdown, paths, plaintext, validate
 from digest.core.errors import Problem
 from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
@@ -34,9 +34,9 @@ from digest.core.validate import Checker, capped
 
 ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
-SECTION_KEYS = ("title", "id", "intro", "items", "sections")
+SECTION_KEYS = ("title", "id", "sponsored", "intro", "items", "sections")
 FINGERPRINT_KEY = "translated_from"  # the source's fingerprint on a translated item (digest.core.translation)
-ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id", FINGERPRINT_KEY)
+ITEM_KEYS = ("title", "url", "summary", "source", "author", "image", "date", "id", FINGERPRINT_KEY, "sponsored")
 _FINGERPRINT = re.compile(r"[0-9a-f]{12}")
 NOT_TRANSLATED = (
     f"is not translated yet (it holds {validate.UNTRANSLATED}): translate it and delete the marker, or keep the issue"
@@ -201,9 +201,12 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     subject = c.get(top, "subject", "", c.line_text) or title
     _check_subject(c, top, subject)
     preheader = c.get(top, "preheader", "", c.line_text)
+    # Anchors first, from the YAML as written: every markdown link to #anchor is checked against them.
+    where = anchors.assign(anchors.holders(top.get("sections")))
+    c.anchors = frozenset(where.values())
     intro = c.get(top, "intro", "", c.markdown)
     outro = c.get(top, "outro", "", c.markdown)
-    sections = _sections(c, config, top, draft)
+    sections = _sections(c, config, top, draft, where)
     _unique_ids(c, top)
     _untranslated(c, draft)
     if date is None or sections is None:
@@ -225,7 +228,9 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     )
 
 
-def _sections(c: Checker, config: Config, top: dict[str, Node], draft: bool) -> tuple[Section, ...] | None:
+def _sections(
+    c: Checker, config: Config, top: dict[str, Node], draft: bool, where: dict[str, str]
+) -> tuple[Section, ...] | None:
     node = top.get("sections")
     if node is None or node.value is None:
         if node is not None:  # a bare "sections:" key
@@ -238,11 +243,15 @@ def _sections(c: Checker, config: Config, top: dict[str, Node], draft: bool) -> 
     if not entries:
         _empty(c, node.line, "sections", "has no sections", draft)
     return tuple(
-        s for snode, spath in entries if (s := _section(c, config, snode, spath, draft, nested=False)) is not None
+        s
+        for snode, spath in entries
+        if (s := _section(c, config, snode, spath, draft, where, nested=False)) is not None
     )
 
 
-def _section(c: Checker, config: Config, node: Node, path: str, draft: bool, nested: bool) -> Section | None:
+def _section(
+    c: Checker, config: Config, node: Node, path: str, draft: bool, where: dict[str, str], nested: bool
+) -> Section | None:
     s = c.mapping(node, path, SECTION_KEYS)
     if s is None:
         return None
@@ -257,7 +266,7 @@ def _section(c: Checker, config: Config, node: Node, path: str, draft: bool, nes
     elif inode is not None and (ientries := c.items(inode, f"{path}.items")) is not None:
         if not ientries:
             _empty(c, inode.line, f"{path}.items", "has no items", draft)
-        items = [item for n, p in ientries if (item := _item(c, config, n, p)) is not None]
+        items = [item for n, p in ientries if (item := _item(c, config, n, p, where)) is not None]
     subs: list[Section] = []
     snode = s.get("sections")
     if snode is not None and nested:
@@ -271,9 +280,10 @@ def _section(c: Checker, config: Config, node: Node, path: str, draft: bool, nes
     elif snode is not None and (sentries := c.items(snode, f"{path}.sections")) is not None:
         if not sentries:
             _empty(c, snode.line, f"{path}.sections", "has no sections", draft)
-        subs = [sub for n, p in sentries if (sub := _section(c, config, n, p, draft, nested=True)) is not None]
+        subs = [sub for n, p in sentries if (sub := _section(c, config, n, p, draft, where, nested=True)) is not None]
     ident = c.get(s, "id", path, c.identifier)
-    return Section(title=title, items=tuple(items), intro=intro, sections=tuple(subs), id=ident)
+    sponsored = bool(c.get(s, "sponsored", path, c.boolean))
+    return Section(title, tuple(items), intro, tuple(subs), ident, sponsored, where.get(path, ""))
 
 
 def _unique_ids(c: Checker, top: dict[str, Node]) -> None:
@@ -290,7 +300,14 @@ def _unique_ids(c: Checker, top: dict[str, Node]) -> None:
             ident = entry.value.get("id")
             if ident is not None and isinstance(ident.value, str) and ident.value.strip():
                 name = ident.value.strip()
-                if name in seen:
+                if name in anchors.RESERVED:
+                    c.error(
+                        ident.line,
+                        f"{here}.id",
+                        f"{name!r} is an id the web page uses itself ({', '.join(sorted(anchors.RESERVED))}): choose"
+                        " another",
+                    )
+                elif name in seen:
                     first, line = seen[name]
                     c.error(
                         ident.line,
@@ -326,7 +343,7 @@ def _empty(c: Checker, line: int, path: str, what: str, draft: bool) -> None:
         c.error(line, path, f"{what}: list them below it, or delete the line")
 
 
-def _item(c: Checker, config: Config, node: Node, path: str) -> Item | None:
+def _item(c: Checker, config: Config, node: Node, path: str, where: dict[str, str]) -> Item | None:
     i = c.mapping(node, path, ITEM_KEYS)
     if i is None:
         return None
@@ -348,15 +365,19 @@ def _item(c: Checker, config: Config, node: Node, path: str) -> Item | None:
     image = None
     if (im := c.mapping(i.get("image"), f"{path}.image", ("src", "alt"), required=("src", "alt"))) is not None:
         image = _image(c, config, im, f"{path}.image")
+    people = c.get(i, "author", path, c.people) or ()
     return Item(
         title=title,
         url=url,
         summary=summary,
         source=c.get(i, "source", path, c.line_text),
-        author=c.get(i, "author", path, c.line_text),
+        author=", ".join(p.name for p in people) or None,
         image=image,
         date=c.get(i, "date", path, c.date),
         id=c.get(i, "id", path, c.identifier),
+        authors=people,
+        sponsored=bool(c.get(i, "sponsored", path, c.boolean)),
+        anchor=where.get(path, ""),
     )
 
 

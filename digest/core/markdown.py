@@ -40,6 +40,34 @@ NEVER_SCHEMES = ("javascript", "data", "vbscript", "file")
 SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")  # RFC 3986, lower case
 
 
+def fragment(url: str) -> str | None:
+    """The anchor a link to ``#anchor`` (a place in the same issue) names, percent-decoded; None for other links."""
+    if not url.startswith("#") or len(url) < 2 or _CONTROL.search(url):
+        return None
+    from urllib.parse import unquote
+
+    return unquote(url[1:])
+
+
+def anchor_problem(url: str, anchors: frozenset[str] | None) -> str | None:
+    """Why a link to ``#anchor`` leads nowhere: ``anchors`` are the issue's (None: the text is not an issue's)."""
+    name = fragment(url)
+    if name is None:
+        return f"{_short(url)} names no anchor: write a section's or item's anchor after the '#', without spaces"
+    if anchors is None:
+        return f"{_short(url)} links to an anchor, but only an issue's text has anchors to link to"
+    if name in anchors:
+        return None
+    import difflib
+
+    close = [a for a in sorted(anchors) if a == name.lower()] or difflib.get_close_matches(name, sorted(anchors), 1)
+    hint = f"; did you mean '#{close[0]}'?" if close else ""
+    return (
+        f"{_short(url)} is no anchor of this issue: link to a section's or item's id:, or to the slug of its title"
+        f" (its permalink on the web page shows it){hint}"
+    )
+
+
 def url_problem(url: str, *, allow_mailto: bool = True, schemes: tuple[str, ...] = ()) -> str | None:
     """Why ``url`` is not an acceptable absolute link target, or None if it is.
 
@@ -195,7 +223,9 @@ def _parse(src: str, schemes: tuple[str, ...], inline: bool) -> list[Token]:
             attr = "href" if tok.type == "link_open" else "src"
             written = str(tok.attrs.get(attr, ""))
             url = normalize(written)
-            if attr == "href" and url_problem(url, schemes=schemes):
+            if attr == "href" and fragment(written) is not None:
+                pass  # a place in the issue: validation checked that it is one
+            elif attr == "href" and url_problem(url, schemes=schemes):
                 url = "#"
             elif attr == "src" and url_problem(url, allow_mailto=False):
                 url = ""
@@ -249,10 +279,13 @@ def links(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> list
 
 
 @lru_cache(maxsize=256)
-def bad_links(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> tuple[BadLink, ...]:
+def bad_links(
+    src: str, schemes: tuple[str, ...] = (), inline: bool = False, anchors: frozenset[str] | None = None
+) -> tuple[BadLink, ...]:
     """Links and images in ``src`` whose target is not allowed (cached: an alias repeats a text).
 
-    Links may be http(s), mailto or one of ``schemes``; images only http(s).
+    Links may be http(s), mailto or one of ``schemes``, or ``#anchor`` for one of ``anchors``
+    (the issue's: digest.core.anchors); images only http(s).
     """
     problems = []
     for line, tok in _inline_tokens(src, schemes, inline):
@@ -263,6 +296,10 @@ def bad_links(src: str, schemes: tuple[str, ...] = (), inline: bool = False) -> 
             url = str(tok.meta["written"])
             what = "image"
         else:
+            continue
+        if what == "link" and url.startswith("#"):
+            if why := anchor_problem(url, anchors):
+                problems.append(BadLink(line, f"markdown link target {why}", url))
             continue
         why = url_problem(url, allow_mailto=(what == "link"), schemes=schemes if what == "link" else ())
         if why and what == "image" and url.startswith("images/"):
@@ -280,7 +317,9 @@ LinkHook = Callable[[str], str]
 
 
 @lru_cache(maxsize=4096)
-def to_html(src: str, top: int = 1, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None) -> Markup:
+def to_html(
+    src: str, top: int = 1, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None, rel: str | None = None
+) -> Markup:
     """Render markdown to safe HTML (raw HTML in ``src`` appears as text).
 
     ``top`` is the level the text's highest headings get, so headings inside a blurb
@@ -288,13 +327,13 @@ def to_html(src: str, top: int = 1, schemes: tuple[str, ...] = (), *, link: Link
     skips a level (a screen reader's list of headings would show a gap): levels are
     ranked, so "#" then "###" become top and top + 1, a text that uses only "##" starts
     at top, and no heading is more than one level below the one before it.  Levels
-    stop at h6.  ``link`` rewrites each link's href (see :data:`LinkHook`).
+    stop at h6.  ``link`` rewrites each link's href (see :data:`LinkHook`); ``rel`` is every
+    link's rel (sponsored content's links on the web page: "sponsored").
     """
     md = _parser()
     tokens = parsed(src, schemes)
-    return Markup(
-        md.renderer.render(tokens, md.options, {"heading_levels": _heading_levels(tokens, top), "link": link}).strip()
-    )
+    env = {"heading_levels": _heading_levels(tokens, top), "link": link, "rel": rel}
+    return Markup(md.renderer.render(tokens, md.options, env).strip())
 
 
 def _heading_levels(tokens: list[Token], top: int) -> dict[int, int]:
@@ -317,34 +356,44 @@ def _heading(self: object, tokens: list[Token], idx: int, options: object, env: 
 
 
 def _link_open(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
-    link = env.get("link")
+    link, rel = env.get("link"), env.get("rel")
     tok = tokens[idx]
     if link is not None and tok.attrs.get("href", "#") != "#":
         tok = tok.copy(attrs={**tok.attrs, "href": link(str(tok.attrs["href"]))})
+    if rel:
+        tok = tok.copy(attrs={**tok.attrs, "rel": rel})
     rendered: str = self.renderToken([tok], 0, options, env)
     return rendered
 
 
 @lru_cache(maxsize=4096)
-def to_inline_html(src: str, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None) -> Markup:
+def to_inline_html(
+    src: str, schemes: tuple[str, ...] = (), *, link: LinkHook | None = None, rel: str | None = None
+) -> Markup:
     """Like :func:`to_html` for a one-paragraph text, without the ``<p>`` wrapper."""
-    html = str(to_html(src, 1, schemes, link=link))
+    html = str(to_html(src, 1, schemes, link=link, rel=rel))
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]
     return Markup(html)
 
 
 @lru_cache(maxsize=8192)
-def title_html(src: str, schemes: tuple[str, ...] = (), linked: bool = False, link: LinkHook | None = None) -> Markup:
+def title_html(
+    src: str,
+    schemes: tuple[str, ...] = (),
+    linked: bool = False,
+    link: LinkHook | None = None,
+    rel: str | None = None,
+) -> Markup:
     """A title (inline markdown) as HTML: code spans, emphasis, strikethrough, links.
 
     ``linked``: the title is itself a link, so links inside it render as their text
     (validation reports them; a link inside a link is not HTML).  ``link`` rewrites each
-    link's href (see :data:`LinkHook`).
+    link's href (see :data:`LinkHook`); ``rel`` is every link's rel (see :func:`to_html`).
     """
     md = _parser()
     tokens = parsed(src, schemes, inline=True)
     if linked:
         children = [t for t in tokens[0].children or () if t.type not in ("link_open", "link_close")] if tokens else []
         tokens = [tokens[0].copy(children=children)] if tokens else []
-    return Markup(md.renderer.render(tokens, md.options, {"link": link}))
+    return Markup(md.renderer.render(tokens, md.options, {"link": link, "rel": rel}))

@@ -31,16 +31,29 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone an item credits: a name, and the link to them (a homepage, a profile) when given."""
+
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Item:
     title: str | None  # inline markdown source (code spans, emphasis; links only in an unlinked title)
     url: str | None
     summary: str | None  # markdown source
     source: str | None
-    author: str | None
+    author: str | None  # the credited names, joined by ", " (the whole credit, with links: authors)
     image: Image | None
     date: dt.date | None
     # The item's own name within its issue: its anchor, and how editions match it when their links differ.
     id: str | None = None
+    authors: tuple[Person, ...] = ()  # `author:` as written: a name, {name, url}, or a list of them
+    sponsored: bool = False  # paid for: shown in a box under a "Sponsored" label, rel="sponsored" on the web
+    # Its anchor in the pages and the email: its id, else a slug of its title, unique in the issue
+    # (digest.core.anchors); "" for a model not made by validation.
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,8 @@ class Section:
     intro: str | None = None  # markdown source
     sections: tuple[Section, ...] = ()  # sub-sections: one level down, never deeper
     id: str | None = None  # the section's own name within its issue (its anchor)
+    sponsored: bool = False  # every item in it is paid for: one box, one label
+    anchor: str = ""  # as Item.anchor
 
     @property
     def all_items(self) -> tuple[Item, ...]:
@@ -220,6 +235,8 @@ class Config:
     editions: tuple[Edition, ...] = ()
     x_default: str | None = None  # the url of the x-default edition
     archive_per_page: int = 30  # issues per archive page (index.html, page/2/, ...)
+    search: bool = True  # the archive's search (Pagefind): config.yaml's `search: false` turns it off
+    subscribe_url: str | None = None  # config.yaml's subscribe.url: a "Subscribe" link on the web pages
     numbering: str = "latn"  # the CLDR numbering system of digest's own numbers (dates, issue numbers)
     # links.schemes: URL schemes links may use besides http(s) and mailto (never javascript:,
     # data:, vbscript:, file:; config validation refuses them).

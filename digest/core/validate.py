@@ -27,6 +27,7 @@ from typing import TypeVar
 from digest.core import images, lint, markdown, urls
 from digest.core.errors import Problem
 from digest.core.loading import INVALID, Node, cut, short
+from digest.core.models import Person
 
 T = TypeVar("T")
 
@@ -47,6 +48,8 @@ class Checker:
         self.schemes = schemes  # config's links.schemes: further schemes links may use
         self.problems: list[Problem] = []
         self.required: set[str] = set()  # key paths of required keys seen, for the wording of "is empty"
+        # The anchors markdown links may name as #anchor: the issue's (digest.core.anchors); None outside an issue.
+        self.anchors: frozenset[str] | None = None
         self.marked: list[tuple[int, str]] = []  # (line, key path) of the texts holding UNTRANSLATED
 
     def error(self, line: int | None, key: str, message: str) -> None:
@@ -153,7 +156,7 @@ class Checker:
         if value is None:
             return None
         cursor = (0, 0)
-        for bad in markdown.bad_links(value, self.schemes, inline):
+        for bad in markdown.bad_links(value, self.schemes, inline, self.anchors):
             line, cursor = _locate(node, bad.url, cursor)
             self.error(line or node.line + bad.line_offset, path, bad.message)
         cursor = (0, 0)
@@ -215,6 +218,35 @@ class Checker:
             self.error(node.line, path, why)
             return None
         return value
+
+    def people(self, node: Node, path: str) -> tuple[Person, ...] | None:
+        """Who an item credits: a name, ``{name, url}``, or a list of either (counted from 1 in messages).
+        A person's url follows the rules of every link (http(s), mailto, links.schemes)."""
+        if node.is_list:
+            entries = self.items(node, path) or []
+            found = [self._person(child, here) for child, here in entries]
+            people = tuple(p for p in found if p is not None)
+            if not entries:
+                self.error(node.line, path, "is an empty list: write a name, or delete the line")
+            return people if len(people) == len(found) and people else None
+        person = self._person(node, path)
+        return (person,) if person is not None else None
+
+    def _person(self, node: Node, path: str) -> Person | None:
+        if not node.is_map:
+            name = self.line_text(node, path)
+            return Person(name) if name is not None else None
+        entries = self.mapping(node, path, ("name", "url"), required=("name",))
+        if entries is None:
+            return None
+        name = self.get(entries, "name", path, self.line_text)
+        url = None
+        if (unode := entries.get("url")) is not None and (value := self.text(unode, f"{path}.url")) is not None:
+            if why := markdown.url_problem(value, schemes=self.schemes):
+                self.error(unode.line, f"{path}.url", why)
+                return None
+            url = value
+        return Person(name, url) if name is not None and (url is not None or "url" not in entries) else None
 
     def date(self, node: Node, path: str) -> dt.date | None:
         if self._absent(node, path):

@@ -16,6 +16,7 @@ reported together and a failed build writes nothing; the new site appears at onc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import time
@@ -33,6 +34,7 @@ from digest.core.translation import unsendable
 from digest.pipeline import output
 from digest.pipeline.cache import Cache, Record, issue_keys, salt
 from digest.pipeline.publish import Later, Output, publish, reusable, unchanged
+from digest.pipeline.search import Bundles, Held, search_files
 from digest.pipeline.stages import (
     PAGE_FILE,
     Context,
@@ -172,7 +174,7 @@ def plan(
         return Plan(cache, target, key, keys, record, _from_summary(record["summary"]), None)
     results = each_issue(ctx, cache, sources, keys, jobs, progress)
     report = _report(config, results, strict)
-    files = site_files(ctx, results)
+    files = site_files(ctx, results, bundles=Bundles(cache.folder), held=partial(_held, target, record))
     report.files = len(files) - 1  # the marker is not counted
     return Plan(cache, target, key, keys, record, report, files)
 
@@ -285,13 +287,20 @@ def _die_with_parent() -> None:
         pass
 
 
-def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dict[str, Output]:
+def site_files(
+    ctx: Context,
+    results: list[Result],
+    drafts: bool = False,
+    bundles: Bundles | None = None,
+    held: Held | None = None,
+) -> dict[str, Output]:
     """Every file of the site by its path: each issue's email files and web page, the archive
-    pages and the feeds.  Pages are made only when asked for (Later), so that a build
-    renders only the pages whose content or neighbours changed.
+    pages, the feeds and, with ``bundles`` (the build's), the search bundle.  Pages are made
+    only when asked for (Later), so that a build renders only the pages whose content or
+    neighbours changed (``held``: the pages the live site holds, which the index reads).
 
-    Drafts are nobody's neighbour and are in no archive page or feed; their own files are
-    laid out only with ``drafts`` (the preview): the published site never has them."""
+    Drafts are nobody's neighbour and are in no archive page, feed or search index; their own
+    files are laid out only with ``drafts`` (the preview): the published site never has them."""
     files: dict[str, Output] = {output.MARKER: output.MARKER_TEXT}
     good = [r for r in results if r.issue is not None]
     issues = [r.issue for r in good if r.issue is not None]
@@ -302,7 +311,10 @@ def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dic
         for name in ("email.html", "email.txt"):
             files[f"issues/{issue.slug}/{name}"] = Later(f"{r.key}:{name}", partial(r.file, ctx, name))
         page_key = hashlib.sha256(f"page\0{r.key}\0{near[issue.number]!r}".encode()).hexdigest()
-        files[f"issues/{issue.slug}/{PAGE_FILE}"] = Later(page_key, partial(_page, ctx, r, near[issue.number]))
+        # Made once though both the search index and publishing may ask for it.
+        files[f"issues/{issue.slug}/{PAGE_FILE}"] = Later(
+            page_key, functools.cache(partial(_page, ctx, r, near[issue.number]))
+        )
         for image in issue.local_images:  # one file per image content, however many issues use it
             if image.file is not None and image.file not in files:
                 files[image.file] = Later(image_key(image), partial(_image, ctx, image))
@@ -315,7 +327,29 @@ def site_files(ctx: Context, results: list[Result], drafts: bool = False) -> dic
     by_number = {r.number: r for r in good}
     contents = {i.number: by_number[i.number].file(ctx, CONTENT).decode() for i in feed_issues(ctx.config, issues)}
     files.update(render_feeds(ctx, issues, contents))
+    if bundles is not None and ctx.config.search:
+        files.update(search_files(ctx.config.language, search_pages(files, issues), bundles, held))
     return files
+
+
+def search_pages(files: dict[str, Output], issues: list[Issue]) -> dict[str, Later]:
+    """The pages the search indexes: every published issue's web page, by site path."""
+    pages = {}
+    for issue in published(issues):
+        page = files.get(f"issues/{issue.slug}/{PAGE_FILE}")
+        if isinstance(page, Later):
+            pages[f"issues/{issue.slug}/{PAGE_FILE}"] = page
+    return pages
+
+
+def _held(target: Path, record: dict[str, Any], rel: str, key: str) -> bytes | None:
+    """The bytes of ``target/rel`` if the last build wrote it under ``key`` and it is still as written."""
+    if reusable(target, record, rel, key) is None:
+        return None
+    try:
+        return (target / rel).read_bytes()
+    except OSError:
+        return None
 
 
 def _page(ctx: Context, r: Result, near: Any) -> bytes:

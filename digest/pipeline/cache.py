@@ -26,10 +26,10 @@ from typing import Any
 from digest import __version__
 from digest.core import images
 from digest.core.errors import Problem
-from digest.core.models import Image, Issue, Item, Section
+from digest.core.models import Image, Issue, Item, Person, Section
 from digest.pipeline.stages import Context, Source
 
-FORMAT = 8  # of the records: a new format is a new key for everything
+FORMAT = 9  # of the records: a new format is a new key for everything
 RECORDS = "issues"
 SITES = "sites.json"  # what each output folder held after the last build (digest.pipeline.publish)
 IMAGE_SUMS = "image-sums.json"  # local images' hashes by their stat (digest.core.images.fingerprint)
@@ -154,9 +154,10 @@ class Cache:
 
 
 # An issue as JSON: its own fields by name, each section as [title, intro, items,
-# sub-sections, id] and each item as the list of its fields in order.
+# sub-sections, id, sponsored, anchor] and each item as the list of its fields in order (its
+# authors as [name, url] pairs).
 _ITEM_FIELDS = [f.name for f in dataclasses.fields(Item)]
-_IMAGE, _DATE = _ITEM_FIELDS.index("image"), _ITEM_FIELDS.index("date")
+_IMAGE, _DATE, _AUTHORS = _ITEM_FIELDS.index("image"), _ITEM_FIELDS.index("date"), _ITEM_FIELDS.index("authors")
 
 
 def _to_json(issue: Issue) -> dict[str, Any]:
@@ -171,23 +172,26 @@ def _item_json(item: Item) -> list[Any]:
     row = [getattr(item, name) for name in _ITEM_FIELDS]
     row[_IMAGE] = list(dataclasses.astuple(item.image)) if item.image else None
     row[_DATE] = item.date.isoformat() if item.date else None
+    row[_AUTHORS] = [[p.name, p.url] for p in item.authors]
     return row
 
 
 def _item_from_json(row: list[Any]) -> Item:
     row[_IMAGE] = Image(*row[_IMAGE]) if row[_IMAGE] else None
     row[_DATE] = dt.date.fromisoformat(row[_DATE]) if row[_DATE] else None
+    row[_AUTHORS] = tuple(Person(*p) for p in row[_AUTHORS])
     return Item(*row)
 
 
 def _section_json(section: Section) -> list[Any]:
     items, subs = [_item_json(i) for i in section.items], [_section_json(s) for s in section.sections]
-    return [section.title, section.intro, items, subs, section.id]
+    return [section.title, section.intro, items, subs, section.id, section.sponsored, section.anchor]
 
 
 def _section_from_json(row: list[Any]) -> Section:
-    title, intro, items, subs, ident = row
-    return Section(title, tuple(map(_item_from_json, items)), intro, tuple(map(_section_from_json, subs)), ident)
+    title, intro, items, subs, ident, sponsored, anchor = row
+    subsections = tuple(map(_section_from_json, subs))
+    return Section(title, tuple(map(_item_from_json, items)), intro, subsections, ident, sponsored, anchor)
 
 
 def _issue_from_json(d: dict[str, Any]) -> Issue:

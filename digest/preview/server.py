@@ -291,6 +291,9 @@ _TYPES = {
     ".json": "application/json",
     ".jpg": "image/jpeg",  # the site's local images (images/<hash>.jpg, .png)
     ".png": "image/png",
+    # The archive's search (Pagefind): its interface's script and stylesheet; its index files are bytes.
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
 }
 
 

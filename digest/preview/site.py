@@ -31,9 +31,10 @@ from digest.core.errors import DigestError, Problem
 from digest.core.images import IMAGES_DIR
 from digest.core.issues import ISSUES_DIR
 from digest.core.models import Config, Issue
-from digest.pipeline.build import Result, each_issue, site_files
+from digest.pipeline.build import Result, each_issue, search_pages, site_files
 from digest.pipeline.cache import Cache, issue_keys
 from digest.pipeline.publish import Later, Output
+from digest.pipeline.search import SEARCH_DIR, Bundles, search_files
 from digest.pipeline.stages import Context, Source, context, feed_issues, read_sources
 
 
@@ -213,6 +214,11 @@ class PreviewSite:
                 return None
             for number in _issue_in(rel, self.issues):
                 self.render(number)  # its page and email are made from its files
+            searching = rel.startswith(SEARCH_DIR + "/") and self.ctx.config.search
+            if searching:  # the search bundle indexes every published issue's page: first asked for, not on each edit
+                for state in list(self.issues.values()):
+                    if state.issue is not None and not state.issue.draft:
+                        self.render(state.number)
             if self._files is None:
                 # The feeds carry these issues' content: rendered (once) before the feeds are.
                 for issue in feed_issues(
@@ -229,6 +235,8 @@ class PreviewSite:
                     return None
                 keys = {f.key for f in self._files.values() if isinstance(f, Later)}
                 self._made = {k: v for k, v in self._made.items() if k in keys}  # what no page shows any more goes
+            if searching and rel not in self._files:
+                self._search(self._files)
             made = self._files.get(rel)
             if not isinstance(made, Later):
                 return made
@@ -239,6 +247,16 @@ class PreviewSite:
                     self._note(e.problems)
                     return None
             return self._made[made.key]
+
+    def _search(self, files: dict[str, Output]) -> None:
+        """The search bundle joins ``files`` when it is first asked for (the archive's search box)."""
+        assert self.ctx is not None
+        issues = [s.issue for s in self.issues.values() if s.issue is not None]
+        bundles = Bundles(newsletter_cache(self.root))
+        try:
+            files.update(search_files(self.ctx.config.language, search_pages(files, issues), bundles))
+        except DigestError as e:
+            self._note(e.problems)
 
     def _note(self, problems: list[Problem]) -> None:
         self.general = [p for p in self.general if p not in problems] + list(problems)

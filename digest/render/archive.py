@@ -96,8 +96,17 @@ def archive_pages(config: Config, issues: Sequence[Issue]) -> list[ArchivePage]:
     ]
 
 
+SEARCH_DIR = "pagefind"  # the search index and its interface, under the site (digest.pipeline.search)
+
+
 def render_archive_page(env: jinja2.Environment, config: Config, page: ArchivePage) -> str:
+    # The search box's files by a relative path: the same site served from another host (a
+    # preview, a test server) loads them from there, never from config.url's host.
+    search = (
+        {"path": ("" if page.page == 1 else "../../") + SEARCH_DIR + "/"} if config.search and page.issues else None
+    )
     return env.get_template("archive.html").render(
+        search=search,
         issues=list(page.issues),
         page=page.page,
         pages=page.pages,

@@ -223,12 +223,12 @@ def make_env(config: Config) -> jinja2.Environment:
     schemes = config.link_schemes
 
     @jinja2.pass_context
-    def markdown(ctx: jinja2.runtime.Context, src: str | None, top: int = 1) -> Markup:
-        return to_html(src, top, schemes, link=ctx.get("link_tag")) if src else Markup("")
+    def markdown(ctx: jinja2.runtime.Context, src: str | None, top: int = 1, rel: str | None = None) -> Markup:
+        return to_html(src, top, schemes, link=ctx.get("link_tag"), rel=rel) if src else Markup("")
 
     @jinja2.pass_context
-    def markdown_inline(ctx: jinja2.runtime.Context, src: str | None) -> Markup:
-        return to_inline_html(src, schemes, link=ctx.get("link_tag")) if src else Markup("")
+    def markdown_inline(ctx: jinja2.runtime.Context, src: str | None, rel: str | None = None) -> Markup:
+        return to_inline_html(src, schemes, link=ctx.get("link_tag"), rel=rel) if src else Markup("")
 
     @jinja2.pass_context
     def markdown_text(ctx: jinja2.runtime.Context, src: str | None, width: int = TEXT_WIDTH) -> str:
@@ -241,8 +241,8 @@ def make_env(config: Config) -> jinja2.Environment:
 
     # Titles are inline markdown: markup in the email and the page, plain in text.
     @jinja2.pass_context
-    def title(ctx: jinja2.runtime.Context, src: str | None, linked: bool = False) -> Markup:
-        return title_html(src, schemes, linked, ctx.get("link_tag")) if src else Markup("")
+    def title(ctx: jinja2.runtime.Context, src: str | None, linked: bool = False, rel: str | None = None) -> Markup:
+        return title_html(src, schemes, linked, ctx.get("link_tag"), rel) if src else Markup("")
 
     @jinja2.pass_context
     def title_as_text(ctx: jinja2.runtime.Context, src: str | None, urls: bool = False) -> str:

@@ -12,6 +12,12 @@ Rules:
   a ``_digest`` extension object.  RSS's own <link> stays the home page.  Entries link only
   their own issue: feedgen 1.0 drops an entry link's rel and hreflang, and a bare second
   link would read as the entry's own.
+- Entry content is the issue's fragment without its permalinks (a feed reader shows a "#"
+  as text), its links to ``#anchor`` made absolute (the issue page's places).
+- Item authors (``author:``) are the entry's Atom <contributor>s (name and uri) and its
+  ``_digest.contributors`` in JSON Feed; the entry's author stays the newsletter's.
+- An issue with sponsored content carries the category "sponsored" (Atom and RSS, labelled
+  with the interface word; JSON Feed's tags), and its content shows the label on each box.
 - User text is escaped by lxml (XML) and json.dumps (JSON).  RSS <description> is
   HTML by convention, so the plain-text preheader is HTML-escaped before it goes there.
 """
@@ -20,15 +26,40 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from markupsafe import escape
 
-from digest.core.models import Config, Edition, Issue
+from digest.core.i18n import strings_for
+from digest.core.models import Config, Edition, Issue, Person
 from digest.render.environment import FEED_FILES, xml_safe
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+SPONSORED = "sponsored"  # the category term of an issue with sponsored content
+# What _content.html writes for a permalink and for a link to a place in the issue.
+PERMALINK = re.compile(r'<a class="permalink" href="#[^"]*" aria-label="[^"]*" data-pagefind-ignore>#</a>')
+_IN_PAGE = re.compile(r'(<a href=")#')
+
+
+def feed_content(issue: Issue, content: str) -> str:
+    """The issue's fragment as a feed entry's content (see the rules above)."""
+    return _IN_PAGE.sub(lambda m: m.group(1) + issue.url + "#", PERMALINK.sub("", content))
+
+
+def contributors(issue: Issue) -> list[Person]:
+    """Everyone the issue's items credit, once each, in the order of the issue."""
+    seen: dict[tuple[str, str | None], Person] = {}
+    for item in issue.items:
+        for person in item.authors:
+            seen.setdefault((person.name, person.url), person)
+    return list(seen.values())
+
+
+def has_sponsored(issue: Issue) -> bool:
+    sections = [s for top in issue.sections for s in (top, *top.sections)]
+    return any(s.sponsored for s in sections) or any(item.sponsored for item in issue.items)
 
 
 def _midnight(config: Config, date: dt.date) -> dt.datetime:
@@ -88,13 +119,18 @@ def _xml_feeds(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
     if config.theme.icon:
         fg.icon(config.theme.icon)
 
+    label = strings_for(config.language, config.words)["sponsored"]
     for issue in issues:  # newest first, as given
         published = _published(config, issue)
         fe = fg.add_entry(order="append")
         fe.guid(issue.url, permalink=True)  # also the Atom id
         fe.title(xml_safe(issue.title))
         fe.link(href=issue.url, rel="alternate", type="text/html")
-        fe.content(xml_safe(contents[issue.number]), type="html")
+        fe.content(xml_safe(feed_content(issue, contents[issue.number])), type="html")
+        for person in contributors(issue):
+            fe.contributor({"name": xml_safe(person.name), **({"uri": person.url} if person.url else {})})
+        if has_sponsored(issue):
+            fe.category(term=SPONSORED, label=xml_safe(label))
         if issue.preheader:
             fe.summary(str(escape(xml_safe(issue.preheader))), type="html")
         fe.published(published)
@@ -188,13 +224,17 @@ def _json_feed(config: Config, issues: Sequence[Issue], contents: Mapping[int, s
             "id": issue.url,
             "url": issue.url,
             "title": issue.title,
-            "content_html": contents[issue.number],
+            "content_html": feed_content(issue, contents[issue.number]),
         }
         if issue.preheader:
             item["summary"] = issue.preheader
         item["date_published"] = _published(config, issue).isoformat()
         if issue.updated:
             item["date_modified"] = _entry_updated(config, issue).isoformat()
+        if has_sponsored(issue):
+            item["tags"] = [SPONSORED]
+        if people := contributors(issue):
+            item["_digest"] = {"contributors": [{"name": p.name, **({"url": p.url} if p.url else {})} for p in people]}
         items.append(item)
     feed["items"] = items
     text = json.dumps(feed, ensure_ascii=False, indent=2, sort_keys=False)

@@ -44,7 +44,7 @@ from urllib.parse import unquote
 
 from markupsafe import Markup
 
-from digest.core import urls
+from digest.core import anchors, urls
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Config, Issue, Section
 from digest.core.plaintext import title_text
@@ -106,7 +106,9 @@ def render_email(env: jinja2.Environment, config: Config, issue: Issue) -> str:
 def email_mjml(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     placeholder = UNSUBSCRIBE_PLACEHOLDER if config.email.unsubscribe_url else None
     tag = tagger(config, issue)
-    return env.get_template("email.mjml").render(issue=tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag)
+    return env.get_template("email.mjml").render(
+        issue=tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag, linked=anchors.linked(issue)
+    )
 
 
 # The plain-text email.
@@ -115,10 +117,26 @@ _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 
+@dataclass(frozen=True)
+class InIssue:
+    """The text email's link hook: a link to ``#anchor`` is written as the web page's place
+    (plain text has no places to jump to); any other link gets the UTM tag, if any.  A value,
+    as markdown rendering caches on it."""
+
+    page: str  # the issue's web page
+    tag: Tagger | None
+
+    def __call__(self, url: str) -> str:
+        if url.startswith("#"):
+            return self.page + url
+        return self.tag(url) if self.tag is not None else url
+
+
 def render_text(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     """The text/plain part of the email, from the ``email.txt`` template."""
     tag = tagger(config, issue)  # the email's links carry config.yaml's utm_* parameters
-    text = env.get_template("email.txt").render(issue=tag_items(_url_titles_dropped(issue), tag), link_tag=tag)
+    items = tag_items(_url_titles_dropped(issue), tag)
+    text = env.get_template("email.txt").render(issue=items, link_tag=InIssue(issue.url, tag))
     # Templates (including a newsletter's own) need not manage blank lines exactly:
     # the layout is normalised here instead.
     text = _TRAILING_SPACE.sub("", text.replace("\r\n", "\n"))

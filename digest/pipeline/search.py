@@ -1,0 +1,164 @@
+"""The archive's search: Pagefind's index of the published issue pages, part of the site.
+
+Rules:
+- Only published issue pages are indexed, and of each only what the page marks with
+  ``data-pagefind-body`` (the issue itself: never the navigation, the share links or the
+  recent issues).  Each page's ``<html lang>`` chooses its index: one index per language.
+- The bundle (the index and Pagefind's interface, under SEARCH_DIR) is written with the rest
+  of the site, before the swap, as files digest wrote (digest.pipeline.publish).
+- It is made only when the pages it indexes changed: its key is made of Pagefind's version,
+  the language and every indexed page's key.  The last bundle is kept in the build cache
+  (outside the newsletter) under its key, so a build where only a draft changed, or nothing
+  did, runs nothing and links the files it published before.
+- Pagefind runs here, as the ``pagefind_bin`` wheel's binary (no download, no network), on a
+  private temporary copy of the pages (outside the newsletter and the site).  Its output was
+  byte-identical across runs and processes in every test here (tests/test_search.py,
+  tests/test_output.py); the cache keeps a site stable even if a version were not.
+- config.yaml's ``search: false`` turns all of it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from functools import lru_cache, partial
+from pathlib import Path
+
+from digest.core.errors import DigestError, Problem
+from digest.pipeline.publish import Later, Output
+from digest.render.archive import SEARCH_DIR
+
+# Pagefind writes three interfaces and a highlighter; the archive uses its default one.
+_UNUSED = ("pagefind-component-ui.", "pagefind-modular-ui.", "pagefind-highlight.", "playground/")
+BUNDLES = "search"  # the bundles' folder in the build cache
+
+
+@lru_cache(maxsize=1)
+def pagefind_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pagefind_bin")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def bundle_key(language: str, pages: Mapping[str, str]) -> str:
+    """The bundle's key: Pagefind's version, the language and each indexed page's path and key."""
+    listed = "\0".join(f"{rel}\0{key}" for rel, key in sorted(pages.items()))
+    return hashlib.sha256(f"search\0{pagefind_version()}\0{language}\0{listed}".encode()).hexdigest()
+
+
+def index(pages: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Pagefind's bundle for ``pages`` (site path → HTML), by path under SEARCH_DIR.
+
+    The pages are written to a private temporary folder and Pagefind's command indexes it: its
+    Python API (pagefind 1.5) reads one answer from the binary every 0.1 s, so adding 1,000
+    pages through it took 100 s; the command indexes them in one run."""
+    import subprocess
+    import tempfile
+
+    from pagefind.service import get_executable  # the [bin] extra's binary, or $PAGEFIND_BINARY_PATH
+
+    binary = get_executable()
+    with tempfile.TemporaryDirectory(prefix="digest-search-") as tmp:
+        site, out = Path(tmp) / "site", Path(tmp) / "bundle"
+        for rel, html in pages.items():
+            (site / rel).parent.mkdir(parents=True, exist_ok=True)
+            (site / rel).write_bytes(html)
+        try:
+            if binary is None:
+                raise FileNotFoundError("its binary is not installed: pip install 'pagefind[bin]'")
+            done = subprocess.run(
+                [str(binary), "--site", str(site), "--output-path", str(out), "--silent"],
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise OSError(" ".join((done.stderr or done.stdout).split())[:300] or f"exit {done.returncode}")
+            files = {
+                path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()
+            }
+        except OSError as e:  # missing, not runnable or failing: one message, the site unchanged
+            why = f"Pagefind could not index the archive ({e.strerror or e}); `search: false` builds without the search"
+            raise DigestError([Problem("config.yaml", None, why, "search")]) from e
+    return {rel: data for rel, data in sorted(files.items()) if not rel.startswith(_UNUSED)}
+
+
+class Bundles:
+    """The last bundle made, in the build cache: its files and a manifest of their SHA-256s."""
+
+    def __init__(self, cache_folder: Path) -> None:
+        self.folder = cache_folder / BUNDLES
+
+    def manifest(self, key: str) -> dict[str, str] | None:
+        try:
+            found: dict[str, str] = json.loads((self.folder / key / "manifest.json").read_bytes())
+            return found
+        except (OSError, ValueError):
+            return None
+
+    def read(self, key: str, rel: str, digest: str) -> bytes | None:
+        try:
+            data = (self.folder / key / "files" / rel).read_bytes()
+        except OSError:
+            return None
+        return data if hashlib.sha256(data).hexdigest() == digest else None
+
+    def put(self, key: str, files: Mapping[str, bytes]) -> None:
+        """Keep ``files`` as the one bundle (a cache that cannot be written only costs time)."""
+        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
+        try:
+            for rel, data in files.items():
+                (tmp / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / "files" / rel).write_bytes(data)
+            manifest = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+            (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+            for entry in os.scandir(self.folder):
+                if entry.name != tmp.name:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            os.rename(tmp, self.folder / key)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+Held = Callable[[str, str], bytes | None]  # (site path, key) → the bytes the live site holds for it, if it does
+
+
+def search_files(
+    language: str, pages: Mapping[str, Later], bundles: Bundles | None, held: Held | None = None
+) -> dict[str, Output]:
+    """The bundle's files by site path: for a bundle the cache holds, each a Later (made only if
+    the site does not hold it already); else indexed now.  ``pages``: the published issue pages;
+    those the live site already holds (``held``) are read from it, not made again."""
+    if not pages:
+        return {}
+    key = bundle_key(language, {rel: page.key for rel, page in pages.items()})
+    manifest = bundles.manifest(key) if bundles is not None else None
+
+    def page_bytes(rel: str, page: Later) -> bytes:
+        found = held(rel, page.key) if held is not None else None
+        return found if found is not None else page.make()
+
+    if bundles is None or manifest is None:
+        made = index({rel: page_bytes(rel, page) for rel, page in pages.items()})
+        if bundles is not None:
+            bundles.put(key, made)
+        return {f"{SEARCH_DIR}/{rel}": data for rel, data in made.items()}
+
+    def cached(rel: str, digest: str) -> bytes:
+        data = bundles.read(key, rel, digest)
+        if data is None:  # gone or damaged since: made again (Pagefind's output is deterministic)
+            data = index({path: page_bytes(path, page) for path, page in pages.items()})[rel]
+        return data
+
+    return {
+        # Keyed by the SHA-256 of their bytes, as publish keys the bytes of a bundle indexed just now.
+        f"{SEARCH_DIR}/{rel}": Later(digest, partial(cached, rel, digest))
+        for rel, digest in sorted(manifest.items())
+    }
