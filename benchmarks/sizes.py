@@ -21,7 +21,8 @@ def email_sizes(root: Path, largest: int = 10) -> tuple[list[tuple[int, int]], l
     first, and the numbers of those that did not validate (their content errors: the corpus's
     content-fixes.patch clears them in a copy)."""
     from digest.core.config import load_config
-    from digest.core.issues import discover, load_issue
+    from digest.core.issuefiles import discover
+    from digest.core.issues import load_issue
     from digest.render import environment
     from digest.render import html as render
 

@@ -255,7 +255,8 @@ def test_every_case_has_its_expected_output_and_nothing_is_stray() -> None:
 def test_the_base_newsletter_is_valid() -> None:
     """Each case must fail because of what it adds, never because of the base."""
     from digest.core.config import load_config
-    from digest.core.issues import discover, load_issue
+    from digest.core.issuefiles import discover
+    from digest.core.issues import load_issue
 
     config = load_config(BASE)
     files, problems = discover(BASE)

@@ -19,7 +19,8 @@ from conftest import GOLDEN_SRC
 from test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_available, _unavailable  # noqa: F401
 
 from digest.core.config import load_config
-from digest.core.issues import discover, load_issue
+from digest.core.issuefiles import discover
+from digest.core.issues import load_issue
 from digest.render import environment, inline
 from digest.render import html as render
 

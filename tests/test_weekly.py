@@ -15,7 +15,7 @@ import lxml.html
 import pytest
 from conftest import FIXTURES, run
 
-from digest.core import anchors
+from digest.core import issues as anchors
 from digest.core.config import load_config
 from digest.core.issues import load_issue
 

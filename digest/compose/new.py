@@ -24,7 +24,7 @@ from digest.compose.lock import issues_locked
 from digest.compose.target import IssueFile, issue_files
 from digest.core.config import load_config
 from digest.core.errors import DigestError, Problem
-from digest.core.issues import ISSUES_DIR
+from digest.core.issuefiles import ISSUES_DIR
 
 SKELETON = """\
 # Issue {number}: a draft, built for preview only, until you delete the `draft: true` line.

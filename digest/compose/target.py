@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from digest.core.errors import DigestError, Problem
-from digest.core.issues import ISSUES_DIR, discover
+from digest.core.issuefiles import ISSUES_DIR, discover
 from digest.core.loading import read_text
 from digest.core.urls import normalize_url
 

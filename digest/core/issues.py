@@ -1,38 +1,47 @@
-"""The issues/ folder → validated :class:`~digest.models.Issue` models.
+"""An issue file → its validated :class:`~digest.models.Issue` model, and its anchors.
 
-Rules:
-- An issue file is ``issues/<number>.yaml`` (digits 0-9, lower-case .yaml); leading zeros
-  are allowed, and two files for one number (``0263.yaml`` and ``263.yaml``) are an error.
-- No file is dropped in silence: a name meant as an issue but not right (``0002.YAML``,
-  ``3.yml``, ``0003.yaml `` with a trailing space, ``٢٦٥.yaml``, ``issue-2.yaml``) is an
-  error that says how to rename it.  Ignored by rule: hidden files, editors' backups
-  (``~``, ``#…#``, ``.swp``, ``.bak``, ``.orig``, ``.rej``, ``.tmp``), and names that are
-  neither YAML nor start with a digit (a README, an images/ folder).
+Rules (which files are issues: :mod:`digest.core.issuefiles`):
 - ``number:``, when given, must equal the file's number.
 - A published issue needs at least one section; a draft may be empty (a warning),
   because drafts are built for preview only.  A section needs items, an intro or
   sub-sections (``sections:``, one level down and no deeper).
 - Titles are inline markdown; a linked item title (one with a url) holds no link.
-- issues/ and the files in it may be symlinks only to places inside the newsletter
-  folder; a symlink loop, a dangling link or an unreadable folder is an error.
-- Issue files larger than MAX_FILE_BYTES are refused here, before anything reads them.
+
+Anchors: every section and item of an issue gets one, the id its page and its email give it.
+
+Rules:
+- An explicit ``id:`` is the anchor.  Otherwise the anchor is a slug of the title as a
+  reader sees it: lower case, any script's letters, marks and digits kept (a Persian title
+  gives a Persian slug), every run of anything else one '-', cut at a word to SLUG_CHARS.
+  An untitled item takes its summary's first words; with nothing to slug, "section" or "item".
+- Unique within the issue.  Explicit ids and the page's own ids (RESERVED) are taken first;
+  then sections in the order of the file, then items: the first of each slug has it bare.
+  A later holder of a slug gets a suffix made from its own content (its url, else its text),
+  never from its position, so inserting or moving another section or item changes no other
+  anchor (only a second holder of the same slug, which has its own content, gets a suffix).
+  Two holders with the very same content fall back to -2, -3 in the order of the file.
+- Computed once, from the issue's YAML before its fields are read, so that validation can
+  check every markdown link to ``#anchor`` against the issue's anchors.
+- The web page gives every section and item its id.  The email gives one to every section and
+  to the items an id: names or a link of the issue targets (:func:`linked`): an id on each of
+  This Week in Rust's 250 items cost #587 14 KB as sent, and nine issues went over Gmail's clip.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-import os
 import re
-import stat
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
-from digest.core import anchors, i18n, images, markdown, paths, plaintext, validate
+from digest.core import i18n, images, markdown, plaintext, validate
 from digest.core.errors import Problem
-from digest.core.loading import MAX_FILE_BYTES, TOO_LARGE, Node, cut, decode, parse, read_text
+from digest.core.loading import Node, cut, decode, parse, read_text
 from digest.core.models import Config, Image, Issue, Item, Section
 from digest.core.validate import Checker, capped
 
-ISSUES_DIR = "issues"
 ISSUE_KEYS = ("number", "date", "updated", "title", "subject", "preheader", "draft", "intro", "sections", "outro")
 SECTION_KEYS = ("title", "id", "sponsored", "intro", "items", "sections")
 FINGERPRINT_KEY = "translated_from"  # the source's fingerprint on a translated item (digest.core.translation)
@@ -42,112 +51,7 @@ NOT_TRANSLATED = (
     f"is not translated yet (it holds {validate.UNTRANSLATED}): translate it and delete the marker, or keep the issue"
     " a draft (draft: true)"
 )
-_NAME = re.compile(r"([0-9]{1,9})\.yaml")
-# Editors' backup, swap, lock and temporary files (0004.yaml~, .0004.yaml.swp, #0004.yaml#,
-# .#0004.yaml, 0004.yaml.bak, .orig, .rej, .tmp) and hidden files are not issues.
-_BACKUP = re.compile(r"[.#].*|.*(?:~|#|\.sw[a-p]|\.bak|\.orig|\.rej|\.tmp)", re.DOTALL | re.IGNORECASE)
 PREHEADER_CHARS = 140
-
-
-def discover(root: Path) -> tuple[list[tuple[int, Path, str]], list[Problem]]:
-    """The issue files as (number, path, relative name), sorted by number, and naming problems."""
-    folder = root / ISSUES_DIR
-    real_root = root.resolve()
-    try:
-        st = paths.input_stat(folder, real_root, kind="folder")
-    except paths.Refused as e:
-        if e.missing:
-            return [], [Problem(ISSUES_DIR, None, "folder not found: put one <number>.yaml file per issue in it")]
-        return [], [Problem(ISSUES_DIR, None, str(e))]
-    if not stat.S_ISDIR(st.st_mode):
-        return [], [
-            Problem(ISSUES_DIR, None, "is not a folder: put one <number>.yaml file per issue in a folder of that name")
-        ]
-    try:
-        names = sorted(os.listdir(folder))
-    except OSError as e:
-        return [], [
-            Problem(
-                ISSUES_DIR,
-                None,
-                f"cannot open the folder: {paths.reason(e)} (a folder needs read and execute permission)",
-            )
-        ]
-    found: dict[int, list[tuple[Path, str]]] = {}
-    problems: list[Problem] = []
-    for name in names:
-        if is_backup(name):
-            continue
-        path, rel = folder / name, f"{ISSUES_DIR}/{name}"
-        number, why = issue_number(name)
-        if number is None and why is None:  # not meant as an issue: a README, an images/ folder
-            continue
-        try:
-            st = paths.input_stat(path, real_root)
-        except paths.Refused as e:
-            if e.parent_denied:
-                return [], [
-                    Problem(
-                        ISSUES_DIR,
-                        None,
-                        f"cannot look at the files in the folder: {e.args[0].removeprefix('cannot be read: ')} (a"
-                        " folder needs execute permission as well as read)",
-                    )
-                ]
-            problems.append(Problem(rel, None, str(e)))
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            problems.append(
-                Problem(rel, None, "is a folder: put issue files directly in issues/, named like 0263.yaml")
-            )
-            continue
-        if why is not None:
-            problems.append(Problem(rel, None, why))
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            problems.append(Problem(rel, None, "is not a regular file"))
-            continue
-        if st.st_size > MAX_FILE_BYTES:
-            problems.append(Problem(rel, None, TOO_LARGE))
-            continue
-        assert number is not None
-        found.setdefault(number, []).append((path, rel))
-    files = []
-    for number, entries in sorted(found.items()):
-        if len(entries) > 1:
-            names_ = " and ".join(rel for _, rel in entries)
-            problems.extend(
-                Problem(rel, None, f"issue {number} has more than one file: {names_}") for _, rel in entries
-            )
-            continue
-        files.append((number, entries[0][0], entries[0][1]))
-    return files, problems
-
-
-def is_backup(name: str) -> bool:
-    """An editor's backup, swap, lock or temporary file, or a hidden one: ignored, by rule."""
-    return bool(_BACKUP.fullmatch(name))
-
-
-def issue_number(name: str) -> tuple[int | None, str | None]:
-    """(number, None) for an issue file's name; (None, why not) for a name meant as one that is
-    not right; (None, None) for a name not meant as an issue at all (README.md, images)."""
-    if m := _NAME.fullmatch(name):
-        return int(m.group(1)), None
-    stripped = name.strip()
-    if stripped != name:
-        return None, f"the file name has a space at its start or end: rename it to {cut(stripped)!r}"
-    stem, dot, ext = name.rpartition(".")
-    if dot and re.fullmatch(r"\d+", stem) and ext.lower() in ("yaml", "yml"):
-        digits = str(int(stem)).zfill(len(stem))  # int() reads any script's digits
-        if len(stem) > 9:
-            return None, "an issue number has at most 9 digits"
-        if not stem.isascii():
-            return None, f"issue files are numbered with the digits 0-9: rename it to {digits}.yaml"
-        return None, f"issue files end in .yaml, in lower case: rename it to {digits}.yaml"
-    if name[:1].isdigit() or re.search(r"\.ya?ml", name, re.IGNORECASE):
-        return None, "issue files are named by their number, like 0263.yaml"
-    return None, None
 
 
 def load_issue(
@@ -202,12 +106,13 @@ def issue_from_node(c: Checker, config: Config, number: int, node: Node) -> Issu
     _check_subject(c, top, subject)
     preheader = c.get(top, "preheader", "", c.line_text)
     # Anchors first, from the YAML as written: every markdown link to #anchor is checked against them.
-    where = anchors.assign(anchors.holders(top.get("sections")))
+    found = holders(top.get("sections"))
+    where = assign(found)
     c.anchors = frozenset(where.values())
     intro = c.get(top, "intro", "", c.markdown)
     outro = c.get(top, "outro", "", c.markdown)
     sections = _sections(c, config, top, draft, where)
-    _unique_ids(c, top)
+    _unique_ids(c, found)
     _untranslated(c, draft)
     if date is None or sections is None:
         return None
@@ -286,41 +191,22 @@ def _section(
     return Section(title, tuple(items), intro, tuple(subs), ident, sponsored, where.get(path, ""))
 
 
-def _unique_ids(c: Checker, top: dict[str, Node]) -> None:
-    """Rule: an id names one section or item of its issue (its anchor on the page)."""
-    seen: dict[str, tuple[str, int]] = {}
-
-    def visit(node: Node | None, path: str, key: str) -> None:
-        if node is None or not isinstance(node.value, list):
-            return
-        for index, entry in enumerate(node.value, 1):  # counted from 1, as Checker.items does
-            if not isinstance(entry.value, dict):
-                continue
-            here = f"{path}[{index}]"
-            ident = entry.value.get("id")
-            if ident is not None and isinstance(ident.value, str) and ident.value.strip():
-                name = ident.value.strip()
-                if name in anchors.RESERVED:
-                    c.error(
-                        ident.line,
-                        f"{here}.id",
-                        f"{name!r} is an id the web page uses itself ({', '.join(sorted(anchors.RESERVED))}): choose"
-                        " another",
-                    )
-                elif name in seen:
-                    first, line = seen[name]
-                    c.error(
-                        ident.line,
-                        f"{here}.id",
-                        f"{name!r} is also the id of {first} (line {line}): ids must be unique within an issue",
-                    )
-                else:
-                    seen[name] = (here, ident.line)
-            if key == "sections":
-                visit(entry.value.get("items"), f"{here}.items", "items")
-                visit(entry.value.get("sections"), f"{here}.sections", "sections")
-
-    visit(top.get("sections"), "sections", "sections")
+def _unique_ids(c: Checker, found: list[Holder]) -> None:
+    """Rule: an id names one section or item of its issue (its anchor on the page), and none the page uses itself."""
+    seen: dict[str, Holder] = {}
+    for holder in sorted((h for h in found if h.explicit), key=lambda h: h.id_line):
+        name, where = holder.explicit or "", f"{holder.path}.id"
+        if name in RESERVED:
+            reserved = ", ".join(sorted(RESERVED))
+            c.error(holder.id_line, where, f"{name!r} is an id the web page uses itself ({reserved}): choose another")
+        elif (first := seen.get(name)) is not None:
+            c.error(
+                holder.id_line,
+                where,
+                f"{name!r} is also the id of {first.path} (line {first.id_line}): ids must be unique within an issue",
+            )
+        else:
+            seen[name] = holder
 
 
 def _untranslated(c: Checker, draft: bool) -> None:
@@ -435,3 +321,118 @@ def date_order(issues: list[Issue]) -> list[Problem]:
         )
         problems.append(Problem(issue.source, issue.date_line, message, "date", warning=True))
     return problems
+
+
+# Anchors (the rules are in the module's docstring).
+
+SLUG_CHARS = 48
+# The ids the built-in pages use themselves (the skip link's target, the share and recent
+# issues headings, the search box): no section or item may take them.
+RESERVED = frozenset({"main", "share", "recent", "search"})
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_DASHES = re.compile(r"-+")
+
+
+def slug(text: str, fallback: str) -> str:
+    """``text`` as an anchor name (see the rules above); ``fallback`` when nothing of it is left."""
+    text = unicodedata.normalize("NFC", _MD_LINK.sub(r"\1", text)).lower()
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LMN" else "-" for ch in text)
+    name = _DASHES.sub("-", kept).strip("-")
+    if len(name) > SLUG_CHARS:
+        cut = name[:SLUG_CHARS]
+        name = cut.rsplit("-", 1)[0] if "-" in cut else cut
+    while name and (name[0] == "-" or unicodedata.category(name[0])[0] == "M"):  # a mark cannot start a word
+        name = name[1:]
+    return name or fallback
+
+
+@dataclass(frozen=True)
+class Holder:
+    path: str  # its key path: sections[1].items[2]
+    explicit: str | None  # its id:, when it is one
+    id_line: int  # the line of its id: (0 without one)
+    base: str  # the slug of its title
+    content: str  # what tells it from another holder of the same slug
+
+
+def holders(sections: Node | None) -> list[Holder]:
+    """Every section and item under the issue's ``sections:`` node, sections first."""
+    found_sections: list[Holder] = []
+    found_items: list[Holder] = []
+
+    def text(entry: dict[str, Node], key: str) -> str:
+        node = entry.get(key)
+        return node.value.strip() if node is not None and isinstance(node.value, str) else ""
+
+    def visit(node: Node | None, path: str, nested: bool) -> None:
+        if node is None or not isinstance(node.value, list):
+            return
+        for index, sec in enumerate(node.value, 1):
+            if not isinstance(sec.value, dict):
+                continue
+            here = f"{path}[{index}]"
+            fields: dict[str, Node] = sec.value
+            title = text(fields, "title")
+            firsts = "\0".join(_item_content(i) for _, i in _entries(fields.get("items"))[:1])
+            section_content = f"{title}\0{text(fields, 'intro')}\0{firsts}"
+            found_sections.append(
+                Holder(here, _explicit(fields), _id_line(fields), slug(title, "section"), section_content)
+            )
+            for number, entry in _entries(fields.get("items")):
+                title = text(entry, "title") or " ".join(text(entry, "summary").split()[:8])
+                found_items.append(
+                    Holder(
+                        f"{here}.items[{number}]",
+                        _explicit(entry),
+                        _id_line(entry),
+                        slug(title, "item"),
+                        _item_content(entry),
+                    )
+                )
+            if not nested:
+                visit(fields.get("sections"), f"{here}.sections", True)
+
+    visit(sections, "sections", False)
+    return found_sections + found_items
+
+
+def _entries(node: Node | None) -> list[tuple[int, dict[str, Node]]]:
+    """The mappings of a list node with their places, counted from 1 (what is not one is validation's to report)."""
+    if node is None or not isinstance(node.value, list):
+        return []
+    return [(n, entry.value) for n, entry in enumerate(node.value, 1) if isinstance(entry.value, dict)]
+
+
+def _item_content(entry: dict[str, Node]) -> str:
+    parts = [entry.get(k) for k in ("url", "title", "summary")]
+    return "\0".join(p.value.strip() if p is not None and isinstance(p.value, str) else "" for p in parts)
+
+
+def _explicit(entry: dict[str, Node]) -> str | None:
+    node = entry.get("id")
+    return node.value.strip() if node is not None and isinstance(node.value, str) and node.value.strip() else None
+
+
+def _id_line(entry: dict[str, Node]) -> int:
+    node = entry.get("id")
+    return node.line if node is not None else 0
+
+
+def assign(found: list[Holder]) -> dict[str, str]:
+    """Each holder's anchor by its key path, unique within the issue (see the rules above)."""
+    taken = set(RESERVED) | {h.explicit for h in found if h.explicit}
+    anchors: dict[str, str] = {}
+    for holder in found:
+        if holder.explicit:
+            anchors[holder.path] = holder.explicit
+            continue
+        name = holder.base
+        if name in taken:
+            name = f"{holder.base}-{hashlib.sha256(holder.content.encode()).hexdigest()[:6]}"
+            count = 2
+            while name in taken:  # the very same content twice: the order of the file decides
+                name = f"{holder.base}-{hashlib.sha256(holder.content.encode()).hexdigest()[:6]}-{count}"
+                count += 1
+        taken.add(name)
+        anchors[holder.path] = name
+    return anchors

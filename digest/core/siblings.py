@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from digest.core.issues import discover
+from digest.core.issuefiles import discover
 from digest.core.loading import parse
 from digest.core.models import Config, Edition
 

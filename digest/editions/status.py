@@ -20,7 +20,7 @@ from pathlib import Path
 
 from digest.core import translation
 from digest.core.errors import DigestError, Problem
-from digest.core.issues import discover
+from digest.core.issuefiles import discover
 from digest.core.loading import Node, decode, parse
 from digest.core.urls import normalize_url
 from digest.editions.family import Family, Member

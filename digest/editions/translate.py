@@ -21,7 +21,8 @@ from digest.compose.lock import issues_locked
 from digest.core import translation
 from digest.core.config import CONFIG_FILE
 from digest.core.errors import DigestError, Problem
-from digest.core.issues import ISSUES_DIR, load_issue
+from digest.core.issuefiles import ISSUES_DIR
+from digest.core.issues import load_issue
 from digest.core.loading import Node
 from digest.editions.family import Family, Member, entry_line
 from digest.editions.status import Doc, issue_files, pair, read_doc

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.core.errors import DigestError, Problem
-from digest.core.issues import discover, load_issue
+from digest.core.issuefiles import discover
+from digest.core.issues import load_issue
 from digest.core.models import Config, Issue
 
 if TYPE_CHECKING:

@@ -34,7 +34,8 @@ from digest.compose.yamlops import DeleteEntry, InsertEntry, MoveEntry, Op
 from digest.compose.yamlspans import KeyPath, parse_path
 from digest.core import markdown
 from digest.core.errors import DigestError, Problem
-from digest.core.issues import ISSUES_DIR, load_issue
+from digest.core.issuefiles import ISSUES_DIR
+from digest.core.issues import load_issue
 from digest.core.loading import decode, parse
 from digest.core.models import Config
 from digest.preview.site import PreviewSite

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from digest.core.errors import DigestError, Problem
-from digest.core.issues import ISSUES_DIR
+from digest.core.issuefiles import ISSUES_DIR
 from digest.preview.editing import Editor
 from digest.preview.family import family_sites
 from digest.preview.guard import is_loopback

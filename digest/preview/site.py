@@ -29,7 +29,7 @@ from digest.core.cachedir import newsletter_cache
 from digest.core.config import CONFIG_FILE, load_config
 from digest.core.errors import DigestError, Problem
 from digest.core.images import IMAGES_DIR
-from digest.core.issues import ISSUES_DIR
+from digest.core.issuefiles import ISSUES_DIR
 from digest.core.models import Config, Issue
 from digest.pipeline.build import Result, each_issue, search_pages, site_files
 from digest.pipeline.cache import Cache, issue_keys

@@ -27,7 +27,7 @@ from typing import Any
 
 from digest.core.config import CONFIG_FILE
 from digest.core.images import IMAGES_DIR
-from digest.core.issues import ISSUES_DIR
+from digest.core.issuefiles import ISSUES_DIR
 
 TEMPLATES_DIR = "templates"
 FOLDERS = (ISSUES_DIR, TEMPLATES_DIR, IMAGES_DIR)  # watched with everything in them

@@ -44,7 +44,7 @@ from urllib.parse import unquote
 
 from markupsafe import Markup
 
-from digest.core import anchors, urls
+from digest.core import markdown, urls
 from digest.core.errors import DigestError, Problem
 from digest.core.models import Config, Issue, Section
 from digest.core.plaintext import title_text
@@ -107,7 +107,7 @@ def email_mjml(env: jinja2.Environment, config: Config, issue: Issue) -> str:
     placeholder = UNSUBSCRIBE_PLACEHOLDER if config.email.unsubscribe_url else None
     tag = tagger(config, issue)
     return env.get_template("email.mjml").render(
-        issue=tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag, linked=anchors.linked(issue)
+        issue=tag_items(issue, tag), unsubscribe_url=placeholder, link_tag=tag, linked=linked_anchors(issue)
     )
 
 
@@ -346,3 +346,18 @@ PREVIEW_STYLE = "display:none;max-height:0;overflow:hidden;mso-hide:all"
 def quiet_preview(html: str) -> str:
     """MJML's hidden preview text, hidden the way spam filters accept (see above)."""
     return _MJ_PREVIEW.sub(lambda m: m.group(1) + PREVIEW_STYLE + m.group(2), html, count=1)
+
+
+def linked_anchors(issue: Issue) -> frozenset[str]:
+    """The anchors the issue's own markdown links to (``[events](#events)``): the email gives ids only to
+    those items (an id on every item costs a long issue kilobytes against Gmail's clip)."""
+    texts = [issue.intro, issue.outro]
+    for top in issue.sections:
+        for section in (top, *top.sections):
+            texts += [section.title, section.intro]
+            texts += [text for item in section.items for text in (item.title, item.summary)]
+    found: set[str] = set()
+    for text in texts:
+        if text and "#" in text:
+            found.update(name for link in markdown.links(text) if (name := markdown.fragment(link.target)) is not None)
+    return frozenset(found)
