@@ -281,3 +281,24 @@ def test_push_is_listed_with_an_example() -> None:
     result = CliRunner().invoke(main, ["push", "--help"])
     assert "digest push 264 --dry-run" in result.output
     assert "push       Hand an issue to the mailing service as a draft." in CliRunner().invoke(main, ["--help"]).output
+
+
+LISTMONK = "service: listmonk\napi_url: https://lists.example.org\nlists: [1]\ntemplate: 2\n"
+
+
+@pytest.mark.parametrize(
+    ("mailing", "subscribe", "expected"),
+    [
+        (LISTMONK, None, "https://lists.example.org/subscription/form"),
+        (LISTMONK, "https://push.example.org/join", "https://push.example.org/join"),
+        # Buttondown's public page needs the account's name, which config.yaml does not hold.
+        ("service: buttondown\n", None, None),
+    ],
+)
+def test_a_listmonk_instance_is_the_default_subscribe_page(
+    newsletter: Callable[..., Path], mailing: str, subscribe: str | None, expected: str | None
+) -> None:
+    config = CONFIG.format(mailing=textwrap.indent(mailing, "  "), unsubscribe="{{ UnsubscribeURL }}")
+    if subscribe:
+        config += f"subscribe: {{url: {subscribe}}}\n"
+    assert load_config(newsletter(config=config)).subscribe_url == expected

@@ -274,6 +274,10 @@ def _config(c: Checker, node: Node, root: Path) -> Config | None:
         kwargs["link_schemes"] = _schemes(c, links["schemes"])
     if (m := mailing.read(c, top, kwargs.get("email"))) is not None:
         kwargs["mailing"] = m
+        # Without subscribe:, a listmonk instance's public subscription page (its /subscription/form, which
+        # lists the public lists) is the web pages' Subscribe link; the hosted services have no page digest can name.
+        if "subscribe_url" not in kwargs and m.service == "listmonk" and m.api_url:
+            kwargs["subscribe_url"] = f"{m.api_url}/subscription/form"
     if any(not p.warning for p in c.problems) or title is None or url is None:
         return None
     return Config(root=root, title=title, url=url, warnings=tuple(c.problems), **kwargs)  # type: ignore[arg-type]
