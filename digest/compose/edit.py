@@ -402,7 +402,12 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     # YAML reads U+0085, U+2028 and U+2029 as line breaks: only a double-quoted string (which escapes them) keeps them.
     if any(c in value for c in "\x85\u2028\u2029"):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    if "\n" not in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+    # A | block keeps at most one final line break as written ("keep" chomping, |+, would take in the blank
+    # lines that follow it in the file, and an empty block needs it): other text with line breaks is "…\n…".
+    block = value.rstrip("\n") != "" and not value.endswith("\n\n")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if block else '"')
 
 
 _Dumper.add_representer(str, _represent_str)
