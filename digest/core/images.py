@@ -44,7 +44,9 @@ IMAGES_DIR = "images"
 MAX_BYTES = 10 * 1000 * 1000  # "10 MB", as a file manager shows it
 MAX_WIDTH = 1200  # twice the email's 600 px column: sharp on a high-density screen
 MAX_PIXELS = 50_000_000  # what digest decodes (a 50-megapixel camera; 200 MB as RGBA)
-FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # the only decoders Pillow may run on a newsletter's file
+# The only decoders Pillow may run on a newsletter's file (or an upload), and each one's file extension.
+SUFFIXES = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
+FORMATS = tuple(SUFFIXES)
 VERSION = b"digest image 1\0"  # of the published file's making: a new one is a new name for every image
 HASH_CHARS = 16
 # Local image paths in an issue's bytes, found without parsing it (for its cache key); a src that is
@@ -68,6 +70,7 @@ class Local:
     file: str  # in the site: images/<hash>.<ext>
     width: int  # as published
     height: int
+    kind: str  # what its bytes are: a key of SUFFIXES
 
 
 def is_local(src: str) -> bool:
@@ -99,6 +102,18 @@ def path_problem(value: str) -> str | None:
             f" {cut(value, 60)!r}"
         )
     return None
+
+
+def written_plainly(rel: str) -> bool:
+    """Whether ``rel`` uses only the characters HIDDEN allows (a letter or digit at each end)."""
+    return _CANDIDATE.fullmatch(rel) is not None
+
+
+def examine(rel: str, data: bytes) -> Local:
+    """:func:`inspect` after the size check :func:`read` makes: ``data`` as if it were file ``rel``."""
+    if len(data) > MAX_BYTES:
+        raise Unusable(_too_large(rel, len(data)))
+    return inspect(rel, data)
 
 
 def read(root: Path, rel: str) -> bytes:
@@ -204,14 +219,14 @@ def _inspect(rel: str, data: bytes) -> Local:
         if width * height > MAX_PIXELS:
             raise Unusable(_too_many(rel, (width, height)))
         turned = orientation(im) in (5, 6, 7, 8)
-        ext = extension(im)
+        ext, kind = extension(im), str(im.format)
         size = published_size(*((height, width) if turned else (width, height)))
         try:
             im.draft(im.mode, (size[1], size[0]) if turned else size)  # JPEG: decode at the scale needed
             im.load()
         except (OSError, ValueError, SyntaxError, EOFError) as e:
             raise Unusable(f"{cut(rel, 80)} is a damaged {im.format} file ({cut(str(e), 80)}): save it again") from None
-    return Local(rel, published_name(data, ext), *size)
+    return Local(rel, published_name(data, ext), *size, kind)
 
 
 def _too_many(rel: str, size: tuple[int, int] | None) -> str:
