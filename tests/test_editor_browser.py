@@ -167,6 +167,8 @@ def test_an_editor_makes_next_weeks_issue(browser: Any, tmp_path: Path, web: Web
             page.wait_for_function(f"() => document.querySelector('{src}').value === 'images/tirana-square.png'")
             _saved(page)
             assert (root / "images" / "tirana-square.png").read_bytes() == PNG
+            thumb = '[id="p:sections[1].items[1].image.src"] img'
+            page.wait_for_function(f"() => document.querySelector('{thumb}')?.naturalWidth === 1")
             assert steps.change() == (
                 ["        image: {src: https://example.org/a.jpg, alt: A photo}"],
                 ["        image: {src: images/tirana-square.png, alt: A photo}"],

@@ -159,6 +159,10 @@ def test_an_uploaded_image_saved_into_an_item_is_previewed_under_images(root: Pa
         status, answer = c.api({"op": "save", "version": c.version, "changes": change})
         assert status == 200, answer
         published = images.published_name(PNG, "png")  # images/<hash of the bytes>.png
+        # The editor shows it beside its field, as the site publishes it; a URL's image is not loaded.
+        shown = f'<img src="/{published}" alt="A photo" width="1" height="1">'
+        assert answer["state"]["previews"]["sections[1].items[2].image.src"] == shown
+        assert c.open()["previews"]["sections[1].items[2].image.src"] == shown
         for page in ("/preview/5/email.html", "/issues/5/"):
             status, html = c.request("GET", page)
             assert status == 200 and f'src="/{published}"'.encode() in html, page

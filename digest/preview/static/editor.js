@@ -57,8 +57,9 @@
       el("label", {"for": id, text: label}), input,
       el("p", {"class": "error", id: "e:" + path, "data-errors": path})
     ]);
-    if (kind === "textarea" || key === "title") {
-      // The rendered preview describes the field (read after its errors), as digest renders it.
+    if (kind === "textarea" || key === "title" || key === "src") {
+      // The rendered preview describes the field (read after its errors), as digest renders it;
+      // an image's, the local image as the site publishes it.
       row.appendChild(el("div", {"class": "md", id: "p:" + path, dir: rtl ? "rtl" : "auto"}));
       input.setAttribute("aria-describedby", "e:" + path + " p:" + path);
     }
