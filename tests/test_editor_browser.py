@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from conftest import REPO, run
 from editorkit import REL, changed, editor_newsletter, serving
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_available  # noqa: F401 - skips without Chromium
 from webserver import Web, serve
 
 from digest.core import images
@@ -41,16 +41,6 @@ AXE = REPO / ".ci" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _browser_available() -> None:
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is not installed")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("playwright is not installed")
 
 
 @pytest.fixture(scope="module")
