@@ -150,6 +150,8 @@ def test_an_editor_makes_next_weeks_issue(browser: Any, tmp_path: Path, web: Web
 
             # Upload an image: written into images/, its path put into the item's image field and saved
             # (the item has alt text already).
+            accept = page.get_by_label("Upload image").first.get_attribute("accept")
+            assert accept == "image/jpeg,image/png,image/gif,image/webp"
             page.get_by_label("Upload image").first.set_input_files(
                 files=[{"name": "Tirana Square.png", "mimeType": "image/png", "buffer": PNG}]
             )

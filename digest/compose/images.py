@@ -28,11 +28,15 @@ from digest.core.errors import DigestError, Problem
 from digest.core.images import IMAGES_DIR
 
 
+def upload_name(name: str) -> str:
+    """An upload's name as messages show it: its last part (a browser may send a whole path)."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1] or "the upload"
+
+
 def image_format(data: bytes, name: str) -> str:
     """The file extension (".jpg") for the uploaded ``data``, or DigestError in build's words."""
-    shown = name.replace("\\", "/").rsplit("/", 1)[-1] or "the upload"
     try:
-        return "." + images.SUFFIXES[images.examine(shown, data).kind]
+        return "." + images.SUFFIXES[images.examine(upload_name(name), data).kind]
     except images.Unusable as e:
         raise DigestError([Problem(IMAGES_DIR, None, str(e))]) from None
 

@@ -112,7 +112,7 @@ def written_plainly(rel: str) -> bool:
 def examine(rel: str, data: bytes) -> Local:
     """:func:`inspect` after the size check :func:`read` makes: ``data`` as if it were file ``rel``."""
     if len(data) > MAX_BYTES:
-        raise Unusable(_too_large(rel, len(data)))
+        raise Unusable(too_large(rel, len(data)))
     return inspect(rel, data)
 
 
@@ -147,7 +147,7 @@ def _checked(root: Path, rel: str) -> tuple[Path, os.stat_result]:
     if not stat.S_ISREG(st.st_mode):
         raise Unusable(f"{cut(rel, 80)} is not a regular file")  # a pipe or a device is never opened
     if st.st_size > MAX_BYTES:
-        raise Unusable(_too_large(rel, st.st_size))
+        raise Unusable(too_large(rel, st.st_size))
     real = (root / rel).resolve(strict=True)
     if not real.is_relative_to(real_root):  # what input_stat ensured, part by part; here for the whole
         raise Unusable(f"{cut(rel, 80)} is outside the newsletter folder; refusing to read it")
@@ -167,11 +167,12 @@ def _read(rel: str, real: Path) -> bytes:
         except OSError as e:
             raise Unusable(f"{cut(rel, 80)} cannot be read: {paths.reason(e)}") from None
     if len(data) > MAX_BYTES:
-        raise Unusable(_too_large(rel, len(data)))
+        raise Unusable(too_large(rel, len(data)))
     return data
 
 
-def _too_large(rel: str, size: int) -> str:
+def too_large(rel: str, size: int) -> str:
+    """Why a file of ``size`` bytes is refused (``size`` is over MAX_BYTES)."""
     return (
         f"{cut(rel, 80)} is {size:,} bytes; an image may be at most {MAX_BYTES // 1_000_000} MB ({MAX_BYTES:,}"
         f" bytes): make it smaller (it is published at most {MAX_WIDTH:,} pixels wide anyway)"

@@ -66,6 +66,7 @@ class Editor:
             "problems": [_problem(p) for p in problems],
             "previews": previews(config, doc),
             "direction": config.direction,
+            "imageTypes": ",".join(f"image/{kind.lower()}" for kind in images.FORMATS),  # what build publishes
             "git": git.is_repository(config.root),
         }
 

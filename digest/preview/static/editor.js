@@ -97,7 +97,7 @@
       field(path + ".image.alt", "Image alt text", img.alt),
       el("p", {"class": "error", "data-errors": path})
     ]);
-    var upload = el("input", {type: "file", accept: "image/jpeg,image/png,image/gif,image/webp", id: "u:" + path});
+    var upload = el("input", {type: "file", accept: state.imageTypes, id: "u:" + path});
     upload.addEventListener("change", function () { if (upload.files[0]) sendImage(path, upload.files[0]); });
     box.appendChild(el("div", {"class": "row"}, [el("label", {"for": "u:" + path, text: "Upload image"}), upload]));
     var target = el("select", {id: "m:" + path, "aria-label": "Section to move to"});
