@@ -267,11 +267,30 @@ def test_persian_fields_are_right_to_left_and_a_save_changes_one_line(browser: A
             assert page.locator('[id="f:title"]').evaluate("e => getComputedStyle(e).direction") == "rtl"
             summary.fill("خلاصه‌ای تازه برای این مطلب.")
             _saved(page)
+            removed, added = changed(before, path.read_text(encoding="utf-8"))
+            assert len(added) == 1 and added[0] == "          خلاصه‌ای تازه برای این مطلب."
+            assert len(removed) == 2  # the folded summary's two lines, now one
+
+            # An image with a Persian name keeps it; its path is left to right, its alt text right to left.
+            before = path.read_text(encoding="utf-8")
+            src, alt = (page.locator(f'[id="f:sections[1].items[1].image.{k}"]') for k in ("src", "alt"))
+            assert [e.evaluate("e => getComputedStyle(e).direction") for e in (src, alt)] == ["ltr", "rtl"]
+            page.get_by_label("Upload image").first.set_input_files(
+                files=[{"name": "عکسِ میدان.png", "mimeType": "image/png", "buffer": PNG}]
+            )
+            page.wait_for_function("() => document.activeElement.id === 'f:sections[1].items[1].image.alt'")
+            assert src.input_value() == "images/عکس-میدان.png"
+            alt.fill("میدان اسکندربیگ")
+            _saved(page)
+            thumb = '[id="p:sections[1].items[1].image.src"] img'
+            page.wait_for_function(f"() => document.querySelector('{thumb}')?.naturalWidth === 1")
         finally:
             context.close()
+    assert (root / "images" / "عکس-میدان.png").read_bytes() == PNG
     removed, added = changed(before, path.read_text(encoding="utf-8"))
-    assert len(added) == 1 and added[0] == "          خلاصه‌ای تازه برای این مطلب."
-    assert len(removed) == 2  # the folded summary's two lines, now one
+    assert removed == [] and [line.strip() for line in added] == [
+        "image: {src: images/عکس-میدان.png, alt: میدان اسکندربیگ}"
+    ]
 
 
 def test_axe_finds_no_violations_on_the_editor_page(browser: Any, tmp_path: Path) -> None:

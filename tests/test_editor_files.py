@@ -52,6 +52,9 @@ def test_an_image_is_saved_under_a_safe_name_with_its_formats_extension(tmp_path
         ("Ünïcode ñame.jpg", "unicode-name"),
         ("..\\win\\x.jpg", "x"),
         ("???.jpg", "image"),
+        ("", "image"),
+        ("عکسِ آب و میدان\u200cها.jpg", "عکس-آب-و-میدان-ها"),  # Persian stays Persian: its vowel signs and ZWNJ go
+        ("Ωmega_ΣIGMA.png", "ωmega_σigma"),
     ],
 )
 def test_names_are_made_safe(name: str, stem: str) -> None:

@@ -5,8 +5,8 @@ Rules:
   at most its MAX_BYTES, one of its FORMATS by the bytes, decoded whole, in its words), so
   what the editor takes the build publishes; the extension is the format's, whatever the
   upload was called.
-- The name is made safe (lowercase ASCII letters, digits, - and _; no folders, no dot
-  files), a subset of what an item's ``image.src`` may be written with; a file of that
+- The name is made safe (lowercase letters of any script without accents, digits, - and _;
+  no folders, no dot files), a subset of what an item's ``image.src`` may be written with; a file of that
   name with other bytes is never replaced: the new one gets the next free name
   (photo-2.jpg), and the same bytes again are the same file.
 - images/ and the file are never reached through a symbolic link (one there is refused),
@@ -42,11 +42,21 @@ def image_format(data: bytes, name: str) -> str:
 
 
 def safe_stem(name: str) -> str:
-    """A file name's stem reduced to letters, digits, - and _ (never empty, never a path)."""
+    """A file name's stem reduced to letters (of any script: a Persian name stays Persian), digits,
+    - and _, without accents and in lowercase (never empty, never a path)."""
     stem = Path(name.replace("\\", "/").rsplit("/", 1)[-1]).stem
-    ascii_ = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_).strip("-_").lower()[:60].rstrip("-_")
+    bare = "".join(_unmarked(c) for c in unicodedata.normalize("NFC", stem))
+    cleaned = re.sub(r"[^\w-]+", "-", bare).strip("-_").lower()[:60].rstrip("-_")
     return cleaned or "image"
+
+
+def _unmarked(c: str) -> str:
+    """``c`` without its accent where it is a Latin letter's (ü → u), without a loose mark (an Arabic
+    vowel sign); a letter of another script as it is (Persian آ keeps its madda: it is another letter)."""
+    parts = unicodedata.normalize("NFKD", c)
+    if parts[:1].isascii():
+        return "".join(p for p in parts if unicodedata.category(p) != "Mn")
+    return "" if unicodedata.category(c) == "Mn" else c
 
 
 def save_image(root: Path, name: str, data: bytes) -> str:
