@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import http.client
 import json
 import re
@@ -79,6 +80,14 @@ def git_diff(root: Path) -> list[str]:
         check=True,
     ).stdout
     return [line for line in out.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def changed(before: str, after: str) -> tuple[list[str], list[str]]:
+    """(removed lines, added lines) between two versions of the file."""
+    diff = list(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0))
+    removed = [line[1:] for line in diff if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")]
+    return removed, added
 
 
 @contextmanager

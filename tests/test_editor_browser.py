@@ -14,9 +14,10 @@ DIGEST_REQUIRE_AXE=1.
 from __future__ import annotations
 
 import base64
-import difflib
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -27,9 +28,11 @@ from typing import Any
 
 import pytest
 from conftest import REPO, run
-from editorkit import REL, editor_newsletter, serving
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from editorkit import REL, changed, editor_newsletter, serving
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_available  # noqa: F401 - skips without Chromium
 from webserver import Web, serve
+
+from digest.core import images
 
 pytestmark = pytest.mark.slow  # browser tests (Chromium): the fast tier is -m 'not slow'
 
@@ -38,16 +41,6 @@ AXE = REPO / ".ci" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _browser_available() -> None:
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is not installed")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("playwright is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +71,6 @@ def _tab(browser: Any, base: str, bypass_csp: bool = False) -> Any:
     return context
 
 
-def _changed(before: str, after: str) -> tuple[list[str], list[str]]:
-    """(removed lines, added lines) between two versions of the file."""
-    diff = list(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0))
-    removed = [line[1:] for line in diff if line.startswith("-") and not line.startswith("---")]
-    added = [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")]
-    return removed, added
-
-
 class Steps:
     """The issue file between the steps of a session: each step's change, exactly."""
 
@@ -95,7 +80,7 @@ class Steps:
 
     def change(self) -> tuple[list[str], list[str]]:
         now = self.path.read_text(encoding="utf-8")
-        removed, added = _changed(self.text, now)
+        removed, added = changed(self.text, now)
         self.text = now
         return removed, added
 
@@ -165,27 +150,21 @@ def test_an_editor_makes_next_weeks_issue(browser: Any, tmp_path: Path, web: Web
 
             # Upload an image: written into images/, its path put into the item's image field and saved
             # (the item has alt text already).
+            accept = page.get_by_label("Upload image").first.get_attribute("accept")
+            assert accept == "image/jpeg,image/png,image/gif,image/webp"
             page.get_by_label("Upload image").first.set_input_files(
                 files=[{"name": "Tirana Square.png", "mimeType": "image/png", "buffer": PNG}]
             )
             src = '[id="f:sections[1].items[1].image.src"]'
             page.wait_for_function(f"() => document.querySelector('{src}').value === 'images/tirana-square.png'")
-            page.wait_for_function(
-                "() => /^(Saved|Not saved: fix the errors shown)$/.test(document.getElementById('status').textContent)"
-            )
+            _saved(page)
             assert (root / "images" / "tirana-square.png").read_bytes() == PNG
-            removed, added = steps.change()
-            if page.text_content("#status") == "Saved":
-                assert (removed, added) == (
-                    ["        image: {src: https://example.org/a.jpg, alt: A photo}"],
-                    ["        image: {src: images/tirana-square.png, alt: A photo}"],
-                )
-            else:  # a build without local images (issue 21's other half) refuses the path, at its field
-                assert (removed, added) == ([], [])
-                assert page.text_content('[id="e:sections[1].items[1].image.src"]') != ""
-                page.fill(src, "https://example.org/a.jpg")
-                _saved(page)
-                assert steps.change() == ([], [])
+            thumb = '[id="p:sections[1].items[1].image.src"] img'
+            page.wait_for_function(f"() => document.querySelector('{thumb}')?.naturalWidth === 1")
+            assert steps.change() == (
+                ["        image: {src: https://example.org/a.jpg, alt: A photo}"],
+                ["        image: {src: images/tirana-square.png, alt: A photo}"],
+            )
 
             # Publish: draft: false, then the pre-send gate lists what blocks sending.
             page.get_by_role("button", name="Publish").click()
@@ -209,7 +188,12 @@ def test_an_editor_makes_next_weeks_issue(browser: Any, tmp_path: Path, web: Web
     assert status == ""
     result = run("build", "--root", str(root))
     assert result.exit_code == 0, result.output
-    assert "Short, plain and <em>edited</em>." in (root / "site" / "issues" / "5" / "index.html").read_text()
+    page_html = (root / "site" / "issues" / "5" / "index.html").read_text()
+    assert "Short, plain and <em>edited</em>." in page_html
+    # The uploaded image is published under its content's hash, and the page shows that file.
+    name = hashlib.sha256(images.VERSION + PNG).hexdigest()[: images.HASH_CHARS] + ".png"
+    assert sorted(p.name for p in (root / "site" / "images").iterdir()) == [name]
+    assert re.search(rf'<img [^>]*src="[^"]*\bimages/{name}"', page_html), page_html
 
 
 class _Attacker(BaseHTTPRequestHandler):
@@ -283,11 +267,30 @@ def test_persian_fields_are_right_to_left_and_a_save_changes_one_line(browser: A
             assert page.locator('[id="f:title"]').evaluate("e => getComputedStyle(e).direction") == "rtl"
             summary.fill("خلاصه‌ای تازه برای این مطلب.")
             _saved(page)
+            removed, added = changed(before, path.read_text(encoding="utf-8"))
+            assert len(added) == 1 and added[0] == "          خلاصه‌ای تازه برای این مطلب."
+            assert len(removed) == 2  # the folded summary's two lines, now one
+
+            # An image with a Persian name keeps it; its path is left to right, its alt text right to left.
+            before = path.read_text(encoding="utf-8")
+            src, alt = (page.locator(f'[id="f:sections[1].items[1].image.{k}"]') for k in ("src", "alt"))
+            assert [e.evaluate("e => getComputedStyle(e).direction") for e in (src, alt)] == ["ltr", "rtl"]
+            page.get_by_label("Upload image").first.set_input_files(
+                files=[{"name": "عکسِ میدان.png", "mimeType": "image/png", "buffer": PNG}]
+            )
+            page.wait_for_function("() => document.activeElement.id === 'f:sections[1].items[1].image.alt'")
+            assert src.input_value() == "images/عکس-میدان.png"
+            alt.fill("میدان اسکندربیگ")
+            _saved(page)
+            thumb = '[id="p:sections[1].items[1].image.src"] img'
+            page.wait_for_function(f"() => document.querySelector('{thumb}')?.naturalWidth === 1")
         finally:
             context.close()
-    removed, added = _changed(before, path.read_text(encoding="utf-8"))
-    assert len(added) == 1 and added[0] == "          خلاصه‌ای تازه برای این مطلب."
-    assert len(removed) == 2  # the folded summary's two lines, now one
+    assert (root / "images" / "عکس-میدان.png").read_bytes() == PNG
+    removed, added = changed(before, path.read_text(encoding="utf-8"))
+    assert removed == [] and [line.strip() for line in added] == [
+        "image: {src: images/عکس-میدان.png, alt: میدان اسکندربیگ}"
+    ]
 
 
 def test_axe_finds_no_violations_on_the_editor_page(browser: Any, tmp_path: Path) -> None:
@@ -348,7 +351,7 @@ def test_errors_show_at_their_field_and_drag_moves_an_item(browser: Any, tmp_pat
                 "() => document.querySelector('[data-path=\"sections[1].items[1]\"] legend').textContent"
                 " === 'Item 1: Third story'"
             )
-            removed, added = _changed(before, path.read_text(encoding="utf-8"))
+            removed, added = changed(before, path.read_text(encoding="utf-8"))
             assert sorted(line for line in removed if line) == sorted(line for line in added if line)
             assert "      - title: Third story" in added
 
@@ -410,7 +413,7 @@ def test_the_keyboard_alone_reaches_every_control_and_edits(browser: Any, tmp_pa
             )
         finally:
             context.close()
-    removed, added = _changed(before, path.read_text(encoding="utf-8"))
+    removed, added = changed(before, path.read_text(encoding="utf-8"))
     assert "        summary: Typed with the keyboard." in added
     assert [line for line in added if "title:" in line] == ["      - title: Second story"]
 

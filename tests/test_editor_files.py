@@ -9,11 +9,13 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+from conftest import run
 from editorkit import REL, editor_newsletter
 from PIL import Image
 
 from digest.compose import git
-from digest.compose.images import MAX_IMAGE_BYTES, safe_stem, save_image
+from digest.compose.images import safe_stem, save_image
+from digest.core import images
 from digest.core.errors import DigestError
 from digest.preview.guard import Guard, body_length, is_loopback
 
@@ -50,6 +52,9 @@ def test_an_image_is_saved_under_a_safe_name_with_its_formats_extension(tmp_path
         ("Ünïcode ñame.jpg", "unicode-name"),
         ("..\\win\\x.jpg", "x"),
         ("???.jpg", "image"),
+        ("", "image"),
+        ("عکسِ آب و میدان\u200cها.jpg", "عکس-آب-و-میدان-ها"),  # Persian stays Persian: its vowel signs and ZWNJ go
+        ("Ωmega_ΣIGMA.png", "ωmega_σigma"),
     ],
 )
 def test_names_are_made_safe(name: str, stem: str) -> None:
@@ -61,9 +66,39 @@ def test_what_is_not_an_image_or_too_large_is_refused(tmp_path: Path) -> None:
         save_image(tmp_path, "a.jpg", b"<svg xmlns='http://www.w3.org/2000/svg'/>")
     with pytest.raises(DigestError, match="is not an image"):
         save_image(tmp_path, "a.jpg", _image()[:40])  # cut short
-    with pytest.raises(DigestError, match="is larger than 10 MB"):
-        save_image(tmp_path, "a.jpg", _image() + b"\0" * MAX_IMAGE_BYTES)
+    with pytest.raises(DigestError, match=r"^images: a\.jpg is 10,000,\d{3} bytes; an image may be at most 10 MB "):
+        save_image(tmp_path, "a.jpg", _image() + b"\0" * images.MAX_BYTES)
     assert not (tmp_path / "images").exists()
+
+
+def test_an_upload_is_refused_in_the_words_build_uses(tmp_path: Path) -> None:
+    bmp = _image("BMP")
+    with pytest.raises(DigestError) as caught:
+        save_image(tmp_path, "../scans/Map.bmp", bmp)
+    assert [str(p) for p in caught.value.problems] == [
+        "images: Map.bmp is not an image digest can publish (JPEG, PNG, GIF or WebP), judged by its bytes"
+    ]
+    with pytest.raises(images.Unusable) as build_says:
+        images.examine("Map.bmp", bmp)
+    assert caught.value.problems[0].message == str(build_says.value)
+    assert not (tmp_path / "images").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Tirana Square.JPEG", "../../x.png", "تیرانا.jpg", "a" * 70 + "-b.jpg", "-_-.gif", "photo (1) [final].webp"],
+)
+def test_an_uploaded_image_saved_into_an_item_passes_validation(tmp_path: Path, name: str) -> None:
+    root = editor_newsletter(tmp_path / "news")
+    rel = save_image(root, name, _image())
+    assert images.path_problem(rel) is None and images.written_plainly(rel), rel
+    issue = root / REL
+    text = issue.read_text(encoding="utf-8")
+    old = "image: {src: https://example.org/a.jpg, alt: A photo}"
+    assert text.count(old) == 1
+    issue.write_text(text.replace(old, f"image: {{src: {rel}, alt: A photo}}"), encoding="utf-8")
+    result = run("check", "--root", str(root))
+    assert result.exit_code == 0, result.output
 
 
 def test_a_symlinked_images_folder_or_file_is_never_written_through(tmp_path: Path) -> None:

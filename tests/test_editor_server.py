@@ -12,7 +12,10 @@ import os
 from pathlib import Path
 
 import pytest
-from editorkit import ISSUE, REL, Client, editor_newsletter, serving
+from editorkit import ISSUE, REL, Client, changed, editor_newsletter, serving
+
+from digest.core import images
+from digest.render.images import publish
 
 pytestmark = pytest.mark.slow  # server tests (HTTP on 127.0.0.1): the fast tier is -m 'not slow'
 
@@ -128,7 +131,8 @@ def test_an_image_upload_is_checked_and_never_goes_through_a_symlink(root: Path,
         status, body = c.request("POST", "/edit/5/image?name=notes.png", b"not an image", token)
         assert status == 422 and "is not an image" in body.decode()
         big = {**token, "Content-Length": str(10_000_002)}
-        assert c.request("POST", "/edit/5/image?name=big.png", b"", big)[0] == 413
+        status, body = c.request("POST", "/edit/5/image?name=big.png", b"", big)
+        assert status == 413 and json.loads(body)["problems"][0]["message"] == images.too_large("big.png", 10_000_002)
         (root / "images" / "photo-one.png").unlink()
         (root / "images").rmdir()
         os.symlink(outside, root / "images")
@@ -136,6 +140,40 @@ def test_an_image_upload_is_checked_and_never_goes_through_a_symlink(root: Path,
         assert status == 422 and "is not a folder (a symbolic link?)" in body.decode()
     assert list(outside.iterdir()) == []
     _unchanged(root)
+
+
+def test_an_uploaded_image_saved_into_an_item_is_previewed_under_images(root: Path) -> None:
+    with serving(root) as c:
+        assert c.open()["imageTypes"] == "image/jpeg,image/png,image/gif,image/webp"  # the upload's accept=""
+        token = {"X-Digest-Token": c.token, "Content-Type": "application/octet-stream"}
+        status, body = c.request("POST", "/edit/5/image?name=Tirana%20Square.png", PNG, token)
+        assert status == 200 and json.loads(body) == {"src": "images/tirana-square.png"}
+        # An item without an image: src alone is refused at its alt (no internal error), nothing written.
+        change = [["sections[1].items[1].image.src", "images/tirana-square.png"]]
+        status, answer = c.api({"op": "save", "version": c.version, "changes": change})
+        assert status == 422, answer
+        assert [(p["key"], p["message"]) for p in answer["problems"]] == [
+            ("sections[1].items[1].image", "missing required key 'alt'")
+        ]
+        _unchanged(root)
+        change = [["sections[1].items[2].image.src", "images/tirana-square.png"]]
+        status, answer = c.api({"op": "save", "version": c.version, "changes": change})
+        assert status == 200, answer
+        published = images.published_name(PNG, "png")  # images/<hash of the bytes>.png
+        # The editor shows it beside its field, as the site publishes it; a URL's image is not loaded.
+        shown = f'<img src="/{published}" alt="A photo" width="1" height="1">'
+        assert answer["state"]["previews"]["sections[1].items[2].image.src"] == shown
+        assert c.open()["previews"]["sections[1].items[2].image.src"] == shown
+        for page in ("/preview/5/email.html", "/issues/5/"):
+            status, html = c.request("GET", page)
+            assert status == 200 and f'src="/{published}"'.encode() in html, page
+        status, served = c.request("GET", f"/{published}")
+        assert status == 200 and served == publish(PNG, (1, 1), "png")
+        assert c.request("GET", "/images/tirana-square.png")[0] == 404  # the source is not the site
+    assert changed(ISSUE.read_text(encoding="utf-8"), (root / REL).read_text(encoding="utf-8")) == (
+        ["        image: {src: https://example.org/a.jpg, alt: A photo}"],
+        ["        image: {src: images/tirana-square.png, alt: A photo}"],
+    )
 
 
 def test_read_only_has_no_editor(root: Path) -> None:

@@ -282,6 +282,11 @@ def test_a_textarea_without_the_final_line_break_keeps_the_block_as_it_was() -> 
     assert ops == [
         SetField(("sections", 0, "items", 1, "image"), {"src": "https://example.org/a.jpg", "alt": "New alt"})
     ]
+    # An item without an image gets only the key given (an upload before its alt text), written as it is.
+    ops = set_ops(doc, [(parse_path("sections[1].items[1].image.src"), "images/x.png")])
+    assert ops == [SetField(("sections", 0, "items", 0, "image"), {"src": "images/x.png"})]
+    edited, _ = edit_text(BEFORE, "issues/0005.yaml", ops)
+    assert [line for line in edited.splitlines() if "images/x.png" in line] == ["        image: {src: images/x.png}"]
 
 
 # --- saving -------------------------------------------------------------------------------

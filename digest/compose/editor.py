@@ -108,6 +108,7 @@ def set_ops(doc: Any, changes: Sequence[tuple[KeyPath, object]]) -> list[Op]:
         ops.append(SetField(path, field_value(doc, path, value)))
     for path, given in images.items():
         old = _old(doc, path) if isinstance(_old(doc, path), dict) else {}
-        image = {k: (given[k] if k in given else old.get(k)) or None for k in ("src", "alt")}
-        ops.append(SetField(path, None if not any(image.values()) else image))  # type: ignore[arg-type]
+        # A key without a value is left out: an item that had no image gets only what was given.
+        image = {k: v for k in ("src", "alt") if (v := given[k] if k in given else old.get(k))}
+        ops.append(SetField(path, image or None))  # type: ignore[arg-type]
     return ops

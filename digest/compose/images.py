@@ -1,11 +1,13 @@
 """Images the browser editor receives: checked, then written into the newsletter's images/ folder.
 
 Rules:
-- Only an image is taken: Pillow must recognise the bytes as a JPEG, PNG, GIF or WebP
-  and verify them; the extension is the format's, whatever the upload was called.
-- At most MAX_IMAGE_BYTES (10 MB), the limit `digest build` has for an image.
-- The name is made safe (letters, digits, - and _; no folders, no dot files); a file of
-  that name with other bytes is never replaced: the new one gets the next free name
+- An upload is checked as `digest build` checks an item's local image (digest.core.images:
+  at most its MAX_BYTES, one of its FORMATS by the bytes, decoded whole, in its words), so
+  what the editor takes the build publishes; the extension is the format's, whatever the
+  upload was called.
+- The name is made safe (lowercase letters of any script without accents, digits, - and _;
+  no folders, no dot files), a subset of what an item's ``image.src`` may be written with; a file of that
+  name with other bytes is never replaced: the new one gets the next free name
   (photo-2.jpg), and the same bytes again are the same file.
 - images/ and the file are never reached through a symbolic link (one there is refused),
   and the file appears whole or not at all (a temporary file beside it, then a hard link
@@ -14,7 +16,6 @@ Rules:
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import stat
@@ -22,38 +23,40 @@ import unicodedata
 from pathlib import Path
 
 from digest.compose.edit import FILE_MODE, write_temporary
+from digest.core import images
 from digest.core.errors import DigestError, Problem
+from digest.core.images import IMAGES_DIR
 
-IMAGES_DIR = "images"
-MAX_IMAGE_BYTES = 10 * 1000 * 1000
-FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
+
+def upload_name(name: str) -> str:
+    """An upload's name as messages show it: its last part (a browser may send a whole path)."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1] or "the upload"
 
 
 def image_format(data: bytes, name: str) -> str:
-    """The file extension for ``data``, or DigestError if it is not an image digest takes."""
-    from PIL import Image
-
-    if len(data) > MAX_IMAGE_BYTES:
-        raise DigestError(
-            [Problem(name, None, f"is larger than {MAX_IMAGE_BYTES // 1000 // 1000} MB: make it smaller")]
-        )
+    """The file extension (".jpg") for the uploaded ``data``, or DigestError in build's words."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            kind = im.format
-            im.verify()
-    except Exception:  # noqa: BLE001 - Pillow raises many kinds for bytes that are not a (whole) image
-        raise DigestError([Problem(name, None, "is not an image (JPEG, PNG, GIF or WebP)")]) from None
-    if kind not in FORMATS:
-        raise DigestError([Problem(name, None, f"is a {kind} image: use JPEG, PNG, GIF or WebP")])
-    return FORMATS[kind]
+        return "." + images.SUFFIXES[images.examine(upload_name(name), data).kind]
+    except images.Unusable as e:
+        raise DigestError([Problem(IMAGES_DIR, None, str(e))]) from None
 
 
 def safe_stem(name: str) -> str:
-    """A file name's stem reduced to letters, digits, - and _ (never empty, never a path)."""
+    """A file name's stem reduced to letters (of any script: a Persian name stays Persian), digits,
+    - and _, without accents and in lowercase (never empty, never a path)."""
     stem = Path(name.replace("\\", "/").rsplit("/", 1)[-1]).stem
-    ascii_ = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_).strip("-_").lower()[:60]
+    bare = "".join(_unmarked(c) for c in unicodedata.normalize("NFC", stem))
+    cleaned = re.sub(r"[^\w-]+", "-", bare).strip("-_").lower()[:60].rstrip("-_")
     return cleaned or "image"
+
+
+def _unmarked(c: str) -> str:
+    """``c`` without its accent where it is a Latin letter's (ü → u), without a loose mark (an Arabic
+    vowel sign); a letter of another script as it is (Persian آ keeps its madda: it is another letter)."""
+    parts = unicodedata.normalize("NFKD", c)
+    if parts[:1].isascii():
+        return "".join(p for p in parts if unicodedata.category(p) != "Mn")
+    return "" if unicodedata.category(c) == "Mn" else c
 
 
 def save_image(root: Path, name: str, data: bytes) -> str:
@@ -72,6 +75,7 @@ def save_image(root: Path, name: str, data: bytes) -> str:
     try:
         for n in range(1, 1000):
             file = f"{stem}{'' if n == 1 else f'-{n}'}{suffix}"
+            assert images.written_plainly(f"{IMAGES_DIR}/{file}"), file  # what an item's image.src accepts
             target = folder / file
             try:
                 os.link(tmp, target, follow_symlinks=False)

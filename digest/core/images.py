@@ -44,7 +44,9 @@ IMAGES_DIR = "images"
 MAX_BYTES = 10 * 1000 * 1000  # "10 MB", as a file manager shows it
 MAX_WIDTH = 1200  # twice the email's 600 px column: sharp on a high-density screen
 MAX_PIXELS = 50_000_000  # what digest decodes (a 50-megapixel camera; 200 MB as RGBA)
-FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # the only decoders Pillow may run on a newsletter's file
+# The only decoders Pillow may run on a newsletter's file (or an upload), and each one's file extension.
+SUFFIXES = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
+FORMATS = tuple(SUFFIXES)
 VERSION = b"digest image 1\0"  # of the published file's making: a new one is a new name for every image
 HASH_CHARS = 16
 # Local image paths in an issue's bytes, found without parsing it (for its cache key); a src that is
@@ -68,6 +70,7 @@ class Local:
     file: str  # in the site: images/<hash>.<ext>
     width: int  # as published
     height: int
+    kind: str  # what its bytes are: a key of SUFFIXES
 
 
 def is_local(src: str) -> bool:
@@ -101,6 +104,18 @@ def path_problem(value: str) -> str | None:
     return None
 
 
+def written_plainly(rel: str) -> bool:
+    """Whether ``rel`` uses only the characters HIDDEN allows (a letter or digit at each end)."""
+    return _CANDIDATE.fullmatch(rel) is not None
+
+
+def examine(rel: str, data: bytes) -> Local:
+    """:func:`inspect` after the size check :func:`read` makes: ``data`` as if it were file ``rel``."""
+    if len(data) > MAX_BYTES:
+        raise Unusable(too_large(rel, len(data)))
+    return inspect(rel, data)
+
+
 def read(root: Path, rel: str) -> bytes:
     """The bytes of the local image ``rel`` (a path path_problem accepts), or Unusable."""
     return _read(rel, _checked(root, rel)[0])
@@ -132,7 +147,7 @@ def _checked(root: Path, rel: str) -> tuple[Path, os.stat_result]:
     if not stat.S_ISREG(st.st_mode):
         raise Unusable(f"{cut(rel, 80)} is not a regular file")  # a pipe or a device is never opened
     if st.st_size > MAX_BYTES:
-        raise Unusable(_too_large(rel, st.st_size))
+        raise Unusable(too_large(rel, st.st_size))
     real = (root / rel).resolve(strict=True)
     if not real.is_relative_to(real_root):  # what input_stat ensured, part by part; here for the whole
         raise Unusable(f"{cut(rel, 80)} is outside the newsletter folder; refusing to read it")
@@ -152,11 +167,12 @@ def _read(rel: str, real: Path) -> bytes:
         except OSError as e:
             raise Unusable(f"{cut(rel, 80)} cannot be read: {paths.reason(e)}") from None
     if len(data) > MAX_BYTES:
-        raise Unusable(_too_large(rel, len(data)))
+        raise Unusable(too_large(rel, len(data)))
     return data
 
 
-def _too_large(rel: str, size: int) -> str:
+def too_large(rel: str, size: int) -> str:
+    """Why a file of ``size`` bytes is refused (``size`` is over MAX_BYTES)."""
     return (
         f"{cut(rel, 80)} is {size:,} bytes; an image may be at most {MAX_BYTES // 1_000_000} MB ({MAX_BYTES:,}"
         f" bytes): make it smaller (it is published at most {MAX_WIDTH:,} pixels wide anyway)"
@@ -204,14 +220,14 @@ def _inspect(rel: str, data: bytes) -> Local:
         if width * height > MAX_PIXELS:
             raise Unusable(_too_many(rel, (width, height)))
         turned = orientation(im) in (5, 6, 7, 8)
-        ext = extension(im)
+        ext, kind = extension(im), str(im.format)
         size = published_size(*((height, width) if turned else (width, height)))
         try:
             im.draft(im.mode, (size[1], size[0]) if turned else size)  # JPEG: decode at the scale needed
             im.load()
         except (OSError, ValueError, SyntaxError, EOFError) as e:
             raise Unusable(f"{cut(rel, 80)} is a damaged {im.format} file ({cut(str(e), 80)}): save it again") from None
-    return Local(rel, published_name(data, ext), *size)
+    return Local(rel, published_name(data, ext), *size, kind)
 
 
 def _too_many(rel: str, size: tuple[int, int] | None) -> str:

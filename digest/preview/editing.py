@@ -16,6 +16,7 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
 import stat
 import threading
@@ -32,7 +33,7 @@ from digest.compose.editor import edit_issue, edit_text, set_ops
 from digest.compose.images import save_image
 from digest.compose.yamlops import DeleteEntry, InsertEntry, MoveEntry, Op
 from digest.compose.yamlspans import KeyPath, parse_path
-from digest.core import markdown
+from digest.core import images, markdown
 from digest.core.errors import DigestError, Problem
 from digest.core.issuefiles import ISSUES_DIR
 from digest.core.issues import load_issue
@@ -66,6 +67,7 @@ class Editor:
             "problems": [_problem(p) for p in problems],
             "previews": previews(config, doc),
             "direction": config.direction,
+            "imageTypes": ",".join(f"image/{kind.lower()}" for kind in images.FORMATS),  # what build publishes
             "git": git.is_repository(config.root),
         }
 
@@ -302,6 +304,8 @@ def previews(config: Config, doc: Any) -> dict[str, str]:
                     for key, inline in (("title", True), ("summary", False)):
                         if isinstance(item.get(key), str):
                             out[f"{here}.items[{j}].{key}"] = _render(config, item[key], inline)
+                    if isinstance(image := item.get("image"), dict):
+                        out[f"{here}.items[{j}].image.src"] = _picture(config, image.get("src"), image.get("alt"))
             visit(s.get("sections"), f"{here}.sections")
 
     visit(doc.get("sections"), "sections")
@@ -310,12 +314,25 @@ def previews(config: Config, doc: Any) -> dict[str, str]:
 
 def _render(config: Config, text: str, inline: bool) -> str:
     try:
-        html = (
+        rendered = (
             markdown.title_html(text, config.link_schemes) if inline else markdown.to_html(text, 3, config.link_schemes)
         )
     except Exception:  # noqa: BLE001 - a preview of text that does not validate: its errors say why
         return ""
-    return str(html)
+    return str(rendered)
+
+
+def _picture(config: Config, src: object, alt: object) -> str:
+    """A local image as the preview serves it (published, /images/<hash>.jpg); "" for a URL (the page
+    loads nothing from elsewhere) or an image build refuses (its error is shown at the field)."""
+    if not isinstance(src, str) or not images.is_local(src) or images.path_problem(src) is not None:
+        return ""
+    try:
+        local = images.inspect(src, images.read(config.root, src))
+    except images.Unusable:
+        return ""
+    words = html.escape(alt if isinstance(alt, str) else "")
+    return f'<img src="/{html.escape(local.file)}" alt="{words}" width="{local.width}" height="{local.height}">'
 
 
 def _said(message: str) -> dict[str, Any]:

@@ -17,6 +17,8 @@ import urllib.parse
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from digest.compose.images import upload_name
+from digest.core.images import too_large
 from digest.preview.guard import JSON_BYTES, UPLOAD_BYTES, body_length
 
 if TYPE_CHECKING:
@@ -96,9 +98,13 @@ def post(h: PreviewHandler) -> None:
         return
     upload = m.group(2) == "image"
     length, why = body_length(h.headers, UPLOAD_BYTES if upload else JSON_BYTES)
+    name = urllib.parse.parse_qs(url.query).get("name", ["image"])[0]
     if length is None:
         h.close_connection = True
-        _json(h, 413 if "larger" in why else 411, {"problems": [_say(why)]})
+        status = 413 if "larger" in why else 411
+        if upload and status == 413:  # in build's words: the limit is the one build has
+            why = too_large(upload_name(name), int(h.headers["Content-Length"]))
+        _json(h, status, {"problems": [_say(why)]})
         return
     number = int(m.group(1))
     if number not in h.site.issues:
@@ -107,7 +113,6 @@ def post(h: PreviewHandler) -> None:
         return
     body = h.rfile.read(length)
     if upload:
-        name = urllib.parse.parse_qs(url.query).get("name", ["image"])[0]
         status, answer = h.editor.upload(number, name, body)
     else:
         if (h.headers.get_content_type() or "") != "application/json":

@@ -22,9 +22,11 @@ import secrets
 from dataclasses import dataclass, field
 from email.message import Message
 
+from digest.core.images import MAX_BYTES
+
 TOKEN_HEADER = "X-Digest-Token"
 JSON_BYTES = 1_000_000  # an issue file is far smaller; a save sends the changed fields only
-UPLOAD_BYTES = 10_000_000 + 1
+UPLOAD_BYTES = MAX_BYTES + 1  # what build takes; one byte more is refused by the image check, in its words
 
 
 @dataclass

@@ -57,8 +57,9 @@
       el("label", {"for": id, text: label}), input,
       el("p", {"class": "error", id: "e:" + path, "data-errors": path})
     ]);
-    if (kind === "textarea" || key === "title") {
-      // The rendered preview describes the field (read after its errors), as digest renders it.
+    if (kind === "textarea" || key === "title" || key === "src") {
+      // The rendered preview describes the field (read after its errors), as digest renders it;
+      // an image's, the local image as the site publishes it.
       row.appendChild(el("div", {"class": "md", id: "p:" + path, dir: rtl ? "rtl" : "auto"}));
       input.setAttribute("aria-describedby", "e:" + path + " p:" + path);
     }
@@ -96,7 +97,7 @@
       field(path + ".image.alt", "Image alt text", img.alt),
       el("p", {"class": "error", "data-errors": path})
     ]);
-    var upload = el("input", {type: "file", accept: "image/jpeg,image/png,image/gif,image/webp", id: "u:" + path});
+    var upload = el("input", {type: "file", accept: state.imageTypes, id: "u:" + path});
     upload.addEventListener("change", function () { if (upload.files[0]) sendImage(path, upload.files[0]); });
     box.appendChild(el("div", {"class": "row"}, [el("label", {"for": "u:" + path, text: "Upload image"}), upload]));
     var target = el("select", {id: "m:" + path, "aria-label": "Section to move to"});
