@@ -42,7 +42,7 @@ def indexed(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 def _fragments(site: Path) -> dict[str, dict[str, object]]:
     """Each indexed page's record, by its URL (a fragment is gzip'd JSON after Pagefind's signature)."""
     found = {}
-    for path in (site / "pagefind" / "fragment").iterdir():
+    for path in (site / "pagefind" / "700" / "fragment").iterdir():
         record = json.loads(gzip.decompress(path.read_bytes()).removeprefix(b"pagefind_dcd"))
         found[record["url"]] = record
     return found
@@ -66,7 +66,8 @@ def test_only_published_issue_content_is_indexed(weekly: Path) -> None:
     # The page's navigation, share links and recent issues are not the issue: not indexed, nor the "#".
     for word in ("Share", "Recent issues", "Telegram", "Subscribe", "Next issue", " # "):
         assert word not in text, word
-    entry = json.loads((site / "pagefind" / "pagefind-entry.json").read_bytes())
+    assert sorted(os.listdir(site / "pagefind")) == ["700"]  # issues 700-799: one bundle
+    entry = json.loads((site / "pagefind" / "700" / "pagefind-entry.json").read_bytes())
     assert list(entry["languages"]) == ["en"] and entry["languages"]["en"]["page_count"] == 2
     # Only what the archive's box uses: no other interface, no playground.
     assert not [name for name in tree(site) if "component-ui" in name or "modular-ui" in name or "playground" in name]
@@ -94,7 +95,7 @@ def test_index_runs_only_when_published_pages_change(weekly: Path, indexed: list
     assert "pulsars" in str(_fragments(site)["/issues/701/"]["content"])
     # Pagefind's own files did not change: linked from the previous site, not written again.
     after = _inodes(site)
-    assert after["pagefind/pagefind-ui.js"] == bundle["pagefind/pagefind-ui.js"]
+    assert after["pagefind/700/pagefind-ui.js"] == bundle["pagefind/700/pagefind-ui.js"]
 
 
 def test_the_cached_bundle_serves_a_site_built_elsewhere(
@@ -156,8 +157,9 @@ def test_right_to_left_editions_get_a_right_to_left_box_and_their_language_index
     (box,) = doc.xpath('//*[@id="search"]')
     assert box.get("dir") == "rtl" and doc.get("dir") == "rtl"
     language = {"persian": "fa", "arabic": "ar"}[edition]
-    entry = json.loads((site / "pagefind" / "pagefind-entry.json").read_bytes())
-    assert list(entry["languages"]) == [language]
+    for bundle in (site / "pagefind").iterdir():
+        entry = json.loads((bundle / "pagefind-entry.json").read_bytes())
+        assert list(entry["languages"]) == [language]
 
 
 def test_archive_pages_load_the_bundle_by_a_relative_path(weekly: Path) -> None:
@@ -166,7 +168,42 @@ def test_archive_pages_load_the_bundle_by_a_relative_path(weekly: Path) -> None:
     site = _site(weekly)
     first = lxml.html.fromstring((site / "index.html").read_bytes())
     second = lxml.html.fromstring((site / "page/2/index.html").read_bytes())
-    assert first.xpath("//script/@src") == ["pagefind/pagefind-ui.js"]
-    assert second.xpath("//script/@src") == ["../../pagefind/pagefind-ui.js"]
+    assert first.xpath("//script/@src") == ["pagefind/700/pagefind-ui.js"]
+    assert second.xpath("//script/@src") == ["../../pagefind/700/pagefind-ui.js"]
     # The second page links "All issues" (the first page); the first names itself, unlinked.
     assert second.xpath('//header/nav/a[@href="https://weekly.example.org/"]/text()') == ["All issues"]
+
+
+def _issue(root: Path, number: int, word: str) -> None:
+    (root / "issues" / f"{number:04d}.yaml").write_text(
+        f"date: 2026-12-{number % 100 + 1:02d}\nsections:\n  - items:\n      - title: Issue {number} {word}\n"
+        f"        url: https://example.org/{number}\n",
+        encoding="utf-8",
+    )
+
+
+def test_each_range_of_issues_is_its_own_bundle_and_an_edit_indexes_one(weekly: Path, indexed: list[list[str]]) -> None:
+    """Issues 700-701 and 802-803 fill two bundles; an edit re-indexes only its own."""
+    _issue(weekly, 802, "narwhal")
+    _issue(weekly, 803, "okapi")
+    site = _site(weekly)
+    assert sorted(indexed) == [
+        ["issues/700/index.html", "issues/701/index.html"],
+        ["issues/802/index.html", "issues/803/index.html"],
+    ]
+    assert sorted(os.listdir(site / "pagefind")) == ["700", "800"]
+    doc = lxml.html.fromstring((site / "index.html").read_bytes())
+    assert doc.xpath("//script/@src") == ["pagefind/700/pagefind-ui.js"]
+    assert '"700/", "800/"' in doc.xpath("//script[not(@src)]/text()")[0]  # the second merged into the box
+    before = _inodes(site)
+    _issue(weekly, 803, "pangolin")  # in 800-899: issues 700-701's bundle is neither indexed nor written
+    build(weekly)
+    assert indexed[2:] == [["issues/802/index.html", "issues/803/index.html"]]
+    after = _inodes(site)
+    old = {rel: ino for rel, ino in before.items() if rel.startswith("pagefind/700/")}
+    assert old and {rel: after.get(rel) for rel in old} == old
+    # A new issue in a third range: one more bundle, the others kept.
+    _issue(weekly, 900, "quokka")
+    build(weekly)
+    assert indexed[3:] == [["issues/900/index.html"]]
+    assert sorted(os.listdir(site / "pagefind")) == ["700", "800", "900"]

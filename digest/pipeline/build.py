@@ -34,7 +34,7 @@ from digest.core.translation import unsendable
 from digest.pipeline import output
 from digest.pipeline.cache import Cache, Record, issue_keys, salt
 from digest.pipeline.publish import Later, Output, publish, reusable, unchanged
-from digest.pipeline.search import Bundles, Held, search_files
+from digest.pipeline.search import Bundles, Held, Indexed, search_files
 from digest.pipeline.stages import (
     PAGE_FILE,
     Context,
@@ -52,6 +52,7 @@ from digest.pipeline.stages import (
     render_page,
     validate_issue,
 )
+from digest.render.archive import chunk_of
 
 SITE_DIR = "site"
 CONTENT = "content.html"  # an issue's HTML fragment (its web page's body, the feeds' content): cached, not published
@@ -322,24 +323,30 @@ def site_files(
     base = salt(ctx).hex()
     for page in archive_pages(ctx, issues):
         listed = "\0".join(keys[i.number] for i in page.issues)
-        key = hashlib.sha256(f"archive\0{base}\0{page.path}\0{page.page}\0{page.pages}\0{listed}".encode()).hexdigest()
+        shown = f"{page.path}\0{page.page}\0{page.pages}\0{page.chunks}"  # chunks: the search box's bundles
+        key = hashlib.sha256(f"archive\0{base}\0{shown}\0{listed}".encode()).hexdigest()
         files[page.path] = Later(key, partial(render_archive_page, ctx, page))
     by_number = {r.number: r for r in good}
     contents = {i.number: by_number[i.number].file(ctx, CONTENT).decode() for i in feed_issues(ctx.config, issues)}
     files.update(render_feeds(ctx, issues, contents))
     if bundles is not None and ctx.config.search:
-        files.update(search_files(ctx.config.language, search_pages(files, issues), bundles, held))
+        files.update(search_files(ctx.config.language, search_pages(files, good), bundles, held))
     return files
 
 
-def search_pages(files: dict[str, Output], issues: list[Issue]) -> dict[str, Later]:
-    """The pages the search indexes: every published issue's web page, by site path."""
-    pages = {}
-    for issue in published(issues):
+def search_pages(files: dict[str, Output], results: list[Result]) -> dict[int, dict[str, Indexed]]:
+    """The pages the search indexes, every published issue's web page by site path, in the
+    bundles of their issue numbers' ranges (by the range's first number).  Each is indexed by
+    its issue's key (its content, config.yaml and the templates: all its indexed part and its
+    language are made of), not its page's: the neighbours it shows are not indexed."""
+    chunks: dict[int, dict[str, Indexed]] = {}
+    keys = {r.number: r.key for r in results}
+    for issue in published([r.issue for r in results if r.issue is not None]):
         page = files.get(f"issues/{issue.slug}/{PAGE_FILE}")
         if isinstance(page, Later):
-            pages[f"issues/{issue.slug}/{PAGE_FILE}"] = page
-    return pages
+            indexed = Indexed(keys[issue.number], page)
+            chunks.setdefault(chunk_of(issue.number), {})[f"issues/{issue.slug}/{PAGE_FILE}"] = indexed
+    return chunks
 
 
 def _held(target: Path, record: dict[str, Any], rel: str, key: str) -> bytes | None:

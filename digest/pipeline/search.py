@@ -4,12 +4,17 @@ Rules:
 - Only published issue pages are indexed, and of each only what the page marks with
   ``data-pagefind-body`` (the issue itself: never the navigation, the share links or the
   recent issues).  Each page's ``<html lang>`` chooses its index: one index per language.
-- The bundle (the index and Pagefind's interface, under SEARCH_DIR) is written with the rest
-  of the site, before the swap, as files digest wrote (digest.pipeline.publish).
-- It is made only when the pages it indexes changed: its key is made of Pagefind's version,
-  the language and every indexed page's key.  The last bundle is kept in the build cache
-  (outside the newsletter) under its key, so a build where only a draft changed, or nothing
-  did, runs nothing and links the files it published before.
+- The index is split in bundles of a fixed range of issue numbers (CHUNK issues: issue n is in
+  SEARCH_DIR/<n // CHUNK * CHUNK>/, each bundle with Pagefind's interface); the archive's one
+  search box loads the first and merges the others into it (Pagefind's ``mergeIndex``).  A new
+  or edited issue changes its own bundle only: the others are neither indexed nor written again.
+- The bundles are written with the rest of the site, before the swap, as files digest wrote
+  (digest.pipeline.publish).
+- A bundle is made only when the pages it indexes changed: its key is made of Pagefind's
+  version, the language, the range and every indexed page's issue key (what the indexed part
+  of the page is made of: a neighbour's new title re-renders a page, not its bundle).  The current bundles are kept
+  in the build cache (outside the newsletter) under their keys, so a build where only a draft
+  changed, or nothing did, runs nothing and links the files it published before.
 - Pagefind runs here, as the ``pagefind_bin`` wheel's binary (no download, no network), on a
   private temporary copy of the pages (outside the newsletter and the site).  Its output was
   byte-identical across runs and processes in every test here (tests/test_search.py,
@@ -26,6 +31,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import NamedTuple
 
 from digest.core.errors import DigestError, Problem
 from digest.pipeline.publish import Later, Output
@@ -46,10 +52,10 @@ def pagefind_version() -> str:
         return "unknown"
 
 
-def bundle_key(language: str, pages: Mapping[str, str]) -> str:
-    """The bundle's key: Pagefind's version, the language and each indexed page's path and key."""
+def bundle_key(language: str, chunk: int, pages: Mapping[str, str]) -> str:
+    """A bundle's key: Pagefind's version, the language, the range and each indexed page's path and key."""
     listed = "\0".join(f"{rel}\0{key}" for rel, key in sorted(pages.items()))
-    return hashlib.sha256(f"search\0{pagefind_version()}\0{language}\0{listed}".encode()).hexdigest()
+    return hashlib.sha256(f"search\0{pagefind_version()}\0{language}\0{chunk}\0{listed}".encode()).hexdigest()
 
 
 def index(pages: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -111,7 +117,7 @@ class Bundles:
         return data if hashlib.sha256(data).hexdigest() == digest else None
 
     def put(self, key: str, files: Mapping[str, bytes]) -> None:
-        """Keep ``files`` as the one bundle (a cache that cannot be written only costs time)."""
+        """Keep ``files`` as the bundle ``key`` (a cache that cannot be written only costs time)."""
         tmp = self.folder / f".{key}.{os.getpid()}.tmp"
         try:
             for rel, data in files.items():
@@ -119,37 +125,65 @@ class Bundles:
                 (tmp / "files" / rel).write_bytes(data)
             manifest = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
             (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-            for entry in os.scandir(self.folder):
-                if entry.name != tmp.name:
-                    shutil.rmtree(entry.path, ignore_errors=True)
+            shutil.rmtree(self.folder / key, ignore_errors=True)
             os.rename(tmp, self.folder / key)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def keep(self, keys: set[str]) -> None:
+        """Only the bundles ``keys`` stay: the current ones."""
+        try:
+            for entry in os.scandir(self.folder):
+                if entry.name not in keys and not entry.name.endswith(f".{os.getpid()}.tmp"):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            pass
+
+
+class Indexed(NamedTuple):
+    """A page the search indexes: the key of what is indexed of it, and the page."""
+
+    key: str
+    page: Later
 
 
 Held = Callable[[str, str], bytes | None]  # (site path, key) → the bytes the live site holds for it, if it does
 
 
 def search_files(
-    language: str, pages: Mapping[str, Later], bundles: Bundles | None, held: Held | None = None
+    language: str, chunks: Mapping[int, Mapping[str, Indexed]], bundles: Bundles | None, held: Held | None = None
 ) -> dict[str, Output]:
-    """The bundle's files by site path: for a bundle the cache holds, each a Later (made only if
-    the site does not hold it already); else indexed now.  ``pages``: the published issue pages;
-    those the live site already holds (``held``) are read from it, not made again."""
-    if not pages:
-        return {}
-    key = bundle_key(language, {rel: page.key for rel, page in pages.items()})
+    """Every bundle's files by site path (``chunks``: the published issue pages by site path, by
+    their range's first issue number; digest.render.archive.chunk_of)."""
+    files: dict[str, Output] = {}
+    keys = set()
+    for chunk, pages in sorted(chunks.items()):
+        if pages:
+            key = bundle_key(language, chunk, {rel: page.key for rel, page in pages.items()})
+            keys.add(key)
+            files.update(_bundle(f"{SEARCH_DIR}/{chunk}", key, pages, bundles, held))
+    if bundles is not None:
+        bundles.keep(keys)
+    return files
+
+
+def _bundle(
+    where: str, key: str, pages: Mapping[str, Indexed], bundles: Bundles | None, held: Held | None
+) -> dict[str, Output]:
+    """One bundle's files under ``where``: for a bundle the cache holds, each a Later (made only if
+    the site does not hold it already); else indexed now.  ``pages``: its issue pages; those the
+    live site already holds (``held``) are read from it, not made again."""
     manifest = bundles.manifest(key) if bundles is not None else None
 
-    def page_bytes(rel: str, page: Later) -> bytes:
-        found = held(rel, page.key) if held is not None else None
-        return found if found is not None else page.make()
+    def page_bytes(rel: str, indexed: Indexed) -> bytes:
+        found = held(rel, indexed.page.key) if held is not None else None
+        return found if found is not None else indexed.page.make()
 
     if bundles is None or manifest is None:
         made = index({rel: page_bytes(rel, page) for rel, page in pages.items()})
         if bundles is not None:
             bundles.put(key, made)
-        return {f"{SEARCH_DIR}/{rel}": data for rel, data in made.items()}
+        return {f"{where}/{rel}": data for rel, data in made.items()}
 
     def cached(rel: str, digest: str) -> bytes:
         data = bundles.read(key, rel, digest)
@@ -159,6 +193,6 @@ def search_files(
 
     return {
         # Keyed by the SHA-256 of their bytes, as publish keys the bytes of a bundle indexed just now.
-        f"{SEARCH_DIR}/{rel}": Later(digest, partial(cached, rel, digest))
+        f"{where}/{rel}": Later(digest, partial(cached, rel, digest))
         for rel, digest in sorted(manifest.items())
     }

@@ -251,10 +251,10 @@ class PreviewSite:
     def _search(self, files: dict[str, Output]) -> None:
         """The search bundle joins ``files`` when it is first asked for (the archive's search box)."""
         assert self.ctx is not None
-        issues = [s.issue for s in self.issues.values() if s.issue is not None]
+        results = [s.result for s in sorted(self.issues.values(), key=lambda s: s.number) if s.result is not None]
         bundles = Bundles(newsletter_cache(self.root))
         try:
-            files.update(search_files(self.ctx.config.language, search_pages(files, issues), bundles))
+            files.update(search_files(self.ctx.config.language, search_pages(files, results), bundles))
         except DigestError as e:
             self._note(e.problems)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -84,26 +84,45 @@ class ArchivePage:
     page: int
     pages: int
     issues: tuple[Issue, ...]
+    chunks: tuple[int, ...] = ()  # the search bundles, by their first issue number (search_chunks)
 
 
 def archive_pages(config: Config, issues: Sequence[Issue]) -> list[ArchivePage]:
     """The archive's pages, each with its issues.  ``issues`` arrive filtered (no drafts) and sorted."""
     size = config.archive_per_page
     count = max(1, -(-len(issues) // size))
+    chunks = search_chunks(issue.number for issue in issues)
     return [
-        ArchivePage(page_path(page), page, count, tuple(issues[(page - 1) * size : page * size]))
+        ArchivePage(page_path(page), page, count, tuple(issues[(page - 1) * size : page * size]), chunks)
         for page in range(1, count + 1)
     ]
 
 
-SEARCH_DIR = "pagefind"  # the search index and its interface, under the site (digest.pipeline.search)
+SEARCH_DIR = "pagefind"  # the search bundles and their interface, under the site (digest.pipeline.search)
+# Issues a search bundle indexes: issue n is in the bundle SEARCH_DIR/<n // CHUNK * CHUNK>/, a fixed
+# range, so that a new or edited issue changes one bundle and never moves an issue to another one.
+CHUNK = 100
+
+
+def chunk_of(number: int) -> int:
+    """The search bundle of issue ``number``: the first issue number of its range."""
+    return number // CHUNK * CHUNK
+
+
+def search_chunks(numbers: Iterable[int]) -> tuple[int, ...]:
+    """The search bundles the issues ``numbers`` fill, in order."""
+    return tuple(sorted({chunk_of(n) for n in numbers}))
 
 
 def render_archive_page(env: jinja2.Environment, config: Config, page: ArchivePage) -> str:
     # The search box's files by a relative path: the same site served from another host (a
     # preview, a test server) loads them from there, never from config.url's host.
+    # The first bundle is the box's own (bundlePath), the others join it (Pagefind's mergeIndex):
+    # one box searches every issue.
     search = (
-        {"path": ("" if page.page == 1 else "../../") + SEARCH_DIR + "/"} if config.search and page.issues else None
+        {"path": ("" if page.page == 1 else "../../") + SEARCH_DIR + "/", "bundles": [f"{n}/" for n in page.chunks]}
+        if config.search and page.issues and page.chunks
+        else None
     )
     return env.get_template("archive.html").render(
         search=search,
