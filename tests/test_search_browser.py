@@ -1,7 +1,8 @@
 """The archive's search in Chromium (Playwright, Debian's /usr/bin/chromium): typing a word of
 one issue into the archive page's box finds that issue, through `digest serve` and through a
 plain static server of the built site (tests/siteserver.py), for an English newsletter (the
-Perl Weekly-shaped fixture) and the Persian example; no request leaves 127.0.0.1."""
+Perl Weekly-shaped fixture), the same with issues in three bundles (pagefind/700/, 800/, 900/:
+a word of each bundle is found by the one box) and the Persian example; no request leaves 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -23,7 +24,20 @@ CASES = {
     "english": (FIXTURES / "weekly", "Zebrafish", 700),
     "english-other": (FIXTURES / "weekly", "Quasar", 701),
     "persian": (REPO / "examples" / "persian", "", 0),  # its word and issue are read from the example below
+    # Three bundles (issues 700-701, 802, 900): the box loads the first and merges the others.
+    "chunks-first": (FIXTURES / "weekly", "Zebrafish", 700),
+    "chunks-second": (FIXTURES / "weekly", "Narwhal", 802),
+    "chunks-third": (FIXTURES / "weekly", "Quokka", 900),
 }
+
+
+def _more_bundles(root: Path) -> None:
+    for number, day, word in ((802, 7, "Narwhal"), (900, 14, "Quokka")):
+        (root / "issues" / f"{number:04d}.yaml").write_text(
+            f"date: 2026-12-{day:02d}\nsections:\n  - items:\n      - title: {word} sightings\n"
+            f"        url: https://example.org/{number}\n",
+            encoding="utf-8",
+        )
 
 
 def _persian_word(root: Path) -> tuple[str, int]:
@@ -54,6 +68,8 @@ def case(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str, int
     shutil.copytree(source, root)
     if not word:
         word, number = _persian_word(root)
+    if request.param.startswith("chunks"):
+        _more_bundles(root)
     return root, word, number
 
 
