@@ -29,7 +29,7 @@ FILES = [
     "feed.xml",
     "atom.xml",
     "feed.json",
-    "pagefind/pagefind-entry.json",  # the search bundle's table of contents: its languages and page counts
+    "pagefind/0/pagefind-entry.json",  # the search bundle of issues 0-99: its languages and page counts
 ]
 
 # Everything the golden newsletter builds: three published issues (8, a draft, never reaches the site).
@@ -60,10 +60,10 @@ def test_golden_outputs_are_byte_for_byte_as_stored(golden_root: Path, regen: bo
     assert result.exit_code == 0, result.output
     site = tree(golden_root / "site")
     assert {name for name in site if not name.startswith("pagefind/")} == SITE
-    # The search bundle: Pagefind's interface and one fragment per published issue, in one language's index.
+    # One search bundle (issues 0-99): Pagefind's interface and a fragment per published issue, one language.
     search = {name for name in site if name.startswith("pagefind/")}
-    assert {"pagefind/pagefind-ui.js", "pagefind/pagefind-ui.css", "pagefind/pagefind.js"} <= search
-    assert len([name for name in search if name.startswith("pagefind/fragment/en_")]) == 3
+    assert {"pagefind/0/pagefind-ui.js", "pagefind/0/pagefind-ui.css", "pagefind/0/pagefind.js"} <= search
+    assert len([name for name in search if name.startswith("pagefind/0/fragment/en_")]) == 3
 
     if regen:
         changed = []
