@@ -292,7 +292,10 @@ sections:
 
 
 SEARCH_START = (
-    'window.addEventListener("DOMContentLoaded", function () { new PagefindUI({element: "#search", showImages: false,'
+    'window.addEventListener("DOMContentLoaded", function () { var at = function (b) {'
+    ' return new URL("pagefind/" + b, document.baseURI).pathname; }; var bundles = ["0/"];'
+    ' new PagefindUI({element: "#search", bundlePath: at(bundles[0]),'
+    " mergeIndex: bundles.slice(1).map(function (b) { return {bundlePath: at(b)}; }), showImages: false,"
     ' showSubResults: true, translations: {placeholder: "Search the archive",'
     ' search_label: "Search the archive"}}); });'
 )
@@ -305,7 +308,7 @@ def test_script_in_every_title_stays_text_in_every_output(newsletter: Callable[.
         doc = parse_html((site / name).read_bytes())
         scripts = doc.xpath("//script")
         if name == "index.html":  # the archive's search, and nothing else: its interface and the line starting it
-            assert [s.get("src") for s in scripts] == ["pagefind/pagefind-ui.js", None], name
+            assert [s.get("src") for s in scripts] == ["pagefind/0/pagefind-ui.js", None], name
             assert scripts[1].text == SEARCH_START, name
         else:
             assert not scripts, f"{name} has a <script> element"
@@ -488,7 +491,7 @@ def test_builds_are_byte_identical_across_runs_and_processes(many: Path, tmp_pat
     # 13 issues but the draft (8), which is never published, and the .digest-site mark; the search
     # index (Pagefind's output, byte-identical too) besides.
     assert len([name for name in first if not name.startswith("pagefind/")]) == 4 + 3 * 12 + 1
-    assert sum(name.startswith("pagefind/fragment/") for name in first) == 12
+    assert sum(name.startswith("pagefind/0/fragment/") for name in first) == 12
     assert tree(build(many)) == first  # the same folder again
     assert tree(build(copies[0])) == first  # a fresh copy, in this process
     for root, seed in zip(copies[1:], ("0", "4242"), strict=True):  # other processes, other hash seeds

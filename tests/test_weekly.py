@@ -109,8 +109,8 @@ def test_archive_numbers_subscribe_and_search_box(weekly: Path) -> None:
     assert nav.xpath("./span[@aria-current='page']/text()") == ["All issues"]
     assert nav.xpath("./a/@href") == ["https://weekly.example.org/subscribe"]
     assert doc.xpath('//div[@id="search"]/@dir') == ["ltr"]
-    assert doc.xpath("//script/@src") == ["pagefind/pagefind-ui.js"]
-    assert (weekly / "site/pagefind/pagefind-ui.js").is_file()
+    assert doc.xpath("//script/@src") == ["pagefind/700/pagefind-ui.js"]
+    assert (weekly / "site/pagefind/700/pagefind-ui.js").is_file()
 
 
 def test_feeds_mark_sponsored_issues_and_credit_authors(weekly: Path) -> None:
