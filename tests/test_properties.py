@@ -320,9 +320,27 @@ def texts(doc: lxml.etree._Element, xpath: str) -> list[str]:
     return [text_of(el) for el in doc.xpath(xpath)]
 
 
-def assert_no_live_markup(doc: lxml.html.HtmlElement, hrefs: set[str], srcs: set[str], where: str) -> None:
-    """No element or attribute made from user text, and every link is one the test wrote."""
-    assert not doc.xpath("//script|//iframe|//object|//embed|//form|//svg|//math"), f"{where}: live markup element"
+def assert_no_live_markup(
+    doc: lxml.html.HtmlElement, hrefs: set[str], srcs: set[str], where: str, *, search: bool = False
+) -> None:
+    """No element or attribute made from user text, and every link is one the test wrote (or a permalink to an
+    element of the page).  ``search``: the archive's search box, Pagefind's interface from the site's own
+    pagefind/ folder and its set-up script, are the page's only scripts."""
+    scripts = doc.xpath("//script")
+    if search:
+        assert [s.get("src") for s in scripts][1:] == [None], f"{where}: scripts {scripts!r}"
+        src = scripts[0].get("src") or ""
+        assert re.fullmatch(r"pagefind/\d+/pagefind-ui\.js", src), f"{where}: script {src!r}"
+        setup = scripts[1].text or ""
+        assert setup.startswith('window.addEventListener("DOMContentLoaded"') and "<" not in setup, where
+        hrefs = hrefs | {src.removesuffix(".js") + ".css"}
+    else:
+        assert not scripts, f"{where}: live markup element"
+    assert not doc.xpath("//iframe|//object|//embed|//form|//svg|//math"), f"{where}: live markup element"
+    anchors = {f"#{name}" for name in doc.xpath("//section/@id|//article/@id|//div/@id")}
+    for permalink in doc.xpath("//a[@class='permalink']"):
+        assert permalink.get("href") in anchors, f"{where}: permalink to {permalink.get('href')!r}, no such element"
+        hrefs = hrefs | {permalink.get("href")}
     # Elements and comments only user text could have made (the templates use neither).
     assert not doc.xpath("//b|//i|//comment()[normalize-space(.) = 'c']"), f"{where}: markup from user text"
     for el in doc.iter(lxml.etree.Element):
@@ -438,7 +456,7 @@ def check_web(data: bytes, case: Case) -> None:
 def check_archive(data: bytes, case: Case) -> None:
     doc = parse_html(data)
     where = "index.html"
-    assert_no_live_markup(doc, {SITE_URL, ISSUE_URL, *FEED_URLS, "#main"}, {LOGO_SRC}, where)
+    assert_no_live_markup(doc, {SITE_URL, ISSUE_URL, *FEED_URLS, "#main"}, {LOGO_SRC}, where, search=True)
     assert texts(doc, "//title") == [case.config_title]
     assert texts(doc, "//h1") == [case.config_title]
     assert texts(doc, "//p[@class='lead']") == [case.description]

@@ -72,9 +72,15 @@ def index(pages: Mapping[str, bytes]) -> dict[str, bytes]:
     binary = get_executable()
     with tempfile.TemporaryDirectory(prefix="digest-search-") as tmp:
         site, out = Path(tmp) / "site", Path(tmp) / "bundle"
-        for rel, html in pages.items():
-            (site / rel).parent.mkdir(parents=True, exist_ok=True)
-            (site / rel).write_bytes(html)
+        try:
+            for rel, html in pages.items():
+                (site / rel).parent.mkdir(parents=True, exist_ok=True)
+                (site / rel).write_bytes(html)
+        except OSError as e:  # a full disk: one message, the site unchanged
+            why = (
+                f"could not write the pages to index for the search ({e.strerror or e}); the previous site is unchanged"
+            )
+            raise DigestError([Problem(tempfile.gettempdir(), None, why)]) from e
         try:
             if binary is None:
                 raise FileNotFoundError("its binary is not installed: pip install 'pagefind[bin]'")
