@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from digest.core.mailing import UNSUBSCRIBE
-from digest.deliver.push.draft import Adapter, Draft, Existing, entity_escape, secret
+from digest.deliver.push.draft import Adapter, Draft, Existing, entity_escape, find_by_offset, secret
 from digest.deliver.push.http import Client, Request, Service
 
 LIMIT = 100  # the most Brevo lists at once
@@ -44,18 +44,7 @@ class Brevo(Adapter):
         return Request("GET", "/v3/emailCampaigns", params={**params, "excludeHtmlContent": "true"})
 
     def find(self, client: Client, draft: Draft) -> Existing | None:
-        offset = 0
-        while True:
-            answer = client.send(self._page(offset))
-            campaigns = answer.get("campaigns") or [] if isinstance(answer, dict) else []
-            for campaign in campaigns:
-                if isinstance(campaign, dict) and campaign.get("name") == draft.name:
-                    status = str(campaign.get("status", ""))
-                    return Existing(str(campaign.get("id")), status, status == "draft", campaign)
-            offset += len(campaigns)
-            total = answer.get("count", 0) if isinstance(answer, dict) else 0
-            if not campaigns or offset >= int(total):
-                return None
+        return find_by_offset(client, self._page, "count", lambda c: c.get("name"), "draft", draft.name)
 
     def _body(self, draft: Draft) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -11,8 +11,9 @@ Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from digest.core import validate
@@ -109,6 +110,30 @@ class Adapter:
 
     def base(self) -> str:
         return self.mailing.api_url or self.default_url or ""
+
+
+def find_by_offset(
+    client: Client,
+    page: Callable[[int], Request],
+    total_key: str,
+    name_of: Callable[[dict[str, Any]], object],
+    draft_status: str,
+    name: str,
+) -> Existing | None:
+    """The campaign called ``name`` in a list the service hands out page by page from an offset, its size under
+    ``total_key`` (Brevo, Mailchimp); ``draft_status`` is the service's word for a draft."""
+    offset = 0
+    while True:
+        answer = client.send(page(offset))
+        campaigns = answer.get("campaigns") or [] if isinstance(answer, dict) else []
+        for campaign in campaigns:
+            if isinstance(campaign, dict) and name_of(campaign) == name:
+                status = str(campaign.get("status", ""))
+                return Existing(str(campaign.get("id")), status, status == draft_status, campaign)
+        offset += len(campaigns)
+        total = answer.get(total_key, 0) if isinstance(answer, dict) else 0
+        if not campaigns or offset >= int(total):
+            return None
 
 
 def secret(environ: Mapping[str, str], variable: str, why: str) -> str:

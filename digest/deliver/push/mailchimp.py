@@ -30,7 +30,7 @@ from typing import Any
 
 from digest.core.errors import DigestError, Problem
 from digest.core.mailing import UNSUBSCRIBE
-from digest.deliver.push.draft import Adapter, Draft, Existing, entity_escape, secret
+from digest.deliver.push.draft import Adapter, Draft, Existing, entity_escape, find_by_offset, secret
 from digest.deliver.push.http import Client, Request, Service
 
 COUNT = 1000  # the most Mailchimp lists at once
@@ -70,19 +70,7 @@ class Mailchimp(Adapter):
         return Request("GET", "/3.0/campaigns", params=params)
 
     def find(self, client: Client, draft: Draft) -> Existing | None:
-        offset = 0
-        while True:
-            answer = client.send(self._page(offset))
-            campaigns = answer.get("campaigns") or [] if isinstance(answer, dict) else []
-            for campaign in campaigns:
-                settings = campaign.get("settings") if isinstance(campaign, dict) else None
-                if isinstance(settings, dict) and settings.get("title") == draft.name:
-                    status = str(campaign.get("status", ""))
-                    return Existing(str(campaign.get("id")), status, status == "save", campaign)
-            offset += len(campaigns)
-            total = answer.get("total_items", 0) if isinstance(answer, dict) else 0
-            if not campaigns or offset >= int(total):
-                return None
+        return find_by_offset(client, self._page, "total_items", _title, "save", draft.name)
 
     def _settings(self, draft: Draft) -> dict[str, Any]:
         return {
@@ -130,3 +118,9 @@ class Mailchimp(Adapter):
                 f" {draft.from_address} (email.from) is not used"
             ]
         return []
+
+
+def _title(campaign: dict[str, Any]) -> object:
+    """A Mailchimp campaign's name: its settings.title."""
+    settings = campaign.get("settings")
+    return settings.get("title") if isinstance(settings, dict) else None
