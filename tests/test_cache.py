@@ -11,7 +11,7 @@ import pytest
 from digest.core.cachedir import newsletter_cache
 from digest.core.config import load_config
 from digest.pipeline.build import CONTENT, each_issue, make_issue
-from digest.pipeline.cache import Cache, issue_keys
+from digest.pipeline.cache import Cache, Pack, issue_keys, keep_only
 from digest.pipeline.stages import context, read_sources
 
 
@@ -76,10 +76,12 @@ def test_records_round_trip_and_a_damaged_file_is_rendered_again(
     assert record is not None and record.issue == made.issue and record.warnings == made.problems
     (cached,) = each_issue(ctx, cache, sources, keys, 1, None)
     assert cached.files is None and cached.file(ctx, "email.html") == made.file(ctx, "email.html")
-    (record.folder / CONTENT).write_bytes(b"<p>planted</p>")  # damaged (or tampered with) after it was written
-    assert record.read(CONTENT) is None
+    head, files = record.pack.path.read_bytes().split(b"\n", 1)
+    planted = files.replace(made.file(ctx, CONTENT), b"<p>planted</p>".ljust(len(made.file(ctx, CONTENT))))
+    record.pack.path.write_bytes(head + b"\n" + planted)  # damaged (or tampered with) after it was written
+    assert record.read(CONTENT) is None and record.read("email.html") == made.file(ctx, "email.html")
     assert cached.file(ctx, CONTENT) == made.file(ctx, CONTENT)  # rendered again, never the damaged bytes
-    (record.folder / "meta.json").write_text("{not json")
+    record.pack.path.write_bytes(b"{not json" + record.pack.path.read_bytes())
     assert cache.get(keys[1]) is None
 
 
@@ -102,3 +104,37 @@ def test_keys_are_content_only(cache_home: Path, newsletter: Callable[..., Path]
     (root / "config.yaml").write_text((root / "config.yaml").read_text() + "description: changed\n")
     changed = context(load_config(root))
     assert issue_keys(changed, read_sources(changed.config)) != before
+
+
+def test_a_pack_gives_back_its_files_and_nothing_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "pack"
+    files = {"a.html": b"<p>one</p>\n", "b.txt": b"two\nlines\n", "empty": b""}
+    Pack.write(path, {"note": "x\ny"}, files)
+    pack = Pack.load(path)
+    assert pack is not None and pack.head["note"] == "x\ny"
+    assert {name: pack.read(name) for name in files} == files and pack.read("absent") is None
+    assert [p.name for p in tmp_path.iterdir()] == ["pack"]  # no temporary file left
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-3])  # cut short: the last file is a miss, the others still read
+    assert pack.read("b.txt") is None and pack.read("a.html") == files["a.html"]
+    path.write_bytes(whole.replace(b"one", b"0ne"))
+    assert pack.read("a.html") is None and pack.read("b.txt") == files["b.txt"]
+    for head in (b"{not json", b'{"files": 3}', b'{"files": [["a", "x", "y"]]}', b"[]", b""):
+        path.write_bytes(head + b"\n" + whole.split(b"\n", 1)[1])
+        assert Pack.load(path) is None, head
+    path.unlink()
+    assert Pack.load(path) is None and pack.read("a.html") is None
+
+
+def test_keep_only_removes_the_rest_and_follows_no_link(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "records", tmp_path / "outside"
+    (folder / "old-folder").mkdir(parents=True)
+    (folder / "old-folder" / "f").write_text("x")
+    outside.mkdir()
+    (outside / "keep-me").write_text("mine")
+    (folder / "link").symlink_to(outside, target_is_directory=True)
+    for name in ("kept", "stale", f".tmp.{os.getpid()}.tmp"):
+        (folder / name).write_text(name)
+    keep_only(folder, {"kept"})
+    assert sorted(p.name for p in folder.iterdir()) == [f".tmp.{os.getpid()}.tmp", "kept"]
+    assert (outside / "keep-me").read_text() == "mine"

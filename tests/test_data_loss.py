@@ -257,14 +257,16 @@ def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Pat
 
 def _forge(record: Path) -> None:
     """A record whose files say what a forger wants, with checksums that match them."""
-    meta = json.loads((record / "meta.json").read_bytes())
-    for name in meta["sums"]:
-        data = (record / name).read_bytes().replace(
-            b"</body>", b"<script>alert(1)</script></body>"
-        ) + b"<script>alert(1)</script>"
-        (record / name).write_bytes(data)
-        meta["sums"][name] = hashlib.sha256(data).hexdigest()
-    (record / "meta.json").write_text(json.dumps(meta))
+    from digest.pipeline.cache import Pack
+
+    pack = Pack.load(record)
+    assert pack is not None
+    forged = {}
+    for name in pack.names():
+        data = pack.read(name)
+        assert data is not None
+        forged[name] = data.replace(b"</body>", b"<script>alert(1)</script></body>") + b"<script>alert(1)</script>"
+    Pack.write(record, {k: v for k, v in pack.head.items() if k != "files"}, forged)
 
 
 @pytest.mark.parametrize("whose", ["another user's", "writable by others"])

@@ -140,8 +140,8 @@ def test_a_cached_issue_keeps_its_warnings_and_is_not_validated_again(
     assert [str(w) for w in report.warnings] == warnings
 
     # A damaged record is validated and rendered again, never used.
-    for meta in _records(root).glob("*/meta.json"):
-        meta.write_text("{not json")
+    for record in _records(root).iterdir():
+        record.write_bytes(b"{not json" + record.read_bytes())  # its head line
     validated.clear()
     report = build(root, tmp_path / "elsewhere", jobs=1)
     assert report.changed == 3 and len(validated) == 3
@@ -163,11 +163,11 @@ def test_a_corrupt_cache_is_detected_and_ignored(tmp_path: Path) -> None:
     good = tree(root / "site")
     records = sorted(_records(root).iterdir())
     assert len(records) == 3
-    # Damage one record's rendered file, and another's metadata; a third loses a file.
-    victim = records[0] / "email.html"
-    victim.write_bytes(victim.read_bytes().replace(b"Bench", b"Bxnch", 1))
-    (records[1] / "meta.json").write_text("{not json")
-    (records[2] / "content.html").unlink()
+    # Damage one record's rendered file, and another's head (its JSON line); a third loses its last file.
+    head, files = records[0].read_bytes().split(b"\n", 1)
+    records[0].write_bytes(head + b"\n" + files.replace(b"Bench", b"Bxnch", 1))
+    records[1].write_bytes(b"{not json" + records[1].read_bytes())
+    records[2].write_bytes(records[2].read_bytes()[:-100])
     # Into a new folder, so that every file is made (the site's own copies are not read).
     report = build(root, tmp_path / "other")
     assert report.changed == 1  # the unreadable record; the others' damaged files are rendered again
@@ -189,7 +189,9 @@ def test_a_record_damaged_after_it_was_read_gives_the_right_bytes(tmp_path: Path
     result, _ = pipeline.each_issue(ctx, cache, sources, issue_keys(ctx, sources), 1, None)
     assert result.cached is not None and result.files is None
     good = (root / "site/issues/1/email.html").read_bytes()
-    (result.cached.folder / "email.html").write_bytes(b"<script>alert(1)</script>")
+    pack = result.cached.pack.path
+    head, files = pack.read_bytes().split(b"\n", 1)
+    pack.write_bytes(head + b"\n" + files.replace(b"<!doctype html>", b"<script>alert(1)</script>", 1))
     assert result.file(ctx, "email.html") == good
 
 
@@ -214,21 +216,18 @@ def test_the_cache_holds_data_only_outside_the_newsletter(tmp_path: Path) -> Non
     files = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file())
     (key,) = [p.name for p in (cache / "issues").iterdir()]
     assert re.fullmatch(r"[0-9a-f]{64}", key)
-    # The search bundle (digest.pipeline.search): Pagefind's output, files to publish, and a JSON manifest.
+    # The search bundle (digest.pipeline.search): Pagefind's output, files to publish, as one pack.
     (bundle,) = [p.name for p in (cache / "search").iterdir()]
-    search = [name for name in files if name.startswith("search/")]
-    assert f"search/{bundle}/manifest.json" in search
-    assert all(name.startswith(f"search/{bundle}/files/") for name in search if not name.endswith("manifest.json"))
-    assert [name for name in files if not name.startswith("search/")] == [
-        "build.lock",
-        *(f"issues/{key}/{name}" for name in ("content.html", "email.html", "email.txt", "meta.json")),
-        "sites.json",
-    ]
+    assert files == ["build.lock", f"issues/{key}", f"search/{bundle}", "sites.json"]
     for path in cache.rglob("*.json"):
         json.loads(path.read_bytes())  # JSON through and through
-    meta = json.loads((cache / "issues" / key / "meta.json").read_bytes())
-    assert {"issue", "warnings", "sums"} <= set(meta)
-    assert set(meta["sums"]) == {"content.html", "email.html", "email.txt"}
+    with open(cache / "issues" / key, "rb") as f:
+        meta = json.loads(f.readline())  # a record: a JSON line, then the rendered files' bytes
+    assert {"issue", "warnings", "files"} <= set(meta)
+    assert [name for name, _, _ in meta["files"]] == ["email.html", "email.txt", "content.html"]
+    with open(cache / "search" / bundle, "rb") as f:
+        listed = json.loads(f.readline())["files"]
+    assert "pagefind-entry.json" in [name for name, _, _ in listed]
 
 
 @pytest.mark.slow

@@ -6,19 +6,23 @@ Rules:
 - It holds data only: JSON and the rendered bytes, never code (no pickle, no compiled templates).
 - Keys are hashes of content: the issue file's name and bytes, its local images' bytes, config.yaml,
   every template and digest's own code; never a path as it was spelt.
-- A record is written under a temporary name and renamed: a reader sees a whole record or
-  none.  A file whose bytes no longer match the checksum in its record is a miss.
+- A record is one file (a Pack: a JSON line, then the rendered files' bytes): creating files is
+  most of a cold build's system time, so an issue costs the cache one file, not a folder of them.
+  It is written under a temporary name and renamed: a reader sees a whole record or none.  A
+  file whose bytes no longer match the checksum in its record is a miss.
 - After each build, the records that build did not use are removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ from digest.core.errors import Problem
 from digest.core.models import Image, Issue, Item, Person, Section
 from digest.pipeline.stages import Context, Source
 
-FORMAT = 9  # of the records: a new format is a new key for everything
+FORMAT = 10  # of the records: a new format is a new key for everything
 RECORDS = "issues"
 SITES = "sites.json"  # what each output folder held after the last build (digest.pipeline.publish)
 IMAGE_SUMS = "image-sums.json"  # local images' hashes by their stat (digest.core.images.fingerprint)
@@ -62,22 +66,90 @@ def issue_keys(ctx: Context, sources: list[Source], cache: Cache | None = None) 
 
 
 @dataclass(frozen=True)
+class Pack:
+    """Named files stored as one file: a JSON line (``head``, with each file's name, size and
+    SHA-256 under "files"), then the files' bytes in that order."""
+
+    path: Path
+    head: dict[str, Any]
+    start: int  # where the first file's bytes begin
+    at: dict[str, tuple[int, int, str]]  # name → (offset after start, size, sha256)
+
+    @classmethod
+    def load(cls, path: Path) -> Pack | None:
+        """The pack at ``path`` (only its head is read), or None when it is absent or damaged."""
+        try:
+            with open(path, "rb") as f:
+                line = f.readline()
+            head = json.loads(line)
+            at, offset = {}, 0
+            for name, size, digest in head["files"]:
+                at[name], offset = (offset, size, digest), offset + size
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return cls(path, head, len(line), at)
+
+    @staticmethod
+    def write(path: Path, head: dict[str, Any], files: Mapping[str, bytes]) -> None:
+        """``files`` and ``head`` as the pack ``path``, replaced atomically; a cache that cannot be written only
+        costs speed."""
+        listing = [[name, len(data), hashlib.sha256(data).hexdigest()] for name, data in files.items()]
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(json.dumps({**head, "files": listing}).encode() + b"\n")  # JSON escapes every line break
+                f.writelines(files.values())
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+    def names(self) -> dict[str, str]:
+        """Each file's name and SHA-256."""
+        return {name: digest for name, (_, _, digest) in self.at.items()}
+
+    def read(self, name: str) -> bytes | None:
+        """A file's bytes, or None if the pack is gone or they are no longer what was written."""
+        if name not in self.at:
+            return None
+        offset, size, digest = self.at[name]
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.start + offset)
+                data = f.read(size)
+        except OSError:
+            return None
+        return data if hashlib.sha256(data).hexdigest() == digest else None
+
+
+def keep_only(folder: Path, keep: set[str]) -> None:
+    """Remove every entry of ``folder`` but ``keep``'s (and this process's temporary ones); never follows a link."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name in keep or entry.name.endswith(f".{os.getpid()}.tmp"):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+@dataclass(frozen=True)
 class Record:
-    """One cached issue: its model, its warnings, and where its rendered files are."""
+    """One cached issue: its model, its warnings, and its rendered files."""
 
     issue: Issue
     warnings: tuple[Problem, ...]  # validation's
     clip: Problem | None  # the clip gate's
-    folder: Path
-    sums: dict[str, str]  # file name → sha256
+    pack: Pack
 
     def read(self, name: str) -> bytes | None:
         """A rendered file's bytes, or None if it is gone or no longer what was written."""
-        try:
-            data = (self.folder / name).read_bytes()
-        except OSError:
-            return None
-        return data if hashlib.sha256(data).hexdigest() == self.sums.get(name) else None
+        return self.pack.read(name)
 
 
 class Cache:
@@ -88,44 +160,30 @@ class Cache:
         self.records = folder / RECORDS
 
     def get(self, key: str) -> Record | None:
+        if (pack := Pack.load(self.records / key)) is None:
+            return None
         try:
-            meta = json.loads((self.records / key / "meta.json").read_bytes())
+            meta = pack.head
             issue = _issue_from_json(meta["issue"])
             clip = Problem(**meta["clip"]) if meta["clip"] else None
-            return Record(issue, tuple(Problem(**w) for w in meta["warnings"]), clip, self.records / key, meta["sums"])
-        except (OSError, ValueError, KeyError, TypeError, IndexError):  # damaged or absent: not cached
+            return Record(issue, tuple(Problem(**w) for w in meta["warnings"]), clip, pack)
+        except (ValueError, KeyError, TypeError, IndexError):  # damaged: not cached
             return None
 
     def put(
         self, key: str, issue: Issue, warnings: tuple[Problem, ...], clip: Problem | None, files: dict[str, bytes]
     ) -> None:
         """Store a record; a cache that cannot be written only costs speed."""
-        folder, tmp = self.records / key, self.records / f".{key}.{os.getpid()}.tmp"
         meta = {
             "issue": _to_json(issue),
             "warnings": [dataclasses.asdict(w) for w in warnings],
             "clip": dataclasses.asdict(clip) if clip else None,
-            "sums": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
         }
-        try:
-            tmp.mkdir(parents=True)
-            for name, data in files.items():
-                (tmp / name).write_bytes(data)
-            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-            shutil.rmtree(folder, ignore_errors=True)  # an older record of the key; what stays fails the rename
-            os.rename(tmp, folder)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+        Pack.write(self.records / key, meta, files)
 
     def prune(self, keep: set[str]) -> None:
         """Remove every record but ``keep``'s (old versions of issues, a killed build's temporary ones)."""
-        try:
-            entries = list(os.scandir(self.records))
-        except OSError:
-            return
-        for entry in entries:
-            if entry.name not in keep:
-                shutil.rmtree(entry.path, ignore_errors=True)  # never follows a link inside
+        keep_only(self.records, keep)
 
     def read_json(self, name: str) -> dict[str, Any]:
         """The cache's JSON object ``name`` (SITES, IMAGE_SUMS), or {} when it is absent or damaged."""

@@ -25,15 +25,13 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import shutil
 from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import NamedTuple
 
 from digest.core.errors import DigestError, Problem
+from digest.pipeline.cache import Pack, keep_only
 from digest.pipeline.publish import Later, Output
 from digest.render.archive import SEARCH_DIR
 
@@ -103,47 +101,19 @@ def index(pages: Mapping[str, bytes]) -> dict[str, bytes]:
 
 
 class Bundles:
-    """The last bundle made, in the build cache: its files and a manifest of their SHA-256s."""
+    """The current bundles, in the build cache: each a Pack of its files by their paths in the bundle."""
 
     def __init__(self, cache_folder: Path) -> None:
         self.folder = cache_folder / BUNDLES
 
-    def manifest(self, key: str) -> dict[str, str] | None:
-        try:
-            found: dict[str, str] = json.loads((self.folder / key / "manifest.json").read_bytes())
-            return found
-        except (OSError, ValueError):
-            return None
-
-    def read(self, key: str, rel: str, digest: str) -> bytes | None:
-        try:
-            data = (self.folder / key / "files" / rel).read_bytes()
-        except OSError:
-            return None
-        return data if hashlib.sha256(data).hexdigest() == digest else None
+    def get(self, key: str) -> Pack | None:
+        return Pack.load(self.folder / key)
 
     def put(self, key: str, files: Mapping[str, bytes]) -> None:
-        """Keep ``files`` as the bundle ``key`` (a cache that cannot be written only costs time)."""
-        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
-        try:
-            for rel, data in files.items():
-                (tmp / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / "files" / rel).write_bytes(data)
-            manifest = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
-            (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-            shutil.rmtree(self.folder / key, ignore_errors=True)
-            os.rename(tmp, self.folder / key)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+        Pack.write(self.folder / key, {}, files)
 
     def keep(self, keys: set[str]) -> None:
-        """Only the bundles ``keys`` stay: the current ones."""
-        try:
-            for entry in os.scandir(self.folder):
-                if entry.name not in keys and not entry.name.endswith(f".{os.getpid()}.tmp"):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-        except OSError:
-            pass
+        keep_only(self.folder, keys)
 
 
 class Indexed(NamedTuple):
@@ -179,26 +149,26 @@ def _bundle(
     """One bundle's files under ``where``: for a bundle the cache holds, each a Later (made only if
     the site does not hold it already); else indexed now.  ``pages``: its issue pages; those the
     live site already holds (``held``) are read from it, not made again."""
-    manifest = bundles.manifest(key) if bundles is not None else None
+    pack = bundles.get(key) if bundles is not None else None
 
     def page_bytes(rel: str, indexed: Indexed) -> bytes:
         found = held(rel, indexed.page.key) if held is not None else None
         return found if found is not None else indexed.page.make()
 
-    if bundles is None or manifest is None:
+    if bundles is None or pack is None:
         made = index({rel: page_bytes(rel, page) for rel, page in pages.items()})
         if bundles is not None:
             bundles.put(key, made)
         return {f"{where}/{rel}": data for rel, data in made.items()}
 
-    def cached(rel: str, digest: str) -> bytes:
-        data = bundles.read(key, rel, digest)
+    def cached(rel: str) -> bytes:
+        data = pack.read(rel)
         if data is None:  # gone or damaged since: made again (Pagefind's output is deterministic)
             data = index({path: page_bytes(path, page) for path, page in pages.items()})[rel]
         return data
 
     return {
         # Keyed by the SHA-256 of their bytes, as publish keys the bytes of a bundle indexed just now.
-        f"{where}/{rel}": Later(digest, partial(cached, rel, digest))
-        for rel, digest in sorted(manifest.items())
+        f"{where}/{rel}": Later(digest, partial(cached, rel))
+        for rel, digest in sorted(pack.names().items())
     }
