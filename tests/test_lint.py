@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conftest import run, tree
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 if TYPE_CHECKING:
     from digest.core.lint import SentSize
@@ -82,7 +84,8 @@ def test_the_clip_gate_counts_the_html_part_as_sent() -> None:
 
     from digest.core.lint import sent_size
 
-    for html in ("<p>" + "a=b " * 30_000 + "</p>", "<p dir=rtl>" + "مرحبا " * 20_000 + "</p>"):
+    # The third is sent 8bit (short lines): it was an internal error, its payload not being ASCII.
+    for html in ("<p>" + "a=b " * 30_000 + "</p>", "<p dir=rtl>" + "مرحبا " * 20_000 + "</p>", "<p>مرحبا é</p>"):
         msg = EmailMessage()
         msg.set_content("text")
         msg.add_alternative(html, subtype="html")
@@ -143,3 +146,30 @@ def test_low_contrast_theme_colours_warn(newsletter: Callable[..., Path]) -> Non
         == "config.yaml:4: warning: theme.brand_color: #ffcc00 on the white email card has a contrast of 1.5:1;"
         " readable text needs at least 4.5:1 (WCAG AA)\n"
     )
+
+
+_PIECES = ["a", "Z", "=", " ", "\t", "\n", "\r\n", "\r", "é", "م", "😀", "\x85", "\x0c", "<p>", "a" * 80, " " * 77]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=400).map("".join))
+def test_the_size_bounds_are_never_below_the_sizes_as_sent(html: str) -> None:
+    from digest.core.lint import sent_size, size_bounds
+
+    exact = sent_size(html)
+    qp, b64 = size_bounds(html)
+    assert qp >= exact and b64 >= exact.base64
+
+
+def test_the_clip_verdict_is_the_exact_sizes_verdict_near_and_far_from_the_limits() -> None:
+    from digest.core.lint import clip_message, clip_verdict, sent_size, size_bounds
+
+    for html in (
+        "<p>" + "plain words " * 2_000 + "</p>",  # far below: the bounds answer
+        "<p>" + "a=b " * 9_000 + "</p>",
+        "<p>" + "plain words\n" * 6_900 + "</p>",  # near the warning: counted exactly
+        "<p dir=rtl>" + "مرحبا " * 7_000 + "</p>",
+        "<p>" + "a" * 120_000 + "</p>",
+    ):
+        assert clip_verdict(html) == clip_message(sent_size(html)), html[:20]
+    assert size_bounds("<p>" + "plain words " * 2_000 + "</p>")[0] < 81_600

@@ -53,8 +53,9 @@ class SentSize(int):
 
 def wire_bytes(payload: str) -> int:
     """Bytes of an encoded MIME body on the wire: SMTP ends every line with CRLF, where the
-    email package's payload has LF (one byte a line, 1,236 of TWiR 587's 90,594)."""
-    return len(payload.encode("ascii")) + payload.count("\n")
+    email package's payload has LF (one byte a line, 1,236 of TWiR 587's 90,594).  An 8bit body
+    (short lines with non-ASCII text) is its UTF-8 text."""
+    return len(payload.encode("utf-8", "surrogateescape")) + payload.count("\n")
 
 
 def sent_size(html: str) -> SentSize:
@@ -70,6 +71,33 @@ def sent_size(html: str) -> SentSize:
     as_base64 = EmailMessage()
     as_base64.set_content(html, subtype="html", cte="base64")
     return SentSize(wire_bytes(str(part.get_payload())), wire_bytes(str(as_base64.get_payload())))
+
+
+# Bytes quoted-printable writes as themselves (the email package's body map); every other byte is "=XX".
+_QP_SAFE = bytes(range(33, 127)).replace(b"=", b"") + b" \t\r\n"
+
+
+def size_bounds(html: str) -> tuple[int, int]:
+    """Upper bounds of :func:`sent_size` and of its ``base64``, counted in C over the bytes.
+
+    Quoted-printable writes each unsafe byte as three, adds a soft break ("=" and CRLF) at
+    least every 75 characters and may quote a line's trailing space; 7bit and 8bit bodies are
+    smaller; base64 writes 78 bytes on the wire for every 57 (line ends normalized to CRLF).
+    A fifth of the encoded length and eight bytes a line cover all of that with room."""
+    data = html.encode()
+    lines = data.count(b"\n") + 1
+    encoded = len(data) + 2 * len(data.translate(None, _QP_SAFE))
+    return encoded + encoded // 5 + 8 * lines + 16, (len(data) + lines) * 78 // 57 + 78
+
+
+def clip_verdict(html: str) -> tuple[bool, str] | None:
+    """:func:`clip_message` for email.html as sent.  The exact size encodes the part as the
+    email package does (pure Python: milliseconds an email); an email whose bounds are below
+    both limits gets no message whatever its exact size, so it is not encoded."""
+    qp, b64 = size_bounds(html)
+    if qp <= CLIP_WARN_BYTES and b64 <= CLIP_BYTES:
+        return None
+    return clip_message(sent_size(html))
 
 
 def clip_message(size: int) -> tuple[bool, str] | None:

@@ -150,7 +150,7 @@ def render_issue(ctx: Context, issue: Issue) -> Rendered:
     clip = None
     # A warning even over the limit: an archive with long past issues still publishes its
     # pages and feeds; send and export refuse such an email, and --strict fails on it.
-    if (verdict := lint.clip_message(lint.sent_size(files["email.html"].decode()))) is not None:
+    if (verdict := lint.clip_verdict(files["email.html"].decode())) is not None:
         clip = Problem(issue.source, None, verdict[1], warning=True)
     return Rendered(files, content, clip)
 
