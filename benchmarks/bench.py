@@ -103,7 +103,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(f"baseline: digest at {digests[1].label}, installed in {time.perf_counter() - t:.0f} s", flush=True)
     synthetic = work / "synthetic"
     newsletter.make_newsletter(synthetic, n)
-    results["synthetic"] = _rounds(f"{n} synthetic issues", digests, synthetic, args.repeat)
+    # The current digest without the search index too, in the same rounds: the work the baseline and the peers do.
+    *results["synthetic"], results["synthetic_no_search"] = _rounds(
+        f"{n} synthetic issues", [*digests, builds.without_search(digests[0])], synthetic, args.repeat
+    )
     results["search"] = {"synthetic": _search(digests[0], synthetic, f"{n} synthetic issues", args.repeat)}
     if args.corpus:
         results["corpus"] = _corpus(args.corpus, digests, work, args.repeat)
@@ -126,6 +129,8 @@ def _rounds(what: str, digests: list[builds.Digest], source: Path, repeat: int) 
     for digest in digests:
         root = digest.home.parent / f"{source.name}-{digest.home.name}"
         shutil.copytree(source, root)
+        with (root / "config.yaml").open("a", encoding="utf-8") as f:
+            f.write(digest.config)
         roots.append((digest, root))
     summaries = builds.build_rounds(roots, repeat)
     for summary in summaries:
@@ -279,6 +284,15 @@ def table(results: dict[str, Any], baseline: str | None) -> list[str]:
             *shown,
         ]
     )
+    no_search = results.get("synthetic_no_search")
+    if no_search and peers_cpu:
+        ratio = no_search["full"]["cpu"] / peers_cpu
+        verdict = "" if full_peers[-1] is None or not base else (" met" if ratio <= full_peers[-1] else " MISSED")
+        rows.append(
+            ["the same without the search index (`search: false`: the baseline's and the peers' work)", "—", "same"]
+            + [f"{ratio:.2f}{verdict}"]
+            + (["—"] if base else [])
+        )
     for where, found in results.get("search", {}).items():
         if found:
             cost = f"{found['wall_s']:.2f} s wall, {found['cpu_s']:.2f} s CPU"
@@ -314,6 +328,11 @@ def table(results: dict[str, Any], baseline: str | None) -> list[str]:
             *(f"{s['full']['cpu']:.1f}" for s in results["synthetic"]),
         ]
     )
+    if no_search:
+        rows.append(
+            ["full build with `search: false` (CPU s)", "—", "—", f"{no_search['full']['cpu']:.1f}"]
+            + (["—"] if base else [])
+        )
     return ["| " + " | ".join(r) + " |" for r in rows]
 
 

@@ -18,6 +18,7 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import statistics
@@ -63,6 +64,7 @@ class Digest:
     python: str
     home: Path  # its XDG cache and state folders, and the folder builds start in
     path: str = ""  # a folder to import digest from before the venv's site-packages ("": the venv's digest)
+    config: str = ""  # lines added to its copy's config.yaml (the same digest doing less: "search: false")
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "XDG_"))}
@@ -101,6 +103,16 @@ def current(workdir: Path) -> Digest:
     import digest
 
     return Digest("this checkout", sys.executable, workdir / "home-current", str(Path(digest.__file__).parent.parent))
+
+
+def without_search(digest: Digest) -> Digest:
+    """``digest`` building its copy with ``search: false``: the work a digest without the archive's search does."""
+    return dataclasses.replace(
+        digest,
+        label=f"{digest.label}, search: false",
+        home=digest.home.with_name(f"{digest.home.name}-nosearch"),
+        config="search: false\n",
+    )
 
 
 def baseline(rev: str, workdir: Path) -> Digest:

@@ -46,6 +46,10 @@ def test_the_benchmark_runs_on_a_small_newsletter(tmp_path: Path) -> None:
     assert all(ours[kind]["cpu"] > 0 for kind in ("full", "noop", "first_edit", "edit"))
     assert 0 < ours["noop_cpu_ratio"] < 1 and 0 < ours["edit_cpu_ratio"] < 1
     assert results["preview"]["5"]["ratio"] > 0
+    # The same digest without the search index, timed in the same rounds (the baseline's and the peers' work).
+    no_search = results["synthetic_no_search"]
+    assert no_search["digest"] == "this checkout, search: false" and no_search["module"] == ours["module"]
+    assert [no_search[kind]["runs_changed"] for kind in ("full", "noop", "first_edit", "edit")] == rendered
     assert results["path"]["modules"] > 0 and results["path"]["infrastructure_lines"] > 0
     assert "peers" not in results
     table = "\n".join(results["table"])
