@@ -79,7 +79,7 @@ def test_records_round_trip_and_a_damaged_file_is_rendered_again(
     head, files = record.pack.path.read_bytes().split(b"\n", 1)
     planted = files.replace(made.file(ctx, CONTENT), b"<p>planted</p>".ljust(len(made.file(ctx, CONTENT))))
     record.pack.path.write_bytes(head + b"\n" + planted)  # damaged (or tampered with) after it was written
-    assert record.read(CONTENT) is None and record.read("email.html") == made.file(ctx, "email.html")
+    assert record.pack.read(CONTENT) is None and record.pack.read("email.html") == made.file(ctx, "email.html")
     assert cached.file(ctx, CONTENT) == made.file(ctx, CONTENT)  # rendered again, never the damaged bytes
     record.pack.path.write_bytes(b"{not json" + record.pack.path.read_bytes())
     assert cache.get(keys[1]) is None

@@ -262,7 +262,7 @@ def _forge(record: Path) -> None:
     pack = Pack.load(record)
     assert pack is not None
     forged = {}
-    for name in pack.names():
+    for name in pack.at:
         data = pack.read(name)
         assert data is not None
         forged[name] = data.replace(b"</body>", b"<script>alert(1)</script></body>") + b"<script>alert(1)</script>"

@@ -101,7 +101,7 @@ class Result:
         """One of its rendered files; rendered again if the cached copy is gone or damaged."""
         if self.files is not None:
             return self.files[name]
-        if self.cached is not None and (data := self.cached.read(name)) is not None:
+        if self.cached is not None and (data := self.cached.pack.read(name)) is not None:
             return data
         assert self.issue is not None
         return _render(ctx, self.issue)[1][name]

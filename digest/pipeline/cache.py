@@ -65,57 +65,52 @@ def issue_keys(ctx: Context, sources: list[Source], cache: Cache | None = None) 
     return keys
 
 
+def replace_with(path: Path, chunks: list[bytes]) -> None:
+    """``chunks`` as the file ``path``, written under a temporary name and renamed (a reader sees the whole file or
+    none); a cache that cannot be written only costs speed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.writelines(chunks)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class Pack:
-    """Named files stored as one file: a JSON line (``head``, with each file's name, size and
-    SHA-256 under "files"), then the files' bytes in that order."""
+    """Named files as one file: a JSON line (``head``, with each file's name, size and SHA-256
+    under "files"), then the files' bytes in that order."""
 
     path: Path
     head: dict[str, Any]
-    start: int  # where the first file's bytes begin
-    at: dict[str, tuple[int, int, str]]  # name → (offset after start, size, sha256)
+    at: dict[str, tuple[int, int, str]]  # name → (where its bytes begin, size, sha256)
 
     @classmethod
     def load(cls, path: Path) -> Pack | None:
         """The pack at ``path`` (only its head is read), or None when it is absent or damaged."""
         try:
             with open(path, "rb") as f:
-                line = f.readline()
-            head = json.loads(line)
-            at, offset = {}, 0
+                head = json.loads(line := f.readline())
+            at, offset = {}, len(line)
             for name, size, digest in head["files"]:
                 at[name], offset = (offset, size, digest), offset + size
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return cls(path, head, len(line), at)
+        return cls(path, head, at)
 
     @staticmethod
     def write(path: Path, head: dict[str, Any], files: Mapping[str, bytes]) -> None:
-        """``files`` and ``head`` as the pack ``path``, replaced atomically; a cache that cannot be written only
-        costs speed."""
         listing = [[name, len(data), hashlib.sha256(data).hexdigest()] for name, data in files.items()]
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(json.dumps({**head, "files": listing}).encode() + b"\n")  # JSON escapes every line break
-                f.writelines(files.values())
-            os.replace(tmp, path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-
-    def names(self) -> dict[str, str]:
-        """Each file's name and SHA-256."""
-        return {name: digest for name, (_, _, digest) in self.at.items()}
+        replace_with(path, [json.dumps({**head, "files": listing}).encode() + b"\n", *files.values()])  # one line
 
     def read(self, name: str) -> bytes | None:
         """A file's bytes, or None if the pack is gone or they are no longer what was written."""
-        if name not in self.at:
-            return None
-        offset, size, digest = self.at[name]
+        offset, size, digest = self.at.get(name, (0, 0, ""))
         try:
             with open(self.path, "rb") as f:
-                f.seek(self.start + offset)
+                f.seek(offset)
                 data = f.read(size)
         except OSError:
             return None
@@ -124,32 +119,25 @@ class Pack:
 
 def keep_only(folder: Path, keep: set[str]) -> None:
     """Remove every entry of ``folder`` but ``keep``'s (and this process's temporary ones); never follows a link."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name in keep or entry.name.endswith(f".{os.getpid()}.tmp"):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in list(entries):
+            if entry.name in keep or entry.name.endswith(f".{os.getpid()}.tmp"):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 @dataclass(frozen=True)
 class Record:
-    """One cached issue: its model, its warnings, and its rendered files."""
+    """One cached issue: its model, its warnings, and its rendered files (read when needed)."""
 
     issue: Issue
     warnings: tuple[Problem, ...]  # validation's
     clip: Problem | None  # the clip gate's
     pack: Pack
-
-    def read(self, name: str) -> bytes | None:
-        """A rendered file's bytes, or None if it is gone or no longer what was written."""
-        return self.pack.read(name)
 
 
 class Cache:
@@ -160,13 +148,12 @@ class Cache:
         self.records = folder / RECORDS
 
     def get(self, key: str) -> Record | None:
-        if (pack := Pack.load(self.records / key)) is None:
-            return None
         try:
-            meta = pack.head
-            issue = _issue_from_json(meta["issue"])
-            clip = Problem(**meta["clip"]) if meta["clip"] else None
-            return Record(issue, tuple(Problem(**w) for w in meta["warnings"]), clip, pack)
+            if (pack := Pack.load(self.records / key)) is None:
+                return None
+            clip = Problem(**pack.head["clip"]) if pack.head["clip"] else None
+            warnings = tuple(Problem(**w) for w in pack.head["warnings"])
+            return Record(_issue_from_json(pack.head["issue"]), warnings, clip, pack)
         except (ValueError, KeyError, TypeError, IndexError):  # damaged: not cached
             return None
 
@@ -174,12 +161,9 @@ class Cache:
         self, key: str, issue: Issue, warnings: tuple[Problem, ...], clip: Problem | None, files: dict[str, bytes]
     ) -> None:
         """Store a record; a cache that cannot be written only costs speed."""
-        meta = {
-            "issue": _to_json(issue),
-            "warnings": [dataclasses.asdict(w) for w in warnings],
-            "clip": dataclasses.asdict(clip) if clip else None,
-        }
-        Pack.write(self.records / key, meta, files)
+        warned = [dataclasses.asdict(w) for w in warnings]
+        head = {"issue": _to_json(issue), "warnings": warned, "clip": dataclasses.asdict(clip) if clip else None}
+        Pack.write(self.records / key, head, files)
 
     def prune(self, keep: set[str]) -> None:
         """Remove every record but ``keep``'s (old versions of issues, a killed build's temporary ones)."""
@@ -202,13 +186,7 @@ class Cache:
         self.write_json(SITES, {**self.read_json(SITES), str(out.resolve()): record})
 
     def write_json(self, name: str, value: Any) -> None:
-        """``value`` as the file ``name``, replaced atomically; a cache that cannot be written only costs speed."""
-        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
-        try:
-            tmp.write_text(json.dumps(value), encoding="utf-8")
-            os.replace(tmp, self.folder / name)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        replace_with(self.folder / name, [json.dumps(value).encode()])
 
 
 # An issue as JSON: its own fields by name, each section as [title, intro, items,

@@ -170,5 +170,5 @@ def _bundle(
     return {
         # Keyed by the SHA-256 of their bytes, as publish keys the bytes of a bundle indexed just now.
         f"{where}/{rel}": Later(digest, partial(cached, rel))
-        for rel, digest in sorted(pack.names().items())
+        for rel, (_, _, digest) in sorted(pack.at.items())
     }
