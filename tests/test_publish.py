@@ -336,3 +336,24 @@ def test_verify_repairs_a_file_changed_behind_the_record(tmp_path: Path) -> None
     report = build(root, jobs=1, verify=True)
     assert report.changed == 0  # the cache is apart from the site: its records were not damaged
     assert tree(root / "site") == good
+
+
+def test_a_site_without_an_old_issue_keeps_no_folder_of_it_and_nothing_planted(tmp_path: Path) -> None:
+    """Publishing straight from files: an issue's files gone, its folders go too; a link planted in
+    the folder beside the site is removed, never followed."""
+    from digest.pipeline.output import MARKER, MARKER_TEXT
+    from digest.pipeline.publish import publish
+
+    out, outside = tmp_path / "site", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.html").write_text("mine")
+    one = {MARKER: MARKER_TEXT, "index.html": b"<p>1</p>", "issues/1/index.html": b"<p>1</p>"}
+    record = {"files": publish(out, {**one, "issues/2/deep/index.html": b"<p>2</p>"}, {})}
+    record = {"files": publish(out, {MARKER: MARKER_TEXT}, record)}  # the first site is now beside it
+    beside = tmp_path / ".site.digest-new"
+    (beside / "issues" / "2" / "deep" / "link").symlink_to(outside, target_is_directory=True)
+    (beside / "issues" / "3").mkdir()
+    publish(out, one, record)
+    assert tree(out) == one
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_dir()) == ["issues", "issues/1"]
+    assert (outside / "keep.html").read_text() == "mine"

@@ -175,11 +175,8 @@ def _prune(new: Path, files: Mapping[str, Output]) -> None:
     for rel, _ in _walk(new):
         if rel not in files:
             os.unlink(new / rel)
-    folders = sorted(
-        (p for p in new.rglob("*") if p.is_dir() and not p.is_symlink()), key=lambda p: len(p.parts), reverse=True
-    )
-    for folder in folders:
-        if not any(os.scandir(folder)):
+    for folder, _, _ in os.walk(new, topdown=False):  # deepest first; never into a link (none is left)
+        if folder != str(new) and not any(os.scandir(folder)):
             os.rmdir(folder)
 
 
