@@ -124,8 +124,7 @@ def _fill(new: Path, out: Path, files: Mapping[str, Output], record: Mapping[str
     for rel, output in files.items():
         target = new / rel
         if target.parent not in folders:
-            _folder(new, target.parent)
-            folders.add(target.parent)
+            _folder(new, target.parent, folders)
         key = key_of(output)
         if (st := reusable(out, record, rel, key)) is not None:
             if _inode(target) == st.st_ino or _link(out / rel, target):
@@ -154,11 +153,15 @@ def _replace(tmp: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _folder(new: Path, folder: Path) -> None:
-    """``folder`` under ``new`` as a real folder: a file or link in its way is removed."""
-    for part in reversed([folder, *folder.parents]):
-        if part == new or not part.is_relative_to(new):
+def _folder(new: Path, folder: Path, known: set[Path]) -> None:
+    """``folder`` under ``new`` as a real folder: a file or link in its way is removed.  ``known``: the folders
+    made sure of already (``folder`` joins them)."""
+    part = new
+    for name in folder.relative_to(new).parts:
+        part = part / name
+        if part in known:
             continue
+        known.add(part)
         try:
             st = os.lstat(part)
         except FileNotFoundError:
@@ -181,7 +184,15 @@ def _prune(new: Path, files: Mapping[str, Output]) -> None:
 
 
 def _link(source: Path, target: Path) -> bool:
-    """``target`` made a hard link of ``source`` (through a temporary name)."""
+    """``target`` made a hard link of ``source``: at once where the name is free (a link appears whole), else
+    through a temporary name."""
+    try:
+        os.link(source, target)
+        return True
+    except FileExistsError:
+        pass  # a file or a folder in the way: replaced through a temporary name
+    except OSError:  # a file system without hard links: the file is written instead
+        return False
     tmp = target.with_name(f"{target.name}.digest-tmp")
     try:
         with contextlib.suppress(FileNotFoundError):
