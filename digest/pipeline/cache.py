@@ -106,8 +106,10 @@ class Pack:
         replace_with(path, [json.dumps({**head, "files": listing}).encode() + b"\n", *files.values()])  # one line
 
     def read(self, name: str) -> bytes | None:
-        """A file's bytes, or None if the pack is gone or they are no longer what was written."""
-        offset, size, digest = self.at.get(name, (0, 0, ""))
+        """A file's bytes, or None if the pack has no such file, is gone, or they are no longer what was written."""
+        if name not in self.at:
+            return None
+        offset, size, digest = self.at[name]
         try:
             with open(self.path, "rb") as f:
                 f.seek(offset)
