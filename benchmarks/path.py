@@ -63,7 +63,7 @@ def trace(root: Path) -> dict[str, set[str]]:
 
 PACKAGE = Path(__file__).resolve().parent.parent / "digest"
 INFRASTRUCTURE = ("pipeline/cache.py", "pipeline/publish.py", "pipeline/output.py")  # whole modules
-POOL = ("pipeline/build.py", ("POOL_THRESHOLD", "_map", "_start_methods", "_die_with_parent"))  # the pool's part
+POOL = ("pipeline/build.py", ("POOL_THRESHOLD", "_map", "_die_with_parent"))  # the pool's part
 
 
 def infrastructure_lines(package: Path = PACKAGE) -> dict[str, int]:

@@ -39,13 +39,14 @@ def stop(name):
         os.write(1, (name + "\\n").encode())
         os.kill(os.getpid(), signal.SIGSTOP)
 
-real_replace, replaced = publish._replace, [0]
+real_replace, replaced = os.replace, [0]
 def replace(tmp, target):
     real_replace(tmp, target)
-    replaced[0] += 1
-    if replaced[0] == 2:  # the new folder is being filled: some files in, most not
-        stop("filling")
-publish._replace = replace
+    if ".site.digest-new" in str(target):
+        replaced[0] += 1
+        if replaced[0] == 2:  # the new folder is being filled: some files in, most not
+            stop("filling")
+os.replace = replace
 
 real_swap = publish.swap
 def swap(new, target):
@@ -357,3 +358,32 @@ def test_a_site_without_an_old_issue_keeps_no_folder_of_it_and_nothing_planted(t
     assert tree(out) == one
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_dir()) == ["issues", "issues/1"]
     assert (outside / "keep.html").read_text() == "mine"
+
+
+@pytest.mark.parametrize("planted", [".digest-site", "index.html.digest-tmp", "issues/1/index.html.digest-tmp"])
+def test_a_link_planted_in_the_folder_beside_the_site_is_never_written_through(tmp_path: Path, planted: str) -> None:
+    """The folder beside the site may arrive with the newsletter (an archive, a copy): a link in it named as
+    digest's marker or as one of its temporary files is refused or removed, and the file it points to is
+    never written."""
+    from digest.pipeline.output import MARKER, MARKER_TEXT
+    from digest.pipeline.publish import publish
+
+    out, victim = tmp_path / "site", tmp_path / "victim.txt"
+    victim.write_text("mine")
+    one = {MARKER: MARKER_TEXT, "index.html": b"<p>1</p>", "issues/1/index.html": b"<p>1</p>"}
+    beside = tmp_path / ".site.digest-new"
+    (beside / "issues" / "1").mkdir(parents=True)
+    if planted != MARKER:
+        (beside / MARKER).write_bytes(MARKER_TEXT)
+    (beside / planted).symlink_to(victim)
+    if planted == MARKER:  # a link is no marker: the folder is not digest's
+        with pytest.raises(DigestError) as e:
+            publish(out, one, {})
+        assert [str(p) for p in e.value.problems] == [
+            f"{beside}: is in the way of the site and has no .digest-site file: move it away"
+        ]
+        assert (beside / planted).is_symlink() and not out.exists()
+    else:
+        publish(out, one, {})
+        assert tree(out) == one
+    assert victim.read_text() == "mine"

@@ -252,7 +252,7 @@ def _map(
     """``func`` over ``todo`` in order: here, or on a pool of forked workers when there are
     enough issues to repay starting it (output is the same: rendering is deterministic)."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    if jobs <= 1 or len(todo) < POOL_THRESHOLD or "fork" not in _start_methods():
+    if jobs <= 1 or len(todo) < POOL_THRESHOLD:
         yield from map(func, todo)
         return
     import multiprocessing
@@ -269,12 +269,6 @@ def _map(
         except BaseException:  # a template error fails every issue alike: the others are not started
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-
-
-def _start_methods() -> list[str]:
-    import multiprocessing
-
-    return multiprocessing.get_all_start_methods()
 
 
 def _die_with_parent() -> None:

@@ -2,7 +2,7 @@
 
 Rules:
 - A build replaces only an output folder that is absent, empty, or a site digest built
-  (it holds MARKER); never the newsletter folder, a folder that contains it, its sources
+  (it holds MARKER); never the newsletter folder, a folder that contains it, or its sources.
   Checked before anything is written.
 - One build at a time per newsletter: a second one is told and exits, rather than racing
   the first.
@@ -33,15 +33,15 @@ def check_output(root: Path, out: Path) -> None:
     real_root, real_out = root.resolve(), out.resolve()
     another = "refusing to replace it with the site: choose another --out"
     if real_root.is_relative_to(real_out):
-        raise _refused(out, f"{'is' if real_out == real_root else 'contains'} the newsletter folder; {another}")
+        raise refused(out, f"{'is' if real_out == real_root else 'contains'} the newsletter folder; {another}")
     for name in SOURCES:
         if real_out.is_relative_to(real_root / name):
             where = "is" if real_out == real_root / name else "is inside"
-            raise _refused(out, f"{where} the newsletter's {name}; {another}")
+            raise refused(out, f"{where} the newsletter's {name}; {another}")
     if out.is_symlink():
-        raise _refused(out, "is a symbolic link; refusing to replace it: give the folder itself as --out")
+        raise refused(out, "is a symbolic link; refusing to replace it: give the folder itself as --out")
     if out.exists() and not out.is_dir():
-        raise _refused(out, "exists and is not a folder; refusing to replace it")
+        raise refused(out, "exists and is not a folder; refusing to replace it")
     try:
         if not out.exists() or not any(os.scandir(out)):
             return
@@ -49,13 +49,14 @@ def check_output(root: Path, out: Path) -> None:
     except FileNotFoundError:
         marker = None
     except OSError as e:
-        raise _refused(out, f"cannot read the output folder: {e.strerror or e}; refusing to replace it") from e
+        raise refused(out, f"cannot read the output folder: {e.strerror or e}; refusing to replace it") from e
     if marker is None or not stat.S_ISREG(marker.st_mode):
         why = f"is not empty and is not a site digest built (it has no {MARKER} file); refusing to replace it"
-        raise _refused(out, f"{why}: choose an empty or new folder")
+        raise refused(out, f"{why}: choose an empty or new folder")
 
 
-def _refused(path: Path, why: str) -> DigestError:
+def refused(path: Path, why: str) -> DigestError:
+    """A problem with a folder a build writes (or would), as one message."""
     return DigestError([Problem(str(path), None, why)])
 
 
@@ -67,13 +68,13 @@ def locked(root: Path, cache: Path) -> Iterator[None]:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as e:
-        raise _refused(cache, f"cannot create the build lock {lock_path}: {e.strerror or e}") from e
+        raise refused(cache, f"cannot create the build lock {lock_path}: {e.strerror or e}") from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             why = "another digest build of this newsletter is running; try again when it has finished"
-            raise _refused(root, why) from None
+            raise refused(root, why) from None
         yield
     finally:
         os.close(fd)

@@ -12,19 +12,18 @@ Rules:
 - A failed or killed build never touches the output folder: until the swap only the folder
   beside it changes, and a build that fails removes that folder.  After a kill between the
   two renames of the fallback, the next build puts the previous site back before anything else.
-- Files are never changed in place: each is written (or linked) under a temporary name and
-  renamed.  A file is trusted to be as written by what was recorded then (size, mtime_ns,
-  inode, as git's index does); nothing in the folder beside the output is trusted but a file
-  that is the recorded output file itself.  ``verify`` trusts nothing and writes every file.
+- Files are never changed in place: each is written under a temporary name and renamed, or
+  hard-linked into the new site's folder, which nothing reads before the swap.  A file is
+  trusted to be as written by what was recorded then (size, mtime_ns, inode, as git's index
+  does); nothing in the folder beside the output is trusted but a file that is the recorded
+  output file itself.  ``verify`` trusts nothing and writes every file.
 - digest uses or removes only folders it made: a new or old folder must hold MARKER.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
-import functools
 import hashlib
 import os
 import shutil
@@ -34,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digest.core.errors import DigestError, Problem
-from digest.pipeline.output import MARKER, MARKER_TEXT
+from digest.core.errors import DigestError
+from digest.pipeline.output import MARKER, MARKER_TEXT, refused
 
 
 @dataclass(frozen=True)
@@ -59,16 +58,13 @@ def unchanged(out: Path, record: Mapping[str, Any], site_key: str) -> bool:
     files: Record = record.get("files", {})
     if record.get("site_key") != site_key or not files:
         return False
-    seen = 0
     try:
-        for rel, st in _walk(out):
-            rec = files.get(rel)
-            if rec is None or st is None or not _same(st, rec):
-                return False
-            seen += 1
+        found = _walk(out)
     except OSError:
         return False
-    return seen == len(files)
+    return len(found) == len(files) and all(
+        st is not None and rel in files and _same(st, files[rel]) for rel, st in found
+    )
 
 
 def reusable(out: Path, record: Mapping[str, Any], rel: str, key: str) -> os.stat_result | None:
@@ -95,11 +91,10 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
         _refuse_unless_ours(new)  # before anything is written: a folder of the user's stays as it is
     step = "write"
     try:
-        if not os.path.lexists(new):
-            os.mkdir(new)
-        (new / MARKER).write_bytes(MARKER_TEXT)  # first: a leftover folder is known to be ours
+        new.mkdir(exist_ok=True)  # or the site before the last one, which is ours
+        if not os.path.lexists(new / MARKER):  # first: a leftover folder is known to be ours
+            (new / MARKER).write_bytes(MARKER_TEXT)
         written = _fill(new, out, files, {} if verify else record)
-        _prune(new, files)
         os.chmod(new, 0o755)
         step = "replace"
         swap(new, out)
@@ -112,95 +107,57 @@ def publish(out: Path, files: Mapping[str, Output], record: Mapping[str, Any], v
 
 
 def _failed(out: Path, what: str, e: OSError) -> DigestError:
-    why = f"could not {what} the site ({e.strerror or e}); the previous site is unchanged"
-    return DigestError([Problem(str(out), None, why)])
+    return refused(out, f"could not {what} the site ({e.strerror or e}); the previous site is unchanged")
 
 
 def _fill(new: Path, out: Path, files: Mapping[str, Output], record: Mapping[str, Any]) -> Record:
-    """Bring ``new`` to hold ``files``: a recorded output file with the right key is linked (or
-    is there already, the same inode), every other file is written."""
+    """Bring ``new`` to hold ``files``: what it holds besides them goes first, so nothing is in the way of a file
+    or a folder; then a recorded output file with the right key is linked (or is there already, the same inode),
+    and every other file is written."""
+    _prune(new, files)
     written: Record = {}
     folders: set[Path] = {new}
     for rel, output in files.items():
         target = new / rel
         if target.parent not in folders:
-            _folder(new, target.parent, folders)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
         key = key_of(output)
-        if (st := reusable(out, record, rel, key)) is not None:
-            if _inode(target) == st.st_ino or _link(out / rel, target):
-                written[rel] = [key, st.st_size, st.st_mtime_ns, st.st_ino]
-                continue
-        tmp = target.with_name(f"{target.name}.digest-tmp")
-        tmp.write_bytes(output.make() if isinstance(output, Later) else output)
-        _replace(tmp, target)
-        st = os.lstat(target)
+        st = reusable(out, record, rel, key)
+        if st is None or not _link(out / rel, target, st.st_ino):
+            tmp = target.with_name(f"{target.name}.digest-tmp")
+            tmp.write_bytes(output.make() if isinstance(output, Later) else output)
+            os.replace(tmp, target)
+            st = os.lstat(target)
         written[rel] = [key, st.st_size, st.st_mtime_ns, st.st_ino]
     return written
 
 
-def _inode(path: Path) -> int | None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino if stat.S_ISREG(st.st_mode) else None
-
-
-def _replace(tmp: Path, target: Path) -> None:
-    """``tmp`` renamed to ``target``; a folder in its way (the site's shape changed) is removed first."""
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
-
-
-def _folder(new: Path, folder: Path, known: set[Path]) -> None:
-    """``folder`` under ``new`` as a real folder: a file or link in its way is removed.  ``known``: the folders
-    made sure of already (``folder`` joins them)."""
-    part = new
-    for name in folder.relative_to(new).parts:
-        part = part / name
-        if part in known:
-            continue
-        known.add(part)
-        try:
-            st = os.lstat(part)
-        except FileNotFoundError:
-            os.mkdir(part)
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            os.unlink(part)
-            os.mkdir(part)
-
-
 def _prune(new: Path, files: Mapping[str, Output]) -> None:
-    """Remove from ``new`` every file the new site does not have (old issues' files, a killed
-    build's temporary ones, anything not a file), then the folders left empty."""
-    for rel, _ in _walk(new):
-        if rel not in files:
+    """Remove from ``new`` every file the new site does not have (old issues' files, a killed build's temporary
+    ones) and anything not a regular file, then the folders left empty: each folder left holds a file of the site."""
+    for rel, st in _walk(new):
+        if rel not in files or st is None:
             os.unlink(new / rel)
     for folder, _, _ in os.walk(new, topdown=False):  # deepest first; never into a link (none is left)
         if folder != str(new) and not any(os.scandir(folder)):
             os.rmdir(folder)
 
 
-def _link(source: Path, target: Path) -> bool:
-    """``target`` made a hard link of ``source``: at once where the name is free (a link appears whole), else
-    through a temporary name."""
+def _link(source: Path, target: Path, inode: int) -> bool:
+    """``target`` made a hard link of ``source`` (``inode``), unless it is one already; False on a file system
+    without hard links.  ``target`` is in the new site's private folder: its older version goes, then the link
+    takes its name."""
+    try:
+        if os.lstat(target).st_ino == inode:
+            return True
+        os.unlink(target)
+    except FileNotFoundError:
+        pass
     try:
         os.link(source, target)
-        return True
-    except FileExistsError:
-        pass  # a file or a folder in the way: replaced through a temporary name
-    except OSError:  # a file system without hard links: the file is written instead
+    except OSError:
         return False
-    tmp = target.with_name(f"{target.name}.digest-tmp")
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        os.link(source, tmp)
-    except OSError:  # a file system without hard links: the file is written instead
-        return False
-    _replace(tmp, target)
     return True
 
 
@@ -239,28 +196,29 @@ def _remove_ours(folder: Path) -> None:
 
 
 def _refuse_unless_ours(folder: Path) -> None:
-    """A new or old site folder is digest's if it is a real folder that holds MARKER (or is empty)."""
+    """A new or old site folder is digest's if it is a real folder that holds MARKER as a file, not a link (or
+    is empty): publish writes the marker in it first, and must never write through a link."""
     if folder.is_symlink() or not folder.is_dir():
-        raise DigestError([Problem(str(folder), None, "is in the way of the site and is not digest's: move it away")])
-    if not os.path.isfile(folder / MARKER) and any(os.scandir(folder)):
-        raise DigestError(
-            [Problem(str(folder), None, f"is in the way of the site and has no {MARKER} file: move it away")]
-        )
+        raise refused(folder, "is in the way of the site and is not digest's: move it away")
+    try:
+        marked = stat.S_ISREG(os.lstat(folder / MARKER).st_mode)
+    except FileNotFoundError:
+        marked = False
+    if not marked and any(os.scandir(folder)):
+        raise refused(folder, f"is in the way of the site and has no {MARKER} file: move it away")
 
 
 def swap(new: Path, out: Path) -> None:
     """Make ``new`` the output folder atomically; the old output ends up at ``new``."""
     if not os.path.lexists(out):
         os.rename(new, out)
-        return
-    if _exchange(new, out):
-        return
-    # No atomic exchange here: two renames, with a short window where only the old site
-    # exists (under its -old name, where recover() finds it after a kill).
-    old = _beside(out, "old")
-    os.rename(out, old)
-    os.rename(new, out)
-    os.rename(old, new)
+    elif not _exchange(new, out):
+        # No atomic exchange here: two renames, with a short window where only the old site
+        # exists (under its -old name, where recover() finds it after a kill).
+        old = _beside(out, "old")
+        os.rename(out, old)
+        os.rename(new, out)
+        os.rename(old, new)
 
 
 def recover(out: Path) -> None:
@@ -275,17 +233,9 @@ def recover(out: Path) -> None:
             _remove_ours(old)
 
 
-@functools.lru_cache(maxsize=1)
-def _renameat2() -> Any:
-    # The C library is already loaded into this process: CDLL(None) finds its symbols.
-    try:
-        return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    except OSError:
-        return None
-
-
 def _exchange(a: Path, b: Path) -> bool:
-    renameat2 = _renameat2()
+    """Swap ``a`` and ``b`` in one step (Linux's renameat2 with RENAME_EXCHANGE); False where that cannot be done."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)  # the C library, loaded already
     if renameat2 is None:
         return False
     if renameat2(-100, os.fsencode(a), -100, os.fsencode(b), 2) == 0:  # AT_FDCWD, RENAME_EXCHANGE
