@@ -352,6 +352,19 @@ def test_export_and_send_refuse_a_draft_with_no_items(
     assert b"multipart/alternative" in out.read_bytes()
 
 
+def test_export_replaces_a_link_at_its_out_never_writes_through_it(example: Path, tmp_path: Path) -> None:
+    """A folder from elsewhere may hold a link named as the file to export: it is replaced, its target untouched."""
+    (tmp_path / "out").mkdir()
+    victim, out = tmp_path / "out" / "victim.txt", tmp_path / "out" / "44.eml"
+    victim.write_text("mine")
+    out.symlink_to(victim)
+    result = run("export", "44", "--root", str(example), "--out", str(out))
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert not out.is_symlink() and b"multipart/alternative" in out.read_bytes()
+    assert victim.read_text() == "mine"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["44.eml", "victim.txt"]  # no temporary file left
+
+
 def test_a_wrong_since_is_a_user_error(example: Path) -> None:
     result = run("collect", "feed.xml", "--root", str(example), "--since", "2026-02-30")
     assert (result.exit_code, result.stdout) == (1, "")

@@ -330,3 +330,30 @@ def test_an_extra_item_and_a_file_that_does_not_parse(family: Path) -> None:
             "       fa       published  4      3           0             0      0        1      0",
         ],
     )
+
+
+@pytest.mark.parametrize("planted", ["file", "dangling", "folder"])
+def test_translate_never_writes_through_a_link_out_of_the_edition(family: Path, planted: str) -> None:
+    """An edition's folder may arrive from someone else: a link in it named as the issue to create, or an issues/
+    folder that is a link, is refused and never written through."""
+    outside = family.parent.parent / "outside"
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("mine")
+    issues = family.parent / "fa" / "issues"
+    if planted == "folder":
+        shutil.move(issues, outside / "issues")
+        issues.symlink_to(outside / "issues")
+        message = "../fa/issues: is a symlink to a folder outside the newsletter folder; refusing to read it"
+    elif planted == "file":
+        (issues / "0002.yaml").symlink_to(victim)
+        message = "../fa/issues/0002.yaml: is a symlink to a file outside the newsletter folder; refusing to read it"
+    else:
+        (issues / "0002.yaml").symlink_to("../../../outside/nothing.yaml")
+        message = "../fa/issues/0002.yaml: is a symlink to '../../../outside/nothing.yaml', which does not exist"
+    result = run("translate", "2", "--to", "fa", "--root", str(family))
+    assert (result.exit_code, result.stderr) == (1, f"{message}\n1 error; nothing was written\n")
+    assert victim.read_text() == "mine"
+    assert sorted(p.name for p in outside.rglob("*")) == sorted(
+        ["victim.txt", *(["issues", "0001.yaml"] * (planted == "folder"))]
+    )

@@ -195,3 +195,22 @@ def test_a_byte_order_mark_at_the_start_of_a_template_is_dropped(news: Path) -> 
     result = run("build", "--root", str(news))
     assert result.exit_code == 0, result.stderr
     assert tree(news / "site") == plain
+
+
+def test_no_template_is_read_through_a_linked_folder_on_its_way_out(news: Path) -> None:
+    """A link inside templates/ may lead to a folder inside the newsletter, and a link there out of it: the
+    template at the end of that path is refused, its text never rendered."""
+    outside = news.parent / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("SECRET")
+    (news / "x").symlink_to(outside)
+    (news / "templates").mkdir()
+    (news / "templates" / "up").symlink_to("..")
+    (news / "templates" / "email.mjml").write_text(
+        (BUILTIN / "email.mjml").read_text().replace("</mj-body>", "{% include 'up/x/secret.txt' %}</mj-body>", 1)
+    )
+    _refused(
+        news,
+        "templates/up/x/secret.txt: leads out of the newsletter folder through a symlinked folder on its way;"
+        " refusing to read it",
+    )

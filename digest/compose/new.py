@@ -125,9 +125,10 @@ def _has_items(issue: IssueFile) -> bool:
     return False
 
 
-def create_new(path: Path, data: bytes) -> None:
-    """Create ``path`` holding ``data``, whole, unless the name is taken (then DigestError)."""
-    rel = f"{ISSUES_DIR}/{path.name}"
+def create_new(path: Path, data: bytes, name: str | None = None) -> None:
+    """Create ``path`` holding ``data``, whole, unless the name is taken, even by a link (then DigestError, the
+    file named as ``name``, by default issues/<its name>): nothing is ever written through a link."""
+    rel = name or f"{ISSUES_DIR}/{path.name}"
     try:
         tmp = write_temporary(path, data, FILE_MODE)
     except OSError as e:  # a read-only folder, a full disk

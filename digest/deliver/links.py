@@ -8,7 +8,7 @@ Rules:
 - Broken: a 4xx or 5xx answer, a host that does not resolve, a refused connection, a
   timeout.  Each is a warning at the link's path:line (--strict makes them fatal).
 - At most WORKERS requests at once, each with a connect and a read timeout.
-- Results are kept for a day in the cache folder (ROOT/.digest-cache/links.json), so a
+- Results are kept for a day in the build cache folder (outside the newsletter: links.json), so a
   second check of the same issue asks nothing; a malformed cache file is ignored.
 """
 

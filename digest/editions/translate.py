@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from digest.compose.edit import Batch, dump_document, save_issue, write_atomic
+from digest.compose.edit import Batch, dump_document, save_issue
 from digest.compose.lock import issues_locked
+from digest.compose.new import create_new
 from digest.core import translation
 from digest.core.config import CONFIG_FILE
 from digest.core.errors import DigestError, Problem
-from digest.core.issuefiles import ISSUES_DIR
+from digest.core.issuefiles import ISSUES_DIR, discover
 from digest.core.issues import load_issue
 from digest.core.loading import Node
 from digest.editions.family import Family, Member, entry_line
@@ -58,7 +59,10 @@ def translate(family: Family, number: int, language: str) -> Translated:
     if not folder.is_dir():
         raise DigestError(member.problems([Problem(ISSUES_DIR, None, "folder not found: the edition needs one")]))
     with issues_locked(folder):  # what the edition has is read and written under one hold of the lock
-        files = issue_files(member)
+        found, problems = discover(member.config.root)
+        if errors := [p for p in problems if not p.warning]:  # a link out of the edition is refused, never followed
+            raise DigestError(member.problems(errors))
+        files = {n: (path, rel) for n, path, rel in found}
         if number not in files:
             return _create(family, member, source)
         return _add(member, source, read_doc(number, *files[number]))
@@ -100,7 +104,7 @@ def _create(family: Family, member: Member, source: Doc) -> Translated:
     _, problems = load_issue(member.config, source.number, path, rel, data=data)
     if errors := [p for p in problems if not p.warning]:
         raise DigestError(member.problems(errors))
-    write_atomic(path, data, None, member.shown(rel))
+    create_new(path, data, member.shown(rel))
     return Translated(member, member.shown(rel), True, len(source.items), False)
 
 

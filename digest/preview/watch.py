@@ -4,7 +4,7 @@ Rules:
 - config.yaml is watched through the newsletter folder, never as a file of its own: most
   editors (and `sed -i`, and git) save by writing a new file and renaming it over the old
   one, and a watch on the file stays with the old one, so every save after the first
-  would go unseen.  The folder is watched without its subfolders (site/, .digest-cache/
+  would go unseen.  The folder is watched without its subfolders (site/, .site.digest-new/
   and .git/ are none of the preview's business, and can hold thousands of folders).
 - issues/, templates/ and images/ are watched with everything in them, and watched again whenever
   one of them appears, disappears or is replaced, so a templates/ folder made while

@@ -212,6 +212,9 @@ def _override_loader_class() -> type[jinja2.FileSystemLoader]:
                 if e.missing:
                     raise jinja2.TemplateNotFound(template) from None
                 raise DigestError([Problem(rel, None, str(e))]) from None
+            if not path.resolve().is_relative_to(self.root):  # a linked folder on its way leads out
+                why = "leads out of the newsletter folder through a symlinked folder on its way; refusing to read it"
+                raise DigestError([Problem(rel, None, why)])
             if not stat.S_ISREG(st.st_mode):
                 # Not a file (a folder, a named pipe, a device): the built-in template would
                 # quietly take its place, and reading a pipe would wait for a writer for ever.
