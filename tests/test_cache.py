@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,3 +139,29 @@ def test_keep_only_removes_the_rest_and_follows_no_link(tmp_path: Path) -> None:
     keep_only(folder, {"kept"})
     assert sorted(p.name for p in folder.iterdir()) == [f".tmp.{os.getpid()}.tmp", "kept"]
     assert (outside / "keep-me").read_text() == "mine"
+
+
+def test_read_sources_reads_again_only_what_changed_by_its_stat_or_lately(newsletter: Callable[..., Path]) -> None:
+    """The preview's reading on a save: a file whose size, mtime and inode are as they were is taken as read
+    before, unless it changed in the last RACY_NS (an mtime may not tell two quick writes apart)."""
+    from digest.pipeline.stages import RACY_NS
+
+    root = newsletter()
+    config = load_config(root)
+    path = root / "issues" / "0001.yaml"
+    old = os.stat(path).st_mtime_ns - 2 * RACY_NS
+    os.utime(path, ns=(old, old))
+    (first,) = read_sources(config)
+    known = {first.rel: first}
+    assert read_sources(config, known)[0] is first  # unchanged: not read again
+    data = path.read_bytes()
+    with open(path, "r+b") as f:  # the same size and inode, then the mtime put back: the stat cannot tell
+        f.write(data[:-1] + b"#" if data.endswith(b"\n") else data[:-1] + b"\n")
+    os.utime(path, ns=(old, old))
+    assert read_sources(config, known)[0] is first  # trusted by its stat, as git's index trusts one
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
+    (again,) = read_sources(config, known)
+    assert again is not first and again.data == path.read_bytes() != first.data
+    os.utime(path, ns=(again.stamp[1], again.stamp[1]))  # the same stat, but lately: read again all the same
+    assert read_sources(config, {again.rel: again})[0] is not again

@@ -524,8 +524,9 @@ def test_the_preview_shows_the_same_archive_pages_and_issue_pages_as_the_build(
     built = tree(tmp_path / "built")
     preview = PreviewSite(root)
     preview.reload()
-    pages = [p for p in built if p.endswith("index.html")]
+    pages = [p for p in built if p.endswith(("index.html", "email.html", "email.txt"))]
     assert "page/2/index.html" in pages and "issues/5/index.html" not in pages  # a draft: in the preview only
+    assert "issues/4/email.html" in pages and "issues/4/email.txt" in pages
     assert {p: preview.file(p) for p in pages} == {p: built[p] for p in pages}
     assert preview.file("issues/5/index.html") is not None
     assert preview.file("page/4/index.html") is None

@@ -19,6 +19,8 @@ renders that one again, not all.
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from digest.render.archive import ArchivePage, Neighbours
 
 PAGE_FILE = "index.html"
+RACY_NS = 2_000_000_000  # a file changed this recently is read again whatever its stat says (see read_sources)
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -57,6 +60,7 @@ class Source:
     path: Path
     rel: str  # as messages name it: issues/0263.yaml
     data: bytes
+    stamp: tuple[int, int, int] = (0, 0, 0)  # the file's size, mtime_ns and inode before it was read
 
 
 @dataclass(frozen=True)
@@ -112,15 +116,25 @@ def templates_state(root: Path) -> bytes:
     return h.digest()
 
 
-def read_sources(config: Config) -> list[Source]:
-    """Every issue file's bytes; naming and reading problems are errors, reported together."""
+def read_sources(config: Config, known: Mapping[str, Source] | None = None) -> list[Source]:
+    """Every issue file's bytes; naming and reading problems are errors, reported together.
+
+    ``known``: the sources read before, by their rel (the preview's, on each save).  A file whose size, mtime and
+    inode are still what they were is not read again, unless it changed in the last RACY_NS, where an mtime may not
+    tell two writes apart (as git's index treats a racily clean file)."""
     files, problems = discover(config.root)
     if any(not p.warning for p in problems):
         raise DigestError(problems)
-    sources = []
+    sources, now = [], time.time_ns()
     for number, path, rel in files:
         try:
-            sources.append(Source(number, path, rel, path.read_bytes()))
+            st = os.stat(path)
+            stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+            old = (known or {}).get(rel)
+            if old is not None and old.number == number and old.stamp == stamp and now - st.st_mtime_ns > RACY_NS:
+                sources.append(old)
+            else:
+                sources.append(Source(number, path, rel, path.read_bytes(), stamp))
         except OSError as e:
             problems.append(Problem(rel, None, f"cannot read file: {e.strerror or e}"))
     if problems:

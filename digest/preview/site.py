@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from digest.core import images
@@ -121,7 +122,8 @@ class PreviewSite:
         assert self.ctx is not None
         old = self.issues
         try:
-            sources = read_sources(self.ctx.config)
+            known = {s.source.rel: s.source for s in old.values() if s.source is not None} if edit else None
+            sources = read_sources(self.ctx.config, known)  # on a save: only the files that changed are read
             self.general = [p for p in self.general if not p.path.startswith(ISSUES_DIR)]
         except DigestError as e:  # a misnamed or unreadable file: shown, and the rest is still previewed
             self.general = [p for p in self.general if not p.path.startswith(ISSUES_DIR)] + list(e.problems)
@@ -131,7 +133,7 @@ class PreviewSite:
             state = old.get(src.number)
             fresh[src.number] = state if state is not None and state.rel == src.rel else IssueState(src.number, src.rel)
         # Keyed again: what changed, and what names a local image (which may have changed); the rest keep theirs.
-        maybe = [s for s in sources if not edit or s.data != fresh[s.number].data or images.referenced(s.data)]
+        maybe = [s for s in sources if not edit or s.data != fresh[s.number].data or _names_images(s.data)]
         keys = {**{n: state.key for n, state in fresh.items()}, **issue_keys(self.ctx, maybe, self._cache())}
         todo = [s for s in maybe if not edit or s.data != fresh[s.number].data or keys[s.number] != fresh[s.number].key]
         touched = {src.number for src in todo if keys[src.number] != fresh[src.number].key} | (set(old) - set(fresh))
@@ -213,7 +215,10 @@ class PreviewSite:
             if self.ctx is None:
                 return None
             for number in _issue_in(rel, self.issues):
-                self.render(number)  # its page and email are made from its files
+                state = self.render(number)  # its page and email are made from its files
+                name = rel.rsplit("/", 1)[1]
+                if state.outputs and name in state.outputs and state.issue and rel.split("/")[1] == state.issue.slug:
+                    return state.outputs[name]  # its email, as site_files lays it out: no other issue is needed
             searching = rel.startswith(SEARCH_DIR + "/") and self.ctx.config.search
             if searching:  # the search bundle indexes every published issue's page: first asked for, not on each edit
                 for state in list(self.issues.values()):
@@ -260,6 +265,13 @@ class PreviewSite:
 
     def _note(self, problems: list[Problem]) -> None:
         self.general = [p for p in self.general if p not in problems] + list(problems)
+
+
+@lru_cache(maxsize=8192)
+def _names_images(data: bytes) -> bool:
+    """Whether an issue's bytes may name a local image; remembered, since a save rescans every issue (a bytes
+    object keeps its hash, so asking again about an unchanged file costs a lookup)."""
+    return bool(images.referenced(data))
 
 
 def _issue_in(rel: str, issues: dict[int, IssueState]) -> list[int]:
