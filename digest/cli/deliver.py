@@ -3,7 +3,6 @@ mailing service)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,15 +82,10 @@ def export(root: Path, number: int, out: Path | None, to: tuple[str, ...]) -> No
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    from digest.compose.edit import FILE_MODE, write_temporary
+    from digest.compose.edit import FILE_MODE, put_file
 
-    try:  # whole or not at all, and never through a link at that name (it is replaced by the file)
-        tmp = write_temporary(out, data, FILE_MODE)
-        try:
-            os.replace(tmp, out)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
+    try:
+        put_file(out, data, FILE_MODE)  # never through a link at that name
     except OSError as e:
         raise DigestError([Problem(str(out), None, f"cannot write: {e.strerror or e}")]) from e
     click.echo(f"wrote issue {number} to {out} ({_plural(len(data), 'byte')})")

@@ -248,16 +248,22 @@ def write_atomic(path: Path, data: bytes, before: bytes | None, name: str | None
             raise DigestError(
                 [Problem(name or str(path), None, "changed while digest was editing it; run the command again")]
             )
-        tmp = write_temporary(real, data, real.stat().st_mode & 0o7777 if real.exists() else FILE_MODE)
-        try:
-            os.replace(tmp, real)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        put_file(real, data, real.stat().st_mode & 0o7777 if real.exists() else FILE_MODE)
     except OSError as e:
         raise DigestError(
             [Problem(name or str(path), None, f"cannot be written ({e.strerror or e}); it is unchanged")]
         ) from None
+
+
+def put_file(path: Path, data: bytes, mode: int) -> None:
+    """``data`` as the file ``path``, by a rename: a reader sees the old file or the new one, and a link at ``path``
+    is replaced, never written through."""
+    tmp = write_temporary(path, data, mode)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_temporary(path: Path, data: bytes, mode: int) -> Path:
