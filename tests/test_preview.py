@@ -444,3 +444,28 @@ def test_the_log_says_what_changed_and_nothing_before_a_config_error(golden_root
     _edit(golden_root / "config.yaml", "title: Golden Weekly", "title: [unclosed")
     assert preview.update({golden_root / "config.yaml"}) == set()  # nothing was shown anew
     assert [e.split(":")[0] for e in preview.errors()] == ["config.yaml"]
+
+
+def test_settle_thaws_what_it_froze_before_so_nothing_replaced_is_kept() -> None:
+    """The preview keeps what it loaded out of the collector's full passes (settle), and a reload's settle lets go
+    of what the one before froze: a cycle dropped in between is collected then, not kept for the process's life."""
+    import gc
+    import weakref
+
+    from digest.preview.serve import settle
+
+    class Node:
+        pass
+
+    loaded = Node()
+    loaded.itself = loaded  # type: ignore[attr-defined]  # a cycle: only the collector can free it
+    gone = weakref.ref(loaded)
+    try:
+        settle()
+        del loaded
+        gc.collect()
+        assert gone() is not None  # frozen: not looked at by the collector
+        settle()
+        assert gone() is None  # thawed first, then collected
+    finally:
+        gc.unfreeze()
