@@ -125,12 +125,12 @@ def read_sources(config: Config, known: Mapping[str, Source] | None = None) -> l
     files, problems = discover(config.root)
     if any(not p.warning for p in problems):
         raise DigestError(problems)
-    sources, now = [], time.time_ns()
+    sources, now, known = [], time.time_ns(), known or {}
     for number, path, rel in files:
         try:
             st = os.stat(path)
             stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
-            old = (known or {}).get(rel)
+            old = known.get(rel)
             if old is not None and old.number == number and old.stamp == stamp and now - st.st_mtime_ns > RACY_NS:
                 sources.append(old)
             else:
